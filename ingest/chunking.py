@@ -1,0 +1,79 @@
+"""Chunking: documents to token-bounded chunks, with Markdown headings as metadata.
+
+Sizes are counted in the embedding model's own tokens and capped at what the model reads
+(its max sequence length, minus special tokens and the passage prefix), so no chunk is
+ever silently truncated by the encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+
+from rag.types import Chunk, Document
+
+_HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
+_SEPARATORS = ["\n\n", "\n", ". ", "; ", ", ", " ", ""]
+
+
+class Chunker:
+    """Splits a document into chunks of at most `chunk_tokens` tokens.
+
+    Args:
+        token_length: counts tokens the way the embedding model does.
+        chunk_tokens: largest chunk, in tokens.
+        chunk_overlap_tokens: tokens shared by consecutive chunks (less than chunk_tokens).
+    """
+
+    def __init__(
+        self, token_length: Callable[[str], int], chunk_tokens: int, chunk_overlap_tokens: int
+    ) -> None:
+        self.token_length = token_length
+        self.chunk_tokens = chunk_tokens
+        self.chunk_overlap_tokens = min(chunk_overlap_tokens, chunk_tokens // 2)
+        self._splitter = self._recursive(chunk_tokens)
+        self._markdown = MarkdownHeaderTextSplitter(_HEADINGS, strip_headers=False)
+
+    def _recursive(self, size: int) -> RecursiveCharacterTextSplitter:
+        return RecursiveCharacterTextSplitter(
+            chunk_size=size,
+            chunk_overlap=min(self.chunk_overlap_tokens, size // 2),
+            length_function=self.token_length,
+            separators=_SEPARATORS,
+            keep_separator="end",
+            strip_whitespace=True,
+        )
+
+    def split(self, document: Document) -> list[Chunk]:
+        """The document's chunks in order; Markdown sections never share a chunk."""
+        if document.metadata.get("format") == "markdown":
+            sections = [
+                (s.page_content, _heading_path(s.metadata))
+                for s in self._markdown.split_text(document.text)
+            ]
+        else:
+            sections = [(document.text, [])]
+        chunks: list[Chunk] = []
+        for text, headings in sections:
+            for piece in self._bounded(self._splitter.split_text(text)):
+                metadata = {"headings": headings} if headings else {}
+                chunks.append(Chunk(document.doc_id, len(chunks), piece, metadata))
+        return chunks
+
+    def _bounded(self, pieces: list[str]) -> list[str]:
+        """Re-split any piece the merge step left over the limit (token counts do not add up
+        exactly across joins), with a smaller target until each piece fits."""
+        out: list[str] = []
+        for piece in pieces:
+            size = self.chunk_tokens
+            parts = [piece]
+            while any(self.token_length(p) > self.chunk_tokens for p in parts) and size > 1:
+                size = max(1, int(size * 0.8))
+                parts = self._recursive(size).split_text(piece)
+            out.extend(p for p in parts if p.strip())
+        return out
+
+
+def _heading_path(metadata: dict[str, str]) -> list[str]:
+    return [metadata[key] for _, key in _HEADINGS if key in metadata]

@@ -1,0 +1,420 @@
+"""The ingestion job: parse -> chunk -> embed -> upsert, with the stages overlapped.
+
+A parse thread loads files, hashes documents against the store's manifest and chunks the
+ones that changed; the calling thread embeds chunks in large batches (the model is the
+bottleneck, so it never waits on I/O); a writer thread upserts each batch and only then
+deletes the stale versions of the documents it completed. Queues between the stages are
+bounded, so memory stays flat however large the corpus.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ingest.chunking import Chunker
+from ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
+from ingest.report import FileIssue, IngestReport
+from ingest.sync import (
+    Action,
+    StoredDocument,
+    chunk_id,
+    classify,
+    content_hash,
+    deletions,
+    read_manifest,
+)
+from rag.embedder import Embedder
+from rag.errors import ConfigError, EmbeddingMismatchError
+from rag.index import wanted_spec
+from rag.sparse import SparseEncoder
+from rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
+from rag.types import Chunk, Document, SparseVector
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_DONE = object()
+_DELETE_BATCH = 512
+
+
+@dataclass
+class _Work:
+    """One document to embed and store, with its chunks already split and sparse-encoded."""
+
+    document: Document
+    document_hash: str
+    source: SourceFile
+    action: Action
+    chunks: list[Chunk]
+    sparse: list[SparseVector]
+
+
+@dataclass
+class _Batch:
+    """Embedded chunks of whole documents, ready for the writer."""
+
+    points: list[StoredChunk]
+    documents: list[_Work]
+
+
+class _Stage(threading.Thread):
+    """A daemon thread that keeps its exception for the caller and stops the other stages."""
+
+    def __init__(self, name: str, target: Callable[[], None], stop: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work = target
+        self._stop_all = stop
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # re-raised in the calling thread by _Run.execute
+            self.error = exc
+            self._stop_all.set()
+
+
+class IngestJob:
+    """Ingests files into one collection with one embedder.
+
+    Args:
+        store: the collection to write.
+        embedder: dense encoder (loaded only if some document needs embedding).
+        chunk_tokens / chunk_overlap_tokens: chunk size settings, recorded in the collection.
+        sparse: sparse encoder (default BM25-style, recorded in the collection).
+        batch_chunks: chunks per embedding call; large batches keep the model busy. 256.
+        show_progress: progress bars on stderr; None (default) shows them on a terminal.
+    """
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        *,
+        chunk_tokens: int,
+        chunk_overlap_tokens: int,
+        sparse: SparseEncoder | None = None,
+        batch_chunks: int = 256,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunk_tokens = chunk_tokens
+        self.chunk_overlap_tokens = chunk_overlap_tokens
+        self.sparse = sparse or SparseEncoder()
+        self.batch_chunks = batch_chunks
+        self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        self._chunker: Chunker | None = None
+        self._spec: CollectionSpec | None = None
+
+    # --- collection -------------------------------------------------------------------
+
+    def _spec_for(self, dimension: int) -> CollectionSpec:
+        return wanted_spec(
+            self.embedder,
+            self.sparse,
+            chunk_tokens=self.chunk_tokens,
+            chunk_overlap_tokens=self.chunk_overlap_tokens,
+            dimension=dimension,
+        )
+
+    def _check_existing(self) -> CollectionSpec | None:
+        """Check an existing collection without loading the model (same id, same dimension)."""
+        existing = self.store.spec()
+        if existing is not None:
+            existing.check_compatible(self._spec_for(existing.dimension), self.store.name, ingest=True)
+        return existing
+
+    def _ensure_writable(self) -> None:
+        """Create the collection if needed and check the loaded model's real dimension."""
+        if self._spec is not None:
+            return
+        dimension = self.embedder.dimension
+        self._spec = ensure_collection(self.store, self._spec_for(dimension), ingest=True)
+        if self._spec.dimension != dimension:
+            raise EmbeddingMismatchError(
+                f"collection {self.store.name!r} holds {self._spec.dimension}-d vectors but "
+                f"{self.embedder.model_id!r} gives {dimension}-d; use another collection"
+            )
+
+    def _chunks(self, document: Document) -> list[Chunk]:
+        if self._chunker is None:
+            limit = min(self.chunk_tokens, self.embedder.max_chunk_tokens)
+            self._chunker = Chunker(self.embedder.token_length, limit, self.chunk_overlap_tokens)
+        return self._chunker.split(document)
+
+    # --- run ----------------------------------------------------------------------------
+
+    def run(
+        self,
+        paths: Sequence[str | Path],
+        domain: str,
+        *,
+        sync: bool = False,
+        dry_run: bool = False,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        loader_options: LoaderOptions = LoaderOptions(),
+    ) -> IngestReport:
+        """Ingest `paths` into `domain`; see `ingest_paths` for the arguments."""
+        if not re.match(DOMAIN_PATTERN, domain or ""):
+            raise ConfigError(
+                f"invalid domain {domain!r}; use letters, digits, '_', '.' or '-' (e.g. legal)"
+            )
+        if not paths:
+            raise ConfigError("no paths given; name at least one file or folder to ingest")
+        started = time.perf_counter()
+        files = list(discover(paths, include, exclude))
+        roots = sorted({str(Path(p).expanduser().resolve()) for p in paths})
+        self._check_existing()
+        manifest = read_manifest(self.store, domain)
+        report = IngestReport(collection=self.store.name, domain=domain, dry_run=dry_run)
+        run = _Run(self, domain, manifest, report)
+        run.execute(files, dry_run=dry_run, options=loader_options)
+        if sync:
+            failed_sources = {str(Path(f.path).resolve()) for f in report.failed}
+            doomed = deletions(manifest, run.seen, roots, failed_sources)
+            report.plan.extend({"doc_id": d, "action": Action.DELETE.value} for d in doomed)
+            if not dry_run:
+                for start in range(0, len(doomed), _DELETE_BATCH):
+                    ids = doomed[start : start + _DELETE_BATCH]
+                    self.store.delete(Where(equals={"domain": domain, "doc_id": ids}))
+            report.deleted = len(doomed)
+        if not dry_run and (report.chunks_embedded or report.deleted):
+            self.store.optimize()
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+class _Run:
+    """The state of one `IngestJob.run`: the three stages and what they report."""
+
+    def __init__(
+        self, job: IngestJob, domain: str, manifest: dict[str, StoredDocument], report: IngestReport
+    ) -> None:
+        self.job = job
+        self.domain = domain
+        self.manifest = manifest
+        self.report = report
+        self.seen: set[str] = set()
+        self._first_source: dict[str, str] = {}
+        self._to_embed: queue.Queue[Any] = queue.Queue(maxsize=64)
+        self._to_write: queue.Queue[Any] = queue.Queue(maxsize=4)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._bars: dict[str, tqdm[Any]] = {}
+
+    def _bar(self, name: str, unit: str, total: int | None = None) -> tqdm[Any]:
+        bar = tqdm(
+            total=total, desc=name, unit=unit, file=sys.stderr, disable=not self.job.show_progress,
+            position=len(self._bars), leave=True, dynamic_ncols=True,
+        )
+        self._bars[name] = bar
+        return bar
+
+    def execute(self, files: list[SourceFile], *, dry_run: bool, options: LoaderOptions) -> None:
+        parse_bar = self._bar("parse", "file", len(files))
+        embed_bar = self._bar("embed", "chunk")
+        store_bar = self._bar("store", "chunk")
+        parser = _Stage(
+            "adaptrag-parse", lambda: self._parse(files, dry_run, options, parse_bar), self._stop
+        )
+        writer = _Stage("adaptrag-write", lambda: self._write(store_bar), self._stop)
+        parser.start()
+        writer.start()
+        try:
+            self._embed(embed_bar, parser)
+        except BaseException:
+            self._stop.set()
+            raise
+        finally:
+            self._put(self._to_write, _DONE)
+            writer.join()
+            self._stop.set()
+            parser.join()
+            for bar in self._bars.values():
+                bar.close()
+        for stage in (parser, writer):
+            if stage.error is not None:
+                raise stage.error
+
+    def _put(self, target: queue.Queue[Any], item: Any) -> None:
+        """Put, giving up when another stage has failed (so no thread blocks forever)."""
+        while not self._stop.is_set():
+            try:
+                target.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    # --- stage 1: parse, classify, chunk ------------------------------------------------
+
+    def _parse(
+        self, files: list[SourceFile], dry_run: bool, options: LoaderOptions, bar: tqdm[Any]
+    ) -> None:
+        try:
+            for file in files:
+                if self._stop.is_set():
+                    return
+                self._parse_file(file, dry_run, options)
+                bar.update(1)
+        finally:
+            self._put(self._to_embed, _DONE)
+
+    def _parse_file(self, file: SourceFile, dry_run: bool, options: LoaderOptions) -> None:
+        report = self.report
+        try:
+            documents = load(file, options)
+        except SkipFile as exc:
+            report.skipped.append(FileIssue(str(file.path), str(exc)))
+            return
+        except LoadError as exc:
+            report.failed.append(FileIssue(str(file.path), str(exc)))
+            return
+        except Exception as exc:  # a parser library's own failure on a bad file: report, go on
+            report.failed.append(FileIssue(str(file.path), f"{type(exc).__name__}: {exc}"))
+            return
+        for document in documents:
+            if document.doc_id in self._first_source:
+                report.failed.append(
+                    FileIssue(
+                        str(file.path),
+                        f"duplicate doc_id {document.doc_id!r} (also in "
+                        f"{self._first_source[document.doc_id]}); give records unique ids",
+                    )
+                )
+                continue
+            self._first_source[document.doc_id] = str(file.path)
+            self.seen.add(document.doc_id)
+            self._plan_document(file, document, dry_run)
+
+    def _plan_document(self, file: SourceFile, document: Document, dry_run: bool) -> None:
+        document_hash = content_hash(document)
+        stored = self.manifest.get(document.doc_id)
+        action = classify(document_hash, stored)
+        if dry_run:
+            self.report.plan.append({"doc_id": document.doc_id, "action": action.value})
+            self._count(action)
+            return
+        if action is Action.UNCHANGED:
+            self._count(action, stored.chunks_by_hash[document_hash] if stored else 0)
+            return
+        if action is Action.CLEANUP:
+            # The new version is stored whole (a run was cut off before deleting the old one).
+            work = _Work(document, document_hash, file, action, [], [])
+            self._put(self._to_write, _Batch([], [work]))
+            return
+        chunks = self.job._chunks(document)
+        sparse = [self.job.sparse.encode_passage(c.text) for c in chunks]
+        self._put(self._to_embed, _Work(document, document_hash, file, action, chunks, sparse))
+
+    def _count(self, action: Action, chunks: int = 0) -> None:
+        with self._lock:
+            report = self.report
+            if action is Action.ADD:
+                report.added += 1
+            elif action in (Action.UPDATE, Action.CLEANUP):
+                report.updated += 1
+            elif action is Action.UNCHANGED:
+                report.unchanged += 1
+            report.chunks_total += chunks
+
+    # --- stage 2: embed (calling thread) ------------------------------------------------
+
+    def _embed(self, bar: tqdm[Any], parser: _Stage) -> None:
+        pending: list[_Work] = []
+        while not self._stop.is_set():
+            try:
+                item = self._to_embed.get(timeout=0.1)
+            except queue.Empty:
+                if parser.error is not None or not parser.is_alive() and self._to_embed.empty():
+                    item = _DONE
+                else:
+                    continue
+            if item is _DONE:
+                if pending:
+                    self._embed_batch(pending, bar)
+                return
+            pending.append(item)
+            if sum(len(w.chunks) for w in pending) >= self.job.batch_chunks:
+                self._embed_batch(pending, bar)
+                pending = []
+
+    def _embed_batch(self, works: list[_Work], bar: tqdm[Any]) -> None:
+        self.job._ensure_writable()
+        texts = [c.text for w in works for c in w.chunks]
+        vectors = self.job.embedder.embed_passages(texts)
+        ingested_at = datetime.now(UTC).isoformat()
+        points: list[StoredChunk] = []
+        row = 0
+        for work in works:
+            for chunk, sparse in zip(work.chunks, work.sparse, strict=True):
+                points.append(self._point(work, chunk, sparse, vectors[row], ingested_at))
+                row += 1
+        bar.update(len(texts))
+        self._put(self._to_write, _Batch(points, works))
+
+    def _point(
+        self, work: _Work, chunk: Chunk, sparse: SparseVector, vector: Any, ingested_at: str
+    ) -> StoredChunk:
+        document = work.document
+        point_id = chunk_id(self.domain, document.doc_id, work.document_hash, chunk.chunk_index)
+        payload = {
+            **document.metadata,
+            **chunk.metadata,
+            "doc_id": document.doc_id,
+            "chunk_id": point_id,
+            "chunk_index": chunk.chunk_index,
+            "chunk_count": len(work.chunks),
+            "domain": self.domain,
+            "source": document.source,
+            "source_root": str(work.source.root),
+            "title": document.title,
+            "text": chunk.text,
+            "content_hash": work.document_hash,
+            "ingested_at": ingested_at,
+        }
+        return StoredChunk(point_id, vector.tolist(), sparse, payload)
+
+    # --- stage 3: write -----------------------------------------------------------------
+
+    def _write(self, bar: tqdm[Any]) -> None:
+        store = self.job.store
+        while True:
+            try:
+                batch = self._to_write.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if batch is _DONE:
+                return
+            store.upsert(batch.points)
+            bar.update(len(batch.points))
+            for work in batch.documents:
+                # Old versions go only now that every chunk of the new one is stored.
+                if work.action is not Action.ADD:
+                    store.delete(
+                        Where(
+                            equals={"domain": self.domain, "doc_id": work.document.doc_id},
+                            not_equals={"content_hash": work.document_hash},
+                        )
+                    )
+                stored = self.manifest.get(work.document.doc_id)
+                chunks = len(work.chunks) or (stored.chunks_by_hash[work.document_hash] if stored else 0)
+                self._count(work.action, chunks)
+            with self._lock:
+                self.report.chunks_embedded += len(batch.points)
+            logger.info("stored %d chunks (%d documents)", len(batch.points), len(batch.documents))

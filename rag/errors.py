@@ -1,0 +1,39 @@
+"""One exception hierarchy for adaptrag; every message names the problem and the fix.
+
+The CLI and the HTTP server map these to exit codes and HTTP statuses in one place each;
+nothing else catches broad exceptions.
+"""
+
+from __future__ import annotations
+
+
+class AdaptragError(Exception):
+    """Base of every error adaptrag raises on purpose."""
+
+
+class ConfigError(AdaptragError, ValueError):
+    """A setting, argument or input is wrong; the message says which and how to fix it."""
+
+
+class EmbeddingMismatchError(ConfigError):
+    """A collection was built with another embedding model (or prefixes) than the one asked for."""
+
+
+class StoreError(AdaptragError, RuntimeError):
+    """The vector store failed or refused an operation."""
+
+
+class StoreBusyError(StoreError):
+    """An embedded data dir is held by another process (Qdrant Edge allows one opener)."""
+
+
+class CollectionNotFoundError(StoreError, LookupError):
+    """The named collection does not exist."""
+
+
+class ModelLoadError(AdaptragError, RuntimeError):
+    """A model could not be loaded from the id or path given."""
+
+
+class BackendError(AdaptragError, RuntimeError):
+    """A generation backend (local model or Claude) failed."""

@@ -1,0 +1,32 @@
+"""The link between the encoders and a collection: what a collection built by them is.
+
+Ingest and queries both describe the collection they expect from the embedder and sparse
+encoder in use, then check it against the one stored (`CollectionSpec.check_compatible`).
+"""
+
+from __future__ import annotations
+
+from rag.embedder import Embedder
+from rag.sparse import SparseEncoder
+from rag.stores.base import CollectionSpec
+
+
+def wanted_spec(
+    embedder: Embedder,
+    sparse: SparseEncoder,
+    *,
+    chunk_tokens: int,
+    chunk_overlap_tokens: int,
+    dimension: int,
+) -> CollectionSpec:
+    """The record a collection built by these encoders and chunk settings carries."""
+    return CollectionSpec(
+        embedding_model=embedder.model_id,
+        dimension=dimension,
+        query_prefix=embedder.query_prefix,
+        passage_prefix=embedder.passage_prefix,
+        normalize=embedder.normalize,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap_tokens=chunk_overlap_tokens,
+        sparse=sparse.config.as_dict(),
+    )

@@ -1,0 +1,55 @@
+"""Vector stores: the `VectorStore` Protocol and the factory that picks a backend.
+
+Qdrant Edge (embedded, under the data dir) unless `qdrant_url` is set, then qdrant-client.
+Backend modules are imported here lazily, so their libraries load only when used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.stores.base import (
+    CollectionSpec,
+    SearchRequest,
+    StoredChunk,
+    VectorStore,
+    Where,
+    ensure_collection,
+)
+
+__all__ = [
+    "CollectionSpec",
+    "SearchRequest",
+    "StoredChunk",
+    "VectorStore",
+    "Where",
+    "collection_names",
+    "ensure_collection",
+    "open_store",
+]
+
+
+def open_store(
+    collection: str, *, data_dir: Path, qdrant_url: str | None = None, qdrant_api_key: str | None = None
+) -> VectorStore:
+    """The store for `collection`: embedded Edge under `data_dir`, or the server at `qdrant_url`."""
+    if qdrant_url:
+        from rag.stores.server import ServerStore, shared_client
+
+        return ServerStore(shared_client(qdrant_url, qdrant_api_key), collection)
+    from rag.stores.edge import EdgeStore
+
+    return EdgeStore(data_dir, collection)
+
+
+def collection_names(
+    *, data_dir: Path, qdrant_url: str | None = None, qdrant_api_key: str | None = None
+) -> list[str]:
+    """Names of the collections adaptrag built in the configured Qdrant."""
+    if qdrant_url:
+        from rag.stores import server
+
+        return server.list_collections(server.shared_client(qdrant_url, qdrant_api_key))
+    from rag.stores import edge
+
+    return edge.list_collections(data_dir)

@@ -1,0 +1,218 @@
+"""The VectorStore seam: a small Protocol, the collection record, and backend-neutral types.
+
+Every backend (Qdrant Edge in-process, Qdrant server through qdrant-client) stores the same
+schema: a named dense vector, a named sparse vector with Qdrant-side IDF, and a payload with
+keyword indexes on `domain` and `doc_id`. A collection remembers how it was built
+(`CollectionSpec`); `check_compatible` turns a mismatch into a one-line error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from rag.errors import ConfigError, EmbeddingMismatchError
+from rag.types import Source, SparseVector
+
+SCHEMA_VERSION = 1
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "sparse"
+INDEXED_FIELDS = ("domain", "doc_id", "source_root")
+
+Scalar = str | int | bool
+SearchMode = Literal["dense", "sparse", "hybrid"]
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """How a collection was built; stored with it and checked on every ingest and query."""
+
+    embedding_model: str
+    dimension: int
+    distance: str = "cosine"
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    normalize: bool = True
+    chunk_tokens: int = 200
+    chunk_overlap_tokens: int = 32
+    sparse: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, as stored beside (Edge) or inside (server metadata) the collection."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CollectionSpec:
+        """Inverse of `to_dict`; unknown keys from newer versions are ignored."""
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
+
+    def fingerprint(self) -> str:
+        """Stable hash of everything that decides what a stored vector means."""
+        identity = {k: v for k, v in self.to_dict().items() if k != "created_at"}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+    def check_compatible(self, wanted: CollectionSpec, collection: str, *, ingest: bool) -> None:
+        """Raise if `wanted` would read or write this collection's vectors wrongly.
+
+        Embedding model, dimension, prefixes, normalization and sparse encoding must match
+        for queries and ingests; chunking must also match for ingests (mixed chunk sizes in
+        one collection would make a re-ingest silently inconsistent).
+        """
+        way_out = (
+            f"use another collection (--collection / ADAPTRAG_COLLECTION) or drop this one "
+            f"(adaptrag collections drop {collection})"
+        )
+        if (self.embedding_model, self.dimension) != (wanted.embedding_model, wanted.dimension):
+            raise EmbeddingMismatchError(
+                f"collection {collection!r} was built with embedding model "
+                f"{self.embedding_model!r} ({self.dimension}-d), not {wanted.embedding_model!r} "
+                f"({wanted.dimension}-d); set ADAPTRAG_EMBEDDING_MODEL={self.embedding_model} "
+                f"or {way_out}"
+            )
+        for name in ("query_prefix", "passage_prefix", "normalize", "distance"):
+            if getattr(self, name) != getattr(wanted, name):
+                raise EmbeddingMismatchError(
+                    f"collection {collection!r} was built with {name}="
+                    f"{getattr(self, name)!r}, not {getattr(wanted, name)!r}; set it back or "
+                    f"{way_out}"
+                )
+        if self.sparse != wanted.sparse:
+            raise EmbeddingMismatchError(
+                f"collection {collection!r} uses sparse encoding {self.sparse.get('version')!r} "
+                f"with other settings than this version of adaptrag; {way_out}"
+            )
+        if self.schema_version != wanted.schema_version:
+            raise ConfigError(
+                f"collection {collection!r} has schema version {self.schema_version}, this "
+                f"adaptrag writes {wanted.schema_version}; {way_out}"
+            )
+        chunking = (self.chunk_tokens, self.chunk_overlap_tokens)
+        if ingest and chunking != (wanted.chunk_tokens, wanted.chunk_overlap_tokens):
+            raise ConfigError(
+                f"collection {collection!r} was chunked with chunk_tokens={chunking[0]}, "
+                f"chunk_overlap_tokens={chunking[1]}, not {wanted.chunk_tokens}/"
+                f"{wanted.chunk_overlap_tokens}; set ADAPTRAG_CHUNK_TOKENS and "
+                f"ADAPTRAG_CHUNK_OVERLAP_TOKENS back or {way_out}"
+            )
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """One point to write: id, both vectors and the payload."""
+
+    chunk_id: str
+    dense: Sequence[float]
+    sparse: SparseVector
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Where:
+    """A payload filter every backend understands.
+
+    `equals` keys must match the value (or one of a list of values); `not_equals` keys must
+    not. Conditions are ANDed. Backends translate it into the store query itself, so access
+    rules filter inside Qdrant, never after it.
+    """
+
+    equals: Mapping[str, Scalar | Sequence[Scalar]] = field(default_factory=dict)
+    not_equals: Mapping[str, Scalar | Sequence[Scalar]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A dense, sparse or hybrid (RRF-fused) search."""
+
+    dense: Sequence[float] | None = None
+    sparse: SparseVector | None = None
+    mode: SearchMode = "hybrid"
+    where: Where | None = None
+    limit: int = 5
+    score_threshold: float | None = None
+    prefetch_limit: int = 50
+
+
+class VectorStore(Protocol):
+    """One collection of chunks in some Qdrant, whichever engine runs it."""
+
+    name: str
+
+    def spec(self) -> CollectionSpec | None:
+        """The stored build record, or None when the collection does not exist yet."""
+        ...
+
+    def create(self, spec: CollectionSpec) -> None:
+        """Create the collection with the fixed schema and record `spec`."""
+        ...
+
+    def upsert(self, chunks: Sequence[StoredChunk]) -> None:
+        """Insert or replace points by id (idempotent)."""
+        ...
+
+    def delete(self, where: Where) -> None:
+        """Delete every point matching `where`."""
+        ...
+
+    def scroll(self, where: Where | None, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Payloads (only `fields`) of every matching point, in no particular order."""
+        ...
+
+    def count(self, where: Where | None = None) -> int:
+        """Exact number of matching points."""
+        ...
+
+    def facet(self, key: str, where: Where | None = None) -> dict[str, int]:
+        """Number of points per value of an indexed payload key."""
+        ...
+
+    def search(self, request: SearchRequest) -> list[Source]:
+        """Best matches first, with payloads."""
+        ...
+
+    def optimize(self) -> None:
+        """Build indexes after a bulk write (a no-op where the server does it itself)."""
+        ...
+
+    def drop(self) -> None:
+        """Delete the collection and everything in it."""
+        ...
+
+    def close(self) -> None:
+        """Release the collection (file locks, connections)."""
+        ...
+
+
+def ensure_collection(store: VectorStore, wanted: CollectionSpec, *, ingest: bool) -> CollectionSpec:
+    """Create the collection from `wanted`, or check the existing one is compatible with it."""
+    existing = store.spec()
+    if existing is None:
+        store.create(wanted)
+        return wanted
+    existing.check_compatible(wanted, store.name, ingest=ingest)
+    return existing
+
+
+def source_from_payload(chunk_id: str, score: float, payload: Mapping[str, Any]) -> Source:
+    """The `Source` for a stored point; the payload (minus the text) becomes metadata."""
+    metadata = {key: value for key, value in payload.items() if key != "text"}
+    return Source(
+        doc_id=str(payload.get("doc_id", "")),
+        chunk_id=chunk_id,
+        text=str(payload.get("text", "")),
+        score=float(score),
+        metadata=metadata,
+    )
+
+
+def as_values(value: Scalar | Sequence[Scalar]) -> list[Scalar] | None:
+    """A list of alternatives for a `Where` value, or None for a single scalar."""
+    if isinstance(value, str | int | bool):
+        return None
+    return list(value)

@@ -1,0 +1,276 @@
+"""Qdrant Edge backend: Qdrant's own engine in-process, persisted under the data dir.
+
+Layout: `<data_dir>/qdrant/<collection>/shard/` (the Edge shard), `collection.json` (the
+build record) and `owner.pid` (who holds it). Edge takes an exclusive lock on the shard's
+WAL, so one process at a time may open a collection; within a process, every store object
+for the same collection shares one open shard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from rag.errors import StoreBusyError, StoreError
+from rag.stores.base import (
+    DENSE_VECTOR,
+    INDEXED_FIELDS,
+    SPARSE_VECTOR,
+    CollectionSpec,
+    SearchRequest,
+    StoredChunk,
+    Where,
+    as_values,
+    source_from_payload,
+)
+from rag.types import Source, SparseVector
+
+SPEC_FILE = "collection.json"
+PID_FILE = "owner.pid"
+_SCROLL_PAGE = 1024
+_RRF_K = 60
+
+
+def collections_root(data_dir: Path) -> Path:
+    """The folder holding one sub-folder per embedded collection."""
+    return data_dir / "qdrant"
+
+
+def list_collections(data_dir: Path) -> list[str]:
+    """Names of the embedded collections under `data_dir`, sorted."""
+    root = collections_root(data_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / SPEC_FILE).is_file())
+
+
+class _OpenShards:
+    """This process's open shards by path, reference-counted (Edge allows one opener)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[Path, tuple[qe.EdgeShard, int]] = {}
+
+    def acquire(self, path: Path, config: qe.EdgeConfig | None) -> qe.EdgeShard:
+        with self._lock:
+            if path in self._open:
+                shard, users = self._open[path]
+                self._open[path] = (shard, users + 1)
+                return shard
+            shard = _open_shard(path, config)
+            self._open[path] = (shard, 1)
+            return shard
+
+    def release(self, path: Path) -> None:
+        with self._lock:
+            if path not in self._open:
+                return
+            shard, users = self._open[path]
+            if users > 1:
+                self._open[path] = (shard, users - 1)
+                return
+            del self._open[path]
+            shard.close()
+            (path.parent / PID_FILE).unlink(missing_ok=True)
+
+
+_shards = _OpenShards()
+
+
+def _open_shard(path: Path, config: qe.EdgeConfig | None) -> qe.EdgeShard:
+    has_segments = path.is_dir() and any(path.iterdir())
+    try:
+        if has_segments:
+            shard = qe.EdgeShard.load(str(path))
+        elif config is None:
+            raise StoreError(f"no Qdrant Edge shard at {path}; ingest into the collection first")
+        else:
+            shard = qe.EdgeShard.create(str(path), config)
+    except StoreError:
+        raise
+    except Exception as exc:
+        if "WouldBlock" in str(exc):
+            raise StoreBusyError(_busy_message(path.parent)) from exc
+        raise StoreError(f"cannot open Qdrant Edge shard at {path}: {exc}") from exc
+    (path.parent / PID_FILE).write_text(str(os.getpid()))
+    return shard
+
+
+def _busy_message(collection_dir: Path) -> str:
+    try:
+        owner = f"pid {int((collection_dir / PID_FILE).read_text().strip())}"
+    except (OSError, ValueError):
+        owner = "pid unknown"
+    return (
+        f"the data dir {collection_dir.parent.parent} is in use by another adaptrag process "
+        f"({owner}); wait for it to finish or stop it, or run a Qdrant server and set "
+        "ADAPTRAG_QDRANT_URL so several processes can share the collection"
+    )
+
+
+def _edge_config(spec: CollectionSpec) -> qe.EdgeConfig:
+    return qe.EdgeConfig(
+        vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=spec.dimension, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
+
+
+def _condition(key: str, value: Any) -> qe.FieldCondition:
+    values = as_values(value)
+    match = qe.MatchValue(value) if values is None else qe.MatchAny(values)  # type: ignore[arg-type]
+    return qe.FieldCondition(key=key, match=match)
+
+
+def _filter(where: Where | None) -> qe.Filter | None:
+    if where is None or not (where.equals or where.not_equals):
+        return None
+    return qe.Filter(
+        must=[_condition(k, v) for k, v in where.equals.items()] or None,
+        must_not=[_condition(k, v) for k, v in where.not_equals.items()] or None,
+    )
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(list(vector.indices), list(vector.values))
+
+
+class EdgeStore:
+    """One collection in an embedded Qdrant Edge shard (see the module docstring)."""
+
+    def __init__(self, data_dir: Path, name: str) -> None:
+        self.name = name
+        self.path = collections_root(data_dir) / name
+        self._shard_path = self.path / "shard"
+        self._shard: qe.EdgeShard | None = None
+        self._lock = threading.Lock()
+
+    def spec(self) -> CollectionSpec | None:
+        """The stored build record, or None when the collection does not exist yet."""
+        try:
+            return CollectionSpec.from_dict(json.loads((self.path / SPEC_FILE).read_text()))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            raise StoreError(f"unreadable {self.path / SPEC_FILE}: {exc}") from exc
+
+    def create(self, spec: CollectionSpec) -> None:
+        """Create the shard with the fixed schema, its payload indexes, then the record."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        shard = self._open(_edge_config(spec))
+        for key in INDEXED_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+        shard.flush()
+        # The record goes last and atomically: a collection without it does not exist yet.
+        tmp = self.path / f"{SPEC_FILE}.tmp"
+        tmp.write_text(json.dumps(spec.to_dict(), indent=2))
+        tmp.replace(self.path / SPEC_FILE)
+
+    def _open(self, config: qe.EdgeConfig | None = None) -> qe.EdgeShard:
+        with self._lock:
+            if self._shard is None:
+                if config is None and self.spec() is None:
+                    raise StoreError(f"collection {self.name!r} does not exist")
+                self._shard = _shards.acquire(self._shard_path, config)
+            return self._shard
+
+    def upsert(self, chunks: Sequence[StoredChunk]) -> None:
+        """Insert or replace points by id (idempotent); durable once the WAL has them."""
+        points = [
+            qe.Point(
+                c.chunk_id,
+                {DENSE_VECTOR: [float(x) for x in c.dense], SPARSE_VECTOR: _sparse(c.sparse)},
+                c.payload,
+            )
+            for c in chunks
+        ]
+        if points:
+            self._open().update(qe.UpdateOperation.upsert_points(points))
+
+    def delete(self, where: Where) -> None:
+        """Delete every point matching `where` (an empty filter is refused)."""
+        condition = _filter(where)
+        if condition is None:
+            raise StoreError("refusing to delete with an empty filter; use drop() instead")
+        self._open().update(qe.UpdateOperation.delete_points_by_filter(condition))
+
+    def scroll(self, where: Where | None, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Payloads (only `fields`) of every matching point."""
+        shard, offset = self._open(), None
+        while True:
+            records, offset = shard.scroll(
+                qe.ScrollRequest(
+                    offset=offset, limit=_SCROLL_PAGE, filter=_filter(where), with_payload=list(fields)
+                )
+            )
+            for record in records:
+                yield dict(record.payload or {})
+            if offset is None:
+                return
+
+    def count(self, where: Where | None = None) -> int:
+        """Exact number of matching points."""
+        return int(self._open().count(qe.CountRequest(exact=True, filter=_filter(where))))
+
+    def facet(self, key: str, where: Where | None = None) -> dict[str, int]:
+        """Number of points per value of an indexed payload key."""
+        response = self._open().facet(
+            qe.FacetRequest(key=key, limit=1_000_000, exact=True, filter=_filter(where))
+        )
+        return {str(hit.value): int(hit.count) for hit in response.hits}
+
+    def search(self, request: SearchRequest) -> list[Source]:
+        """Dense, sparse, or RRF-fused hybrid search, filtered inside the engine."""
+        dense = qe.Query.Nearest([float(x) for x in request.dense or []], using=DENSE_VECTOR)
+        sparse = qe.Query.Nearest(_sparse(request.sparse or SparseVector([], [])), using=SPARSE_VECTOR)
+        condition = _filter(request.where)
+        if request.mode == "hybrid":
+            query = qe.QueryRequest(
+                limit=request.limit,
+                prefetches=[
+                    qe.Prefetch(limit=request.prefetch_limit, query=q, filter=condition)
+                    for q in (dense, sparse)
+                ],
+                query=qe.Fusion.Rrf(k=_RRF_K),
+                filter=condition,
+                with_payload=True,
+                score_threshold=request.score_threshold,
+            )
+        else:
+            query = qe.QueryRequest(
+                limit=request.limit,
+                query=dense if request.mode == "dense" else sparse,
+                filter=condition,
+                with_payload=True,
+                score_threshold=request.score_threshold,
+            )
+        points = self._open().query(query)
+        return [source_from_payload(str(p.id), p.score, p.payload or {}) for p in points]
+
+    def optimize(self) -> None:
+        """Merge segments and build the HNSW index after a bulk write."""
+        self._open().optimize()
+
+    def drop(self) -> None:
+        """Delete the collection's folder (taking the lock first, so a holder is not hurt)."""
+        if not self.path.exists():
+            return
+        if self._shard_path.is_dir() and any(self._shard_path.iterdir()):
+            self._open()
+        self.close()
+        shutil.rmtree(self.path)
+
+    def close(self) -> None:
+        """Release this store's hold on the shard; the last holder closes it."""
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard = None
+                _shards.release(self._shard_path)
+

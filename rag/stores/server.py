@@ -1,0 +1,249 @@
+"""Qdrant server backend through qdrant-client: docker-compose, a cluster, Qdrant Cloud.
+
+The build record lives in the collection's own metadata (`metadata["adaptrag"]`), so every
+client of the same server sees it. `QdrantClient(":memory:")` runs this same code
+in-process for tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from rag.errors import StoreError
+from rag.stores.base import (
+    DENSE_VECTOR,
+    INDEXED_FIELDS,
+    SPARSE_VECTOR,
+    CollectionSpec,
+    SearchRequest,
+    StoredChunk,
+    Where,
+    as_values,
+    source_from_payload,
+)
+from rag.types import Source, SparseVector
+
+METADATA_KEY = "adaptrag"
+_SCROLL_PAGE = 1024
+_RRF_K = 60
+T = TypeVar("T")
+
+
+class _Clients:
+    """One client per (url, key) in this process: ':memory:' must be one engine, not many."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str | None], QdrantClient] = {}
+
+    def get(self, url: str, api_key: str | None) -> QdrantClient:
+        with self._lock:
+            key = (url, api_key)
+            if key not in self._clients:
+                if url == ":memory:":
+                    self._clients[key] = QdrantClient(location=":memory:")
+                else:
+                    self._clients[key] = QdrantClient(url=url, api_key=api_key)
+            return self._clients[key]
+
+
+_clients = _Clients()
+
+
+def shared_client(url: str, api_key: str | None = None) -> QdrantClient:
+    """This process's client for `url`: an http(s) URL, or ':memory:' for the in-process engine."""
+    return _clients.get(url, api_key)
+
+
+def list_collections(client: QdrantClient) -> list[str]:
+    """Names of the collections on the server that adaptrag built, sorted."""
+    names = [c.name for c in _call(client, "list collections", client.get_collections).collections]
+    return sorted(n for n in names if _metadata(client, n) is not None)
+
+
+def _metadata(client: QdrantClient, name: str) -> dict[str, Any] | None:
+    info = _call(client, f"read collection {name!r}", lambda: client.get_collection(name))
+    metadata = info.config.metadata or {}
+    spec = metadata.get(METADATA_KEY)
+    return spec if isinstance(spec, dict) else None
+
+
+def _call(client: QdrantClient, what: str, fn: Callable[[], T]) -> T:
+    """Run one client call, turning transport and server errors into `StoreError`."""
+    try:
+        return fn()
+    except UnexpectedResponse as exc:
+        raise StoreError(f"Qdrant refused to {what}: HTTP {exc.status_code} {exc.reason_phrase}") from exc
+    except (ResponseHandlingException, ConnectionError, TimeoutError) as exc:
+        raise StoreError(
+            f"cannot reach Qdrant to {what} ({exc}); check ADAPTRAG_QDRANT_URL and that the "
+            "server is up"
+        ) from exc
+    except ValueError as exc:  # local mode reports a missing collection this way
+        raise StoreError(f"Qdrant could not {what}: {exc}") from exc
+
+
+def _condition(key: str, value: Any) -> models.FieldCondition:
+    values = as_values(value)
+    match: models.MatchValue | models.MatchAny = (
+        models.MatchValue(value=value) if values is None else models.MatchAny(any=values)  # type: ignore[arg-type]
+    )
+    return models.FieldCondition(key=key, match=match)
+
+
+def _filter(where: Where | None) -> models.Filter | None:
+    if where is None or not (where.equals or where.not_equals):
+        return None
+    return models.Filter(
+        must=[_condition(k, v) for k, v in where.equals.items()] or None,
+        must_not=[_condition(k, v) for k, v in where.not_equals.items()] or None,
+    )
+
+
+def _sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+class ServerStore:
+    """One collection on a Qdrant server (or qdrant-client's in-process engine)."""
+
+    def __init__(self, client: QdrantClient, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def _exists(self) -> bool:
+        return bool(_call(self.client, "list collections", lambda: self.client.collection_exists(self.name)))
+
+    def spec(self) -> CollectionSpec | None:
+        """The build record from the collection's metadata, or None when it does not exist."""
+        if not self._exists():
+            return None
+        data = _metadata(self.client, self.name)
+        if data is None:
+            raise StoreError(
+                f"collection {self.name!r} on the Qdrant server was not built by adaptrag; "
+                "choose another --collection"
+            )
+        return CollectionSpec.from_dict(data)
+
+    def create(self, spec: CollectionSpec) -> None:
+        """Create the collection with the fixed schema, its payload indexes and the record."""
+
+        def create() -> None:
+            self.client.create_collection(
+                self.name,
+                vectors_config={
+                    DENSE_VECTOR: models.VectorParams(size=spec.dimension, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                metadata={METADATA_KEY: spec.to_dict()},
+            )
+            for key in INDEXED_FIELDS:
+                self.client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)
+
+        _call(self.client, f"create collection {self.name!r}", create)
+
+    def upsert(self, chunks: Sequence[StoredChunk]) -> None:
+        """Insert or replace points by id (idempotent), waiting until they are stored."""
+        points = [
+            models.PointStruct(
+                id=c.chunk_id,
+                vector={DENSE_VECTOR: [float(x) for x in c.dense], SPARSE_VECTOR: _sparse(c.sparse)},
+                payload=c.payload,
+            )
+            for c in chunks
+        ]
+        if points:
+            _call(self.client, "upsert", lambda: self.client.upsert(self.name, points, wait=True))
+
+    def delete(self, where: Where) -> None:
+        """Delete every point matching `where` (an empty filter is refused)."""
+        condition = _filter(where)
+        if condition is None:
+            raise StoreError("refusing to delete with an empty filter; use drop() instead")
+        selector = models.FilterSelector(filter=condition)
+        _call(self.client, "delete", lambda: self.client.delete(self.name, selector, wait=True))
+
+    def scroll(self, where: Where | None, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Payloads (only `fields`) of every matching point."""
+        offset: Any = None
+        while True:
+            records, offset = _call(
+                self.client,
+                "scroll",
+                lambda: self.client.scroll(
+                    self.name,
+                    scroll_filter=_filter(where),
+                    limit=_SCROLL_PAGE,
+                    offset=offset,
+                    with_payload=list(fields),
+                ),
+            )
+            for record in records:
+                yield dict(record.payload or {})
+            if offset is None:
+                return
+
+    def count(self, where: Where | None = None) -> int:
+        """Exact number of matching points."""
+        result = _call(
+            self.client, "count", lambda: self.client.count(self.name, count_filter=_filter(where), exact=True)
+        )
+        return int(result.count)
+
+    def facet(self, key: str, where: Where | None = None) -> dict[str, int]:
+        """Number of points per value of an indexed payload key."""
+        response = _call(
+            self.client,
+            "facet",
+            lambda: self.client.facet(
+                self.name, key=key, facet_filter=_filter(where), limit=1_000_000, exact=True
+            ),
+        )
+        return {str(hit.value): int(hit.count) for hit in response.hits}
+
+    def search(self, request: SearchRequest) -> list[Source]:
+        """Dense, sparse, or RRF-fused hybrid search, filtered inside the engine."""
+        condition = _filter(request.where)
+        dense = [float(x) for x in request.dense or []]
+        sparse = _sparse(request.sparse or SparseVector([], []))
+        if request.mode == "hybrid":
+            kwargs: dict[str, Any] = {
+                "prefetch": [
+                    models.Prefetch(query=dense, using=DENSE_VECTOR, limit=request.prefetch_limit, filter=condition),
+                    models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=request.prefetch_limit, filter=condition),
+                ],
+                "query": models.RrfQuery(rrf=models.Rrf(k=_RRF_K)),
+            }
+        elif request.mode == "dense":
+            kwargs = {"query": dense, "using": DENSE_VECTOR}
+        else:
+            kwargs = {"query": sparse, "using": SPARSE_VECTOR}
+        response = _call(
+            self.client,
+            "search",
+            lambda: self.client.query_points(
+                self.name,
+                query_filter=condition,
+                limit=request.limit,
+                with_payload=True,
+                score_threshold=request.score_threshold,
+                **kwargs,
+            ),
+        )
+        return [source_from_payload(str(p.id), p.score, p.payload or {}) for p in response.points]
+
+    def optimize(self) -> None:
+        """The server indexes in the background; nothing to do."""
+
+    def drop(self) -> None:
+        """Delete the collection and everything in it."""
+        _call(self.client, f"drop collection {self.name!r}", lambda: self.client.delete_collection(self.name))
+
+    def close(self) -> None:
+        """The client is shared; closing a collection releases nothing."""
