@@ -48,8 +48,9 @@ class Chunker:
     def split(self, document: Document) -> list[Chunk]:
         """The document's chunks in order; Markdown sections never share a chunk."""
         if document.metadata.get("format") == "markdown":
+            # The Markdown splitter joins lines with Markdown hard breaks ("  \n"); undo that.
             sections = [
-                (s.page_content, _heading_path(s.metadata))
+                (s.page_content.replace("  \n", "\n"), _heading_path(s.metadata))
                 for s in self._markdown.split_text(document.text)
             ]
         else:

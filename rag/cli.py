@@ -1,0 +1,263 @@
+"""The `adaptrag` command: a thin layer over the Python API.
+
+Every command takes `--json` for one machine-readable object on stdout. Errors are one
+line on stderr; exit codes: 0 ok, 1 some input file failed (the rest was stored),
+2 bad usage or configuration, 3 the store or a model failed at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from rag.errors import AdaptragError, ConfigError, StoreError
+from rag.settings import Settings, load_settings
+
+EXIT_FILE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_RUNTIME = 3
+
+
+def exit_code(error: AdaptragError) -> int:
+    """The exit status for one of our errors (the CLI's single mapping)."""
+    if isinstance(error, StoreError) and not isinstance(error, ConfigError):
+        return EXIT_RUNTIME
+    return EXIT_USAGE
+
+
+class _Group(TyperGroup):
+    """Maps our errors to one stderr line and an exit code, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AdaptragError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(exit_code(error)) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="adaptrag: hybrid RAG + per-domain LoRA adapters over your documents, on Qdrant.",
+)
+collections_app = typer.Typer(
+    cls=_Group, no_args_is_help=True, help="List, inspect and drop collections."
+)
+app.add_typer(collections_app, name="collections")
+
+JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML settings file (else ADAPTRAG_CONFIG).", dir_okay=False
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = {"config": config}
+
+
+def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    return load_settings((ctx.obj or {}).get("config"), **overrides)
+
+
+def _emit(data: Any, as_json: bool, human: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, default=str))
+    else:
+        typer.echo(human)
+
+
+# --- ingest ----------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Files and folders to ingest."),
+    domain: str = typer.Option(..., "--domain", "-d", help="Domain of these documents (legal...)."),
+    collection: str | None = typer.Option(None, "--collection", "-c", help=Settings.field_help("collection")),
+    sync: bool = typer.Option(False, "--sync", help="Delete stored documents of this domain and these roots that no longer exist."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; store nothing."),
+    include: list[str] = typer.Option([], "--include", help="Only files matching this glob (repeatable)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Skip files matching this glob (repeatable)."),
+    text_field: str = typer.Option("text", help="JSON/JSONL/CSV field holding the text."),
+    id_field: str = typer.Option("doc_id", help="JSON/JSONL/CSV field holding the document id (then 'id')."),
+    title_field: str = typer.Option("title", help="JSON/JSONL/CSV field holding the title."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Ingest documents into a collection (idempotent: unchanged files cost nothing)."""
+    from ingest import LoaderOptions, ingest_paths
+
+    settings = _settings(ctx, collection=collection)
+    report = ingest_paths(
+        paths,
+        domain,
+        settings=settings,
+        sync=sync,
+        dry_run=dry_run,
+        include=include,
+        exclude=exclude,
+        loader_options=LoaderOptions(text_field=text_field, id_field=id_field, title_field=title_field),
+    )
+    data = report.to_dict()
+    lines = [
+        f"{'planned' if dry_run else 'ingested'} into {report.collection}/{report.domain}: "
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.deleted} deleted; {report.chunks_embedded} chunks embedded, "
+        f"{report.chunks_total} in these documents ({report.seconds:.1f} s)"
+    ]
+    lines += [f"  {step['action']:<9} {step['doc_id']}" for step in report.plan]
+    lines += [f"  skipped {issue.path}: {issue.reason}" for issue in report.skipped]
+    lines += [f"  FAILED  {issue.path}: {issue.reason}" for issue in report.failed]
+    _emit(data, as_json, "\n".join(lines))
+    if not report.ok:
+        raise typer.Exit(EXIT_FILE_FAILED)
+
+
+# --- collections -----------------------------------------------------------------------
+
+
+def _store(settings: Settings, name: str) -> Any:
+    from rag.stores import open_store
+
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    return open_store(name, data_dir=settings.data_dir, qdrant_url=settings.qdrant_url, qdrant_api_key=key)
+
+
+def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
+    from rag.errors import CollectionNotFoundError
+
+    store = _store(settings, name)
+    try:
+        spec = store.spec()
+        if spec is None:
+            raise CollectionNotFoundError(
+                f"collection {name!r} does not exist; see `adaptrag collections list`"
+            )
+        info: dict[str, Any] = {
+            "name": name,
+            "embedding_model": spec.embedding_model,
+            "dimension": spec.dimension,
+            "chunks": store.count(),
+            "fingerprint": spec.fingerprint(),
+        }
+        if detail:
+            chunks_by_domain = store.facet("domain")
+            info["domains"] = {
+                domain: {
+                    "chunks": chunks,
+                    "documents": len(store.facet("doc_id", _domain_filter(domain))),
+                }
+                for domain, chunks in sorted(chunks_by_domain.items())
+            }
+            info["spec"] = spec.to_dict()
+        return info
+    finally:
+        store.close()
+
+
+def _domain_filter(domain: str) -> Any:
+    from rag.stores import Where
+
+    return Where(equals={"domain": domain})
+
+
+@collections_app.command("list")
+def collections_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List the collections with their embedding model and size."""
+    from rag.stores import collection_names
+
+    settings = _settings(ctx)
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    names = collection_names(data_dir=settings.data_dir, qdrant_url=settings.qdrant_url, qdrant_api_key=key)
+    rows = []
+    for name in names:
+        try:
+            rows.append(_describe(settings, name, detail=False))
+        except StoreError as error:  # one busy or broken collection must not hide the others
+            rows.append({"name": name, "error": str(error)})
+    human = "\n".join(
+        f"{r['name']}\t{r.get('chunks', '?')} chunks\t{r.get('embedding_model', r.get('error'))}"
+        for r in rows
+    ) or f"no collections yet (data dir {settings.data_dir}); run `adaptrag ingest`"
+    _emit(rows, as_json, human)
+
+
+@collections_app.command("info")
+def collections_info(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Collection name."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show how a collection was built and what it holds per domain."""
+    info = _describe(_settings(ctx), name, detail=True)
+    lines = [
+        f"{info['name']}: {info['chunks']} chunks, {info['embedding_model']} "
+        f"({info['dimension']}-d), fingerprint {info['fingerprint']}"
+    ]
+    lines += [
+        f"  {domain}: {counts['documents']} documents, {counts['chunks']} chunks"
+        for domain, counts in info["domains"].items()
+    ]
+    _emit(info, as_json, "\n".join(lines))
+
+
+@collections_app.command("drop")
+def collections_drop(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Collection name."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete a collection and everything in it."""
+    settings = _settings(ctx)
+    _describe(settings, name, detail=False)  # a clear error if it does not exist
+    if not yes:
+        if as_json or not sys.stdin.isatty():
+            raise ConfigError(f"refusing to drop {name!r} without confirmation; pass --yes")
+        typer.confirm(f"Drop collection {name!r} and all its chunks?", abort=True)
+    store = _store(settings, name)
+    store.drop()
+    _emit({"dropped": name}, as_json, f"dropped {name}")
+
+
+# --- config ----------------------------------------------------------------------------
+
+
+@app.command("config")
+def show_config(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Show the effective settings and what each one does (secrets masked)."""
+    settings = _settings(ctx)
+    rows = {
+        name: {
+            "value": "***" if "key" in name and getattr(settings, name) else getattr(settings, name),
+            "env": f"ADAPTRAG_{name.upper()}",
+            "help": Settings.field_help(name),
+        }
+        for name in Settings.model_fields
+    }
+    human = "\n".join(f"{row['env']}={row['value']}\n    {row['help']}" for row in rows.values())
+    _emit(rows, as_json, human)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
