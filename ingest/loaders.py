@@ -195,10 +195,11 @@ def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
     import zipfile
 
     import docx
+    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(str(file.path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
         raise LoadError(f"unreadable DOCX: {exc}") from exc
     parts: list[str] = []
     for paragraph in document.paragraphs:

@@ -1,0 +1,188 @@
+"""Loaders: every supported format, encodings, and the skip/fail rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
+
+SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "pubmedqa_train_corpus.jsonl"
+
+
+def _file(path: Path) -> SourceFile:
+    return SourceFile(path, path.parent, path.name)
+
+
+def test_text_file_is_one_document_titled_by_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "notice.txt"
+    path.write_text("Ninety days notice.")
+    [doc] = load(_file(path))
+    assert (doc.doc_id, doc.title, doc.text, doc.source) == ("notice.txt", "notice", "Ninety days notice.", str(path))
+
+
+def test_markdown_title_comes_from_the_first_heading(tmp_path: Path) -> None:
+    path = tmp_path / "lease.md"
+    path.write_text("Intro line\n\n# Office Lease\n\nText.\n")
+    [doc] = load(_file(path))
+    assert doc.title == "Office Lease" and doc.metadata["format"] == "markdown"
+
+
+def test_html_drops_scripts_and_keeps_headings(tmp_path: Path) -> None:
+    path = tmp_path / "policy.html"
+    path.write_text(
+        "<html><head><title>Policy</title><script>var x = 1;</script></head>"
+        "<body><h2>Limits</h2><p>Cap is 35%.</p><style>p{}</style></body></html>"
+    )
+    [doc] = load(_file(path))
+    assert doc.title == "Policy"
+    assert "## Limits" in doc.text and "Cap is 35%." in doc.text
+    assert "var x" not in doc.text and "p{}" not in doc.text
+
+
+def test_pdf_text_is_extracted_page_by_page(tmp_path: Path) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for text in ("First page about rent.", "Second page about deposits."):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=12)
+        pdf.cell(text=text)
+    pdf.set_title("Lease PDF")
+    path = tmp_path / "lease.pdf"
+    pdf.output(str(path))
+    [doc] = load(_file(path))
+    assert "rent" in doc.text and "deposits" in doc.text
+    assert doc.metadata["pages"] == 2 and doc.title == "Lease PDF"
+
+
+def test_corrupt_pdf_fails_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.4\n this is not really a pdf \x00\x01")
+    with pytest.raises(LoadError, match="PDF"):
+        load(_file(path))
+
+
+def test_docx_headings_become_markdown_headings(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Employment Contract", level=1)
+    document.add_paragraph("Probation lasts six months.")
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "Salary", "EUR 70,000"
+    path = tmp_path / "contract.docx"
+    document.save(str(path))
+    [doc] = load(_file(path))
+    assert "# Employment Contract" in doc.text and "Probation lasts six months." in doc.text
+    assert "Salary | EUR 70,000" in doc.text and doc.metadata["format"] == "markdown"
+
+
+def test_corrupt_docx_fails_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "broken.docx"
+    path.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(LoadError, match="DOCX"):
+        load(_file(path))
+
+
+def test_corpus_jsonl_ingests_one_document_per_record_with_no_options(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    rows = [{"doc_id": "a1", "title": "Alpha", "text": "first"}, {"doc_id": "a2", "title": "Beta", "text": "second"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    docs = load(_file(path))
+    assert [(d.doc_id, d.title, d.text) for d in docs] == [("a1", "Alpha", "first"), ("a2", "Beta", "second")]
+
+
+@pytest.mark.skipif(not SHARED_CORPUS.exists(), reason="shared data sets not present")
+def test_the_shared_pubmedqa_corpus_loads_as_is() -> None:
+    docs = load(SourceFile(SHARED_CORPUS, SHARED_CORPUS, SHARED_CORPUS.name))
+    assert len(docs) == 500 and len({d.doc_id for d in docs}) == 500
+
+
+def test_record_fields_are_configurable(tmp_path: Path) -> None:
+    path = tmp_path / "faq.jsonl"
+    path.write_text(json.dumps({"key": "q7", "body": "Answer text", "heading": "FAQ 7", "lang": "en"}) + "\n")
+    [doc] = load(_file(path), LoaderOptions(text_field="body", id_field="key", title_field="heading"))
+    assert (doc.doc_id, doc.title, doc.text) == ("q7", "FAQ 7", "Answer text")
+    assert doc.metadata["lang"] == "en"
+
+
+def test_a_record_without_the_text_field_fails_naming_the_option(tmp_path: Path) -> None:
+    path = tmp_path / "faq.jsonl"
+    path.write_text(json.dumps({"id": "1", "body": "x"}) + "\n")
+    with pytest.raises(LoadError, match="--text-field"):
+        load(_file(path))
+
+
+def test_broken_json_line_fails_with_its_line_number(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "ok"}\n{not json}\n')
+    with pytest.raises(LoadError, match="line 2"):
+        load(_file(path))
+
+
+def test_json_array_of_records(tmp_path: Path) -> None:
+    path = tmp_path / "docs.json"
+    path.write_text(json.dumps([{"id": 1, "text": "one"}, {"text": "two"}]))
+    docs = load(_file(path))
+    assert [d.doc_id for d in docs] == ["1", "docs.json#2"]
+
+
+def test_csv_with_a_text_column_and_without(tmp_path: Path) -> None:
+    with_text = tmp_path / "a.csv"
+    with_text.write_text("doc_id,text,region\nx1,Rates rose,EU\n")
+    [doc] = load(_file(with_text))
+    assert (doc.doc_id, doc.text, doc.metadata["region"]) == ("x1", "Rates rose", "EU")
+    without = tmp_path / "b.csv"
+    without.write_text("fund,fee\nAlpha Growth,0.45%\n")
+    [doc] = load(_file(without))
+    assert doc.text == "fund: Alpha Growth\nfee: 0.45%"
+
+
+def test_latin1_text_is_read_not_failed(tmp_path: Path) -> None:
+    path = tmp_path / "notice.txt"
+    text = "Le locataire doit donner un préavis de trois mois à la société Müller & Söhne. " * 3
+    path.write_bytes(text.encode("latin-1"))
+    [doc] = load(_file(path))
+    assert "préavis" in doc.text and "Müller" in doc.text
+
+
+def test_unsupported_and_empty_files_are_skipped_with_reasons(tmp_path: Path) -> None:
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blank.md").write_text("   \n\n")
+    with pytest.raises(SkipFile, match=r"unsupported file type \.png"):
+        load(_file(tmp_path / "image.png"))
+    with pytest.raises(SkipFile, match="empty"):
+        load(_file(tmp_path / "empty.txt"))
+    with pytest.raises(SkipFile, match="no text"):
+        load(_file(tmp_path / "blank.md"))
+
+
+def test_discover_recurses_filters_and_passes_over_hidden_entries(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("a")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("b")
+    (tmp_path / "sub" / "draft-c.txt").write_text("c")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config.txt").write_text("x")
+    (tmp_path / ".hidden.md").write_text("x")
+    assert [f.rel for f in discover([tmp_path])] == ["a.md", "sub/b.txt", "sub/draft-c.txt"]
+    assert [f.rel for f in discover([tmp_path], include=["*.txt"], exclude=["draft-*"])] == ["sub/b.txt"]
+    assert [f.rel for f in discover([tmp_path], include=["sub/*"])] == ["sub/b.txt", "sub/draft-c.txt"]
+
+
+def test_a_file_given_directly_is_its_own_root(tmp_path: Path) -> None:
+    path = tmp_path / "one.txt"
+    path.write_text("x")
+    [found] = discover([path])
+    assert (found.root, found.rel) == (path, "one.txt")
+
+
+def test_a_missing_path_is_a_one_line_config_error(tmp_path: Path) -> None:
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="does not exist"):
+        list(discover([tmp_path / "nope"]))
