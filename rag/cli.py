@@ -261,3 +261,7 @@ def show_config(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()
