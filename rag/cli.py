@@ -17,7 +17,13 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from rag.errors import AdaptragError, ConfigError, StoreError
+from rag.errors import (
+    AdaptragError,
+    BackendError,
+    CollectionNotFoundError,
+    ConfigError,
+    StoreError,
+)
 from rag.settings import Settings, load_settings
 
 EXIT_FILE_FAILED = 1
@@ -27,7 +33,9 @@ EXIT_RUNTIME = 3
 
 def exit_code(error: AdaptragError) -> int:
     """The exit status for one of our errors (the CLI's single mapping)."""
-    if isinstance(error, StoreError) and not isinstance(error, ConfigError):
+    if isinstance(error, CollectionNotFoundError | ConfigError):
+        return EXIT_USAGE
+    if isinstance(error, StoreError | BackendError):
         return EXIT_RUNTIME
     return EXIT_USAGE
 
@@ -143,8 +151,6 @@ def _store(settings: Settings, name: str) -> Any:
 
 
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
-    from rag.errors import CollectionNotFoundError
-
     store = _store(settings, name)
     try:
         spec = store.spec()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -142,8 +143,10 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         return Settings(**explicit)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from exc
-    except (ValueError, OSError) as exc:  # malformed YAML surfaces as a ValueError subclass
-        raise ConfigError(f"could not read settings: {exc}".splitlines()[0]) from exc
+    except (ValueError, OSError, yaml.YAMLError) as exc:
+        where = config_file or os.environ.get(CONFIG_FILE_ENV)
+        first_line = str(exc).splitlines()[0]
+        raise ConfigError(f"could not read settings from {where}: {first_line}; fix the YAML") from exc
     finally:
         _config_file.reset(token)
 

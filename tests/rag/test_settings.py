@@ -1,0 +1,74 @@
+"""Settings: environment, YAML, precedence, documentation and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import ConfigError
+from rag.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_environment_variables_use_the_adaptrag_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADAPTRAG_EMBEDDING_MODEL", "intfloat/e5-small-v2")
+    monkeypatch.setenv("ADAPTRAG_QDRANT_URL", "http://qdrant:6333")
+    monkeypatch.setenv("ADAPTRAG_QUERY_PREFIX", "query: ")
+    settings = load_settings()
+    assert settings.embedding_model == "intfloat/e5-small-v2"
+    assert settings.qdrant_url == "http://qdrant:6333" and settings.query_prefix == "query: "
+
+
+def test_yaml_file_is_read_and_environment_wins_over_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("collection: filings\nchunk_tokens: 128\n")
+    monkeypatch.setenv("ADAPTRAG_CHUNK_TOKENS", "96")
+    settings = load_settings(config)
+    assert (settings.collection, settings.chunk_tokens) == ("filings", 96)
+    monkeypatch.setenv("ADAPTRAG_CONFIG", str(config))
+    assert load_settings().collection == "filings"
+    assert load_settings(collection="other").collection == "other"  # explicit beats all
+
+
+def test_default_data_dir_is_the_users_data_dir_not_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ADAPTRAG_DATA_DIR")
+    data_dir = Settings().data_dir
+    assert data_dir.name == "adaptrag" and REPO not in data_dir.parents
+
+
+def test_every_setting_is_documented() -> None:
+    for name in Settings.model_fields:
+        assert len(Settings.field_help(name)) > 20, name
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("chunk_tokens: many\n", "invalid setting chunk_tokens"),
+        ("colection: x\n", "unknown setting 'colection'"),
+        ("collection: 'bad name!'\n", "invalid setting collection"),
+        ("collection: [unclosed\n", "could not read settings"),
+    ],
+)
+def test_bad_settings_are_one_line_config_errors(tmp_path: Path, yaml_text: str, message: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message) as error:
+        load_settings(config)
+    assert "\n" not in str(error.value)
+
+
+def test_a_missing_config_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.yaml")
+    monkeypatch.setenv("ADAPTRAG_CONFIG", str(tmp_path / "gone.yaml"))
+    with pytest.raises(ConfigError, match="ADAPTRAG_CONFIG="):
+        load_settings()
+
+
+def test_api_keys_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADAPTRAG_QDRANT_API_KEY", "s3cret")
+    settings = load_settings()
+    assert "s3cret" not in repr(settings) and settings.qdrant_api_key.get_secret_value() == "s3cret"

@@ -1,0 +1,37 @@
+"""The BM25-style sparse encoder: stable hashing, stopwords, saturation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from rag.sparse import SparseEncoder, tokenize
+
+
+def test_tokens_are_lowercased_words_without_stopwords() -> None:
+    assert tokenize("The Tenant shall give 90 days' notice, per Clause 7.") == [
+        "tenant", "shall", "give", "90", "days", "notice", "per", "clause", "7"
+    ]
+
+
+def test_hashing_is_the_same_in_another_process() -> None:
+    here = SparseEncoder().encode_query("termination notice period")
+    code = "from rag.sparse import SparseEncoder; v = SparseEncoder().encode_query('termination notice period'); print(v.indices)"
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONHASHSEED": "123"}, check=True)
+    assert there.stdout.strip() == str(here.indices)
+
+
+def test_query_weights_are_one_per_distinct_term() -> None:
+    vector = SparseEncoder().encode_query("notice notice period")
+    assert len(vector.indices) == 2 and vector.values == [1.0, 1.0]
+    assert vector.indices == sorted(vector.indices)
+
+
+def test_passage_weights_saturate_with_repetition() -> None:
+    encoder = SparseEncoder()
+    once, many = (encoder.encode_passage(" ".join(["rent"] * n)) for n in (1, 50))
+    assert once.values[0] < many.values[0] < encoder.config.k1 + 1
+
+
+def test_text_without_words_gives_an_empty_vector() -> None:
+    assert SparseEncoder().encode_passage("... --- !!!").indices == []

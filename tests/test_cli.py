@@ -1,0 +1,109 @@
+"""The `adaptrag` CLI, driven through Typer's runner: JSON output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+
+REPORT_KEYS = {"added", "updated", "unchanged", "deleted", "skipped", "failed", "chunks_embedded", "chunks_total", "seconds"}
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_ingest_json_prints_exactly_one_report_object(runner: CliRunner, corpus: Path, embedder) -> None:
+    result = runner.invoke(app, ["ingest", str(corpus), "--domain", "legal", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert REPORT_KEYS <= set(report)
+    assert report["added"] == 5 and report["failed"] == [] and report["chunks_embedded"] >= 5
+    again = json.loads(runner.invoke(app, ["ingest", str(corpus), "-d", "legal", "--json"]).stdout)
+    assert (again["unchanged"], again["chunks_embedded"]) == (5, 0)
+
+
+def test_a_failed_file_exits_1_and_still_prints_the_report(runner: CliRunner, corpus: Path) -> None:
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    result = runner.invoke(app, ["ingest", str(corpus), "--domain", "legal", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["added"] == 5 and report["failed"][0]["path"].endswith("broken.pdf")
+
+
+def test_dry_run_lists_the_plan_in_human_output(runner: CliRunner, corpus: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(corpus), "--domain", "legal", "--dry-run"])
+    assert result.exit_code == 0
+    assert "planned into adaptrag/legal: 5 added" in result.stdout
+    assert "add       lease.md" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "/no/such/path", "--domain", "legal"], "path /no/such/path does not exist"),
+        (["ingest", ".", "--domain", "legal team"], "invalid domain 'legal team'"),
+        (["collections", "info", "nope"], "collection 'nope' does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_with_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_bad_setting_is_one_line_with_exit_2(runner: CliRunner, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADAPTRAG_CHUNK_TOKENS", "lots")
+    result = runner.invoke(app, ["ingest", str(corpus), "--domain", "legal"])
+    assert result.exit_code == 2
+    assert "ADAPTRAG_CHUNK_TOKENS='lots'" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_missing_option_is_a_usage_error(runner: CliRunner, corpus: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(corpus)])
+    assert result.exit_code == 2 and "--domain" in result.stderr
+
+
+def test_collections_list_info_and_drop(runner: CliRunner, corpus: Path) -> None:
+    assert "no collections yet" in runner.invoke(app, ["collections", "list"]).stdout
+    runner.invoke(app, ["ingest", str(corpus), "--domain", "legal", "--collection", "contracts"])
+    runner.invoke(app, ["ingest", str(corpus / "nda.txt"), "--domain", "hr", "--collection", "contracts"])
+    [row] = json.loads(runner.invoke(app, ["collections", "list", "--json"]).stdout)
+    assert row["name"] == "contracts" and row["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    info = json.loads(runner.invoke(app, ["collections", "info", "contracts", "--json"]).stdout)
+    assert info["domains"]["legal"]["documents"] == 5 and info["domains"]["hr"]["documents"] == 1
+    assert info["spec"]["dimension"] == 384 and info["spec"]["chunk_tokens"] == 200
+    refused = runner.invoke(app, ["collections", "drop", "contracts", "--json"])
+    assert refused.exit_code == 2 and "pass --yes" in refused.stderr
+    dropped = runner.invoke(app, ["collections", "drop", "contracts", "--yes", "--json"])
+    assert json.loads(dropped.stdout) == {"dropped": "contracts"}
+    assert json.loads(runner.invoke(app, ["collections", "list", "--json"]).stdout) == []
+
+
+def test_querying_settings_from_a_yaml_file(runner: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "adaptrag.yaml"
+    config.write_text("collection: filings\nchunk_tokens: 128\nqdrant_api_key: s3cret\n")
+    result = runner.invoke(app, ["--config", str(config), "config", "--json"])
+    rows = json.loads(result.stdout)
+    assert rows["collection"]["value"] == "filings" and rows["chunk_tokens"]["value"] == 128
+    assert rows["qdrant_api_key"]["value"] == "***" and "s3cret" not in result.stdout
+    assert rows["data_dir"]["env"] == "ADAPTRAG_DATA_DIR" and rows["data_dir"]["help"]
+
+
+def test_the_console_script_is_installed_and_help_is_instant() -> None:
+    import shutil
+    import subprocess
+    import time
+
+    exe = shutil.which("adaptrag") or str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "adaptrag")
+    started = time.perf_counter()
+    result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ingest" in result.stdout and "collections" in result.stdout
+    assert time.perf_counter() - started < 10  # no torch import for --help
