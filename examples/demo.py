@@ -28,13 +28,17 @@ def main() -> None:
     embedder = SentenceTransformerEmbedder.from_settings(settings)
     print(f"data dir: {settings.data_dir}  collection: {settings.collection}")
     for domain_dir in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
-        report = ingest_paths([domain_dir], domain_dir.name, settings=settings, embedder=embedder, sync=True)
+        report = ingest_paths(
+            [domain_dir], domain_dir.name, settings=settings, embedder=embedder, sync=True
+        )
         print(
             f"ingested {domain_dir.name:<8} added={report.added} updated={report.updated} "
             f"unchanged={report.unchanged} chunks_embedded={report.chunks_embedded} "
             f"({report.seconds:.1f} s)"
         )
-    store = open_store(settings.collection, data_dir=settings.data_dir, qdrant_url=settings.qdrant_url)
+    store = open_store(
+        settings.collection, data_dir=settings.data_dir, qdrant_url=settings.qdrant_url
+    )
     sparse = SparseEncoder()
     try:
         print(f"\nstored chunks per domain: {store.facet('domain')}")

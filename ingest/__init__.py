@@ -1,8 +1,8 @@
 """The ingestion job: files on disk into a Qdrant collection, idempotent and incremental.
 
-    from ingest import ingest_paths
-    report = ingest_paths(["contracts/"], domain="legal")
-    report.added, report.updated, report.unchanged, report.deleted, report.failed
+from ingest import ingest_paths
+report = ingest_paths(["contracts/"], domain="legal")
+report.added, report.updated, report.unchanged, report.deleted, report.failed
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ def ingest_paths(
         collection or settings.collection,
         data_dir=settings.data_dir,
         qdrant_url=settings.qdrant_url,
-        qdrant_api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
+        qdrant_api_key=settings.qdrant_api_key.get_secret_value()
+        if settings.qdrant_api_key
+        else None,
     )
     job = IngestJob(
         store,
@@ -72,7 +74,12 @@ def ingest_paths(
     )
     try:
         return job.run(
-            paths, domain, sync=sync, dry_run=dry_run, include=include, exclude=exclude,
+            paths,
+            domain,
+            sync=sync,
+            dry_run=dry_run,
+            include=include,
+            exclude=exclude,
             loader_options=loader_options,
         )
     finally:

@@ -134,7 +134,9 @@ class IngestJob:
         """Check an existing collection without loading the model (same id, same dimension)."""
         existing = self.store.spec()
         if existing is not None:
-            existing.check_compatible(self._spec_for(existing.dimension), self.store.name, ingest=True)
+            existing.check_compatible(
+                self._spec_for(existing.dimension), self.store.name, ingest=True
+            )
         return existing
 
     def _ensure_writable(self) -> None:
@@ -212,8 +214,14 @@ class _Run:
 
     def _bar(self, name: str, unit: str, total: int | None = None) -> tqdm[Any]:
         bar = tqdm(
-            total=total, desc=name, unit=unit, file=sys.stderr, disable=not self.job.show_progress,
-            position=len(self._bars), leave=True, dynamic_ncols=True,
+            total=total,
+            desc=name,
+            unit=unit,
+            file=sys.stderr,
+            disable=not self.job.show_progress,
+            position=len(self._bars),
+            leave=True,
+            dynamic_ncols=True,
         )
         self._bars[name] = bar
         return bar
@@ -333,7 +341,7 @@ class _Run:
             try:
                 item = self._to_embed.get(timeout=0.1)
             except queue.Empty:
-                if parser.error is not None or not parser.is_alive() and self._to_embed.empty():
+                if parser.error is not None or (not parser.is_alive() and self._to_embed.empty()):
                     item = _DONE
                 else:
                     continue
@@ -407,7 +415,9 @@ class _Run:
                         )
                     )
                 stored = self.manifest.get(work.document.doc_id)
-                chunks = len(work.chunks) or (stored.chunks_by_hash[work.document_hash] if stored else 0)
+                chunks = len(work.chunks) or (
+                    stored.chunks_by_hash[work.document_hash] if stored else 0
+                )
                 self._count(work.action, chunks)
             with self._lock:
                 self.report.chunks_embedded += len(batch.points)

@@ -123,7 +123,9 @@ def read_text(path: Path) -> str:
     return str(best)
 
 
-def _single(file: SourceFile, text: str, title: str | None, fmt: str, **extra: Any) -> list[Document]:
+def _single(
+    file: SourceFile, text: str, title: str | None, fmt: str, **extra: Any
+) -> list[Document]:
     return [
         Document(
             doc_id=file.rel,
@@ -181,7 +183,7 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
         if reader.is_encrypted:
             raise LoadError("encrypted PDF; decrypt it first")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata or {}).get("/Title")
+        title = reader.metadata.get("/Title") if reader.metadata else None
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -233,7 +235,9 @@ def _record_document(
     doc_id = record.get(options.id_field, record.get("id"))
     title = record.get(options.title_field)
     used = {options.text_field, options.id_field, options.title_field, "id"}
-    extra = {k: v for k, v in record.items() if k not in used and isinstance(v, str | int | float | bool)}
+    extra = {
+        k: v for k, v in record.items() if k not in used and isinstance(v, str | int | float | bool)
+    }
     return Document(
         doc_id=str(doc_id) if doc_id not in (None, "") else f"{file.rel}#{position}",
         text=str(record[options.text_field] or ""),

@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from rag.stores import VectorStore, Where
 from rag.types import Document
@@ -34,7 +34,9 @@ def content_hash(document: Document) -> str:
 
 def chunk_id(domain: str, doc_id: str, document_hash: str, chunk_index: int) -> str:
     """Deterministic point id: the same chunk of the same version always gets the same id."""
-    return str(uuid.uuid5(_CHUNK_NAMESPACE, f"{domain}\x1f{doc_id}\x1f{document_hash}\x1f{chunk_index}"))
+    return str(
+        uuid.uuid5(_CHUNK_NAMESPACE, f"{domain}\x1f{doc_id}\x1f{document_hash}\x1f{chunk_index}")
+    )
 
 
 @dataclass
@@ -72,7 +74,7 @@ def read_manifest(store: VectorStore, domain: str) -> dict[str, StoredDocument]:
     return dict(manifest)
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """What a run does with one document."""
 
     ADD = "add"  # not stored yet

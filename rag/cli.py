@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -43,7 +42,7 @@ def exit_code(error: AdaptragError) -> int:
 class _Group(TyperGroup):
     """Maps our errors to one stderr line and an exit code, for every subcommand."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except AdaptragError as error:
@@ -101,13 +100,25 @@ def ingest(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Files and folders to ingest."),
     domain: str = typer.Option(..., "--domain", "-d", help="Domain of these documents (legal...)."),
-    collection: str | None = typer.Option(None, "--collection", "-c", help=Settings.field_help("collection")),
-    sync: bool = typer.Option(False, "--sync", help="Delete stored documents of this domain and these roots that no longer exist."),
+    collection: str | None = typer.Option(
+        None, "--collection", "-c", help=Settings.field_help("collection")
+    ),
+    sync: bool = typer.Option(
+        False,
+        "--sync",
+        help="Delete stored documents of this domain and these roots that no longer exist.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; store nothing."),
-    include: list[str] = typer.Option([], "--include", help="Only files matching this glob (repeatable)."),
-    exclude: list[str] = typer.Option([], "--exclude", help="Skip files matching this glob (repeatable)."),
+    include: list[str] = typer.Option(
+        [], "--include", help="Only files matching this glob (repeatable)."
+    ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="Skip files matching this glob (repeatable)."
+    ),
     text_field: str = typer.Option("text", help="JSON/JSONL/CSV field holding the text."),
-    id_field: str = typer.Option("doc_id", help="JSON/JSONL/CSV field holding the document id (then 'id')."),
+    id_field: str = typer.Option(
+        "doc_id", help="JSON/JSONL/CSV field holding the document id (then 'id')."
+    ),
     title_field: str = typer.Option("title", help="JSON/JSONL/CSV field holding the title."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -123,7 +134,9 @@ def ingest(
         dry_run=dry_run,
         include=include,
         exclude=exclude,
-        loader_options=LoaderOptions(text_field=text_field, id_field=id_field, title_field=title_field),
+        loader_options=LoaderOptions(
+            text_field=text_field, id_field=id_field, title_field=title_field
+        ),
     )
     data = report.to_dict()
     lines = [
@@ -147,7 +160,9 @@ def _store(settings: Settings, name: str) -> Any:
     from rag.stores import open_store
 
     key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    return open_store(name, data_dir=settings.data_dir, qdrant_url=settings.qdrant_url, qdrant_api_key=key)
+    return open_store(
+        name, data_dir=settings.data_dir, qdrant_url=settings.qdrant_url, qdrant_api_key=key
+    )
 
 
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
@@ -193,17 +208,23 @@ def collections_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
     settings = _settings(ctx)
     key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    names = collection_names(data_dir=settings.data_dir, qdrant_url=settings.qdrant_url, qdrant_api_key=key)
+    names = collection_names(
+        data_dir=settings.data_dir, qdrant_url=settings.qdrant_url, qdrant_api_key=key
+    )
     rows = []
     for name in names:
         try:
             rows.append(_describe(settings, name, detail=False))
         except StoreError as error:  # one busy or broken collection must not hide the others
             rows.append({"name": name, "error": str(error)})
-    human = "\n".join(
-        f"{r['name']}\t{r.get('chunks', '?')} chunks\t{r.get('embedding_model', r.get('error'))}"
-        for r in rows
-    ) or f"no collections yet (data dir {settings.data_dir}); run `adaptrag ingest`"
+    human = (
+        "\n".join(
+            f"{r['name']}\t{r.get('chunks', '?')} chunks\t"
+            f"{r.get('embedding_model', r.get('error'))}"
+            for r in rows
+        )
+        or f"no collections yet (data dir {settings.data_dir}); run `adaptrag ingest`"
+    )
     _emit(rows, as_json, human)
 
 
@@ -254,7 +275,9 @@ def show_config(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     settings = _settings(ctx)
     rows = {
         name: {
-            "value": "***" if "key" in name and getattr(settings, name) else getattr(settings, name),
+            "value": "***"
+            if "key" in name and getattr(settings, name)
+            else getattr(settings, name),
             "env": f"ADAPTRAG_{name.upper()}",
             "help": Settings.field_help(name),
         }

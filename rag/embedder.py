@@ -165,9 +165,9 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         """Length of every vector this embedder returns."""
         model = self.model
-        get_dimension = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
-        )
+        # sentence-transformers 5 renamed the method; keep working with 3.x and 4.x.
+        get_dimension = getattr(model, "get_embedding_dimension", None)
+        get_dimension = get_dimension or model.get_sentence_embedding_dimension
         dimension = get_dimension()
         if dimension is None:
             raise ModelLoadError(f"embedding model {self._model_id!r} reports no dimension")
@@ -183,7 +183,7 @@ class SentenceTransformerEmbedder:
 
     def token_length(self, text: str) -> int:
         """Number of model tokens in `text`, without special tokens."""
-        return len(self.model.tokenizer.encode(text, add_special_tokens=False))
+        return len(self.model.tokenizer.encode(text, add_special_tokens=False, verbose=False))
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """One row per passage, in the caller's order, with the passage prefix applied."""

@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     )
     embedding_device: str = Field(
         default="auto",
-        description="Device for the embedding model: auto (CUDA when present), cpu, cuda, cuda:1...",
+        description="Device for the embedding model: auto (CUDA when present), cpu, cuda, "
+        "cuda:1...",
     )
     embedding_batch_size: int = Field(
         default=64, ge=1, le=4096, description="Chunks per embedding batch."
@@ -146,7 +147,9 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     except (ValueError, OSError, yaml.YAMLError) as exc:
         where = config_file or os.environ.get(CONFIG_FILE_ENV)
         first_line = str(exc).splitlines()[0]
-        raise ConfigError(f"could not read settings from {where}: {first_line}; fix the YAML") from exc
+        raise ConfigError(
+            f"could not read settings from {where}: {first_line}; fix the YAML"
+        ) from exc
     finally:
         _config_file.reset(token)
 

@@ -22,9 +22,58 @@ _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 # Function words carry no retrieval signal in BM25 over short chunks.
 _STOPWORDS = frozenset(
-    """a an and are as at be but by for from has have he her his i if in into is it its
-    of on or our she so such that the their them then there these they this to was we were
-    which while who will with you your""".split()
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "such",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "which",
+        "while",
+        "who",
+        "will",
+        "with",
+        "you",
+        "your",
+    }
 )
 
 

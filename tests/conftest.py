@@ -12,8 +12,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
-from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.embedder import SentenceTransformerEmbedder
+from rag.settings import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,11 @@ __all__ = [
 
 
 def open_store(
-    collection: str, *, data_dir: Path, qdrant_url: str | None = None, qdrant_api_key: str | None = None
+    collection: str,
+    *,
+    data_dir: Path,
+    qdrant_url: str | None = None,
+    qdrant_api_key: str | None = None,
 ) -> VectorStore:
     """The store for `collection`: embedded Edge under `data_dir`, or the server at `qdrant_url`."""
     if qdrant_url:

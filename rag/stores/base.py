@@ -193,7 +193,9 @@ class VectorStore(Protocol):
         ...
 
 
-def ensure_collection(store: VectorStore, wanted: CollectionSpec, *, ingest: bool) -> CollectionSpec:
+def ensure_collection(
+    store: VectorStore, wanted: CollectionSpec, *, ingest: bool
+) -> CollectionSpec:
     """Create the collection from `wanted`, or check the existing one is compatible with it."""
     existing = store.spec()
     if existing is None:

@@ -117,7 +117,9 @@ def _busy_message(collection_dir: Path) -> str:
 
 def _edge_config(spec: CollectionSpec) -> qe.EdgeConfig:
     return qe.EdgeConfig(
-        vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=spec.dimension, distance=qe.Distance.Cosine)},
+        vectors={
+            DENSE_VECTOR: qe.EdgeVectorParams(size=spec.dimension, distance=qe.Distance.Cosine)
+        },
         sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
     )
 
@@ -206,7 +208,10 @@ class EdgeStore:
         while True:
             records, offset = shard.scroll(
                 qe.ScrollRequest(
-                    offset=offset, limit=_SCROLL_PAGE, filter=_filter(where), with_payload=list(fields)
+                    offset=offset,
+                    limit=_SCROLL_PAGE,
+                    filter=_filter(where),
+                    with_payload=list(fields),
                 )
             )
             for record in records:
@@ -228,7 +233,9 @@ class EdgeStore:
     def search(self, request: SearchRequest) -> list[Source]:
         """Dense, sparse, or RRF-fused hybrid search, filtered inside the engine."""
         dense = qe.Query.Nearest([float(x) for x in request.dense or []], using=DENSE_VECTOR)
-        sparse = qe.Query.Nearest(_sparse(request.sparse or SparseVector([], [])), using=SPARSE_VECTOR)
+        sparse = qe.Query.Nearest(
+            _sparse(request.sparse or SparseVector([], [])), using=SPARSE_VECTOR
+        )
         condition = _filter(request.where)
         if request.mode == "hybrid":
             query = qe.QueryRequest(
@@ -237,7 +244,7 @@ class EdgeStore:
                     qe.Prefetch(limit=request.prefetch_limit, query=q, filter=condition)
                     for q in (dense, sparse)
                 ],
-                query=qe.Fusion.Rrf(k=_RRF_K),
+                query=qe.Fusion.Rrf(k=_RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
                 filter=condition,
                 with_payload=True,
                 score_threshold=request.score_threshold,
@@ -273,4 +280,3 @@ class EdgeStore:
                 self._shard.flush()
                 self._shard = None
                 _shards.release(self._shard_path)
-

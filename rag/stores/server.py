@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient, models
@@ -78,7 +79,9 @@ def _call(client: QdrantClient, what: str, fn: Callable[[], T]) -> T:
     try:
         return fn()
     except UnexpectedResponse as exc:
-        raise StoreError(f"Qdrant refused to {what}: HTTP {exc.status_code} {exc.reason_phrase}") from exc
+        raise StoreError(
+            f"Qdrant refused to {what}: HTTP {exc.status_code} {exc.reason_phrase}"
+        ) from exc
     except (ResponseHandlingException, ConnectionError, TimeoutError) as exc:
         raise StoreError(
             f"cannot reach Qdrant to {what} ({exc}); check ADAPTRAG_QDRANT_URL and that the "
@@ -117,7 +120,9 @@ class ServerStore:
         self.name = name
 
     def _exists(self) -> bool:
-        return bool(_call(self.client, "list collections", lambda: self.client.collection_exists(self.name)))
+        return bool(
+            _call(self.client, "list collections", lambda: self.client.collection_exists(self.name))
+        )
 
     def spec(self) -> CollectionSpec | None:
         """The build record from the collection's metadata, or None when it does not exist."""
@@ -138,9 +143,13 @@ class ServerStore:
             self.client.create_collection(
                 self.name,
                 vectors_config={
-                    DENSE_VECTOR: models.VectorParams(size=spec.dimension, distance=models.Distance.COSINE)
+                    DENSE_VECTOR: models.VectorParams(
+                        size=spec.dimension, distance=models.Distance.COSINE
+                    )
                 },
-                sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                sparse_vectors_config={
+                    SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
                 metadata={METADATA_KEY: spec.to_dict()},
             )
             for key in INDEXED_FIELDS:
@@ -153,7 +162,10 @@ class ServerStore:
         points = [
             models.PointStruct(
                 id=c.chunk_id,
-                vector={DENSE_VECTOR: [float(x) for x in c.dense], SPARSE_VECTOR: _sparse(c.sparse)},
+                vector={
+                    DENSE_VECTOR: [float(x) for x in c.dense],
+                    SPARSE_VECTOR: _sparse(c.sparse),
+                },
                 payload=c.payload,
             )
             for c in chunks
@@ -173,17 +185,15 @@ class ServerStore:
         """Payloads (only `fields`) of every matching point."""
         offset: Any = None
         while True:
-            records, offset = _call(
-                self.client,
-                "scroll",
-                lambda: self.client.scroll(
-                    self.name,
-                    scroll_filter=_filter(where),
-                    limit=_SCROLL_PAGE,
-                    offset=offset,
-                    with_payload=list(fields),
-                ),
+            page = partial(
+                self.client.scroll,
+                self.name,
+                scroll_filter=_filter(where),
+                limit=_SCROLL_PAGE,
+                offset=offset,
+                with_payload=list(fields),
             )
+            records, offset = _call(self.client, "scroll", page)
             for record in records:
                 yield dict(record.payload or {})
             if offset is None:
@@ -192,7 +202,9 @@ class ServerStore:
     def count(self, where: Where | None = None) -> int:
         """Exact number of matching points."""
         result = _call(
-            self.client, "count", lambda: self.client.count(self.name, count_filter=_filter(where), exact=True)
+            self.client,
+            "count",
+            lambda: self.client.count(self.name, count_filter=_filter(where), exact=True),
         )
         return int(result.count)
 
@@ -215,8 +227,18 @@ class ServerStore:
         if request.mode == "hybrid":
             kwargs: dict[str, Any] = {
                 "prefetch": [
-                    models.Prefetch(query=dense, using=DENSE_VECTOR, limit=request.prefetch_limit, filter=condition),
-                    models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=request.prefetch_limit, filter=condition),
+                    models.Prefetch(
+                        query=dense,
+                        using=DENSE_VECTOR,
+                        limit=request.prefetch_limit,
+                        filter=condition,
+                    ),
+                    models.Prefetch(
+                        query=sparse,
+                        using=SPARSE_VECTOR,
+                        limit=request.prefetch_limit,
+                        filter=condition,
+                    ),
                 ],
                 "query": models.RrfQuery(rrf=models.Rrf(k=_RRF_K)),
             }
@@ -243,7 +265,11 @@ class ServerStore:
 
     def drop(self) -> None:
         """Delete the collection and everything in it."""
-        _call(self.client, f"drop collection {self.name!r}", lambda: self.client.delete_collection(self.name))
+        _call(
+            self.client,
+            f"drop collection {self.name!r}",
+            lambda: self.client.delete_collection(self.name),
+        )
 
     def close(self) -> None:
         """The client is shared; closing a collection releases nothing."""

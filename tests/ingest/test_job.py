@@ -21,15 +21,23 @@ from rag.stores import StoredChunk, VectorStore, Where, open_store
 from rag.stores.edge import EdgeStore
 
 
-def _ingest(settings: Settings, embedder: SentenceTransformerEmbedder, paths: Sequence[Path], **kwargs):
-    return ingest_paths(paths, kwargs.pop("domain", "legal"), settings=settings, embedder=embedder, **kwargs)
+def _ingest(
+    settings: Settings, embedder: SentenceTransformerEmbedder, paths: Sequence[Path], **kwargs
+):
+    return ingest_paths(
+        paths, kwargs.pop("domain", "legal"), settings=settings, embedder=embedder, **kwargs
+    )
 
 
 def _stored(settings: Settings, domain: str | None = None) -> list[dict]:
     store = EdgeStore(settings.data_dir, settings.collection)
     try:
         where = Where(equals={"domain": domain}) if domain else None
-        return list(store.scroll(where, ["doc_id", "chunk_index", "chunk_count", "content_hash", "text", "domain"]))
+        return list(
+            store.scroll(
+                where, ["doc_id", "chunk_index", "chunk_count", "content_hash", "text", "domain"]
+            )
+        )
     finally:
         store.close()
 
@@ -46,20 +54,43 @@ def _assert_exact(payloads: list[dict]) -> None:
         assert sorted(c["chunk_index"] for c in chunks) == list(range(chunks[0]["chunk_count"]))
 
 
-def test_first_ingest_stores_every_document_with_its_payload(settings, embedder, corpus: Path) -> None:
+def test_first_ingest_stores_every_document_with_its_payload(
+    settings, embedder, corpus: Path
+) -> None:
     report = _ingest(settings, embedder, [corpus])
     assert (report.added, report.updated, report.unchanged, report.failed) == (5, 0, 0, [])
     assert report.chunks_embedded == report.chunks_total >= 5
     store = EdgeStore(settings.data_dir, settings.collection)
     payload = next(store.scroll(Where(equals={"doc_id": "lease.md"}), []))  # [] = no fields
     assert payload == {}
-    [full] = [p for p in store.scroll(Where(equals={"doc_id": "policies/travel.html"}), [
-        "doc_id", "chunk_id", "chunk_index", "domain", "source", "title", "text", "content_hash", "ingested_at", "format"
-    ])]
+    [full] = [
+        p
+        for p in store.scroll(
+            Where(equals={"doc_id": "policies/travel.html"}),
+            [
+                "doc_id",
+                "chunk_id",
+                "chunk_index",
+                "domain",
+                "source",
+                "title",
+                "text",
+                "content_hash",
+                "ingested_at",
+                "format",
+            ],
+        )
+    ]
     store.close()
-    assert full["domain"] == "legal" and full["title"] == "Travel policy" and full["chunk_index"] == 0
-    assert full["source"] == str(corpus / "policies" / "travel.html") and full["format"] == "markdown"
-    assert "Economy class" in full["text"] and len(full["content_hash"]) == 64 and full["ingested_at"]
+    assert (
+        full["domain"] == "legal" and full["title"] == "Travel policy" and full["chunk_index"] == 0
+    )
+    assert (
+        full["source"] == str(corpus / "policies" / "travel.html") and full["format"] == "markdown"
+    )
+    assert (
+        "Economy class" in full["text"] and len(full["content_hash"]) == 64 and full["ingested_at"]
+    )
     _assert_exact(_stored(settings))
 
 
@@ -74,7 +105,9 @@ def test_reingest_of_unchanged_documents_embeds_nothing(settings, embedder, corp
     assert sorted(map(str, before)) == sorted(map(str, _stored(settings)))
 
 
-def test_a_changed_document_is_replaced_and_its_old_chunks_are_gone(settings, embedder, corpus: Path) -> None:
+def test_a_changed_document_is_replaced_and_its_old_chunks_are_gone(
+    settings, embedder, corpus: Path
+) -> None:
     _ingest(settings, embedder, [corpus])
     (corpus / "nda.txt").write_text("Confidentiality now lasts seven years.\n")
     report = _ingest(settings, embedder, [corpus])
@@ -104,18 +137,26 @@ class _RecordingStore:
         return getattr(self.inner, name)
 
 
-def test_new_chunks_are_stored_before_the_old_ones_are_deleted(settings, embedder, corpus: Path) -> None:
+def test_new_chunks_are_stored_before_the_old_ones_are_deleted(
+    settings, embedder, corpus: Path
+) -> None:
     _ingest(settings, embedder, [corpus])
     (corpus / "lease.md").write_text("# Lease\n\nNotice is now sixty days.\n")
     recording = _RecordingStore(open_store(settings.collection, data_dir=settings.data_dir))
     _ingest(settings, embedder, [corpus], store=recording)
     recording.inner.close()
-    upsert_at = next(i for i, (op, ids) in enumerate(recording.log) if op == "upsert" and "lease.md" in ids)
-    delete_at = next(i for i, (op, ids) in enumerate(recording.log) if op == "delete" and ids == "lease.md")
+    upsert_at = next(
+        i for i, (op, ids) in enumerate(recording.log) if op == "upsert" and "lease.md" in ids
+    )
+    delete_at = next(
+        i for i, (op, ids) in enumerate(recording.log) if op == "delete" and ids == "lease.md"
+    )
     assert upsert_at < delete_at
 
 
-def test_sync_deletes_removed_documents_of_that_domain_and_root_only(settings, embedder, corpus: Path, tmp_path: Path) -> None:
+def test_sync_deletes_removed_documents_of_that_domain_and_root_only(
+    settings, embedder, corpus: Path, tmp_path: Path
+) -> None:
     other_root = tmp_path / "other"
     other_root.mkdir()
     (other_root / "memo.txt").write_text("A memo in another folder.")
@@ -124,15 +165,21 @@ def test_sync_deletes_removed_documents_of_that_domain_and_root_only(settings, e
     _ingest(settings, embedder, [corpus], domain="finance")
     (corpus / "nda.txt").unlink()
     without_sync = _ingest(settings, embedder, [corpus])
-    assert without_sync.deleted == 0 and any(p["doc_id"] == "nda.txt" for p in _stored(settings, "legal"))
+    assert without_sync.deleted == 0 and any(
+        p["doc_id"] == "nda.txt" for p in _stored(settings, "legal")
+    )
     report = _ingest(settings, embedder, [corpus], sync=True)
     assert report.deleted == 1
     legal = {p["doc_id"] for p in _stored(settings, "legal")}
     assert "nda.txt" not in legal and "memo.txt" in legal  # the other root is untouched
-    assert "nda.txt" in {p["doc_id"] for p in _stored(settings, "finance")}  # so is the other domain
+    assert "nda.txt" in {
+        p["doc_id"] for p in _stored(settings, "finance")
+    }  # so is the other domain
 
 
-def test_a_failed_file_is_reported_the_rest_stored_and_sync_keeps_its_documents(settings, embedder, corpus: Path) -> None:
+def test_a_failed_file_is_reported_the_rest_stored_and_sync_keeps_its_documents(
+    settings, embedder, corpus: Path
+) -> None:
     _ingest(settings, embedder, [corpus])
     (corpus / "records.jsonl").write_text('{"doc_id": "r1", "text": "ok"}\n{broken\n')
     (corpus / "new.txt").write_text("A brand new document.")
@@ -148,13 +195,28 @@ def test_a_failed_file_is_reported_the_rest_stored_and_sync_keeps_its_documents(
 def test_dry_run_plans_and_stores_nothing(settings, embedder, corpus: Path) -> None:
     dry = _ingest(settings, embedder, [corpus], dry_run=True)
     assert dry.added == 5 and dry.chunks_embedded == 0
-    assert sorted(step["doc_id"] for step in dry.plan) == ["lease.md", "nda.txt", "policies/travel.html", "r1", "r2"]
+    assert sorted(step["doc_id"] for step in dry.plan) == [
+        "lease.md",
+        "nda.txt",
+        "policies/travel.html",
+        "r1",
+        "r2",
+    ]
     assert not (settings.data_dir / "qdrant" / settings.collection).exists()
     _ingest(settings, embedder, [corpus])
     (corpus / "nda.txt").unlink()
     (corpus / "lease.md").write_text("# Lease\n\nChanged.\n")
-    plan = {s["doc_id"]: s["action"] for s in _ingest(settings, embedder, [corpus], dry_run=True, sync=True).plan}
-    assert plan == {"lease.md": "update", "policies/travel.html": "unchanged", "r1": "unchanged", "r2": "unchanged", "nda.txt": "delete"}
+    plan = {
+        s["doc_id"]: s["action"]
+        for s in _ingest(settings, embedder, [corpus], dry_run=True, sync=True).plan
+    }
+    assert plan == {
+        "lease.md": "update",
+        "policies/travel.html": "unchanged",
+        "r1": "unchanged",
+        "r2": "unchanged",
+        "nda.txt": "delete",
+    }
     assert any(p["doc_id"] == "nda.txt" for p in _stored(settings))
 
 
@@ -167,11 +229,15 @@ def test_duplicate_doc_ids_in_one_run_are_reported(settings, embedder, tmp_path:
     assert report.added == 1 and "duplicate doc_id 'same'" in report.failed[0].reason
 
 
-def test_ingest_with_another_embedding_model_is_refused_before_loading_it(settings, embedder, corpus: Path) -> None:
+def test_ingest_with_another_embedding_model_is_refused_before_loading_it(
+    settings, embedder, corpus: Path
+) -> None:
     _ingest(settings, embedder, [corpus])
     other = settings.model_copy(update={"embedding_model": "intfloat/e5-small-v2"})
     stranger = SentenceTransformerEmbedder("intfloat/e5-small-v2")
-    with pytest.raises(EmbeddingMismatchError, match="all-MiniLM-L6-v2.*e5-small-v2.*collections drop"):
+    with pytest.raises(
+        EmbeddingMismatchError, match=r"all-MiniLM-L6-v2.*e5-small-v2.*collections drop"
+    ):
         ingest_paths([corpus], "legal", settings=other, embedder=stranger)
     assert stranger._model is None
 
@@ -192,24 +258,37 @@ def test_the_server_backend_runs_the_same_job(settings, embedder, corpus: Path) 
 
 
 @pytest.mark.parametrize(
-    "change_first", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["first-ingest", "update"]
+    "change_first",
+    [False, pytest.param(True, marks=pytest.mark.slow)],
+    ids=["first-ingest", "update"],
 )
 def test_a_run_killed_midway_and_run_again_ends_with_exactly_the_right_chunks(
     settings, embedder, tmp_path: Path, change_first: bool
 ) -> None:
     root = tmp_path / "many"
     root.mkdir()
-    paragraph = "Section {i}.{j}: the parties agree that clause {j} of schedule {i} applies in full. "
+    paragraph = (
+        "Section {i}.{j}: the parties agree that clause {j} of schedule {i} applies in full. "
+    )
     for i in range(40):
-        (root / f"doc{i:02d}.txt").write_text("".join(paragraph.format(i=i, j=j) for j in range(30)))
+        (root / f"doc{i:02d}.txt").write_text(
+            "".join(paragraph.format(i=i, j=j) for j in range(30))
+        )
     if change_first:
         _ingest(settings, embedder, [root])
         for path in root.iterdir():
             path.write_text(path.read_text().replace("in full", "in part"))
-    env = {**os.environ, "ADAPTRAG_DATA_DIR": str(settings.data_dir), "ADAPTRAG_EMBEDDING_BATCH_SIZE": "8"}
+    env = {
+        **os.environ,
+        "ADAPTRAG_DATA_DIR": str(settings.data_dir),
+        "ADAPTRAG_EMBEDDING_BATCH_SIZE": "8",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "-v", "ingest", str(root), "--domain", "legal"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        text=True,
     )
     deadline = time.monotonic() + 120
     assert process.stderr is not None

@@ -9,7 +9,9 @@ import pytest
 
 from ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
 
-SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "pubmedqa_train_corpus.jsonl"
+SHARED_CORPUS = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "pubmedqa_train_corpus.jsonl"
+)
 
 
 def _file(path: Path) -> SourceFile:
@@ -20,7 +22,12 @@ def test_text_file_is_one_document_titled_by_its_name(tmp_path: Path) -> None:
     path = tmp_path / "notice.txt"
     path.write_text("Ninety days notice.")
     [doc] = load(_file(path))
-    assert (doc.doc_id, doc.title, doc.text, doc.source) == ("notice.txt", "notice", "Ninety days notice.", str(path))
+    assert (doc.doc_id, doc.title, doc.text, doc.source) == (
+        "notice.txt",
+        "notice",
+        "Ninety days notice.",
+        str(path),
+    )
 
 
 def test_markdown_title_comes_from_the_first_heading(tmp_path: Path) -> None:
@@ -89,10 +96,16 @@ def test_corrupt_docx_fails_with_a_reason(tmp_path: Path) -> None:
 
 def test_corpus_jsonl_ingests_one_document_per_record_with_no_options(tmp_path: Path) -> None:
     path = tmp_path / "corpus.jsonl"
-    rows = [{"doc_id": "a1", "title": "Alpha", "text": "first"}, {"doc_id": "a2", "title": "Beta", "text": "second"}]
+    rows = [
+        {"doc_id": "a1", "title": "Alpha", "text": "first"},
+        {"doc_id": "a2", "title": "Beta", "text": "second"},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     docs = load(_file(path))
-    assert [(d.doc_id, d.title, d.text) for d in docs] == [("a1", "Alpha", "first"), ("a2", "Beta", "second")]
+    assert [(d.doc_id, d.title, d.text) for d in docs] == [
+        ("a1", "Alpha", "first"),
+        ("a2", "Beta", "second"),
+    ]
 
 
 @pytest.mark.skipif(not SHARED_CORPUS.exists(), reason="shared data sets not present")
@@ -103,8 +116,12 @@ def test_the_shared_pubmedqa_corpus_loads_as_is() -> None:
 
 def test_record_fields_are_configurable(tmp_path: Path) -> None:
     path = tmp_path / "faq.jsonl"
-    path.write_text(json.dumps({"key": "q7", "body": "Answer text", "heading": "FAQ 7", "lang": "en"}) + "\n")
-    [doc] = load(_file(path), LoaderOptions(text_field="body", id_field="key", title_field="heading"))
+    path.write_text(
+        json.dumps({"key": "q7", "body": "Answer text", "heading": "FAQ 7", "lang": "en"}) + "\n"
+    )
+    [doc] = load(
+        _file(path), LoaderOptions(text_field="body", id_field="key", title_field="heading")
+    )
     assert (doc.doc_id, doc.title, doc.text) == ("q7", "FAQ 7", "Answer text")
     assert doc.metadata["lang"] == "en"
 
@@ -170,8 +187,13 @@ def test_discover_recurses_filters_and_passes_over_hidden_entries(tmp_path: Path
     (tmp_path / ".git" / "config.txt").write_text("x")
     (tmp_path / ".hidden.md").write_text("x")
     assert [f.rel for f in discover([tmp_path])] == ["a.md", "sub/b.txt", "sub/draft-c.txt"]
-    assert [f.rel for f in discover([tmp_path], include=["*.txt"], exclude=["draft-*"])] == ["sub/b.txt"]
-    assert [f.rel for f in discover([tmp_path], include=["sub/*"])] == ["sub/b.txt", "sub/draft-c.txt"]
+    assert [f.rel for f in discover([tmp_path], include=["*.txt"], exclude=["draft-*"])] == [
+        "sub/b.txt"
+    ]
+    assert [f.rel for f in discover([tmp_path], include=["sub/*"])] == [
+        "sub/b.txt",
+        "sub/draft-c.txt",
+    ]
 
 
 def test_a_file_given_directly_is_its_own_root(tmp_path: Path) -> None:

@@ -19,8 +19,14 @@ def test_the_default_model_resolves_offline_to_the_packaged_copy() -> None:
     assert resolve_model_path("BAAI/bge-small-en-v1.5") == "BAAI/bge-small-en-v1.5"
 
 
-def test_vectors_are_normalized_and_in_the_callers_order(embedder: SentenceTransformerEmbedder) -> None:
-    texts = ["short", "a much longer passage about the termination of commercial leases " * 5, "mid length text"]
+def test_vectors_are_normalized_and_in_the_callers_order(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    texts = [
+        "short",
+        "a much longer passage about the termination of commercial leases " * 5,
+        "mid length text",
+    ]
     batch = embedder.embed_passages(texts)
     assert batch.shape == (3, 384)
     assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
@@ -28,23 +34,35 @@ def test_vectors_are_normalized_and_in_the_callers_order(embedder: SentenceTrans
         assert np.allclose(batch[i], embedder.embed_passages([text])[0], atol=1e-5)
 
 
-def test_related_texts_are_closer_than_unrelated_ones(embedder: SentenceTransformerEmbedder) -> None:
+def test_related_texts_are_closer_than_unrelated_ones(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
     query = np.array(embedder.embed_query("How much notice must the tenant give?"))
-    lease, weather = embedder.embed_passages(["The tenant must give ninety days notice.", "It rained in Lisbon."])
+    lease, weather = embedder.embed_passages(
+        ["The tenant must give ninety days notice.", "It rained in Lisbon."]
+    )
     assert query @ lease > query @ weather + 0.2
 
 
-def test_prefixes_are_applied_to_queries_and_passages(embedder: SentenceTransformerEmbedder) -> None:
+def test_prefixes_are_applied_to_queries_and_passages(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
     e5_style = SentenceTransformerEmbedder(query_prefix="query: ", passage_prefix="passage: ")
     e5_style._model = embedder.model  # same weights, different prefixes
     plain = embedder.embed_queries(["notice period"])[0]
-    assert np.allclose(e5_style.embed_queries(["notice period"])[0], embedder.embed_passages(["query: notice period"])[0], atol=1e-5)
+    assert np.allclose(
+        e5_style.embed_queries(["notice period"])[0],
+        embedder.embed_passages(["query: notice period"])[0],
+        atol=1e-5,
+    )
     assert not np.allclose(e5_style.embed_queries(["notice period"])[0], plain, atol=1e-3)
-    assert e5_style.max_chunk_tokens == embedder.max_chunk_tokens - embedder.token_length("passage: ")
+    assert e5_style.max_chunk_tokens == embedder.max_chunk_tokens - embedder.token_length(
+        "passage: "
+    )
 
 
 def test_an_unknown_model_id_is_a_one_line_error_offline() -> None:
-    with pytest.raises(ModelLoadError, match="no-such/model.*HF_HUB_OFFLINE") as error:
+    with pytest.raises(ModelLoadError, match=r"no-such/model.*HF_HUB_OFFLINE") as error:
         _ = SentenceTransformerEmbedder("no-such/model").dimension
     assert "\n" not in str(error.value)
 

@@ -21,7 +21,9 @@ def test_environment_variables_use_the_adaptrag_prefix(monkeypatch: pytest.Monke
     assert settings.qdrant_url == "http://qdrant:6333" and settings.query_prefix == "query: "
 
 
-def test_yaml_file_is_read_and_environment_wins_over_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_yaml_file_is_read_and_environment_wins_over_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("collection: filings\nchunk_tokens: 128\n")
     monkeypatch.setenv("ADAPTRAG_CHUNK_TOKENS", "96")
@@ -32,7 +34,9 @@ def test_yaml_file_is_read_and_environment_wins_over_it(tmp_path: Path, monkeypa
     assert load_settings(collection="other").collection == "other"  # explicit beats all
 
 
-def test_default_data_dir_is_the_users_data_dir_not_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_data_dir_is_the_users_data_dir_not_the_repo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("ADAPTRAG_DATA_DIR")
     data_dir = Settings().data_dir
     assert data_dir.name == "adaptrag" and REPO not in data_dir.parents
@@ -52,7 +56,9 @@ def test_every_setting_is_documented() -> None:
         ("collection: [unclosed\n", "could not read settings"),
     ],
 )
-def test_bad_settings_are_one_line_config_errors(tmp_path: Path, yaml_text: str, message: str) -> None:
+def test_bad_settings_are_one_line_config_errors(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(yaml_text)
     with pytest.raises(ConfigError, match=message) as error:

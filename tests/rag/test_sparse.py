@@ -10,14 +10,31 @@ from rag.sparse import SparseEncoder, tokenize
 
 def test_tokens_are_lowercased_words_without_stopwords() -> None:
     assert tokenize("The Tenant shall give 90 days' notice, per Clause 7.") == [
-        "tenant", "shall", "give", "90", "days", "notice", "per", "clause", "7"
+        "tenant",
+        "shall",
+        "give",
+        "90",
+        "days",
+        "notice",
+        "per",
+        "clause",
+        "7",
     ]
 
 
 def test_hashing_is_the_same_in_another_process() -> None:
     here = SparseEncoder().encode_query("termination notice period")
-    code = "from rag.sparse import SparseEncoder; v = SparseEncoder().encode_query('termination notice period'); print(v.indices)"
-    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONHASHSEED": "123"}, check=True)
+    code = (
+        "from rag.sparse import SparseEncoder\n"
+        "print(SparseEncoder().encode_query('termination notice period').indices)"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONHASHSEED": "123"},
+        check=True,
+    )
     assert there.stdout.strip() == str(here.indices)
 
 

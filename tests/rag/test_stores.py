@@ -13,7 +13,14 @@ import pytest
 
 from rag.errors import EmbeddingMismatchError, StoreBusyError, StoreError
 from rag.sparse import SparseEncoder
-from rag.stores import CollectionSpec, SearchRequest, StoredChunk, Where, ensure_collection, open_store
+from rag.stores import (
+    CollectionSpec,
+    SearchRequest,
+    StoredChunk,
+    Where,
+    ensure_collection,
+    open_store,
+)
 from rag.stores.edge import EdgeStore
 from rag.stores.server import ServerStore
 
@@ -72,13 +79,21 @@ class StoreContract:
         store.upsert(_chunks())
         assert store.count(Where(equals={"domain": "legal"})) == 2
         assert store.facet("domain") == {"legal": 2, "finance": 2}
-        assert store.facet("doc_id", Where(equals={"domain": "finance"})) == {"treasury": 1, "hedging": 1}
+        assert store.facet("doc_id", Where(equals={"domain": "finance"})) == {
+            "treasury": 1,
+            "hedging": 1,
+        }
 
     def test_delete_by_filter_keeps_the_other_versions(self, store) -> None:
         store.create(SPEC)
         store.upsert(_chunks("v1") + _chunks("v2"))
-        store.delete(Where(equals={"domain": "legal", "doc_id": "lease"}, not_equals={"content_hash": "v2"}))
-        left = sorted((p["doc_id"], p["content_hash"]) for p in store.scroll(Where(equals={"domain": "legal"}), ["doc_id", "content_hash"]))
+        store.delete(
+            Where(equals={"domain": "legal", "doc_id": "lease"}, not_equals={"content_hash": "v2"})
+        )
+        left = sorted(
+            (p["doc_id"], p["content_hash"])
+            for p in store.scroll(Where(equals={"domain": "legal"}), ["doc_id", "content_hash"])
+        )
         assert left == [("lease", "v2"), ("nda", "v1"), ("nda", "v2")]
 
     def test_delete_with_an_empty_filter_is_refused(self, store) -> None:
@@ -106,13 +121,17 @@ class StoreContract:
     def test_sparse_search_matches_rare_terms(self, store) -> None:
         store.create(SPEC)
         store.upsert(_chunks())
-        hits = store.search(SearchRequest(sparse=SPARSE.encode_query("hedged forwards"), mode="sparse", limit=1))
+        hits = store.search(
+            SearchRequest(sparse=SPARSE.encode_query("hedged forwards"), mode="sparse", limit=1)
+        )
         assert [h.doc_id for h in hits] == ["hedging"]
 
     def test_hybrid_search_fuses_dense_and_sparse(self, store) -> None:
         store.create(SPEC)
         store.upsert(_chunks())
-        request = SearchRequest(dense=_vector(0), sparse=SPARSE.encode_query("hedged forwards"), limit=4)
+        request = SearchRequest(
+            dense=_vector(0), sparse=SPARSE.encode_query("hedged forwards"), limit=4
+        )
         top_two = {h.doc_id for h in store.search(request)[:2]}
         assert top_two == {"lease", "hedging"}  # one from each retriever
 
@@ -120,7 +139,10 @@ class StoreContract:
         store.create(SPEC)
         store.upsert(_chunks())
         request = SearchRequest(
-            dense=_vector(2), sparse=SPARSE.encode_query("cash buffer"), where=Where(equals={"domain": "legal"}), limit=10
+            dense=_vector(2),
+            sparse=SPARSE.encode_query("cash buffer"),
+            where=Where(equals={"domain": "legal"}),
+            limit=10,
         )
         hits = store.search(request)
         assert hits and {h.metadata["domain"] for h in hits} == {"legal"}
@@ -136,7 +158,9 @@ class StoreContract:
 
     def test_other_chunking_is_refused_for_ingest_but_fine_for_queries(self, store) -> None:
         ensure_collection(store, SPEC, ingest=True)
-        rechunked = CollectionSpec(embedding_model="test/model", dimension=DIM, chunk_tokens=100, sparse=SPEC.sparse)
+        rechunked = CollectionSpec(
+            embedding_model="test/model", dimension=DIM, chunk_tokens=100, sparse=SPEC.sparse
+        )
         assert ensure_collection(store, rechunked, ingest=False) == SPEC
         with pytest.raises(Exception, match="chunk_tokens=200"):
             ensure_collection(store, rechunked, ingest=True)
@@ -168,7 +192,9 @@ class TestEdgeStore(StoreContract):
         assert again.count() == len(TEXTS) and again.spec() == SPEC
         again.close()
 
-    def test_two_stores_in_one_process_share_the_shard(self, store: EdgeStore, tmp_path: Path) -> None:
+    def test_two_stores_in_one_process_share_the_shard(
+        self, store: EdgeStore, tmp_path: Path
+    ) -> None:
         store.create(SPEC)
         other = EdgeStore(tmp_path, "contract")
         other.upsert(_chunks())
@@ -176,7 +202,9 @@ class TestEdgeStore(StoreContract):
         other.close()
         assert store.count() == len(TEXTS)  # still open for the first holder
 
-    def test_a_second_process_gets_a_clear_busy_error_with_the_owner_pid(self, store: EdgeStore, tmp_path: Path) -> None:
+    def test_a_second_process_gets_a_clear_busy_error_with_the_owner_pid(
+        self, store: EdgeStore, tmp_path: Path
+    ) -> None:
         store.create(SPEC)
         store.upsert(_chunks())
         import os
@@ -190,7 +218,9 @@ class TestEdgeStore(StoreContract):
             "except StoreBusyError as e:\n"
             "    print(e)\n"
         )
-        out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+        )
         assert f"in use by another adaptrag process (pid {os.getpid()})" in out.stdout
         assert "ADAPTRAG_QDRANT_URL" in out.stdout
         assert store.count() == len(TEXTS)  # the holder is unharmed
@@ -200,7 +230,9 @@ class TestEdgeStore(StoreContract):
 class TestServerStore(StoreContract):
     @pytest.fixture
     def store(self) -> Iterator[ServerStore]:
-        store = open_store(f"contract-{uuid.uuid4().hex[:8]}", data_dir=Path("."), qdrant_url=":memory:")
+        store = open_store(
+            f"contract-{uuid.uuid4().hex[:8]}", data_dir=Path("."), qdrant_url=":memory:"
+        )
         assert isinstance(store, ServerStore)
         yield store
         if store.client.collection_exists(store.name):
@@ -209,6 +241,8 @@ class TestServerStore(StoreContract):
     def test_a_collection_not_built_by_adaptrag_is_refused(self, store: ServerStore) -> None:
         from qdrant_client import models
 
-        store.client.create_collection(store.name, vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT))
+        store.client.create_collection(
+            store.name, vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT)
+        )
         with pytest.raises(StoreError, match="not built by adaptrag"):
             store.spec()

@@ -1,0 +1,138 @@
+"""Ingestion throughput against its baselines, measured in the same process.
+
+    python benchmarks/bench_ingest.py [--corpus FILE.jsonl] [--docs N]
+
+Ratios printed (and written to benchmarks/results/ingest.json):
+- ingest / raw encode: our whole job (parse, chunk, embed, upsert into Qdrant Edge,
+  optimize) against `SentenceTransformer.encode` of the very same chunk texts. Target >= 0.9.
+- ingest / LangChain: against `QdrantVectorStore.from_texts` with `HuggingFaceEmbeddings`
+  on the same texts (pre-chunked for it, which favours it). Target >= 1.0.
+- first ingest / re-ingest of the unchanged corpus. Target >= 50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from ingest import ingest_paths
+from ingest.chunking import Chunker
+from ingest.loaders import SourceFile, load
+from rag.embedder import SentenceTransformerEmbedder, resolve_model_path
+from rag.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad_dev_corpus.jsonl"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _timed(fn):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--corpus", type=Path, default=SHARED, help="corpus JSONL {doc_id,title,text}"
+    )
+    parser.add_argument("--docs", type=int, default=16, help="documents taken from the corpus")
+    args = parser.parse_args()
+    if not args.corpus.exists():
+        sys.exit(f"error: corpus {args.corpus} not found; pass --corpus FILE.jsonl")
+
+    work = Path(tempfile.mkdtemp(prefix="adaptrag-bench-"))
+    corpus = work / "corpus.jsonl"
+    with args.corpus.open() as source, corpus.open("w") as target:
+        for _, line in zip(range(args.docs), source, strict=False):
+            target.write(line)
+    settings = Settings(data_dir=work / "data", collection="bench")
+    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    embedder.embed_passages(["warm up the model"] * 8)
+
+    # The exact chunk texts the job will embed.
+    chunker = Chunker(
+        embedder.token_length,
+        min(settings.chunk_tokens, embedder.max_chunk_tokens),
+        settings.chunk_overlap_tokens,
+    )
+    documents = load(SourceFile(corpus, corpus, corpus.name))
+    texts = [c.text for d in documents for c in chunker.split(d)]
+    print(f"corpus: {len(documents)} documents, {len(texts)} chunks, torch threads default")
+
+    _, raw_s = _timed(lambda: embedder.embed_passages(texts))
+    report, ingest_s = _timed(
+        lambda: ingest_paths(
+            [corpus], "bench", settings=settings, embedder=embedder, show_progress=False
+        )
+    )
+    assert report.chunks_embedded == len(texts), (report.chunks_embedded, len(texts))
+    reingest, reingest_s = _timed(
+        lambda: ingest_paths(
+            [corpus], "bench", settings=settings, embedder=embedder, show_progress=False
+        )
+    )
+    assert reingest.chunks_embedded == 0 and reingest.unchanged == len(documents)
+
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_qdrant import QdrantVectorStore
+
+    lc_embeddings = HuggingFaceEmbeddings(
+        model_name=resolve_model_path(settings.embedding_model),
+        encode_kwargs={"normalize_embeddings": True, "batch_size": settings.embedding_batch_size},
+    )
+    lc_embeddings.embed_documents(["warm up the model"] * 8)
+    _, langchain_s = _timed(
+        lambda: QdrantVectorStore.from_texts(
+            texts, lc_embeddings, location=":memory:", collection_name="bench"
+        )
+    )
+
+    results = {
+        "documents": len(documents),
+        "chunks": len(texts),
+        "seconds": {
+            "raw_encode": raw_s,
+            "ingest": ingest_s,
+            "langchain": langchain_s,
+            "reingest": reingest_s,
+        },
+        "chunks_per_s": {
+            "raw_encode": len(texts) / raw_s,
+            "ingest": len(texts) / ingest_s,
+            "langchain": len(texts) / langchain_s,
+        },
+        "ratios": {
+            "ingest_vs_raw_encode": raw_s / ingest_s,
+            "ingest_vs_langchain": langchain_s / ingest_s,
+            "first_ingest_vs_reingest": ingest_s / reingest_s,
+        },
+        "targets": {
+            "ingest_vs_raw_encode": 0.9,
+            "ingest_vs_langchain": 1.0,
+            "first_ingest_vs_reingest": 50.0,
+        },
+    }
+    for name, value in results["seconds"].items():
+        print(f"{name:<12} {value:8.2f} s")
+    for name, value in results["ratios"].items():
+        target = results["targets"][name]
+        verdict = "ok" if value >= target else "BELOW TARGET"
+        print(f"{name:<26} {value:8.2f}x  (target >= {target}) {verdict}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2))
+    print(f"written {RESULTS / 'ingest.json'}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
