@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from rag.errors import ConfigError, EmbeddingMismatchError
 from rag.types import Source, SparseVector
@@ -25,6 +25,8 @@ INDEXED_FIELDS = ("domain", "doc_id", "source_root")
 
 Scalar = str | int | bool
 SearchMode = Literal["dense", "sparse", "hybrid"]
+C = TypeVar("C")
+F = TypeVar("F")
 
 
 @dataclass(frozen=True)
@@ -217,8 +219,26 @@ def source_from_payload(chunk_id: str, score: float, payload: Mapping[str, Any])
     )
 
 
-def as_values(value: Scalar | Sequence[Scalar]) -> list[Scalar] | None:
-    """A list of alternatives for a `Where` value, or None for a single scalar."""
-    if isinstance(value, str | int | bool):
+def translate_where(
+    where: Where | None,
+    condition: Callable[[str, Scalar | None, list[Scalar] | None], C],
+    combine: Callable[[list[C] | None, list[C] | None], F],
+) -> F | None:
+    """A backend's filter for `where` (None when it filters nothing).
+
+    `condition(key, value, values)` gets a single value or a list of alternatives;
+    `combine(must, must_not)` builds the backend's filter object.
+    """
+    if where is None or not (where.equals or where.not_equals):
         return None
-    return list(value)
+
+    def conditions(items: Mapping[str, Scalar | Sequence[Scalar]]) -> list[C] | None:
+        built = [
+            condition(key, value, None)
+            if isinstance(value, str | int | bool)
+            else condition(key, None, list(value))
+            for key, value in items.items()
+        ]
+        return built or None
+
+    return combine(conditions(where.equals), conditions(where.not_equals))

@@ -27,8 +27,8 @@ from rag.stores.base import (
     SearchRequest,
     StoredChunk,
     Where,
-    as_values,
     source_from_payload,
+    translate_where,
 )
 from rag.types import Source, SparseVector
 
@@ -124,19 +124,17 @@ def _edge_config(spec: CollectionSpec) -> qe.EdgeConfig:
     )
 
 
-def _condition(key: str, value: Any) -> qe.FieldCondition:
-    values = as_values(value)
-    match = qe.MatchValue(value) if values is None else qe.MatchAny(values)  # type: ignore[arg-type]
+def _condition(key: str, value: Any, values: list[Any] | None) -> qe.FieldCondition:
+    match = qe.MatchValue(value) if values is None else qe.MatchAny(values)
     return qe.FieldCondition(key=key, match=match)
 
 
+def _combine(must: list[Any] | None, must_not: list[Any] | None) -> qe.Filter:
+    return qe.Filter(must=must, must_not=must_not)
+
+
 def _filter(where: Where | None) -> qe.Filter | None:
-    if where is None or not (where.equals or where.not_equals):
-        return None
-    return qe.Filter(
-        must=[_condition(k, v) for k, v in where.equals.items()] or None,
-        must_not=[_condition(k, v) for k, v in where.not_equals.items()] or None,
-    )
+    return translate_where(where, _condition, _combine)
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:

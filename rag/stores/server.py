@@ -24,8 +24,8 @@ from rag.stores.base import (
     SearchRequest,
     StoredChunk,
     Where,
-    as_values,
     source_from_payload,
+    translate_where,
 )
 from rag.types import Source, SparseVector
 
@@ -91,21 +91,19 @@ def _call(client: QdrantClient, what: str, fn: Callable[[], T]) -> T:
         raise StoreError(f"Qdrant could not {what}: {exc}") from exc
 
 
-def _condition(key: str, value: Any) -> models.FieldCondition:
-    values = as_values(value)
+def _condition(key: str, value: Any, values: list[Any] | None) -> models.FieldCondition:
     match: models.MatchValue | models.MatchAny = (
-        models.MatchValue(value=value) if values is None else models.MatchAny(any=values)  # type: ignore[arg-type]
+        models.MatchValue(value=value) if values is None else models.MatchAny(any=values)
     )
     return models.FieldCondition(key=key, match=match)
 
 
+def _combine(must: list[Any] | None, must_not: list[Any] | None) -> models.Filter:
+    return models.Filter(must=must, must_not=must_not)
+
+
 def _filter(where: Where | None) -> models.Filter | None:
-    if where is None or not (where.equals or where.not_equals):
-        return None
-    return models.Filter(
-        must=[_condition(k, v) for k, v in where.equals.items()] or None,
-        must_not=[_condition(k, v) for k, v in where.not_equals.items()] or None,
-    )
+    return translate_where(where, _condition, _combine)
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
