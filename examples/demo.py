@@ -13,7 +13,7 @@ from ingest import ingest_paths
 from rag.embedder import SentenceTransformerEmbedder
 from rag.settings import load_settings
 from rag.sparse import SparseEncoder
-from rag.stores import SearchRequest, Where, open_store
+from rag.stores import SearchRequest, Where, connection, open_store
 
 SAMPLES = Path(__file__).parent / "sample"
 QUESTIONS = [
@@ -36,9 +36,7 @@ def main() -> None:
             f"unchanged={report.unchanged} chunks_embedded={report.chunks_embedded} "
             f"({report.seconds:.1f} s)"
         )
-    store = open_store(
-        settings.collection, data_dir=settings.data_dir, qdrant_url=settings.qdrant_url
-    )
+    store = open_store(settings.collection, **connection(settings))
     sparse = SparseEncoder()
     try:
         print(f"\nstored chunks per domain: {store.facet('domain')}")

@@ -15,7 +15,7 @@ from ingest.loaders import LoaderOptions
 from ingest.report import FileIssue, IngestReport
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.settings import Settings, load_settings
-from rag.stores import VectorStore, open_store
+from rag.stores import VectorStore, connection, open_store
 
 __all__ = ["FileIssue", "IngestJob", "IngestReport", "LoaderOptions", "ingest_paths"]
 
@@ -55,14 +55,7 @@ def ingest_paths(
     """
     settings = settings or load_settings()
     own_store = store is None
-    store = store or open_store(
-        collection or settings.collection,
-        data_dir=settings.data_dir,
-        qdrant_url=settings.qdrant_url,
-        qdrant_api_key=settings.qdrant_api_key.get_secret_value()
-        if settings.qdrant_api_key
-        else None,
-    )
+    store = store or open_store(collection or settings.collection, **connection(settings))
     job = IngestJob(
         store,
         embedder or SentenceTransformerEmbedder.from_settings(settings),

@@ -204,13 +204,17 @@ class _Run:
         self.domain = domain
         self.manifest = manifest
         self.report = report
-        self.seen: set[str] = set()
         self._first_source: dict[str, str] = {}
         self._to_embed: queue.Queue[Any] = queue.Queue(maxsize=64)
         self._to_write: queue.Queue[Any] = queue.Queue(maxsize=4)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._bars: dict[str, tqdm[Any]] = {}
+
+    @property
+    def seen(self) -> set[str]:
+        """Doc ids the run's files hold (the first file wins a duplicate)."""
+        return set(self._first_source)
 
     def _bar(self, name: str, unit: str, total: int | None = None) -> tqdm[Any]:
         bar = tqdm(
@@ -237,7 +241,7 @@ class _Run:
         parser.start()
         writer.start()
         try:
-            self._embed(embed_bar, parser)
+            self._embed(embed_bar)
         except BaseException:
             self._stop.set()
             raise
@@ -299,7 +303,6 @@ class _Run:
                 )
                 continue
             self._first_source[document.doc_id] = str(file.path)
-            self.seen.add(document.doc_id)
             self._plan_document(file, document, dry_run)
 
     def _plan_document(self, file: SourceFile, document: Document, dry_run: bool) -> None:
@@ -335,24 +338,24 @@ class _Run:
 
     # --- stage 2: embed (calling thread) ------------------------------------------------
 
-    def _embed(self, bar: tqdm[Any], parser: _Stage) -> None:
+    def _embed(self, bar: tqdm[Any]) -> None:
+        # The parser always ends with _DONE unless a stage failed, which sets _stop.
         pending: list[_Work] = []
+        pending_chunks = 0
         while not self._stop.is_set():
             try:
                 item = self._to_embed.get(timeout=0.1)
             except queue.Empty:
-                if parser.error is not None or (not parser.is_alive() and self._to_embed.empty()):
-                    item = _DONE
-                else:
-                    continue
+                continue
             if item is _DONE:
                 if pending:
                     self._embed_batch(pending, bar)
                 return
             pending.append(item)
-            if sum(len(w.chunks) for w in pending) >= self.job.batch_chunks:
+            pending_chunks += len(item.chunks)
+            if pending_chunks >= self.job.batch_chunks:
                 self._embed_batch(pending, bar)
-                pending = []
+                pending, pending_chunks = [], 0
 
     def _embed_batch(self, works: list[_Work], bar: tqdm[Any]) -> None:
         self.job._ensure_writable()

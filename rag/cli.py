@@ -157,12 +157,9 @@ def ingest(
 
 
 def _store(settings: Settings, name: str) -> Any:
-    from rag.stores import open_store
+    from rag.stores import connection, open_store
 
-    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    return open_store(
-        name, data_dir=settings.data_dir, qdrant_url=settings.qdrant_url, qdrant_api_key=key
-    )
+    return open_store(name, **connection(settings))
 
 
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
@@ -204,13 +201,10 @@ def _domain_filter(domain: str) -> Any:
 @collections_app.command("list")
 def collections_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List the collections with their embedding model and size."""
-    from rag.stores import collection_names
+    from rag.stores import collection_names, connection
 
     settings = _settings(ctx)
-    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    names = collection_names(
-        data_dir=settings.data_dir, qdrant_url=settings.qdrant_url, qdrant_api_key=key
-    )
+    names = collection_names(**connection(settings))
     rows = []
     for name in names:
         try:

@@ -7,6 +7,7 @@ Backend modules are imported here lazily, so their libraries load only when used
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rag.stores.base import (
     CollectionSpec,
@@ -17,6 +18,9 @@ from rag.stores.base import (
     ensure_collection,
 )
 
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
 __all__ = [
     "CollectionSpec",
     "SearchRequest",
@@ -24,9 +28,20 @@ __all__ = [
     "VectorStore",
     "Where",
     "collection_names",
+    "connection",
     "ensure_collection",
     "open_store",
 ]
+
+
+def connection(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of `open_store` and `collection_names` that `settings` give."""
+    key = settings.qdrant_api_key
+    return {
+        "data_dir": settings.data_dir,
+        "qdrant_url": settings.qdrant_url,
+        "qdrant_api_key": key.get_secret_value() if key else None,
+    }
 
 
 def open_store(

@@ -22,6 +22,8 @@ SCHEMA_VERSION = 1
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
 INDEXED_FIELDS = ("domain", "doc_id", "source_root")
+RRF_K = 60  # Reciprocal Rank Fusion constant, the same for every backend
+SCROLL_PAGE = 1024
 
 Scalar = str | int | bool
 SearchMode = Literal["dense", "sparse", "hybrid"]

@@ -22,6 +22,8 @@ from rag.errors import StoreBusyError, StoreError
 from rag.stores.base import (
     DENSE_VECTOR,
     INDEXED_FIELDS,
+    RRF_K,
+    SCROLL_PAGE,
     SPARSE_VECTOR,
     CollectionSpec,
     SearchRequest,
@@ -34,8 +36,6 @@ from rag.types import Source, SparseVector
 
 SPEC_FILE = "collection.json"
 PID_FILE = "owner.pid"
-_SCROLL_PAGE = 1024
-_RRF_K = 60
 
 
 def collections_root(data_dir: Path) -> Path:
@@ -207,7 +207,7 @@ class EdgeStore:
             records, offset = shard.scroll(
                 qe.ScrollRequest(
                     offset=offset,
-                    limit=_SCROLL_PAGE,
+                    limit=SCROLL_PAGE,
                     filter=_filter(where),
                     with_payload=list(fields),
                 )
@@ -242,7 +242,7 @@ class EdgeStore:
                     qe.Prefetch(limit=request.prefetch_limit, query=q, filter=condition)
                     for q in (dense, sparse)
                 ],
-                query=qe.Fusion.Rrf(k=_RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
+                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
                 filter=condition,
                 with_payload=True,
                 score_threshold=request.score_threshold,

@@ -19,6 +19,8 @@ from rag.errors import StoreError
 from rag.stores.base import (
     DENSE_VECTOR,
     INDEXED_FIELDS,
+    RRF_K,
+    SCROLL_PAGE,
     SPARSE_VECTOR,
     CollectionSpec,
     SearchRequest,
@@ -30,8 +32,6 @@ from rag.stores.base import (
 from rag.types import Source, SparseVector
 
 METADATA_KEY = "adaptrag"
-_SCROLL_PAGE = 1024
-_RRF_K = 60
 T = TypeVar("T")
 
 
@@ -187,7 +187,7 @@ class ServerStore:
                 self.client.scroll,
                 self.name,
                 scroll_filter=_filter(where),
-                limit=_SCROLL_PAGE,
+                limit=SCROLL_PAGE,
                 offset=offset,
                 with_payload=list(fields),
             )
@@ -238,7 +238,7 @@ class ServerStore:
                         filter=condition,
                     ),
                 ],
-                "query": models.RrfQuery(rrf=models.Rrf(k=_RRF_K)),
+                "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
             }
         elif request.mode == "dense":
             kwargs = {"query": dense, "using": DENSE_VECTOR}
