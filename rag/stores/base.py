@@ -136,7 +136,12 @@ class Where:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """A dense, sparse or hybrid (RRF-fused) search."""
+    """A dense, sparse or hybrid (RRF-fused) search, optionally diversified by MMR.
+
+    With `mmr_diversity` (0 = relevance only, 1 = most diverse), the `prefetch_limit` best
+    candidates of the mode are re-ranked by Maximal Marginal Relevance on the dense vectors,
+    and scores are MMR scores; `score_threshold` always applies to the mode's own scores.
+    """
 
     dense: Sequence[float] | None = None
     sparse: SparseVector | None = None
@@ -145,6 +150,7 @@ class SearchRequest:
     limit: int = 5
     score_threshold: float | None = None
     prefetch_limit: int = 50
+    mmr_diversity: float | None = None
 
 
 class VectorStore(Protocol):

@@ -229,31 +229,52 @@ class EdgeStore:
         return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def search(self, request: SearchRequest) -> list[Source]:
-        """Dense, sparse, or RRF-fused hybrid search, filtered inside the engine."""
-        dense = qe.Query.Nearest([float(x) for x in request.dense or []], using=DENSE_VECTOR)
+        """Dense, sparse, or RRF-fused hybrid search (optionally MMR), filtered in the engine."""
+        dense_vector = [float(x) for x in request.dense or []]
+        dense = qe.Query.Nearest(dense_vector, using=DENSE_VECTOR)
         sparse = qe.Query.Nearest(
             _sparse(request.sparse or SparseVector([], [])), using=SPARSE_VECTOR
         )
         condition = _filter(request.where)
+        # The stage that ranks by the mode's own score: fused prefetches, or one query.
+        stage: dict[str, Any]
         if request.mode == "hybrid":
-            query = qe.QueryRequest(
-                limit=request.limit,
-                prefetches=[
+            stage = {
+                "prefetches": [
                     qe.Prefetch(limit=request.prefetch_limit, query=q, filter=condition)
                     for q in (dense, sparse)
                 ],
-                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
-                filter=condition,
-                with_payload=True,
-                score_threshold=request.score_threshold,
-            )
+                "query": qe.Fusion.Rrf(k=RRF_K),  # the stub omits Fusion.Rrf
+            }
         else:
+            stage = {"query": dense if request.mode == "dense" else sparse}
+        if request.mmr_diversity is None:
             query = qe.QueryRequest(
                 limit=request.limit,
-                query=dense if request.mode == "dense" else sparse,
                 filter=condition,
                 with_payload=True,
                 score_threshold=request.score_threshold,
+                **stage,
+            )
+        else:
+            candidates = qe.Prefetch(
+                limit=request.prefetch_limit,
+                filter=condition,
+                score_threshold=request.score_threshold,
+                **stage,
+            )
+            mmr = qe.Mmr(
+                dense_vector,
+                lambda_=1.0 - request.mmr_diversity,  # Edge weighs relevance, not diversity
+                candidates_limit=request.prefetch_limit,
+                using=DENSE_VECTOR,
+            )
+            query = qe.QueryRequest(
+                limit=request.limit,
+                prefetches=[candidates],
+                query=mmr,
+                filter=condition,
+                with_payload=True,
             )
         points = self._open().query(query)
         return [source_from_payload(str(p.id), p.score, p.payload or {}) for p in points]

@@ -218,32 +218,43 @@ class ServerStore:
         return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def search(self, request: SearchRequest) -> list[Source]:
-        """Dense, sparse, or RRF-fused hybrid search, filtered inside the engine."""
+        """Dense, sparse, or RRF-fused hybrid search (optionally MMR), filtered in the engine."""
         condition = _filter(request.where)
         dense = [float(x) for x in request.dense or []]
         sparse = _sparse(request.sparse or SparseVector([], []))
+        # The stage that ranks by the mode's own score: fused prefetches, or one query.
+        stage: dict[str, Any]
         if request.mode == "hybrid":
-            kwargs: dict[str, Any] = {
+            stage = {
                 "prefetch": [
                     models.Prefetch(
-                        query=dense,
-                        using=DENSE_VECTOR,
-                        limit=request.prefetch_limit,
-                        filter=condition,
-                    ),
-                    models.Prefetch(
-                        query=sparse,
-                        using=SPARSE_VECTOR,
-                        limit=request.prefetch_limit,
-                        filter=condition,
-                    ),
+                        query=vector, using=using, limit=request.prefetch_limit, filter=condition
+                    )
+                    for vector, using in ((dense, DENSE_VECTOR), (sparse, SPARSE_VECTOR))
                 ],
                 "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
             }
         elif request.mode == "dense":
-            kwargs = {"query": dense, "using": DENSE_VECTOR}
+            stage = {"query": dense, "using": DENSE_VECTOR}
         else:
-            kwargs = {"query": sparse, "using": SPARSE_VECTOR}
+            stage = {"query": sparse, "using": SPARSE_VECTOR}
+        if request.mmr_diversity is None:
+            kwargs = {**stage, "score_threshold": request.score_threshold}
+        else:
+            candidates = models.Prefetch(
+                limit=request.prefetch_limit,
+                filter=condition,
+                score_threshold=request.score_threshold,
+                **stage,
+            )
+            mmr = models.Mmr(
+                diversity=request.mmr_diversity, candidates_limit=request.prefetch_limit
+            )
+            kwargs = {
+                "prefetch": [candidates],
+                "query": models.NearestQuery(nearest=dense, mmr=mmr),
+                "using": DENSE_VECTOR,
+            }
         response = _call(
             self.client,
             "search",
@@ -252,7 +263,6 @@ class ServerStore:
                 query_filter=condition,
                 limit=request.limit,
                 with_payload=True,
-                score_threshold=request.score_threshold,
                 **kwargs,
             ),
         )

@@ -1,0 +1,29 @@
+"""Citations: which `[n]` markers an answer uses, and which source each one points at."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.types import Citation, Source
+
+# [1], [2, 3], [1][2]; a bracket holding anything but numbers is not a citation.
+_MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
+
+
+def extract_citations(text: str, sources: Sequence[Source]) -> list[Citation]:
+    """Each distinct marker in order of first use; a marker outside 1..len(sources) is invalid."""
+    seen: list[int] = []
+    for match in _MARKER.finditer(text):
+        for number in re.split(r"[,;]", match.group(1)):
+            marker = int(number)
+            if marker not in seen:
+                seen.append(marker)
+    citations = []
+    for marker in seen:
+        if 1 <= marker <= len(sources):
+            source = sources[marker - 1]
+            citations.append(Citation(marker, source.chunk_id, source.doc_id))
+        else:
+            citations.append(Citation(marker, None, None))
+    return citations

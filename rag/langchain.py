@@ -1,0 +1,106 @@
+"""LangChain integration: the pipeline as a `BaseRetriever` and as a `Runnable`.
+
+Apps already on LangChain plug adaptrag in without changing their chains:
+`pipeline.as_retriever()` yields `Document`s (metadata: doc_id, chunk_id, score and the
+stored payload); `pipeline.as_runnable()` maps a question to an `Answer`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import ConfigDict
+
+from rag.errors import ConfigError
+from rag.types import Answer, Source
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+
+
+def to_document(source: Source) -> Document:
+    """A LangChain `Document` for a retrieved source."""
+    metadata = {
+        **source.metadata,
+        "doc_id": source.doc_id,
+        "chunk_id": source.chunk_id,
+        "score": source.score,
+    }
+    return Document(page_content=source.text, metadata=metadata, id=source.chunk_id)
+
+
+class PipelineRetriever(BaseRetriever):
+    """A LangChain retriever backed by `Pipeline.retrieve` (hybrid search, filters, MMR)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    pipeline: Any
+    search: dict[str, Any] = {}
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [to_document(s) for s in self.pipeline.retrieve(query, **self.search)]
+
+
+def _question(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("question"), str):
+        return value["question"]
+    raise ConfigError(
+        f"the runnable takes a question string or {{'question': ...}}, not {type(value).__name__}"
+    )
+
+
+def answer_runnable(pipeline: Pipeline, ask: dict[str, Any]) -> Runnable[Any, Answer]:
+    """A Runnable from a question (or a dict with "question" and ask's arguments) to an Answer.
+
+    `batch` goes through `Pipeline.ask_many`, so local generation is batched.
+    """
+
+    def options(value: Any) -> dict[str, Any]:
+        extra = {k: v for k, v in value.items() if k != "question"} if isinstance(value, dict) else {}
+        return {**ask, **extra}
+
+    def invoke(value: Any) -> Answer:
+        return pipeline.ask(_question(value), **options(value))
+
+    def batch(values: list[Any]) -> list[Answer]:
+        groups: dict[str, list[int]] = {}
+        for i, value in enumerate(values):
+            groups.setdefault(repr(sorted(options(value).items())), []).append(i)
+        answers: list[Answer | None] = [None] * len(values)
+        for indexes in groups.values():
+            questions = [_question(values[i]) for i in indexes]
+            for i, answer in zip(
+                indexes, pipeline.ask_many(questions, **options(values[indexes[0]])), strict=True
+            ):
+                answers[i] = answer
+        return [a for a in answers if a is not None]
+
+    return _BatchedLambda(invoke, batch_func=batch, name="adaptrag_ask")
+
+
+class _BatchedLambda(RunnableLambda[Any, Answer]):
+    """A RunnableLambda whose `batch` answers all inputs in one `ask_many` call."""
+
+    def __init__(self, func: Any, *, batch_func: Any, name: str) -> None:
+        super().__init__(func, name=name)
+        self._batch_func = batch_func
+
+    def batch(
+        self,
+        inputs: list[Any],
+        config: Any = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Answer]:
+        if return_exceptions:  # per-input errors: fall back to one call per input
+            return super().batch(inputs, config, return_exceptions=True, **kwargs)
+        return list(self._batch_func(list(inputs)))

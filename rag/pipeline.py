@@ -1,0 +1,295 @@
+"""The Python API: `Pipeline(settings).ask / stream / retrieve / ask_many`.
+
+One question goes through four stages, in this order, in `_prepare` and `_finish`:
+route (which backend), retrieve (embed + search, filtered in the store), fit the prompt
+(best sources that fit the generator's budget; the rest reported as dropped), generate.
+Models and the store open on first use and are reused by every later call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rag.citations import extract_citations
+from rag.embedder import Embedder, SentenceTransformerEmbedder
+from rag.generators import Generation, Generator, make_generator
+from rag.prompts import NO_ANSWER, Prompt, fit_prompt
+from rag.retrieval import Retrieval, Retriever, SearchOptions, build_where
+from rag.router import Route, choose_backend
+from rag.settings import Settings, load_settings
+from rag.stores import VectorStore, connection, open_store
+from rag.stores.base import Scalar
+from rag.types import Answer, Source
+
+if TYPE_CHECKING:
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.runnables import Runnable
+
+Filters = Mapping[str, Scalar | Sequence[Scalar]]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A question routed, retrieved and put into a prompt, ready to generate."""
+
+    question: str
+    route: Route
+    generator: Generator
+    retrieval: Retrieval
+    prompt: Prompt
+    dropped: list[Source]
+    max_new_tokens: int
+    started: float
+
+
+class Pipeline:
+    """Question answering over one collection, with the local model or Claude.
+
+    Args:
+        settings: defaults to `load_settings()` (environment and ADAPTRAG_CONFIG).
+        collection: overrides `settings.collection`.
+        embedder / store / generators: use these instead of building them from settings
+            (generators by backend name: {"local": ..., "claude": ...}).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        collection: str | None = None,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        generators: Mapping[str, Generator] | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.collection = collection or self.settings.collection
+        self.search_options = SearchOptions.from_settings(self.settings)
+        self._embedder = embedder
+        self._store = store
+        self._own_store = store is None
+        self._generators: dict[str, Generator] = dict(generators or {})
+        self._retriever: Retriever | None = None
+        self._lock = threading.Lock()
+
+    # --- parts, built on first use -----------------------------------------------------
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever over the collection (opening the store and the embedder)."""
+        with self._lock:
+            if self._retriever is None:
+                store = self._store or open_store(self.collection, **connection(self.settings))
+                self._store = store
+                embedder = self._embedder or SentenceTransformerEmbedder.from_settings(
+                    self.settings
+                )
+                self._retriever = Retriever(store, embedder)
+            return self._retriever
+
+    def generator(self, backend: str) -> Generator:
+        """The generator of a backend ("local" or "claude"), built once."""
+        with self._lock:
+            if backend not in self._generators:
+                self._generators[backend] = make_generator(backend, self.settings)
+            return self._generators[backend]
+
+    def close(self) -> None:
+        """Release the store (the embedded store's lock on the data dir) and connections."""
+        for generator in self._generators.values():
+            generator.close()
+        if self._own_store and self._store is not None:
+            self._store.close()
+            self._store = None
+            self._retriever = None
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the API -------------------------------------------------------------------------
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        domain: str | None = None,
+        doc_id: str | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        **search: Any,
+    ) -> list[Source]:
+        """The best sources for `question`, best first.
+
+        `search` takes the fields of `SearchOptions` (mode, score_threshold, mmr_diversity,
+        merge_adjacent); unset ones come from settings.
+        """
+        options = self.search_options.override(top_k=top_k, **search)
+        where = build_where(domain, doc_id, filters)
+        return self.retriever.search(question, where, options).sources
+
+    def ask(
+        self,
+        question: str,
+        *,
+        domain: str | None = None,
+        backend: str | None = None,
+        doc_id: str | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        max_new_tokens: int | None = None,
+        **search: Any,
+    ) -> Answer:
+        """Answer `question` from the retrieved sources, with citations and timings."""
+        return self.ask_many(
+            [question],
+            domain=domain,
+            backend=backend,
+            doc_id=doc_id,
+            filters=filters,
+            top_k=top_k,
+            max_new_tokens=max_new_tokens,
+            **search,
+        )[0]
+
+    def ask_many(
+        self,
+        questions: Sequence[str],
+        *,
+        domain: str | None = None,
+        backend: str | None = None,
+        doc_id: str | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        max_new_tokens: int | None = None,
+        **search: Any,
+    ) -> list[Answer]:
+        """Answers to many questions: one embedding batch, then batched local generation
+        (`generation_batch_size`) or concurrent Claude calls (`claude_concurrency`)."""
+        prepared = self._prepare(
+            questions, domain, backend, doc_id, filters, top_k, max_new_tokens, search
+        )
+        if not prepared:
+            return []
+        generator, max_new = prepared[0].generator, prepared[0].max_new_tokens
+        answerable = [p for p in prepared if p.prompt.sources]
+        started = time.perf_counter()
+        generations = generator.generate_many(
+            [p.prompt for p in answerable], max_new_tokens=max_new
+        )
+        # Batched generation has one duration; each answer reports its share.
+        generate_ms = (time.perf_counter() - started) * 1000 / max(len(answerable), 1)
+        by_question = dict(zip(map(id, answerable), generations, strict=True))
+        return [
+            self._finish(p, by_question.get(id(p)), generate_ms if id(p) in by_question else 0.0)
+            for p in prepared
+        ]
+
+    def stream(
+        self,
+        question: str,
+        *,
+        domain: str | None = None,
+        backend: str | None = None,
+        doc_id: str | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        max_new_tokens: int | None = None,
+        **search: Any,
+    ) -> Iterator[str | Answer]:
+        """Text deltas as they are generated, then the final `Answer`."""
+        (prepared,) = self._prepare(
+            [question], domain, backend, doc_id, filters, top_k, max_new_tokens, search
+        )
+        if not prepared.prompt.sources:
+            answer = self._finish(prepared, None, 0.0)
+            yield answer.text
+            yield answer
+            return
+        started = time.perf_counter()
+        generation: Generation | None = None
+        for event in prepared.generator.stream(
+            prepared.prompt, max_new_tokens=prepared.max_new_tokens
+        ):
+            if isinstance(event, str):
+                yield event
+            else:
+                generation = event
+        yield self._finish(prepared, generation, (time.perf_counter() - started) * 1000)
+
+    def as_retriever(self, **search: Any) -> BaseRetriever:
+        """A LangChain `BaseRetriever` over this pipeline (`search`: retrieve's arguments)."""
+        from rag.langchain import PipelineRetriever
+
+        return PipelineRetriever(pipeline=self, search=search)
+
+    def as_runnable(self, **ask: Any) -> Runnable[Any, Answer]:
+        """A LangChain Runnable from a question (or {"question": ...}) to an `Answer`."""
+        from rag.langchain import answer_runnable
+
+        return answer_runnable(self, ask)
+
+    # --- stages --------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        questions: Sequence[str],
+        domain: str | None,
+        backend: str | None,
+        doc_id: str | None,
+        filters: Filters | None,
+        top_k: int | None,
+        max_new_tokens: int | None,
+        search: Mapping[str, Any],
+    ) -> list[_Prepared]:
+        started = time.perf_counter()
+        route = choose_backend(backend or self.settings.backend, prefer_claude=self.settings.prefer_claude)
+        options = self.search_options.override(top_k=top_k, **search)
+        where = build_where(domain, doc_id, filters)
+        generator = self.generator(route.backend)
+        max_new = max_new_tokens or self.settings.max_new_tokens
+        budget = min(self.settings.context_tokens, generator.prompt_budget(max_new))
+        prepared = []
+        for question, retrieval in zip(
+            questions, self.retriever.search_many(questions, where, options), strict=True
+        ):
+            prompt, dropped = fit_prompt(
+                question,
+                retrieval.sources,
+                count_tokens=generator.count_tokens,
+                budget_tokens=budget,
+            )
+            prepared.append(
+                _Prepared(question, route, generator, retrieval, prompt, dropped, max_new, started)
+            )
+        return prepared
+
+    def _finish(
+        self, prepared: _Prepared, generation: Generation | None, generate_ms: float
+    ) -> Answer:
+        # With nothing retrieved there is nothing to answer from: no model call, no cost.
+        generation = generation or Generation(NO_ANSWER, prepared.generator.model)
+        sources = list(prepared.prompt.sources)
+        retrieval = prepared.retrieval
+        return Answer(
+            text=generation.text,
+            sources=sources,
+            citations=extract_citations(generation.text, sources),
+            backend=prepared.route.backend,
+            model=generation.model,
+            adapter=None,
+            route=prepared.route.reason,
+            usage=generation.usage,
+            timings={
+                "embed_ms": round(retrieval.embed_ms, 3),
+                "search_ms": round(retrieval.search_ms, 3),
+                "generate_ms": round(generate_ms, 3),
+                "total_ms": round((time.perf_counter() - prepared.started) * 1000, 3),
+            },
+            dropped=prepared.dropped,
+        )

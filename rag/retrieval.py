@@ -1,0 +1,245 @@
+"""Retrieval: a question into ranked sources, filtered inside the store.
+
+`Retriever.search` embeds the question (dense and sparse), asks the store for a hybrid,
+dense or sparse search with the caller's filters, and merges neighbouring chunks of one
+document into one source. It checks once that the collection exists and was built by the
+embedder in use, so a query never compares vectors of two different models.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, get_args
+
+from rag.embedder import Embedder
+from rag.errors import CollectionNotFoundError, ConfigError
+from rag.index import wanted_spec
+from rag.sparse import SparseEncoder
+from rag.stores.base import (
+    CollectionSpec,
+    Scalar,
+    SearchMode,
+    SearchRequest,
+    VectorStore,
+    Where,
+)
+from rag.types import Source
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+_FILTER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+_MIN_OVERLAP_CHARS = 16  # shorter repeats between neighbours are coincidence, not overlap
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to search: how many chunks, which mode, threshold, diversity, merging."""
+
+    top_k: int = 5
+    mode: SearchMode = "hybrid"
+    score_threshold: float | None = None
+    mmr_diversity: float | None = None
+    merge_adjacent: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SearchOptions:
+        """The defaults a deployment configured."""
+        return cls(
+            top_k=settings.top_k,
+            mode=settings.search_mode,
+            score_threshold=settings.score_threshold,
+            mmr_diversity=settings.mmr_diversity,
+            merge_adjacent=settings.merge_adjacent,
+        )
+
+    def override(self, **changes: Any) -> SearchOptions:
+        """These options with the given values (None leaves a field as it is), validated."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ConfigError(f"unknown search option(s) {sorted(unknown)}; use {sorted(known)}")
+        options = replace(self, **{k: v for k, v in changes.items() if v is not None})
+        if not 1 <= options.top_k <= 100:
+            raise ConfigError(f"top_k must be between 1 and 100, not {options.top_k}")
+        if options.mode not in get_args(SearchMode):
+            raise ConfigError(
+                f"unknown search mode {options.mode!r}; use one of {get_args(SearchMode)}"
+            )
+        if options.mmr_diversity is not None and not 0.0 <= options.mmr_diversity <= 1.0:
+            raise ConfigError(f"mmr_diversity must be in [0, 1], not {options.mmr_diversity}")
+        return options
+
+
+def build_where(
+    domain: str | None = None,
+    doc_id: str | None = None,
+    filters: Mapping[str, Scalar | Sequence[Scalar]] | None = None,
+) -> Where | None:
+    """The store filter for a domain, a document and any payload `key=value` conditions."""
+    equals: dict[str, Scalar | Sequence[Scalar]] = {}
+    for key, value in (filters or {}).items():
+        if not _FILTER_KEY.match(key) or key == "text":
+            raise ConfigError(
+                f"cannot filter on {key!r}; use a payload key such as domain, doc_id, source, "
+                "title or a field of your records"
+            )
+        equals[key] = value
+    for key, value in (("domain", domain), ("doc_id", doc_id)):
+        if value is None:
+            continue
+        if key in equals and equals[key] != value:
+            raise ConfigError(f"{key} is given twice ({value!r} and {equals[key]!r}); keep one")
+        equals[key] = value
+    return Where(equals=equals) if equals else None
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The sources found for one question, and what finding them cost."""
+
+    sources: list[Source]
+    embed_ms: float
+    search_ms: float
+
+
+class Retriever:
+    """Hybrid, dense or sparse search over one collection, with one embedder."""
+
+    def __init__(
+        self, store: VectorStore, embedder: Embedder, sparse: SparseEncoder | None = None
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse or SparseEncoder()
+        self._spec: CollectionSpec | None = None
+
+    def check(self) -> CollectionSpec:
+        """The collection's record, once it is known to exist and to match the embedder."""
+        if self._spec is None:
+            spec = self.store.spec()
+            if spec is None:
+                raise CollectionNotFoundError(
+                    f"collection {self.store.name!r} does not exist yet; ingest documents "
+                    "first: adaptrag ingest PATH --domain DOMAIN"
+                )
+            wanted = wanted_spec(
+                self.embedder,
+                self.sparse,
+                chunk_tokens=spec.chunk_tokens,
+                chunk_overlap_tokens=spec.chunk_overlap_tokens,
+                dimension=self.embedder.dimension,
+            )
+            spec.check_compatible(wanted, self.store.name, ingest=False)
+            self._spec = spec
+        return self._spec
+
+    def search(self, question: str, where: Where | None, options: SearchOptions) -> Retrieval:
+        """The best sources for `question`, best first."""
+        return self.search_many([question], where, options)[0]
+
+    def search_many(
+        self, questions: Sequence[str], where: Where | None, options: SearchOptions
+    ) -> list[Retrieval]:
+        """`search` for many questions; their embeddings are computed in one batch."""
+        for question in questions:
+            if not question.strip():
+                raise ConfigError("the question is empty; ask something")
+        self.check()
+        started = time.perf_counter()
+        dense = self.embedder.embed_queries(list(questions))
+        sparse = [self.sparse.encode_query(q) for q in questions]
+        embed_ms = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
+        results = []
+        for row, sparse_vector in zip(dense, sparse, strict=True):
+            started = time.perf_counter()
+            found = self.store.search(
+                SearchRequest(
+                    dense=row.tolist(),
+                    sparse=sparse_vector,
+                    mode=options.mode,
+                    where=where,
+                    limit=options.top_k,
+                    score_threshold=options.score_threshold,
+                    prefetch_limit=max(50, options.top_k * 4),
+                    mmr_diversity=options.mmr_diversity,
+                )
+            )
+            search_ms = (time.perf_counter() - started) * 1000
+            if not found:
+                self._explain_empty(where)
+            if options.merge_adjacent:
+                found = merge_adjacent(found)
+            results.append(Retrieval(found, embed_ms, search_ms))
+        return results
+
+    def _explain_empty(self, where: Where | None) -> None:
+        """A domain that holds nothing is almost always a typo: say so instead of 'no answer'."""
+        domain = where.equals.get("domain") if where else None
+        if not isinstance(domain, str):
+            return
+        domains = self.store.facet("domain")
+        if domain not in domains:
+            known = ", ".join(sorted(domains)) or "none yet"
+            raise ConfigError(
+                f"domain {domain!r} has no documents in collection {self.store.name!r} "
+                f"(domains: {known}); check --domain or ingest into it"
+            )
+
+
+def merge_adjacent(sources: Sequence[Source]) -> list[Source]:
+    """Merge runs of consecutive chunks of one document into one source, overlap removed.
+
+    A merged source keeps its best score and takes the rank of its best-ranked chunk; its
+    `chunk_id` is the first chunk's and `metadata["chunk_ids"]` lists them all.
+    """
+    rank = {id(s): n for n, s in enumerate(sources)}
+    by_doc: dict[str, list[Source]] = {}
+    for source in sources:
+        by_doc.setdefault(source.doc_id, []).append(source)
+    merged: list[tuple[int, Source]] = []
+    for chunks in by_doc.values():
+        chunks.sort(key=lambda s: int(s.metadata.get("chunk_index", -1)))
+        run = [chunks[0]]
+        for chunk in chunks[1:]:
+            previous = int(run[-1].metadata.get("chunk_index", -10))
+            if int(chunk.metadata.get("chunk_index", -10)) == previous + 1:
+                run.append(chunk)
+            else:
+                merged.append(_merge(run, rank))
+                run = [chunk]
+        merged.append(_merge(run, rank))
+    return [source for _, source in sorted(merged, key=lambda pair: pair[0])]
+
+
+def _merge(run: list[Source], rank: Mapping[int, int]) -> tuple[int, Source]:
+    best = min(rank[id(s)] for s in run)
+    if len(run) == 1:
+        return best, run[0]
+    text = run[0].text
+    for chunk in run[1:]:
+        text = _join(text, chunk.text)
+    metadata = {
+        **run[0].metadata,
+        "chunk_ids": [s.chunk_id for s in run],
+        "chunk_indexes": [s.metadata.get("chunk_index") for s in run],
+    }
+    source = Source(
+        doc_id=run[0].doc_id,
+        chunk_id=run[0].chunk_id,
+        text=text,
+        score=max(s.score for s in run),
+        metadata=metadata,
+    )
+    return best, source
+
+
+def _join(first: str, second: str) -> str:
+    """`first` then `second`, without the text they share at the seam."""
+    for size in range(min(len(first), len(second)), _MIN_OVERLAP_CHARS - 1, -1):
+        if first.endswith(second[:size]):
+            return first + second[size:]
+    return f"{first}\n{second}"
