@@ -1,7 +1,9 @@
-"""adaptrag's core: settings, embeddings, vector stores and the shared types.
+"""adaptrag's core: the question-answering Pipeline, settings, embeddings, stores, types.
 
-from rag import Settings, load_settings
-settings = load_settings()          # ADAPTRAG_* environment variables and YAML
+from rag import Pipeline, load_settings
+qa = Pipeline(load_settings())      # ADAPTRAG_* environment variables and YAML
+answer = qa.ask("What is the notice period?", domain="legal")
+answer.text, answer.sources, answer.citations, answer.timings
 """
 
 from rag.embedder import Embedder, SentenceTransformerEmbedder
@@ -15,11 +17,18 @@ from rag.errors import (
     StoreBusyError,
     StoreError,
 )
+from rag.pipeline import Pipeline
+from rag.retrieval import SearchOptions
 from rag.settings import Settings, load_settings
-from rag.types import Chunk, Document, Source, SparseVector
+from rag.types import Answer, Chunk, Citation, Document, Source, SparseVector, Usage
 
 __all__ = [
     "AdaptragError",
+    "Answer",
+    "Citation",
+    "Pipeline",
+    "SearchOptions",
+    "Usage",
     "BackendError",
     "Chunk",
     "CollectionNotFoundError",

@@ -1,0 +1,76 @@
+"""LangChain integration, exercised through LangChain's own interfaces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from ingest import ingest_paths
+from rag import Answer, Pipeline
+from rag.embedder import SentenceTransformerEmbedder
+from rag.generators.local import LocalGenerator
+from rag.settings import Settings
+
+
+@pytest.fixture
+def qa(
+    corpus: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    local_generator: LocalGenerator,
+) -> Iterator[Pipeline]:
+    ingest_paths([corpus], "legal", settings=settings, embedder=embedder)
+    tuned = settings.model_copy(update={"max_new_tokens": 12, "backend": "local"})
+    with Pipeline(tuned, embedder=embedder, generators={"local": local_generator}) as pipeline:
+        yield pipeline
+
+
+def test_as_retriever_is_a_langchain_retriever_returning_documents(qa: Pipeline) -> None:
+    retriever = qa.as_retriever(domain="legal", top_k=2)
+    assert isinstance(retriever, BaseRetriever)
+
+    documents = retriever.invoke("How much notice does the tenant give?")
+
+    assert all(isinstance(d, Document) for d in documents) and 0 < len(documents) <= 2
+    first = documents[0]
+    assert "ninety days notice" in first.page_content
+    assert first.metadata["doc_id"] == "lease.md" and first.metadata["domain"] == "legal"
+    assert first.metadata["score"] > 0 and first.id == first.metadata["chunk_id"]
+
+
+def test_retriever_composes_in_a_chain(qa: Pipeline) -> None:
+    chain = qa.as_retriever(top_k=1) | RunnableLambda(lambda docs: docs[0].metadata["doc_id"])
+    assert chain.invoke("When are refunds paid?") == "r1"
+    assert chain.batch(["When are refunds paid?", "confidentiality years"]) == ["r1", "nda.txt"]
+
+
+def test_as_runnable_maps_a_question_to_an_answer(qa: Pipeline) -> None:
+    runnable = qa.as_runnable(domain="legal")
+    assert isinstance(runnable, Runnable)
+
+    answer = runnable.invoke("How much notice does the tenant give?")
+    assert isinstance(answer, Answer) and answer.sources[0].doc_id == "lease.md"
+
+    from_dict = runnable.invoke({"question": "When are refunds paid?", "top_k": 1})
+    assert [s.doc_id for s in from_dict.sources] == ["r1"]
+
+
+def test_runnable_batch_answers_like_invoke_and_chains(qa: Pipeline) -> None:
+    runnable = qa.as_runnable()
+    questions = ["How much notice does the tenant give?", "When are refunds paid?"]
+
+    batched = runnable.batch(questions)
+
+    assert [a.text for a in batched] == [runnable.invoke(q).text for q in questions]
+    chain = {"question": RunnablePassthrough()} | runnable | RunnableLambda(lambda a: a.backend)
+    assert chain.invoke(questions[0]) == "local"
+
+
+def test_runnable_rejects_inputs_it_cannot_read(qa: Pipeline) -> None:
+    with pytest.raises(ValueError, match="question string"):
+        qa.as_runnable().invoke(42)
