@@ -1,7 +1,8 @@
-"""`make demo`: ingest the sample documents with the embedded defaults and show what was stored.
+"""`make demo`: ingest the sample documents with the embedded defaults, then answer questions.
 
-Runs offline with no key: the default embedding model comes from an installed package and
-the store is Qdrant Edge under the data dir (ADAPTRAG_DATA_DIR, else the user's data dir).
+Runs offline with no key: the default embedding model and local generator come from
+installed packages and the store is Qdrant Edge under the data dir (ADAPTRAG_DATA_DIR, else
+the user's data dir). With ANTHROPIC_API_KEY set, questions are also answered by Claude.
 A second run finds every document unchanged and embeds nothing.
 """
 
@@ -10,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest import ingest_paths
+from rag import Pipeline
 from rag.embedder import SentenceTransformerEmbedder
+from rag.router import claude_configured
 from rag.settings import load_settings
-from rag.sparse import SparseEncoder
-from rag.stores import SearchRequest, Where, connection, open_store
 
 SAMPLES = Path(__file__).parent / "sample"
 QUESTIONS = [
@@ -36,24 +37,21 @@ def main() -> None:
             f"unchanged={report.unchanged} chunks_embedded={report.chunks_embedded} "
             f"({report.seconds:.1f} s)"
         )
-    store = open_store(settings.collection, **connection(settings))
-    sparse = SparseEncoder()
-    try:
-        print(f"\nstored chunks per domain: {store.facet('domain')}")
-        print("\nhybrid retrieval (dense + BM25, fused by Qdrant's RRF), top source per question:")
+    backends = ["local", "claude"] if claude_configured() else ["local"]
+    with Pipeline(settings, embedder=embedder) as qa:
+        print("\nhybrid retrieval (dense + BM25, fused by Qdrant's RRF), then an answer:")
         for domain, question in QUESTIONS:
-            hits = store.search(
-                SearchRequest(
-                    dense=embedder.embed_query(question),
-                    sparse=sparse.encode_query(question),
-                    where=Where(equals={"domain": domain}),
-                    limit=1,
+            print(f"\n[{domain}] {question}")
+            for backend in backends:
+                answer = qa.ask(question, domain=domain, backend=backend, max_new_tokens=64)
+                print(f"  {backend} ({answer.model}): {answer.text}")
+                t = answer.timings
+                print(
+                    f"    {t['total_ms']:.0f} ms: embed {t['embed_ms']:.0f}, search "
+                    f"{t['search_ms']:.1f}, generate {t['generate_ms']:.0f}"
                 )
-            )
-            top = hits[0]
-            print(f"\n[{domain}] {question}\n  -> {top.doc_id}: {top.text[:160].strip()}...")
-    finally:
-        store.close()
+            for n, source in enumerate(answer.sources, start=1):
+                print(f"    [{n}] {source.doc_id} ({source.score:.3f})")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from rag.errors import ConfigError
 from rag.types import Answer, Source
@@ -39,7 +39,7 @@ class PipelineRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     pipeline: Any
-    search: dict[str, Any] = {}
+    search: dict[str, Any] = Field(default_factory=dict)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -64,7 +64,9 @@ def answer_runnable(pipeline: Pipeline, ask: dict[str, Any]) -> Runnable[Any, An
     """
 
     def options(value: Any) -> dict[str, Any]:
-        extra = {k: v for k, v in value.items() if k != "question"} if isinstance(value, dict) else {}
+        extra = (
+            {k: v for k, v in value.items() if k != "question"} if isinstance(value, dict) else {}
+        )
         return {**ask, **extra}
 
     def invoke(value: Any) -> Answer:

@@ -248,7 +248,9 @@ class Pipeline:
         search: Mapping[str, Any],
     ) -> list[_Prepared]:
         started = time.perf_counter()
-        route = choose_backend(backend or self.settings.backend, prefer_claude=self.settings.prefer_claude)
+        route = choose_backend(
+            backend or self.settings.backend, prefer_claude=self.settings.prefer_claude
+        )
         options = self.search_options.override(top_k=top_k, **search)
         where = build_where(domain, doc_id, filters)
         generator = self.generator(route.backend)

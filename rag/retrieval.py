@@ -88,12 +88,12 @@ def build_where(
                 "title or a field of your records"
             )
         equals[key] = value
-    for key, value in (("domain", domain), ("doc_id", doc_id)):
-        if value is None:
+    for key, given in (("domain", domain), ("doc_id", doc_id)):
+        if given is None:
             continue
-        if key in equals and equals[key] != value:
-            raise ConfigError(f"{key} is given twice ({value!r} and {equals[key]!r}); keep one")
-        equals[key] = value
+        if key in equals and equals[key] != given:
+            raise ConfigError(f"{key} is given twice ({given!r} and {equals[key]!r}); keep one")
+        equals[key] = given
     return Where(equals=equals) if equals else None
 
 

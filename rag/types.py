@@ -103,8 +103,6 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
         data = asdict(self)
-        data["citations"] = [
-            {**asdict(c), "valid": c.valid} for c in self.citations
-        ]
+        data["citations"] = [{**asdict(c), "valid": c.valid} for c in self.citations]
         data["invalid_citations"] = self.invalid_citations
         return data

@@ -130,3 +130,90 @@ def test_the_console_script_is_installed_and_help_is_instant() -> None:
     result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "ingest" in result.stdout and "collections" in result.stdout
     assert time.perf_counter() - started < 10  # no torch import for --help
+
+
+# --- ask -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ingested(corpus: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from ingest import ingest_paths
+    from rag.settings import Settings
+
+    ingest_paths([corpus], "legal", settings=Settings(), embedder=embedder)
+    monkeypatch.setenv("ADAPTRAG_MAX_NEW_TOKENS", "12")
+    return corpus
+
+
+QUESTION = "How many days notice does the tenant give?"
+
+
+def test_ask_json_prints_the_answer_object(runner: CliRunner, ingested: Path) -> None:
+    result = runner.invoke(
+        app, ["ask", QUESTION, "--domain", "legal", "--backend", "local", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["backend"] == "local" and answer["text"]
+    assert answer["sources"][0]["doc_id"] == "lease.md"
+    assert answer["sources"][0]["metadata"]["domain"] == "legal"
+    assert set(answer["timings"]) == {"embed_ms", "search_ms", "generate_ms", "total_ms"}
+
+
+def test_ask_prints_the_answer_then_numbered_sources(runner: CliRunner, ingested: Path) -> None:
+    result = runner.invoke(app, ["ask", QUESTION, "-b", "local", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Sources:\n  [1] lease.md (legal" in result.stdout
+    assert "local · HuggingFaceTB/SmolLM2-135M-Instruct · requested" in result.stdout
+
+
+def test_ask_stream_prints_tokens_then_sources(runner: CliRunner, ingested: Path) -> None:
+    streamed = runner.invoke(app, ["ask", QUESTION, "-b", "local", "--stream"])
+    assert streamed.exit_code == 0, streamed.output
+    text, rest = streamed.stdout.split("\n\nSources:", 1)
+    assert text.strip() and "[1] lease.md" in rest
+
+    lines = runner.invoke(app, ["ask", QUESTION, "-b", "local", "--stream", "--json"]).stdout
+    events = [json.loads(line) for line in lines.splitlines()]
+    assert all("delta" in e for e in events[:-1]) and len(events) > 2
+    assert "".join(e["delta"] for e in events[:-1]).strip() == events[-1]["answer"]["text"]
+
+
+def test_ask_claude_through_the_sdk(runner: CliRunner, ingested: Path, claude_env) -> None:
+    result = runner.invoke(app, ["ask", QUESTION, "--backend", "claude", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["backend"] == "claude" and answer["text"].endswith("[1]")
+    assert answer["citations"][0]["valid"] is True and answer["usage"]["cost_usd"] > 0
+
+
+def test_ask_filters_by_payload_key(runner: CliRunner, ingested: Path) -> None:
+    result = runner.invoke(
+        app, ["ask", "money back", "-b", "local", "--filter", "title=Refunds", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [s["doc_id"] for s in json.loads(result.stdout)["sources"]] == ["r1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "claude"], "set ANTHROPIC_API_KEY"),
+        (["--filter", "title"], "--filter takes key=value"),
+        (["--domain", "legl"], "domain 'legl' has no documents"),
+        (["--backend", "gpt"], "unknown backend 'gpt'"),
+        (["--top-k", "0"], "top_k must be between 1 and 100"),
+    ],
+)
+def test_ask_bad_input_is_one_line_and_exit_2(
+    runner: CliRunner, ingested: Path, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["ask", QUESTION, *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_ask_before_any_ingest_says_to_ingest(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["ask", QUESTION])
+    assert result.exit_code == 2
+    assert "ingest documents first" in result.stderr

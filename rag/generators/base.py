@@ -41,9 +41,7 @@ class Generator(Protocol):
         """The completion of one prompt."""
         ...
 
-    def generate_many(
-        self, prompts: Sequence[Prompt], *, max_new_tokens: int
-    ) -> list[Generation]:
+    def generate_many(self, prompts: Sequence[Prompt], *, max_new_tokens: int) -> list[Generation]:
         """Completions of many prompts, in the caller's order (batched or concurrent)."""
         ...
 

@@ -80,9 +80,7 @@ class ClaudeGenerator:
                     f"no Anthropic API key: set {KEY_ENV} to use Claude, or answer with the "
                     "local model (--backend local)"
                 )
-            self._client = anthropic.Anthropic(
-                timeout=self.timeout_s, max_retries=self.max_retries
-            )
+            self._client = anthropic.Anthropic(timeout=self.timeout_s, max_retries=self.max_retries)
         return self._client
 
     def close(self) -> None:
@@ -134,7 +132,9 @@ class ClaudeGenerator:
         """Concurrent calls, at most `concurrency` in flight, in the caller's order."""
         self.client  # noqa: B018  (a missing key fails once, before any thread starts)
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(lambda p: self.generate(p, max_new_tokens=max_new_tokens), prompts))
+            return list(
+                pool.map(lambda p: self.generate(p, max_new_tokens=max_new_tokens), prompts)
+            )
 
     def stream(self, prompt: Prompt, *, max_new_tokens: int) -> Iterator[str | Generation]:
         """Text deltas from the SSE stream, then the `Generation` with usage."""

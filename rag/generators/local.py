@@ -68,7 +68,7 @@ def cached_default_model(models_dir: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # save_pretrained refuses a GGUF-loaded model while it still looks quantized.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     staging = models_dir / f".{target.name}.{os.getpid()}.tmp"
@@ -152,7 +152,8 @@ class LocalGenerator:
                     source = self._model_id
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
             tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+            model = model.to(device)  # type: ignore[arg-type]
         except ModelLoadError:
             raise
         except Exception as exc:  # HF raises OSError, ValueError, HTTP errors... for a bad id
@@ -230,7 +231,9 @@ class LocalGenerator:
 
     # --- generation ----------------------------------------------------------------------
 
-    def generate(self, prompt: Prompt, *, max_new_tokens: int, **generate_kwargs: Any) -> Generation:
+    def generate(
+        self, prompt: Prompt, *, max_new_tokens: int, **generate_kwargs: Any
+    ) -> Generation:
         """The completion of one prompt."""
         return self.generate_many([prompt], max_new_tokens=max_new_tokens, **generate_kwargs)[0]
 
@@ -304,7 +307,5 @@ class LocalGenerator:
             cancel.set()
             worker.join()
         if "error" in outcome:
-            raise BackendError(f"local generation failed: {outcome['error']}") from outcome[
-                "error"
-            ]
+            raise BackendError(f"local generation failed: {outcome['error']}") from outcome["error"]
         yield self._finish(outcome["output"][0, width:].tolist(), width, config)

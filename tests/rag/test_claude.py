@@ -13,8 +13,8 @@ from anthropic.types.model_param import ModelParam
 from fake_anthropic import UNKNOWN_MODEL, FakeAnthropic
 
 from rag.errors import BackendError, ConfigError
-from rag.generators.claude import ClaudeGenerator, Prices
 from rag.generators.base import Generation
+from rag.generators.claude import ClaudeGenerator, Prices
 from rag.prompts import SYSTEM_PROMPT, build_prompt
 from rag.settings import DEFAULT_CLAUDE_MODEL
 from rag.types import Source, Usage
@@ -104,7 +104,7 @@ def test_rate_limit_after_all_retries_names_the_concurrency_setting(
     claude_env: FakeAnthropic, claude: Callable[..., ClaudeGenerator]
 ) -> None:
     claude_env.fail_next(429)
-    with pytest.raises(BackendError, match="429.*ADAPTRAG_CLAUDE_CONCURRENCY"):
+    with pytest.raises(BackendError, match=r"429.*ADAPTRAG_CLAUDE_CONCURRENCY"):
         claude(max_retries=0).generate(PROMPT, max_new_tokens=32)
 
 
@@ -135,7 +135,7 @@ def test_timeout_is_reported_with_the_setting_to_raise(
     claude_env: FakeAnthropic, claude: Callable[..., ClaudeGenerator]
 ) -> None:
     claude_env.delay_s = 1.0
-    with pytest.raises(BackendError, match="within 0.2 s.*ADAPTRAG_CLAUDE_TIMEOUT_S"):
+    with pytest.raises(BackendError, match=r"within 0.2 s.*ADAPTRAG_CLAUDE_TIMEOUT_S"):
         claude(timeout_s=0.2, max_retries=0).generate(PROMPT, max_new_tokens=32)
 
 

@@ -26,12 +26,16 @@ def retriever(
     (corpus.parent / "fin" / "credit.md").write_text(
         "# Credit policy\n\nLoans above two million need approval by the credit committee.\n"
     )
-    ingest_paths([corpus.parent / "fin"], "finance", settings=settings, embedder=embedder, store=store)
+    ingest_paths(
+        [corpus.parent / "fin"], "finance", settings=settings, embedder=embedder, store=store
+    )
     yield Retriever(store, embedder)
     store.close()
 
 
-def top(retriever: Retriever, question: str, where: Where | None = None, **options: object) -> list[Source]:
+def top(
+    retriever: Retriever, question: str, where: Where | None = None, **options: object
+) -> list[Source]:
     return retriever.search(question, where, SearchOptions().override(**options)).sources
 
 
@@ -72,7 +76,11 @@ def test_top_k_limits_and_score_threshold_cuts(retriever: Retriever) -> None:
 def test_mmr_trades_relevance_for_diversity(retriever: Retriever) -> None:
     plain = top(retriever, "lease rent notice", mode="dense", top_k=3, merge_adjacent=False)
     diverse = top(
-        retriever, "lease rent notice", mode="dense", top_k=3, merge_adjacent=False,
+        retriever,
+        "lease rent notice",
+        mode="dense",
+        top_k=3,
+        merge_adjacent=False,
         mmr_diversity=1.0,
     )
     assert [s.doc_id for s in plain].count("lease.md") == 2
@@ -80,7 +88,7 @@ def test_mmr_trades_relevance_for_diversity(retriever: Retriever) -> None:
 
 
 def test_an_unknown_domain_is_a_clear_error_not_an_empty_answer(retriever: Retriever) -> None:
-    with pytest.raises(ConfigError, match="domain 'legl' has no documents.*legal"):
+    with pytest.raises(ConfigError, match=r"domain 'legl' has no documents.*legal"):
         top(retriever, "notice", build_where(domain="legl"))
 
 
