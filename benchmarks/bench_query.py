@@ -47,10 +47,40 @@ QUESTIONS = ROOT.parent / "shared" / "data" / "squad_dev.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results"
 DOMAINS = ("legal", "finance", "medical")
 WORDS = (
-    "tenant lease notice rent deposit clause party agreement liability indemnity loan credit "
-    "rate yield fund treasury risk capital dose patient trial protocol symptom discharge "
-    "oil crisis price river city empire university football physics"
-).split()
+    "tenant",
+    "lease",
+    "notice",
+    "rent",
+    "deposit",
+    "clause",
+    "party",
+    "agreement",
+    "liability",
+    "indemnity",
+    "loan",
+    "credit",
+    "rate",
+    "yield",
+    "fund",
+    "treasury",
+    "risk",
+    "capital",
+    "dose",
+    "patient",
+    "trial",
+    "protocol",
+    "symptom",
+    "discharge",
+    "oil",
+    "crisis",
+    "price",
+    "river",
+    "city",
+    "empire",
+    "university",
+    "football",
+    "physics",
+)
 
 
 def percentile(values: list[float], q: float) -> float:
