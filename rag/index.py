@@ -6,9 +6,12 @@ encoder in use, then check it against the one stored (`CollectionSpec.check_comp
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from rag.embedder import Embedder
 from rag.sparse import SparseEncoder
-from rag.stores.base import CollectionSpec
+from rag.stores.base import CollectionSpec, VectorStore, Where
 
 
 def wanted_spec(
@@ -30,3 +33,15 @@ def wanted_spec(
         chunk_overlap_tokens=chunk_overlap_tokens,
         sparse=sparse.config.as_dict(),
     )
+
+
+def domain_snapshot(store: VectorStore, domain: str) -> str:
+    """A hash of which documents (and versions) a domain holds: what an adapter was trained on.
+
+    It changes when a document of the domain is added, changed or deleted.
+    """
+    pairs = sorted(
+        (str(p.get("doc_id")), str(p.get("content_hash")))
+        for p in store.scroll(Where(equals={"domain": domain}), ["doc_id", "content_hash"])
+    )
+    return hashlib.sha256(json.dumps(sorted(set(pairs))).encode()).hexdigest()[:16]

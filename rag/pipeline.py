@@ -1,9 +1,11 @@
 """The Python API: `Pipeline(settings).ask / stream / retrieve / ask_many`.
 
 One question goes through four stages, in this order, in `_prepare` and `_finish`:
-route (which backend), retrieve (embed + search, filtered in the store), fit the prompt
-(best sources that fit the generator's budget; the rest reported as dropped), generate.
-Models and the store open on first use and are reused by every later call.
+retrieve (embed + search, filtered in the store), route (which backend and adapter, see
+`rag.router`), fit the prompt (best sources that fit the generator's budget; the rest
+reported as dropped), generate. Models and the store open on first use and are reused.
+Domain adapters come from an `AdapterProvider`; by default the `adapters` package's
+runtime over the registry in the data dir (imported when first needed).
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.generators import Generation, Generator, make_generator
 from rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from rag.retrieval import Retrieval, Retriever, SearchOptions, build_where
-from rag.router import Route, choose_backend
+from rag.router import (
+    BASE_ADAPTER,
+    AdapterChoice,
+    AdapterProvider,
+    Route,
+    check_backend,
+    choose_backend,
+    infer_domain,
+)
 from rag.settings import Settings, load_settings
 from rag.stores import VectorStore, connection, open_store
 from rag.stores.base import Scalar
@@ -52,8 +62,8 @@ class Pipeline:
     Args:
         settings: defaults to `load_settings()` (environment and ADAPTRAG_CONFIG).
         collection: overrides `settings.collection`.
-        embedder / store / generators: use these instead of building them from settings
-            (generators by backend name: {"local": ..., "claude": ...}).
+        embedder / store / generators / adapters: use these instead of building them from
+            settings (generators by backend name: {"local": ..., "claude": ...}).
     """
 
     def __init__(
@@ -64,6 +74,7 @@ class Pipeline:
         embedder: Embedder | None = None,
         store: VectorStore | None = None,
         generators: Mapping[str, Generator] | None = None,
+        adapters: AdapterProvider | None = None,
     ) -> None:
         self.settings = settings or load_settings()
         self.collection = collection or self.settings.collection
@@ -73,6 +84,7 @@ class Pipeline:
         self._own_store = store is None
         self._generators: dict[str, Generator] = dict(generators or {})
         self._retriever: Retriever | None = None
+        self._adapters = adapters
         self._lock = threading.Lock()
 
     # --- parts, built on first use -----------------------------------------------------
@@ -96,6 +108,20 @@ class Pipeline:
             if backend not in self._generators:
                 self._generators[backend] = make_generator(backend, self.settings)
             return self._generators[backend]
+
+    @property
+    def adapters(self) -> AdapterProvider:
+        """Where domain adapters come from (the registry under the data dir by default)."""
+        with self._lock:
+            if self._adapters is None:
+                from adapters.registry import AdapterRegistry
+                from adapters.runtime import AdapterRuntime
+
+                self._adapters = AdapterRuntime(
+                    AdapterRegistry(self.settings.data_dir),
+                    max_loaded=self.settings.max_loaded_adapters,
+                )
+            return self._adapters
 
     def close(self) -> None:
         """Release the store (the embedded store's lock on the data dir) and connections."""
@@ -143,13 +169,19 @@ class Pipeline:
         filters: Filters | None = None,
         top_k: int | None = None,
         max_new_tokens: int | None = None,
+        adapter: str | None = None,
         **search: Any,
     ) -> Answer:
-        """Answer `question` from the retrieved sources, with citations and timings."""
+        """Answer `question` from the retrieved sources, with citations and timings.
+
+        `adapter` forces a registered adapter (`name` or `name/vN`) on the local model;
+        "base" forces the base model.
+        """
         return self.ask_many(
             [question],
             domain=domain,
             backend=backend,
+            adapter=adapter,
             doc_id=doc_id,
             filters=filters,
             top_k=top_k,
@@ -167,28 +199,35 @@ class Pipeline:
         filters: Filters | None = None,
         top_k: int | None = None,
         max_new_tokens: int | None = None,
+        adapter: str | None = None,
         **search: Any,
     ) -> list[Answer]:
-        """Answers to many questions: one embedding batch, then batched local generation
-        (`generation_batch_size`) or concurrent Claude calls (`claude_concurrency`)."""
+        """Answers to many questions: one embedding batch, then one batch of local generation
+        (`generation_batch_size`, adapters mixed per row) and concurrent Claude calls
+        (`claude_concurrency`)."""
         prepared = self._prepare(
-            questions, domain, backend, doc_id, filters, top_k, max_new_tokens, search
+            questions, domain, backend, adapter, doc_id, filters, top_k, max_new_tokens, search
         )
-        if not prepared:
-            return []
-        generator, max_new = prepared[0].generator, prepared[0].max_new_tokens
-        answerable = [p for p in prepared if p.prompt.sources]
-        started = time.perf_counter()
-        generations = generator.generate_many(
-            [p.prompt for p in answerable], max_new_tokens=max_new
-        )
-        # Batched generation has one duration; each answer reports its share.
-        generate_ms = (time.perf_counter() - started) * 1000 / max(len(answerable), 1)
-        by_question = dict(zip(map(id, answerable), generations, strict=True))
-        return [
-            self._finish(p, by_question.get(id(p)), generate_ms if id(p) in by_question else 0.0)
-            for p in prepared
-        ]
+        generations: dict[int, tuple[Generation, float]] = {}
+        for backend_name in ("local", "claude"):
+            group = [p for p in prepared if p.route.backend == backend_name and p.prompt.sources]
+            if not group:
+                continue
+            started = time.perf_counter()
+            generator = group[0].generator
+            max_new = group[0].max_new_tokens
+            prompts = [p.prompt for p in group]
+            if backend_name == "local":
+                outputs = self.adapters.generate_many(
+                    generator, prompts, [p.route.adapter for p in group], max_new_tokens=max_new
+                )
+            else:
+                outputs = generator.generate_many(prompts, max_new_tokens=max_new)
+            # A batch has one duration; each answer reports its share.
+            share_ms = (time.perf_counter() - started) * 1000 / len(group)
+            for item, output in zip(group, outputs, strict=True):
+                generations[id(item)] = (output, share_ms)
+        return [self._finish(p, *generations.get(id(p), (None, 0.0))) for p in prepared]
 
     def stream(
         self,
@@ -200,11 +239,12 @@ class Pipeline:
         filters: Filters | None = None,
         top_k: int | None = None,
         max_new_tokens: int | None = None,
+        adapter: str | None = None,
         **search: Any,
     ) -> Iterator[str | Answer]:
         """Text deltas as they are generated, then the final `Answer`."""
         (prepared,) = self._prepare(
-            [question], domain, backend, doc_id, filters, top_k, max_new_tokens, search
+            [question], domain, backend, adapter, doc_id, filters, top_k, max_new_tokens, search
         )
         if not prepared.prompt.sources:
             answer = self._finish(prepared, None, 0.0)
@@ -213,9 +253,14 @@ class Pipeline:
             return
         started = time.perf_counter()
         generation: Generation | None = None
-        for event in prepared.generator.stream(
-            prepared.prompt, max_new_tokens=prepared.max_new_tokens
-        ):
+        max_new = prepared.max_new_tokens
+        if prepared.route.backend == "local":
+            events = self.adapters.stream(
+                prepared.generator, prepared.prompt, prepared.route.adapter, max_new_tokens=max_new
+            )
+        else:
+            events = prepared.generator.stream(prepared.prompt, max_new_tokens=max_new)
+        for event in events:
             if isinstance(event, str):
                 yield event
             else:
@@ -241,6 +286,7 @@ class Pipeline:
         questions: Sequence[str],
         domain: str | None,
         backend: str | None,
+        adapter: str | None,
         doc_id: str | None,
         filters: Filters | None,
         top_k: int | None,
@@ -248,18 +294,30 @@ class Pipeline:
         search: Mapping[str, Any],
     ) -> list[_Prepared]:
         started = time.perf_counter()
-        route = choose_backend(
-            backend or self.settings.backend, prefer_claude=self.settings.prefer_claude
-        )
+        requested = backend or self.settings.backend
+        check_backend(requested)  # before any model loads
         options = self.search_options.override(top_k=top_k, **search)
         where = build_where(domain, doc_id, filters)
-        generator = self.generator(route.backend)
+        forced = None
+        if adapter == BASE_ADAPTER:
+            forced = AdapterChoice(BASE_ADAPTER, "", beats_base=False)
+        elif adapter:
+            forced = self.adapters.resolve(adapter)
         max_new = max_new_tokens or self.settings.max_new_tokens
-        budget = min(self.settings.context_tokens, generator.prompt_budget(max_new))
+        retrievals = self.retriever.search_many(questions, where, options) if questions else []
         prepared = []
-        for question, retrieval in zip(
-            questions, self.retriever.search_many(questions, where, options), strict=True
-        ):
+        for question, retrieval in zip(questions, retrievals, strict=True):
+            topic = domain or infer_domain(retrieval.sources)
+            active = self.adapters.active(topic) if topic and forced is None else None
+            route = choose_backend(
+                requested,
+                prefer_claude=self.settings.prefer_claude,
+                domain=topic,
+                forced=forced,
+                active=active,
+            )
+            generator = self.generator(route.backend)
+            budget = min(self.settings.context_tokens, generator.prompt_budget(max_new))
             prompt, dropped = fit_prompt(
                 question,
                 retrieval.sources,
@@ -284,7 +342,7 @@ class Pipeline:
             citations=extract_citations(generation.text, sources),
             backend=prepared.route.backend,
             model=generation.model,
-            adapter=None,
+            adapter=prepared.route.adapter,
             route=prepared.route.reason,
             usage=generation.usage,
             timings={

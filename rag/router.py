@@ -1,26 +1,86 @@
-"""Routing: which backend answers a question, and why (the reason goes into the answer).
+"""Routing: which backend (and adapter) answers a question, and why.
 
-Policy for `backend="auto"`: Claude when an Anthropic key is configured and the
-`prefer_claude` setting is on; the local model otherwise. The adapters runtime extends this
-with per-domain adapters.
+The domain is the one asked for or, when absent, the one most retrieved chunks belong to.
+- `adapter=NAME`: the local model with that adapter (an error with backend=claude);
+  `adapter="base"`: the local model without any adapter.
+- `backend="local"`: the local model, with the domain's active adapter when it has one.
+- `backend="claude"`: Claude.
+- `backend="auto"`: the domain's active adapter when its stored held-out F1 beats the base
+  model's; else Claude when an Anthropic key is configured and `prefer_claude` is on; else
+  the base local model.
+The reason goes into `Answer.route`.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from rag.errors import ConfigError
+from rag.types import Source
 
 BACKENDS = ("auto", "local", "claude")
+BASE_ADAPTER = "base"  # adapter="base": the base model, even where a domain has an adapter
 
 
 @dataclass(frozen=True)
 class Route:
-    """The backend chosen and the reason, as shown in `Answer.route`."""
+    """The backend and adapter chosen and the reason, as shown in the answer."""
 
     backend: str
     reason: str
+    adapter: str | None = None
+
+
+@dataclass(frozen=True)
+class AdapterChoice:
+    """An adapter a route may pick: its `name/vN`, domain, and whether it beat the base."""
+
+    ref: str
+    domain: str
+    beats_base: bool
+
+
+class AdapterProvider(Protocol):
+    """Finds domain adapters and generates with them on the local model (the adapters package)."""
+
+    def active(self, domain: str) -> AdapterChoice | None:
+        """The domain's active adapter, if any."""
+        ...
+
+    def resolve(self, ref: str) -> AdapterChoice:
+        """The adapter named `ref` (`name` or `name/vN`); unknown is a ConfigError."""
+        ...
+
+    def generate_many(
+        self,
+        generator: Any,
+        prompts: Sequence[Any],
+        refs: Sequence[str | None],
+        *,
+        max_new_tokens: int,
+    ) -> list[Any]:
+        """Generations with each prompt's adapter (None: the base model), in one batch."""
+        ...
+
+    def stream(
+        self, generator: Any, prompt: Any, ref: str | None, *, max_new_tokens: int
+    ) -> Iterator[Any]:
+        """`Generator.stream` with one adapter (None: the base model)."""
+        ...
+
+
+def infer_domain(sources: Sequence[Source]) -> str | None:
+    """The domain most of the sources belong to (ties: the best-ranked one's)."""
+    domains = [str(s.metadata["domain"]) for s in sources if s.metadata.get("domain")]
+    if not domains:
+        return None
+    counts = Counter(domains)
+    top = max(counts.values())
+    return next(d for d in domains if counts[d] == top)
 
 
 def claude_configured() -> bool:
@@ -28,12 +88,40 @@ def claude_configured() -> bool:
     return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
 
 
-def choose_backend(requested: str, *, prefer_claude: bool) -> Route:
-    """The backend for a request: as asked, or by the documented policy for `auto`."""
+def check_backend(requested: str) -> None:
+    """A one-line error for a backend name that does not exist."""
     if requested not in BACKENDS:
         raise ConfigError(f"unknown backend {requested!r}; use one of {', '.join(BACKENDS)}")
-    if requested != "auto":
-        return Route(requested, "requested")
+
+
+def choose_backend(
+    requested: str,
+    *,
+    prefer_claude: bool,
+    domain: str | None = None,
+    forced: AdapterChoice | None = None,
+    active: AdapterChoice | None = None,
+) -> Route:
+    """The route for a request by the policy in this module's docstring."""
+    check_backend(requested)
+    if forced is not None and forced.ref == BASE_ADAPTER:
+        if requested == "claude":
+            raise ConfigError("--adapter base means the local base model; drop --backend claude")
+        return Route("local", "base model requested")
+    if forced is not None:
+        if requested == "claude":
+            raise ConfigError(
+                "an adapter runs on the local model; drop --backend claude or --adapter"
+            )
+        return Route("local", f"adapter {forced.ref} requested", forced.ref)
+    if requested == "local":
+        if active is not None:
+            return Route("local", f"local: {domain}'s active adapter", active.ref)
+        return Route("local", "requested")
+    if requested == "claude":
+        return Route("claude", "requested")
+    if active is not None and active.beats_base:
+        return Route("local", f"auto: {domain}'s adapter beats the base model", active.ref)
     if not claude_configured():
         return Route("local", "auto: no ANTHROPIC_API_KEY, so the local model")
     if not prefer_claude:

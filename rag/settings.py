@@ -169,6 +169,13 @@ class Settings(BaseSettings):
     generation_batch_size: int = Field(
         default=8, ge=1, le=256, description="Questions per batch of local generation (ask_many)."
     )
+    max_loaded_adapters: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Adapters kept loaded on the local model at once (least recently used "
+        "unloaded first).",
+    )
     claude_model: str = Field(
         default=DEFAULT_CLAUDE_MODEL, description="Claude model id for backend=claude."
     )

@@ -106,3 +106,19 @@ class Answer:
         data["citations"] = [{**asdict(c), "valid": c.valid} for c in self.citations]
         data["invalid_citations"] = self.invalid_citations
         return data
+
+
+@dataclass(frozen=True)
+class QARow:
+    """One question of a QA data set (training or evaluation), as in DESIGN.md.
+
+    `answers` lists acceptable answers (the first is the reference); `evidence` optional gold
+    passages; `doc_id` the document that answers, when known.
+    """
+
+    id: str
+    question: str
+    answers: list[str]
+    domain: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    doc_id: str | None = None

@@ -113,6 +113,7 @@ class LocalGenerator:
         self.batch_size = batch_size
         self._loaded: tuple[Any, Any] | None = None
         self._load_lock = threading.Lock()
+        self.adapters_attached = False
         # One generation at a time on the model (the adapters runtime switches under it too).
         self.lock = threading.RLock()
 
@@ -168,6 +169,17 @@ class LocalGenerator:
             tokenizer.pad_token = tokenizer.eos_token
         logger.info("loaded generator %s on %s", self._model_id, device)
         return model, tokenizer
+
+    def attach_adapters(self, peft_model: Any) -> None:
+        """Serve through `peft_model` (the base model wrapped with LoRA adapters) from now on.
+
+        Every later generation names its adapter per row; rows that name none use the base
+        model ("__base__"), never whichever adapter PEFT last activated.
+        """
+        tokenizer = self.tokenizer
+        with self._load_lock:
+            self._loaded = (peft_model, tokenizer)
+            self.adapters_attached = True
 
     def close(self) -> None:
         """Nothing to release: the model stays loaded for the next caller."""
@@ -245,6 +257,8 @@ class LocalGenerator:
         Extra keyword arguments go to `model.generate` (the adapters runtime passes
         `adapter_names=` for mixed-adapter batches).
         """
+        if self.adapters_attached and "adapter_names" not in generate_kwargs:
+            generate_kwargs = {**generate_kwargs, "adapter_names": ["__base__"] * len(prompts)}
         lengths = [self.count_tokens(p) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         results: list[Generation | None] = [None] * len(prompts)
@@ -274,6 +288,8 @@ class LocalGenerator:
         Generation runs in a thread that holds the model's lock; leaving the loop early
         stops it at the next token.
         """
+        if self.adapters_attached and "adapter_names" not in generate_kwargs:
+            generate_kwargs = {**generate_kwargs, "adapter_names": ["__base__"]}
         inputs = self._inputs([prompt])
         width = inputs["input_ids"].shape[1]
         config = self._generation_config(max_new_tokens)

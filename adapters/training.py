@@ -1,0 +1,426 @@
+"""Training a domain adapter: RAFT examples, a LoRA loop, early stopping, gated promotion.
+
+`train_adapter` reads QA rows, holds out a validation split, builds retrieval-aware
+examples (`adapters.examples`), and trains LoRA weights on the base model with the loss on
+the answer tokens only. Validation loss is checked every `eval_every` steps: the best
+weights are kept, training stops after `patience` checks without improvement, and a
+checkpoint (weights, optimizer, step) lets `resume=True` continue an interrupted run.
+The result is registered as a new version; it becomes the domain's active adapter only if
+it beats the base model on the held-out rows through the real pipeline (or `force=True`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from adapters.examples import RaftSettings, TrainingExample, build_examples
+from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
+from rag.errors import ConfigError
+from rag.generators.local import LocalGenerator
+from rag.index import domain_snapshot
+from rag.pipeline import Pipeline
+from rag.qa import file_hash, read_qa
+from rag.router import BASE_ADAPTER
+from rag.scoring import exact_match, token_f1
+from rag.settings import Settings
+from rag.types import QARow
+
+logger = logging.getLogger(__name__)
+DEFAULT_TARGETS = ("q_proj", "v_proj")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything `adaptrag adapters train` takes; defaults suit SmolLM2-135M on a CPU."""
+
+    domain: str
+    data: Path
+    name: str | None = None
+    base_model: str | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    lr: float = 3e-4
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    targets: tuple[str, ...] = DEFAULT_TARGETS
+    eval_split: float = 0.1
+    distractors: int = 3
+    oracle_p: float = 0.8
+    seed: int = 0
+    batch_size: int = 4
+    max_seq_tokens: int = 768
+    eval_every: int = 20
+    patience: int = 3
+    gate_rows: int | None = 50
+    force: bool = False
+    resume: bool = False
+
+    def run_id(self, data_hash: str) -> str:
+        """Identifies a run for resuming: same options and data, same run."""
+        identity = {k: v for k, v in asdict(self).items() if k not in ("force", "resume")}
+        identity["data"] = data_hash
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+        return f"{self.name or self.domain}-{digest.hexdigest()[:10]}"
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced and measured."""
+
+    adapter: AdapterInfo
+    promoted: bool
+    steps: int
+    seconds: float
+    examples: int
+    skipped_rows: int
+    stopped_early: bool
+    eval_losses: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form (the CLI's --json)."""
+        return {
+            "adapter": self.adapter.to_dict(),
+            "promoted": self.promoted,
+            "scores": self.adapter.scores,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 2),
+            "seconds_per_step": self.adapter.training.get("seconds_per_step"),
+            "examples": self.examples,
+            "skipped_rows": self.skipped_rows,
+            "stopped_early": self.stopped_early,
+            "eval_losses": self.eval_losses,
+        }
+
+
+def split_rows(
+    rows: Sequence[QARow], eval_split: float, seed: int
+) -> tuple[list[QARow], list[QARow]]:
+    """A seeded train/validation split; the validation part has at least one row."""
+    if len(rows) < 2:
+        raise ConfigError("training needs at least 2 QA rows (one is held out for validation)")
+    if not 0.0 < eval_split < 1.0:
+        raise ConfigError(f"--eval-split must be between 0 and 1, not {eval_split}")
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
+    held_out = min(len(rows) - 1, max(1, round(len(rows) * eval_split)))
+    return shuffled[held_out:], shuffled[:held_out]
+
+
+def _encode(generator: LocalGenerator, example: TrainingExample) -> tuple[list[int], list[int]]:
+    """Token ids of prompt + target + end-of-turn, and labels masking everything but the target."""
+    tokenizer = generator.tokenizer
+    prompt_ids = tokenizer(generator.chat_text(example.prompt), add_special_tokens=False).input_ids
+    target_ids = tokenizer(example.target + tokenizer.eos_token, add_special_tokens=False).input_ids
+    return prompt_ids + target_ids, [-100] * len(prompt_ids) + target_ids
+
+
+def _batch(encoded: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids, _ in encoded)
+    input_ids = [ids + [pad_id] * (width - len(ids)) for ids, _ in encoded]
+    labels = [lab + [-100] * (width - len(lab)) for _, lab in encoded]
+    mask = [[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in encoded]
+    return {
+        "input_ids": torch.tensor(input_ids),
+        "labels": torch.tensor(labels),
+        "attention_mask": torch.tensor(mask),
+    }
+
+
+def _eval_loss(
+    model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int, size: int
+) -> float:
+    model.eval()
+    losses, weights = [], []
+    with torch.inference_mode():
+        for start in range(0, len(encoded), size):
+            part = encoded[start : start + size]
+            batch = {k: v.to(model.device) for k, v in _batch(part, pad_id).items()}
+            losses.append(float(model(**batch).loss))
+            weights.append(len(part))
+    model.train()
+    return sum(loss * w for loss, w in zip(losses, weights, strict=True)) / sum(weights)
+
+
+def score_answers(answers: Sequence[str], rows: Sequence[QARow]) -> dict[str, float]:
+    """Mean exact match and token F1 of answers against the rows' gold answers."""
+    n = max(len(rows), 1)
+    return {
+        "em": round(
+            sum(exact_match(a, r.answers) for a, r in zip(answers, rows, strict=True)) / n, 4
+        ),
+        "f1": round(sum(token_f1(a, r.answers) for a, r in zip(answers, rows, strict=True)) / n, 4),
+        "n": len(rows),
+    }
+
+
+def train_adapter(
+    options: TrainOptions,
+    *,
+    settings: Settings,
+    pipeline: Pipeline | None = None,
+    show_progress: bool | None = None,
+) -> TrainResult:
+    """Train, register and (if it beats the base model) activate an adapter; see the module."""
+    from peft import LoraConfig, get_peft_model
+
+    name = options.name or options.domain
+    if name == BASE_ADAPTER:
+        raise ConfigError(f"{BASE_ADAPTER!r} is reserved for the base model; choose another --name")
+    if options.max_steps is not None and options.max_steps < 1:
+        raise ConfigError("--max-steps must be at least 1")
+    if not 0.0 <= options.oracle_p <= 1.0:
+        raise ConfigError(f"--oracle-p must be between 0 and 1, not {options.oracle_p}")
+    base_model = options.base_model or settings.generator_model
+    if base_model != settings.generator_model:
+        settings = settings.model_copy(update={"generator_model": base_model})
+    rows = read_qa(options.data, domain=options.domain)
+    train_rows, val_rows = split_rows(rows, options.eval_split, options.seed)
+    data_hash = file_hash(options.data)
+    registry = AdapterRegistry(settings.data_dir)
+    own_pipeline = pipeline is None
+    qa = pipeline or Pipeline(settings)
+    started = time.perf_counter()
+    try:
+        # A model of our own to train: the serving one (in qa) stays untouched.
+        trainer = LocalGenerator(
+            base_model, models_dir=settings.models_dir, device=settings.generator_device
+        )
+        raft = RaftSettings(options.distractors, options.oracle_p, options.seed)
+        budget = options.max_seq_tokens - 48  # room for the answer and end-of-turn
+        train_examples, skipped = build_examples(
+            train_rows,
+            qa.retriever,
+            options.domain,
+            raft,
+            count_tokens=trainer.count_tokens,
+            budget_tokens=budget,
+        )
+        val_examples, _ = build_examples(
+            val_rows,
+            qa.retriever,
+            options.domain,
+            replace(raft, oracle_p=1.0),
+            count_tokens=trainer.count_tokens,
+            budget_tokens=budget,
+        )
+        if not train_examples:
+            raise ConfigError(
+                f"none of the {len(train_rows)} training rows has its answer in the "
+                f"{options.domain!r} chunks or an 'evidence' field; check --domain and the data"
+            )
+        encoded = [_encode(trainer, e) for e in train_examples]
+        val_encoded = [_encode(trainer, e) for e in val_examples] or encoded[:1]
+        pad_id = trainer.tokenizer.pad_token_id
+
+        torch.manual_seed(options.seed)
+        lora = LoraConfig(
+            r=options.r,
+            lora_alpha=options.alpha,
+            lora_dropout=options.dropout,
+            target_modules=list(options.targets),
+            task_type="CAUSAL_LM",
+        )
+        try:
+            model = get_peft_model(trainer.hf_model, lora)
+        except ValueError as exc:
+            raise ConfigError(
+                f"LoRA targets {list(options.targets)} do not fit {base_model}: {exc}"
+            ) from exc
+        run_dir = registry.root / ".runs" / options.run_id(data_hash)
+        state = _fit(model, encoded, val_encoded, pad_id, options, run_dir, name, show_progress)
+        del model, trainer  # free the training copy before serving the candidate
+
+        fingerprint = _fingerprint(qa)
+        store = qa.retriever.store
+        spec = qa.retriever.check()
+        info = registry.register(
+            run_dir / "best",
+            AdapterInfo(
+                name=name,
+                version=0,
+                domain=options.domain,
+                base_model=base_model,
+                base_fingerprint=fingerprint,
+                lora={
+                    "r": options.r,
+                    "alpha": options.alpha,
+                    "dropout": options.dropout,
+                    "targets": list(options.targets),
+                },
+                data={
+                    "path": str(options.data),
+                    "sha256": data_hash,
+                    "rows": len(rows),
+                    "train_rows": len(train_rows),
+                    "val_rows": len(val_rows),
+                    "examples": len(train_examples),
+                    "skipped_rows": skipped,
+                },
+                raft=asdict(raft),
+                training={
+                    "steps": state.step,
+                    "batch_size": options.batch_size,
+                    "lr": options.lr,
+                    "epochs": options.epochs,
+                    "max_steps": options.max_steps,
+                    "best_eval_loss": round(state.best_loss, 4),
+                    "eval_losses": state.eval_losses,
+                    "stopped_early": state.stopped_early,
+                    "seconds": round(state.seconds, 2),
+                    "seconds_per_step": round(state.seconds / max(state.steps_run, 1), 3),
+                },
+                collection={
+                    "name": store.name,
+                    "fingerprint": spec.fingerprint(),
+                    "snapshot": domain_snapshot(store, options.domain),
+                },
+            ),
+        )
+        gate = val_rows[: options.gate_rows] if options.gate_rows else val_rows
+        scores = gate_scores(qa, info.ref, gate, options.domain)
+        registry.update_scores(info, scores)
+        promoted = options.force or info.beats_base()
+        if promoted:
+            registry.activate(info.ref)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return TrainResult(
+            adapter=info,
+            promoted=promoted,
+            steps=state.step,
+            seconds=time.perf_counter() - started,
+            examples=len(train_examples),
+            skipped_rows=skipped,
+            stopped_early=state.stopped_early,
+            eval_losses=list(state.eval_losses),
+        )
+    finally:
+        if own_pipeline:
+            qa.close()
+
+
+@dataclass
+class _RunState:
+    """Progress of a training run, saved with each checkpoint."""
+
+    step: int = 0
+    best_loss: float = math.inf
+    bad_checks: int = 0
+    eval_losses: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+    steps_run: int = 0
+    seconds: float = 0.0
+
+
+def _fit(
+    model: Any,
+    encoded: Sequence[tuple[list[int], list[int]]],
+    val_encoded: Sequence[tuple[list[int], list[int]]],
+    pad_id: int,
+    options: TrainOptions,
+    run_dir: Path,
+    name: str,
+    show_progress: bool | None,
+) -> _RunState:
+    """The LoRA loop: seeded batches, validation checks, best weights in `run_dir/best`."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    model.train()
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=options.lr, weight_decay=0.0
+    )
+    steps_per_epoch = math.ceil(len(encoded) / options.batch_size)
+    total_steps = options.max_steps or max(1, math.ceil(options.epochs * steps_per_epoch))
+    warmup = max(1, total_steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup)
+    )
+    state = _RunState()
+    checkpoint = run_dir / "checkpoint"
+    if options.resume and (checkpoint / "state.json").is_file():
+        state = _RunState(**json.loads((checkpoint / "state.json").read_text()))
+        set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
+        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
+        for _ in range(state.step):
+            schedule.step()
+        logger.info("resuming %s at step %d", run_dir.name, state.step)
+    elif run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    def check(step: int) -> bool:
+        """Validation loss; keep the best weights; True when training should stop."""
+        loss = _eval_loss(model, val_encoded, pad_id, options.batch_size)
+        state.eval_losses.append(round(loss, 4))
+        if loss < state.best_loss:
+            state.best_loss, state.bad_checks = loss, 0
+            model.save_pretrained(run_dir / "best")
+        else:
+            state.bad_checks += 1
+        state.step = step
+        model.save_pretrained(checkpoint)
+        torch.save(optimizer.state_dict(), checkpoint / "optimizer.pt")
+        (checkpoint / "state.json").write_text(json.dumps(asdict(state)))
+        return state.bad_checks >= options.patience
+
+    started, first_step = time.perf_counter(), state.step
+    bar = tqdm(
+        total=total_steps,
+        initial=first_step,
+        desc=f"training {name}",
+        unit="step",
+        disable=None if show_progress is None else not show_progress,
+    )
+    for step in range(first_step, total_steps):
+        epoch, offset = divmod(step * options.batch_size, len(encoded))
+        order = list(range(len(encoded)))
+        random.Random(options.seed + epoch).shuffle(order)
+        picked = [encoded[order[(offset + i) % len(encoded)]] for i in range(options.batch_size)]
+        batch = {k: v.to(model.device) for k, v in _batch(picked, pad_id).items()}
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        done = step + 1
+        if (done % options.eval_every == 0 or done == total_steps) and check(done):
+            state.stopped_early = done < total_steps
+            break
+    bar.close()
+    state.steps_run = state.step - first_step
+    state.seconds = time.perf_counter() - started
+    return state
+
+
+def _fingerprint(qa: Pipeline) -> str:
+    local = qa.generator("local")
+    assert isinstance(local, LocalGenerator)
+    return base_fingerprint(local.hf_model.config.to_dict(), local.tokenizer)
+
+
+def gate_scores(qa: Pipeline, ref: str, rows: Sequence[QARow], domain: str) -> dict[str, Any]:
+    """Held-out EM and F1 of the adapter and of the base model, through the real pipeline."""
+    questions = [r.question for r in rows]
+    adapter = qa.ask_many(questions, domain=domain, backend="local", adapter=ref)
+    base = qa.ask_many(questions, domain=domain, backend="local", adapter=BASE_ADAPTER)
+    return {
+        "adapter": score_answers([a.text for a in adapter], rows),
+        "base": score_answers([a.text for a in base], rows),
+    }
