@@ -89,6 +89,9 @@ class AdapterRuntime:
             if len(self._loaded) <= self.max_loaded:
                 return
             if self._in_use.get(name, 0) == 0:
+                # PEFT keeps one adapter "active"; we never rely on it (every call names its
+                # adapters), but it must not be the one deleted.
+                model.set_adapter(next(n for n in self._loaded if n != name))
                 model.delete_adapter(name)
                 del self._loaded[name]
 

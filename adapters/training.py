@@ -355,8 +355,7 @@ def _fit(
         state = _RunState(**json.loads((checkpoint / "state.json").read_text()))
         set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
-        for _ in range(state.step):
-            schedule.step()
+        schedule.load_state_dict(torch.load(checkpoint / "schedule.pt", weights_only=True))
         logger.info("resuming %s at step %d", run_dir.name, state.step)
     elif run_dir.exists():
         shutil.rmtree(run_dir)
@@ -374,6 +373,7 @@ def _fit(
         state.step = step
         model.save_pretrained(checkpoint)
         torch.save(optimizer.state_dict(), checkpoint / "optimizer.pt")
+        torch.save(schedule.state_dict(), checkpoint / "schedule.pt")
         (checkpoint / "state.json").write_text(json.dumps(asdict(state)))
         return state.bad_checks >= options.patience
 

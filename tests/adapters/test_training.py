@@ -1,0 +1,192 @@
+"""Training (a few real LoRA steps on SmolLM2), metadata, the promotion gate, examples."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from adapter_helpers import write_qa
+
+from adapters import AdapterRegistry, TrainOptions, TrainResult, train_adapter
+from adapters.examples import RaftSettings, build_examples, holds_answer
+from adapters.training import split_rows
+from rag import Pipeline
+from rag.errors import ConfigError
+from rag.generators.local import LocalGenerator
+from rag.prompts import NO_ANSWER
+from rag.qa import read_qa
+from rag.settings import Settings
+from rag.types import QARow
+
+
+@pytest.fixture(scope="module")
+def trained(
+    indexed_legal: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TrainResult, Path]]:
+    """One real training run: 3 steps of LoRA on the sample legal QA, gate on 2 rows."""
+    data = write_qa(tmp_path_factory.mktemp("qa") / "legal.jsonl")
+    options = TrainOptions(
+        domain="legal", data=data, max_steps=3, eval_every=2, batch_size=2, eval_split=0.4
+    )
+    yield train_adapter(options, settings=indexed_legal, show_progress=False), data
+
+
+def test_training_registers_a_version_in_peft_format_with_its_metadata(
+    trained: tuple[TrainResult, Path], indexed_legal: Settings
+) -> None:
+    result, _ = trained
+    info = result.adapter
+    assert (info.ref, info.domain, result.steps) == ("legal/v1", "legal", 3)
+    assert (info.path / "adapter_config.json").is_file()
+    assert (info.path / "adapter_model.safetensors").is_file()
+    meta = json.loads((info.path / "adaptrag.json").read_text())
+    assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert len(meta["base_fingerprint"]) == 16
+    assert meta["lora"] == {"r": 8, "alpha": 16, "dropout": 0.05, "targets": ["q_proj", "v_proj"]}
+    assert meta["data"]["rows"] == 5 and meta["data"]["val_rows"] == 2
+    assert len(meta["data"]["sha256"]) == 64
+    assert meta["raft"] == {"distractors": 3, "oracle_p": 0.8, "seed": 0}
+    assert meta["collection"]["name"] == "adaptrag" and meta["collection"]["snapshot"]
+    assert len(meta["training"]["eval_losses"]) == 2  # checks at steps 2 and 3
+    assert meta["training"]["seconds_per_step"] > 0
+    for system in ("adapter", "base"):
+        assert set(meta["scores"][system]) == {"em", "f1", "n"}
+        assert meta["scores"][system]["n"] == 2
+    assert meta["created_at"]
+
+
+def test_promotion_follows_the_held_out_scores(
+    trained: tuple[TrainResult, Path], indexed_legal: Settings
+) -> None:
+    result, _ = trained
+    registry = AdapterRegistry(indexed_legal.data_dir)
+    assert result.promoted == result.adapter.beats_base()
+    assert (registry.active("legal") is not None) == result.promoted
+
+
+def test_retraining_makes_a_new_version_and_force_activates_it(
+    trained: tuple[TrainResult, Path], indexed_legal: Settings
+) -> None:
+    _, data = trained
+    options = TrainOptions(
+        domain="legal", data=data, max_steps=1, batch_size=2, eval_split=0.2, force=True
+    )
+    second = train_adapter(options, settings=indexed_legal, show_progress=False)
+    registry = AdapterRegistry(indexed_legal.data_dir)
+    assert second.adapter.ref == "legal/v2" and second.promoted
+    assert registry.active("legal").ref == "legal/v2"  # type: ignore[union-attr]
+    assert [a.ref for a in registry.list()] == ["legal/v1", "legal/v2"]
+    with Pipeline(indexed_legal) as qa:
+        answer = qa.ask("How much notice ends the lease?", domain="legal", backend="local")
+    assert answer.adapter == "legal/v2" and answer.route == "local: legal's active adapter"
+
+
+def test_examples_keep_the_oracle_with_its_citation_or_teach_the_refusal(
+    indexed_legal: Settings, tmp_path: Path, local_generator: LocalGenerator
+) -> None:
+    rows = read_qa(write_qa(tmp_path / "qa.jsonl"))
+    with Pipeline(indexed_legal) as qa:
+        build = lambda p: build_examples(  # noqa: E731
+            rows,
+            qa.retriever,
+            "legal",
+            RaftSettings(distractors=2, oracle_p=p),
+            count_tokens=local_generator.count_tokens,
+            budget_tokens=2000,
+        )
+        with_oracle, skipped = build(1.0)
+        without, _ = build(0.0)
+    assert skipped == 0 and all(e.has_oracle for e in with_oracle)
+    for example, row in zip(with_oracle, rows, strict=True):
+        answer, marker = example.target.rsplit(" [", 1)
+        assert answer == row.answers[0]
+        assert holds_answer(example.prompt.sources[int(marker[:-1]) - 1].text, row)
+    for example, row in zip(without, rows, strict=True):
+        assert example.target == NO_ANSWER
+        assert not any(holds_answer(s.text, row) for s in example.prompt.sources)
+
+
+def test_rows_without_evidence_in_the_collection_use_their_evidence_or_are_skipped(
+    indexed_legal: Settings, local_generator: LocalGenerator
+) -> None:
+    rows = [
+        QARow("e1", "What colour is the moon?", ["grey"], "legal", ["The moon is grey."]),
+        QARow("e2", "Who won the 1930 cup?", ["Uruguay"], "legal"),
+    ]
+    with Pipeline(indexed_legal) as qa:
+        examples, skipped = build_examples(
+            rows,
+            qa.retriever,
+            "legal",
+            RaftSettings(oracle_p=1.0),
+            count_tokens=local_generator.count_tokens,
+            budget_tokens=2000,
+        )
+    assert skipped == 1
+    assert [e.row_id for e in examples] == ["e1"]
+    assert any(s.text == "The moon is grey." for s in examples[0].prompt.sources)
+
+
+def test_split_is_seeded_and_keeps_one_row_out() -> None:
+    rows = [QARow(str(i), f"q{i}", ["a"]) for i in range(10)]
+    train, held_out = split_rows(rows, 0.2, seed=3)
+    assert len(held_out) == 2 and len(train) == 8
+    assert split_rows(rows, 0.2, seed=3) == (train, held_out)
+    with pytest.raises(ConfigError, match="at least 2"):
+        split_rows(rows[:1], 0.2, seed=0)
+
+
+def test_bad_training_input_is_a_one_line_error(indexed_legal: Settings, tmp_path: Path) -> None:
+    data = write_qa(tmp_path / "qa.jsonl")
+    with pytest.raises(ConfigError, match="reserved"):
+        train_adapter(TrainOptions("legal", data, name="base"), settings=indexed_legal)
+    with pytest.raises(ConfigError, match="does not exist"):
+        train_adapter(TrainOptions("legal", tmp_path / "nope.jsonl"), settings=indexed_legal)
+    (tmp_path / "bad.jsonl").write_text('{"question": "q"}\n')
+    with pytest.raises(ConfigError, match=r"bad\.jsonl:1 needs 'answers'"):
+        train_adapter(TrainOptions("legal", tmp_path / "bad.jsonl"), settings=indexed_legal)
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path, models_dir: Path) -> None:
+    from dataclasses import replace
+
+    from peft import LoraConfig, get_peft_model
+
+    from adapters.examples import TrainingExample
+    from adapters.training import _encode, _fit
+    from rag.prompts import build_prompt
+    from rag.types import Source
+
+    trainer = LocalGenerator(models_dir=models_dir)
+    source = Source("d", "c", "The fee is ten euros.", 1.0)
+    example = TrainingExample(
+        "r", build_prompt("What is the fee?", [source]), "ten euros [1]", True
+    )
+    encoded = [_encode(trainer, example)]
+    pad = trainer.tokenizer.pad_token_id
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    options = TrainOptions("legal", tmp_path / "qa.jsonl", max_steps=2, eval_every=1, batch_size=1)
+    run_dir = tmp_path / "run"
+
+    first = _fit(
+        get_peft_model(trainer.hf_model, lora), encoded, encoded, pad, options, run_dir, "t", False
+    )
+    assert (first.step, len(first.eval_losses)) == (2, 2)
+    assert (run_dir / "checkpoint" / "optimizer.pt").is_file()
+
+    fresh = LocalGenerator(models_dir=models_dir).hf_model
+    resumed = _fit(
+        get_peft_model(fresh, lora),
+        encoded,
+        encoded,
+        pad,
+        replace(options, max_steps=3, resume=True),
+        run_dir,
+        "t",
+        False,
+    )
+    assert (resumed.step, resumed.steps_run) == (3, 1)
+    assert resumed.eval_losses[:2] == first.eval_losses and len(resumed.eval_losses) == 3
+    assert resumed.eval_losses[2] < first.eval_losses[0]  # it kept learning from where it was
