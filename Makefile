@@ -38,6 +38,7 @@ lint: install
 bench: install
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_query.py
+	$(PY) benchmarks/bench_adapters.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -13,7 +13,6 @@ Ratios printed (and written to benchmarks/results/ingest.json):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from common import write_results
+
 from ingest import ingest_paths
 from ingest.chunking import Chunker
 from ingest.loaders import SourceFile, load
@@ -31,7 +32,6 @@ from rag.embedder import SentenceTransformerEmbedder, resolve_model_path
 from rag.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad_dev_corpus.jsonl"
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _timed(fn):  # type: ignore[no-untyped-def]
@@ -128,9 +128,7 @@ def main() -> None:
         target = results["targets"][name]
         verdict = "ok" if value >= target else "BELOW TARGET"
         print(f"{name:<26} {value:8.2f}x  (target >= {target}) {verdict}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2))
-    print(f"written {RESULTS / 'ingest.json'}")
+    write_results("ingest", results)
     shutil.rmtree(work, ignore_errors=True)
 
 

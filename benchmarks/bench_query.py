@@ -30,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
+from common import write_results
 
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import wanted_spec
@@ -44,7 +45,6 @@ from rag.stores.server import ServerStore
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT.parent / "shared" / "data" / "squad_dev.jsonl"
-RESULTS = Path(__file__).resolve().parent / "results"
 DOMAINS = ("legal", "finance", "medical")
 WORDS = (
     "tenant",
@@ -257,9 +257,7 @@ def main() -> None:
     results: dict[str, Any] = {"retrieval": bench_retrieval(args, embedder)}
     if not args.skip_ask:
         results["ask"] = bench_ask(embedder)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "query.json").write_text(json.dumps(results, indent=2))
-    print(f"results: {RESULTS / 'query.json'}")
+    write_results("query", results)
 
 
 if __name__ == "__main__":

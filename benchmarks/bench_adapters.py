@@ -1,0 +1,239 @@
+"""Adapters against their baselines, measured in the same process.
+
+    python benchmarks/bench_adapters.py [--docs 3] [--train-rows 160] [--eval-rows 40]
+        [--max-steps 40] [--skip-quality]
+
+1. Switching: choosing another adapter for a request (PEFT `set_adapter`, and a cold
+   `load_adapter` from disk) against the naive way, reloading the base model and the adapter.
+2. Mixed batches: one batch whose rows use three adapters (`adapter_names=`) against the
+   same prompts generated one at a time, each with its adapter.
+3. Training and quality on SQuAD (shared/data): a few SQuAD articles ingested as domain
+   `general`, an adapter trained on questions about them, and held-out questions answered by
+   the adapter and by the base model through the full pipeline: EM and F1 of both.
+
+Prints ratios and writes benchmarks/results/adapters.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch
+from common import write_results
+
+from adapters import AdapterRegistry, AdapterRuntime, TrainOptions, add_adapter, train_adapter
+from adapters.training import split_rows
+from ingest import ingest_paths
+from rag import Pipeline
+from rag.generators.local import LocalGenerator
+from rag.prompts import build_prompt
+from rag.qa import read_qa
+from rag.settings import Settings
+from rag.types import Source
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+PROMPTS = [
+    build_prompt(q, [Source("d", "c", t, 1.0, {"title": "Doc"})])
+    for q, t in [
+        ("How much notice is needed?", "Either party may terminate with ninety days notice."),
+        ("What is the rent?", "Annual base rent is EUR 96,000, payable monthly."),
+        ("How long is the NDA?", "Confidentiality survives for four years."),
+        ("Who is hedged?", "Eighty percent of forecast purchases are hedged."),
+        ("What is the dose?", "The starting dose is 5 mg once daily."),
+        ("When to return?", "Return if fever exceeds 38.5 degrees."),
+    ]
+]
+
+
+def timed(fn: Any) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def random_adapters(settings: Settings, work: Path, count: int) -> list[str]:
+    """`count` LoRA adapters with random weights, registered like any PEFT adapter."""
+    from peft import LoraConfig, get_peft_model
+
+    refs = []
+    for seed in range(count):
+        base = LocalGenerator(models_dir=settings.models_dir).hf_model
+        torch.manual_seed(seed)
+        config = LoraConfig(
+            r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+        )
+        get_peft_model(base, config).save_pretrained(work / f"peft{seed}")
+        refs.append(add_adapter(work / f"peft{seed}", f"d{seed}", settings=settings).ref)
+    return refs
+
+
+def bench_switch(settings: Settings, refs: list[str]) -> dict[str, float]:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    registry = AdapterRegistry(settings.data_dir)
+    runtime = AdapterRuntime(registry)
+    generator = LocalGenerator(models_dir=settings.models_dir)
+    runtime.generate_many(generator, PROMPTS[:1], [refs[0]], max_new_tokens=1)
+    model = generator.hf_model
+    second = registry.get(refs[1])
+    load_s = timed(lambda: model.load_adapter(str(second.path), adapter_name=second.key))
+    names = [registry.get(r).key for r in refs[:2]]
+    switches = [timed(lambda n=n: model.set_adapter(n)) for _ in range(50) for n in names]
+    cached = settings.models_dir / "SmolLM2-135M-Instruct"
+
+    def reload() -> None:
+        base = AutoModelForCausalLM.from_pretrained(cached)
+        PeftModel.from_pretrained(base, str(second.path))
+
+    reload()  # warm the file cache, as the switch path had it warm
+    reloads = [timed(reload) for _ in range(3)]
+    result = {
+        "set_adapter_ms": statistics.median(switches) * 1000,
+        "load_adapter_ms": load_s * 1000,
+        "reload_base_and_adapter_s": statistics.median(reloads),
+    }
+    result["reload_over_set_adapter"] = (
+        result["reload_base_and_adapter_s"] * 1000 / result["set_adapter_ms"]
+    )
+    result["reload_over_load_adapter"] = (
+        result["reload_base_and_adapter_s"] * 1000 / result["load_adapter_ms"]
+    )
+    print(
+        f"switch: set_adapter {result['set_adapter_ms']:.2f} ms, cold load_adapter "
+        f"{result['load_adapter_ms']:.0f} ms, reload base + adapter "
+        f"{result['reload_base_and_adapter_s']:.2f} s -> {result['reload_over_set_adapter']:.0f}x "
+        f"(vs set_adapter), {result['reload_over_load_adapter']:.1f}x (vs a cold load)"
+    )
+    return result
+
+
+def bench_mixed(settings: Settings, refs: list[str]) -> dict[str, float]:
+    runtime = AdapterRuntime(AdapterRegistry(settings.data_dir))
+    generator = LocalGenerator(models_dir=settings.models_dir)
+    rows = [refs[i % 3] for i in range(len(PROMPTS))]
+    runtime.generate_many(generator, PROMPTS, rows, max_new_tokens=2)  # load all, warm up
+    mixed = statistics.median(
+        timed(lambda: runtime.generate_many(generator, PROMPTS, rows, max_new_tokens=24))
+        for _ in range(3)
+    )
+    one_by_one = statistics.median(
+        timed(
+            lambda: [
+                runtime.generate_many(generator, [p], [r], max_new_tokens=24)
+                for p, r in zip(PROMPTS, rows, strict=True)
+            ]
+        )
+        for _ in range(3)
+    )
+    result = {"mixed_batch_s": mixed, "sequential_s": one_by_one, "speedup": one_by_one / mixed}
+    print(
+        f"mixed batch of {len(PROMPTS)} prompts over 3 adapters: {mixed:.2f} s; one at a time: "
+        f"{one_by_one:.2f} s -> {result['speedup']:.2f}x"
+    )
+    return result
+
+
+def bench_quality(args: argparse.Namespace, settings: Settings, work: Path) -> dict[str, Any]:
+    rows = [json.loads(line) for line in (SHARED / "squad_dev.jsonl").open()]
+    articles = [doc for doc, _ in Counter(r["doc_id"] for r in rows).most_common(args.docs)]
+    corpus = work / "corpus.jsonl"
+    with corpus.open("w") as out:
+        for line in (SHARED / "squad_dev_corpus.jsonl").open():
+            if json.loads(line)["doc_id"] in articles:
+                out.write(line)
+    report = ingest_paths([corpus], "general", settings=settings)
+    chosen = [r for r in rows if r["doc_id"] in articles]
+    random.Random(0).shuffle(chosen)
+    # One QA file; the trainer holds eval_rows of it out of training (seeded) for the gate.
+    data = work / "qa.jsonl"
+    picked = chosen[: args.train_rows + args.eval_rows]
+    data.write_text("".join(json.dumps(r) + "\n" for r in picked))
+    options = TrainOptions(
+        domain="general",
+        data=data,
+        max_steps=args.max_steps,
+        batch_size=4,
+        eval_split=args.eval_rows / len(picked),
+        distractors=2,
+        max_seq_tokens=640,
+        eval_every=10,
+        gate_rows=None,
+        lr=args.lr,
+        targets=tuple(args.targets.split(",")),
+    )
+    result = train_adapter(options, settings=settings, show_progress=True)
+    training = result.adapter.training
+    scores = result.adapter.scores
+    _, held_out = split_rows(read_qa(data), options.eval_split, options.seed)
+    with Pipeline(settings) as qa:
+        for row in held_out[:6]:
+            tuned = qa.ask(row.question, domain="general", adapter=result.adapter.ref)
+            base = qa.ask(row.question, domain="general", adapter="base")
+            print(f"Q: {row.question}\n  gold: {row.answers[0]}")
+            print(f"  adapter: {tuned.text}\n  base: {base.text}")
+    out = {
+        "articles": articles,
+        "chunks": report.chunks_total,
+        "train_rows": result.adapter.data["train_rows"],
+        "held_out_rows": result.adapter.data["val_rows"],
+        "steps": training["steps"],
+        "seconds_per_step": training["seconds_per_step"],
+        "examples_per_s": options.batch_size / training["seconds_per_step"],
+        "eval_losses": training["eval_losses"],
+        "scores": scores,
+        "promoted": result.promoted,
+        "f1_gain": scores["adapter"]["f1"] - scores["base"]["f1"],
+    }
+    print(
+        f"training: {out['steps']} steps of 4 examples, {out['seconds_per_step']:.2f} s/step, "
+        f"{out['examples_per_s']:.2f} examples/s; eval loss {out['eval_losses']}"
+    )
+    print(
+        f"quality on {out['held_out_rows']} held-out SQuAD questions (full pipeline): adapter "
+        f"F1 {scores['adapter']['f1']:.3f} EM {scores['adapter']['em']:.3f} | base F1 "
+        f"{scores['base']['f1']:.3f} EM {scores['base']['em']:.3f} | promoted: {result.promoted}"
+    )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=3, help="SQuAD articles to ingest")
+    parser.add_argument("--train-rows", type=int, default=160)
+    parser.add_argument("--eval-rows", type=int, default=40)
+    parser.add_argument("--max-steps", type=int, default=40)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--targets", default="q_proj,v_proj", help="LoRA target modules")
+    parser.add_argument("--skip-quality", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="adaptrag-bench-adapters-"))
+    settings = Settings(
+        data_dir=work / "data", model_cache_dir=Settings().models_dir, max_new_tokens=32
+    )
+    results: dict[str, Any] = {}
+    refs = random_adapters(settings, work, 3)
+    results["switch"] = bench_switch(settings, refs)
+    results["mixed"] = bench_mixed(settings, refs)
+    if not args.skip_quality:
+        results["quality"] = bench_quality(args, settings, work)
+    write_results("adapters", results)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
