@@ -1,5 +1,6 @@
-"""Batch evaluation of answer quality: datasets, metrics, runner, reports.
+"""Batch evaluation of answer quality.
 
-Not built yet (see the evaluation issue). Import as `from eval import ...`, never
-`import eval`, which would shadow the built-in.
+Built so far: the metrics (`eval.metrics`), each a function of one row with its formula in
+its docstring. The runner, reports and comparisons are the rest of the evaluation issue.
+Import it as `from eval import metrics` (never `import eval`, which shadows the built-in).
 """

@@ -1,0 +1,162 @@
+"""Answer-quality metrics, each a plain function of one row (formulas in the docstrings).
+
+Retrieval metrics judge the ranked sources against the gold: by `doc_id` when the row has
+one, else by whether a source's text contains a gold `evidence` passage (or at least half of
+its tokens). Answer metrics use SQuAD normalization (`rag.scoring`). Grounding metrics need
+no LLM: they compare answer sentences with the retrieved text by token overlap.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from rag.prompts import NO_ANSWER
+from rag.scoring import exact_match, normalize_answer, token_f1
+from rag.types import QARow, Source
+
+__all__ = [
+    "citation_precision",
+    "exact_match",
+    "grounded_share",
+    "hit_at_k",
+    "is_refusal",
+    "mrr",
+    "ndcg_at_k",
+    "recall_at_k",
+    "relevant_ranks",
+    "rouge_l",
+    "token_f1",
+]
+
+SUPPORT_THRESHOLD = 0.5  # share of a sentence's tokens found in a source to call it supported
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+
+
+def _tokens(text: str) -> list[str]:
+    return normalize_answer(text).split()
+
+
+def _holds_evidence(text: str, evidence: str) -> bool:
+    """The source contains the passage, or at least half of the passage's distinct tokens."""
+    source, passage = normalize_answer(text), normalize_answer(evidence)
+    if not passage:
+        return False
+    if passage in source:
+        return True
+    wanted = set(passage.split())
+    return len(wanted & set(source.split())) / len(wanted) >= 0.5
+
+
+def relevant_ranks(row: QARow, sources: Sequence[Source]) -> list[int] | None:
+    """1-based ranks of the relevant sources; None when the row has no retrieval gold."""
+    if row.doc_id:
+        return [n for n, s in enumerate(sources, 1) if s.doc_id == row.doc_id]
+    if row.evidence:
+        return [
+            n
+            for n, s in enumerate(sources, 1)
+            if any(_holds_evidence(s.text, e) for e in row.evidence)
+        ]
+    return None
+
+
+def _gold_count(row: QARow) -> int:
+    return 1 if row.doc_id else max(len(row.evidence), 1)
+
+
+def hit_at_k(ranks: Sequence[int], k: int) -> float:
+    """1 if any relevant source is in the top k, else 0."""
+    return float(any(r <= k for r in ranks))
+
+
+def recall_at_k(row: QARow, sources: Sequence[Source], k: int) -> float | None:
+    """Share of gold items found in the top k: the gold document (1 item), or each gold
+    evidence passage that some top-k source holds."""
+    top = sources[:k]
+    if row.doc_id:
+        return float(any(s.doc_id == row.doc_id for s in top))
+    if row.evidence:
+        found = sum(any(_holds_evidence(s.text, e) for s in top) for e in row.evidence)
+        return found / len(row.evidence)
+    return None
+
+
+def mrr(ranks: Sequence[int]) -> float:
+    """Reciprocal rank of the first relevant source: 1 / min(rank), 0 when none."""
+    return 1.0 / min(ranks) if ranks else 0.0
+
+
+def ndcg_at_k(ranks: Sequence[int], k: int, gold_count: int = 1) -> float:
+    """Binary-relevance nDCG@k: sum over relevant ranks r <= k of 1/log2(r + 1), divided by
+    the ideal sum over ranks 1..min(gold_count, k)."""
+    dcg = sum(1.0 / math.log2(r + 1) for r in ranks if r <= k)
+    ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(gold_count, k) + 1))
+    return dcg / ideal if ideal else 0.0
+
+
+def rouge_l(prediction: str, gold: Sequence[str]) -> float:
+    """Best ROUGE-L F1 over the gold answers: LCS of normalized tokens, F1 of its precision
+    (LCS / prediction length) and recall (LCS / gold length)."""
+    predicted = _tokens(prediction)
+    best = 0.0
+    for answer in gold:
+        reference = _tokens(answer)
+        if not predicted or not reference:
+            continue
+        lcs = _lcs(predicted, reference)
+        if lcs:
+            precision, recall = lcs / len(predicted), lcs / len(reference)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b, 1):
+            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
+        previous = current
+    return previous[-1]
+
+
+def is_refusal(answer: str) -> bool:
+    """Whether the answer is the prompt's fixed refusal ("I don't know.")."""
+    return normalize_answer(answer).startswith(normalize_answer(NO_ANSWER))
+
+
+def _sentences(answer: str) -> list[str]:
+    text = _CITATION.sub(" ", answer)
+    return [s for s in _SENTENCE.split(text.strip()) if _tokens(s)]
+
+
+def _supported(sentence: str, texts: Sequence[str]) -> bool:
+    words = set(_tokens(sentence))
+    return any(len(words & set(_tokens(t))) / len(words) >= SUPPORT_THRESHOLD for t in texts)
+
+
+def grounded_share(answer: str, sources: Sequence[Source]) -> float | None:
+    """Share of the answer's sentences (citations removed) whose tokens are at least
+    SUPPORT_THRESHOLD covered by one retrieved source; None for a refusal or empty answer."""
+    sentences = _sentences(answer)
+    if not sentences or is_refusal(answer):
+        return None
+    texts = [s.text for s in sources]
+    return sum(_supported(s, texts) for s in sentences) / len(sentences)
+
+
+def citation_precision(answer: str, sources: Sequence[Source]) -> float | None:
+    """Share of citations `[n]` whose source supports the sentence that cites it (a marker
+    pointing at no source counts as unsupported); None when the answer cites nothing."""
+    checked = supported = 0
+    for sentence in _SENTENCE.split(answer.strip()):
+        for group in _CITATION.findall(sentence):
+            for number in re.split(r"[,;]", group):
+                n = int(number)
+                checked += 1
+                if 1 <= n <= len(sources) and _supported(sentence, [sources[n - 1].text]):
+                    supported += 1
+    return supported / checked if checked else None

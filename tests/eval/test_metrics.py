@@ -1,0 +1,91 @@
+"""Each metric against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from eval.metrics import (
+    citation_precision,
+    exact_match,
+    grounded_share,
+    hit_at_k,
+    is_refusal,
+    mrr,
+    ndcg_at_k,
+    recall_at_k,
+    relevant_ranks,
+    rouge_l,
+    token_f1,
+)
+from rag.types import QARow, Source
+
+
+def src(doc: str, text: str = "") -> Source:
+    return Source(doc, f"{doc}-c", text, 1.0)
+
+
+SOURCES = [
+    src("a", "Rent is due monthly."),
+    src("b", "The tenant gives ninety days notice."),
+    src("c"),
+]
+
+
+def test_retrieval_metrics_by_doc_id() -> None:
+    row = QARow("1", "q", ["x"], doc_id="b")
+    ranks = relevant_ranks(row, SOURCES)
+    assert ranks == [2]
+    assert hit_at_k(ranks, 1) == 0.0 and hit_at_k(ranks, 2) == 1.0
+    assert recall_at_k(row, SOURCES, 1) == 0.0 and recall_at_k(row, SOURCES, 3) == 1.0
+    assert mrr(ranks) == 0.5
+    assert ndcg_at_k(ranks, 3) == pytest.approx(1 / math.log2(3))  # ideal DCG is 1
+    assert mrr([]) == 0.0 and ndcg_at_k([], 3) == 0.0
+
+
+def test_retrieval_metrics_by_evidence_overlap_without_doc_id() -> None:
+    row = QARow(
+        "1", "q", ["x"], evidence=["the tenant gives ninety days notice", "nothing here at all"]
+    )
+    assert relevant_ranks(row, SOURCES) == [2]
+    assert recall_at_k(row, SOURCES, 3) == 0.5  # one of two passages found
+    assert relevant_ranks(QARow("2", "q", ["x"]), SOURCES) is None
+    assert recall_at_k(QARow("2", "q", ["x"]), SOURCES, 3) is None
+
+
+def test_ndcg_with_two_relevant_documents() -> None:
+    # relevant at ranks 1 and 3, two gold items: (1 + 1/log2 4) / (1 + 1/log2 3)
+    expected = (1 + 1 / 2) / (1 + 1 / math.log2(3))
+    assert ndcg_at_k([1, 3], 3, gold_count=2) == pytest.approx(expected)
+
+
+def test_answer_metrics_follow_squad_normalization() -> None:
+    assert exact_match("The Ninety days [2].", ["ninety days"]) == 1.0
+    # prediction "ninety days notice" vs gold "90 days notice": 2 common, P=2/3, R=2/3
+    assert token_f1("ninety days notice", ["90 days notice"]) == pytest.approx(2 / 3)
+    assert token_f1("x", ["y", "x"]) == 1.0  # best over the gold answers
+
+
+def test_rouge_l_is_the_f1_of_the_longest_common_subsequence() -> None:
+    # 4 tokens each; LCS is "tenant notice" (2): P = R = 0.5
+    assert rouge_l("tenant must give notice", ["tenant gives written notice"]) == pytest.approx(0.5)
+    assert rouge_l("", ["x"]) == 0.0
+
+
+def test_refusal_is_the_fixed_reply() -> None:
+    assert is_refusal("I don't know.") and is_refusal("i dont know")
+    assert not is_refusal("Ninety days.")
+
+
+def test_grounding_share_of_supported_sentences() -> None:
+    answer = "The tenant gives ninety days notice [2]. Pets are welcome on Sundays."
+    assert grounded_share(answer, SOURCES) == 0.5
+    assert grounded_share("I don't know.", SOURCES) is None
+
+
+def test_citation_precision_checks_the_cited_source_supports_the_sentence() -> None:
+    answer = "The tenant gives ninety days notice [2]. Rent is due monthly [2][1]. Odd [9]."
+    # [2] supports sentence 1; [2] does not support sentence 2, [1] does; [9] points nowhere
+    assert citation_precision(answer, SOURCES) == pytest.approx(2 / 4)
+    assert citation_precision("No citations.", SOURCES) is None
