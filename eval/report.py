@@ -1,0 +1,221 @@
+"""Reports of a run: summary metrics with bootstrap confidence intervals, versions, plots.
+
+`DIR/report.json` (machine-readable), `DIR/report.md` and `DIR/report.html` (with PNG
+plots: metric bars with their intervals, latency distribution, per-domain F1).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.prompts import PROMPT_VERSION
+
+if TYPE_CHECKING:
+    from eval.runner import EvalConfig
+    from rag.pipeline import Pipeline
+
+METRICS = (
+    "exact_match",
+    "f1",
+    "rouge_l",
+    "refusal",
+    "grounded",
+    "citation_precision",
+    "hit_at_k",
+    "recall_at_k",
+    "mrr",
+    "ndcg_at_k",
+)
+STAGES = ("embed_ms", "search_ms", "generate_ms", "total_ms")
+BOOTSTRAP_SAMPLES = 1000
+
+
+def bootstrap_ci(values: Sequence[float], *, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean (1,000 resamples, seeded)."""
+    if len(values) < 2:
+        mean = values[0] if values else 0.0
+        return mean, mean
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(BOOTSTRAP_SAMPLES))
+    return means[int(0.025 * BOOTSTRAP_SAMPLES)], means[int(0.975 * BOOTSTRAP_SAMPLES) - 1]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and CI of each metric over the rows that have it, latency, tokens, cost, errors."""
+    answered = [r for r in results if not r.get("error")]
+    summary: dict[str, Any] = {"rows": len(results), "errors": len(results) - len(answered)}
+    for name in METRICS:
+        values = [r["metrics"][name] for r in answered if r["metrics"].get(name) is not None]
+        if values:
+            low, high = bootstrap_ci(values)
+            summary[name] = {
+                "mean": sum(values) / len(values),
+                "ci95": [low, high],
+                "n": len(values),
+            }
+    summary["latency_ms"] = {
+        stage: {
+            "p50": percentile([r["timings"][stage] for r in answered], 50),
+            "p95": percentile([r["timings"][stage] for r in answered], 95),
+        }
+        for stage in STAGES
+        if answered
+    }
+    summary["tokens"] = {
+        "input": sum(r["usage"]["input_tokens"] for r in answered),
+        "output": sum(r["usage"]["output_tokens"] for r in answered),
+    }
+    summary["cost_usd"] = round(sum(r["usage"]["cost_usd"] for r in answered), 6)
+    by_domain: dict[str, list[float]] = defaultdict(list)
+    for r in answered:
+        by_domain[str(r.get("domain"))].append(r["metrics"]["f1"])
+    summary["f1_by_domain"] = {d: sum(v) / len(v) for d, v in sorted(by_domain.items())}
+    return summary
+
+
+def versions(config: EvalConfig, results: Sequence[dict[str, Any]], qa: Pipeline) -> dict[str, Any]:
+    """What the numbers are tied to: data, collection, models, adapters, prompt, code."""
+    spec = qa.retriever.check()
+    answered = [r for r in results if not r.get("error")]
+    return {
+        "dataset": config.dataset,
+        "dataset_sha256": config.dataset_sha256,
+        "collection": qa.collection,
+        "collection_fingerprint": spec.fingerprint(),
+        "embedding_model": spec.embedding_model,
+        "models": dict(Counter(r["model"] for r in answered)),
+        "adapters": dict(Counter(str(r["adapter"]) for r in answered)),
+        "backends": dict(Counter(r["backend"] for r in answered)),
+        "prompt_version": PROMPT_VERSION,
+        "adaptrag": version("adaptrag"),
+    }
+
+
+def write_report(
+    out: Path, config: EvalConfig, results: Sequence[dict[str, Any]], qa: Pipeline
+) -> dict[str, Any]:
+    """Write report.json, report.md and report.html (with plots) into `out`; return the report."""
+    report: dict[str, Any] = {
+        "created_at": datetime.now(UTC).isoformat(),
+        "config": asdict(config),
+        "versions": versions(config, results, qa),
+        "summary": summarize(results),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(markdown(report))
+    plots = write_plots(out, report["summary"], results)
+    (out / "report.html").write_text(as_html(report, plots))
+    return report
+
+
+def metric_rows(summary: dict[str, Any]) -> list[tuple[str, float, float, float, int]]:
+    """(metric, mean, low, high, n) for each metric present."""
+    return [
+        (name, s["mean"], s["ci95"][0], s["ci95"][1], s["n"])
+        for name in METRICS
+        if (s := summary.get(name))
+    ]
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown."""
+    summary, versions_ = report["summary"], report["versions"]
+    lines = [
+        f"# Evaluation of {report['config']['dataset']}",
+        "",
+        f"{summary['rows']} rows, {summary['errors']} errors; backends {versions_['backends']}, "
+        f"adapters {versions_['adapters']}, collection {versions_['collection']} "
+        f"({versions_['collection_fingerprint']}), dataset sha256 "
+        f"{versions_['dataset_sha256'][:12]}, prompt {versions_['prompt_version']}.",
+        "",
+        "| metric | mean | 95% CI | n |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {mean:.3f} | [{low:.3f}, {high:.3f}] | {n} |"
+        for name, mean, low, high, n in metric_rows(summary)
+    ]
+    lines += ["", "| stage | p50 ms | p95 ms |", "|---|---|---|"]
+    lines += [
+        f"| {stage} | {v['p50']:.0f} | {v['p95']:.0f} |"
+        for stage, v in summary["latency_ms"].items()
+    ]
+    lines += [
+        "",
+        f"Tokens: {summary['tokens']['input']} in, {summary['tokens']['output']} out; "
+        f"estimated cost ${summary['cost_usd']:.4f}.",
+        "",
+        "F1 by domain: " + ", ".join(f"{d} {v:.3f}" for d, v in summary["f1_by_domain"].items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(out: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]]) -> list[str]:
+    """PNG plots beside the report; their file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    rows = metric_rows(summary)
+    if rows:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        labels = [r[0] for r in rows]
+        means = [r[1] for r in rows]
+        errors = [[r[1] - r[2] for r in rows], [r[3] - r[1] for r in rows]]
+        ax.bar(labels, means, yerr=errors, capsize=3, color="#4c72b0")
+        ax.set_ylim(0, 1)
+        ax.set_title("metrics (mean, 95% bootstrap CI)")
+        ax.tick_params(axis="x", rotation=45)
+        fig.tight_layout()
+        fig.savefig(out / "metrics.png", dpi=100)
+        plt.close(fig)
+        names.append("metrics.png")
+    totals = [r["timings"]["total_ms"] for r in results if not r.get("error")]
+    if totals:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.hist(totals, bins=min(30, max(5, len(totals) // 3)), color="#55a868")
+        ax.set_xlabel("total latency (ms)")
+        ax.set_title("latency per question")
+        fig.tight_layout()
+        fig.savefig(out / "latency.png", dpi=100)
+        plt.close(fig)
+        names.append("latency.png")
+    if summary["f1_by_domain"]:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        domains = list(summary["f1_by_domain"])
+        ax.bar(domains, [summary["f1_by_domain"][d] for d in domains], color="#c44e52")
+        ax.set_ylim(0, 1)
+        ax.set_title("F1 by domain")
+        fig.tight_layout()
+        fig.savefig(out / "domains.png", dpi=100)
+        plt.close(fig)
+        names.append("domains.png")
+    return names
+
+
+def as_html(report: dict[str, Any], plots: Sequence[str]) -> str:
+    """A self-describing HTML page: the Markdown tables as preformatted text, then the plots."""
+    body = html.escape(markdown(report))
+    images = "".join(f'<p><img src="{name}" alt="{name}"></p>' for name in plots)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>adaptrag evaluation</title>"
+        f"</head><body><pre>{body}</pre>{images}</body></html>\n"
+    )

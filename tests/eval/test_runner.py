@@ -1,0 +1,185 @@
+"""Evaluation runs through the real pipeline: results, resume, errors, reports, compare, gates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fake_anthropic import FakeAnthropic
+from typer.testing import CliRunner
+
+from eval.compare import check_gates, compare_runs
+from eval.runner import run_eval
+from ingest import ingest_paths
+from rag import Pipeline
+from rag.cli import app
+from rag.embedder import SentenceTransformerEmbedder
+from rag.errors import ConfigError
+from rag.generators.local import LocalGenerator
+from rag.settings import Settings
+
+ROWS = [
+    {
+        "id": "q1",
+        "domain": "legal",
+        "question": "How many days notice does the tenant give?",
+        "answers": ["ninety days"],
+        "doc_id": "lease.md",
+    },
+    {
+        "id": "q2",
+        "domain": "legal",
+        "question": "How long does confidentiality last?",
+        "answers": ["four years"],
+        "evidence": ["Confidentiality lasts four years"],
+    },
+    {
+        "id": "q3",
+        "domain": "legal",
+        "question": "When are refunds paid?",
+        "answers": ["within 14 days"],
+    },
+]
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "qa.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return path
+
+
+@pytest.fixture
+def qa(
+    corpus: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    local_generator: LocalGenerator,
+) -> Iterator[Pipeline]:
+    ingest_paths([corpus], "legal", settings=settings, embedder=embedder)
+    tuned = settings.model_copy(update={"max_new_tokens": 8})
+    with Pipeline(tuned, embedder=embedder, generators={"local": local_generator}) as pipeline:
+        yield pipeline
+
+
+def test_a_run_writes_one_result_per_row_and_the_reports(
+    qa: Pipeline, dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    report = run_eval(dataset, out, settings=qa.settings, backend="local", pipeline=qa)
+
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["q1", "q2", "q3"]
+    first = json.loads(lines[0])
+    assert first["metrics"]["hit_at_k"] == 1.0 and first["sources"][0]["doc_id"] == "lease.md"
+    assert json.loads(lines[2])["metrics"]["hit_at_k"] is None  # no gold for retrieval
+    summary = report["summary"]
+    assert summary["rows"] == 3 and summary["errors"] == 0
+    assert summary["hit_at_k"]["n"] == 2 and summary["f1"]["n"] == 3
+    low, high = summary["f1"]["ci95"]
+    assert low <= summary["f1"]["mean"] <= high
+    assert set(summary["latency_ms"]) == {"embed_ms", "search_ms", "generate_ms", "total_ms"}
+    versions = report["versions"]
+    assert versions["collection_fingerprint"] == qa.retriever.check().fingerprint()
+    assert len(versions["dataset_sha256"]) == 64
+    assert versions["models"] == {"HuggingFaceTB/SmolLM2-135M-Instruct": 3}
+    assert json.loads((out / "report.json").read_text())["summary"]["rows"] == 3
+    assert "| f1 |" in (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    for plot in ("metrics.png", "latency.png", "domains.png"):
+        assert plot in html and (out / plot).stat().st_size > 1000
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(
+    qa: Pipeline, dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    run_eval(dataset, out, settings=qa.settings, backend="local", pipeline=qa)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    # as if killed while writing the second row
+    (out / "results.jsonl").write_text(lines[0] + "\n" + lines[1][:20])
+
+    report = run_eval(dataset, out, settings=qa.settings, backend="local", pipeline=qa)
+
+    again = (out / "results.jsonl").read_text().splitlines()
+    assert again[0] == lines[0]  # the finished row was not answered again
+    assert [json.loads(line)["id"] for line in again] == ["q1", "q2", "q3"]
+    assert report["summary"]["rows"] == 3
+
+
+def test_a_failing_row_is_recorded_and_the_run_goes_on(qa: Pipeline, tmp_path: Path) -> None:
+    dataset = tmp_path / "qa.jsonl"
+    rows = [ROWS[0], {"id": "long", "question": "why " * 3000, "answers": ["x"]}]
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = run_eval(dataset, tmp_path / "run", settings=qa.settings, backend="local", pipeline=qa)
+    results = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert results[0]["error"] is None
+    assert "ADAPTRAG_CONTEXT_TOKENS" in results[1]["error"]
+    assert report["summary"]["errors"] == 1
+
+
+def test_resuming_with_other_settings_is_refused(
+    qa: Pipeline, dataset: Path, tmp_path: Path
+) -> None:
+    run_eval(dataset, tmp_path / "run", settings=qa.settings, backend="local", limit=1, pipeline=qa)
+    with pytest.raises(ConfigError, match="another --out"):
+        run_eval(dataset, tmp_path / "run", settings=qa.settings, backend="local", pipeline=qa)
+
+
+def test_compare_pairs_rows_and_the_gate_fails_below_threshold(
+    qa: Pipeline, dataset: Path, tmp_path: Path, claude_env: FakeAnthropic
+) -> None:
+    run_eval(dataset, tmp_path / "local", settings=qa.settings, backend="local", pipeline=qa)
+    claude_env.reply = lambda body: "Ninety days [1]." if "tenant" in str(body) else "I don't know."
+    run_eval(dataset, tmp_path / "claude", settings=qa.settings, backend="claude", pipeline=qa)
+
+    comparison = compare_runs([tmp_path / "local", tmp_path / "claude"], tmp_path / "cmp")
+
+    f1 = comparison["metrics"]["f1"]
+    assert comparison["rows"] == 3 and f1["n"] == 3
+    difference = f1["difference_vs_first"][str(tmp_path / "claude")]
+    assert difference["ci95"][0] <= difference["mean"] <= difference["ci95"][1]
+    assert comparison["disagreements"][0]["id"] in {"q1", "q2", "q3"}
+    assert (tmp_path / "cmp" / "compare.md").read_text().startswith("# Comparison on 3")
+    assert check_gates({"f1": 0.4}, ["f1=0.5"]) == ["f1 0.4000 < 0.5"]
+    assert check_gates({"f1": 0.6}, ["f1=0.5"]) == []
+    with pytest.raises(ConfigError, match="unknown metric"):
+        check_gates({"f1": 0.6}, ["bleu=0.5"])
+
+
+def test_eval_cli_runs_reports_and_gates(
+    corpus: Path,
+    embedder: SentenceTransformerEmbedder,
+    dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ingest_paths([corpus], "legal", settings=Settings(), embedder=embedder)
+    monkeypatch.setenv("ADAPTRAG_MAX_NEW_TOKENS", "8")
+    runner = CliRunner()
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app, ["eval", "run", "--dataset", str(dataset), "--out", str(out), "-b", "local", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"]["rows"] == 3
+    gated = runner.invoke(
+        app,
+        [
+            "eval",
+            "run",
+            "--dataset",
+            str(dataset),
+            "--out",
+            str(out),
+            "-b",
+            "local",
+            "--fail-under",
+            "hit_at_k=1.01",
+        ],
+    )
+    assert gated.exit_code == 1 and "gate failed: hit_at_k" in gated.stderr
+    compared = runner.invoke(app, ["eval", "compare", str(out), str(out), "--fail-under", "f1=-1"])
+    assert compared.exit_code == 0 and "| f1 |" in compared.stdout
