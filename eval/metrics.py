@@ -12,6 +12,8 @@ import math
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from rag.prompts import NO_ANSWER
 from rag.scoring import exact_match, normalize_answer, token_f1
 from rag.types import QARow, Source
@@ -27,6 +29,7 @@ __all__ = [
     "recall_at_k",
     "relevant_ranks",
     "rouge_l",
+    "semantic_similarity",
     "token_f1",
 ]
 
@@ -111,6 +114,14 @@ def rouge_l(prediction: str, gold: Sequence[str]) -> float:
             precision, recall = lcs / len(predicted), lcs / len(reference)
             best = max(best, 2 * precision * recall / (precision + recall))
     return best
+
+
+def semantic_similarity(answer: np.ndarray, gold: np.ndarray) -> float:
+    """Best cosine similarity between the answer's embedding and each gold answer's
+    (rows of `gold`), embedded with the collection's embedding model: max_g a.g / (|a| |g|)."""
+    norms = np.linalg.norm(gold, axis=1) * float(np.linalg.norm(answer))
+    cosines = gold @ answer / np.where(norms == 0, 1.0, norms)
+    return float(cosines.max()) if len(cosines) else 0.0
 
 
 def _lcs(a: Sequence[str], b: Sequence[str]) -> int:

@@ -17,9 +17,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eval.judge import JUDGE_PROMPT_VERSION
 from rag.prompts import PROMPT_VERSION
 
 if TYPE_CHECKING:
+    from eval.judge import Judge
     from eval.runner import EvalConfig
     from rag.pipeline import Pipeline
 
@@ -27,6 +29,7 @@ METRICS = (
     "exact_match",
     "f1",
     "rouge_l",
+    "semantic_similarity",
     "refusal",
     "grounded",
     "citation_precision",
@@ -34,6 +37,8 @@ METRICS = (
     "recall_at_k",
     "mrr",
     "ndcg_at_k",
+    "judge_correct",
+    "judge_faithful",
 )
 STAGES = ("embed_ms", "search_ms", "generate_ms", "total_ms")
 BOOTSTRAP_SAMPLES = 1000
@@ -82,6 +87,9 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "output": sum(r["usage"]["output_tokens"] for r in answered),
     }
     summary["cost_usd"] = round(sum(r["usage"]["cost_usd"] for r in answered), 6)
+    judged = [r["judge"]["usage"] for r in answered if r.get("judge")]
+    if judged:
+        summary["judge_cost_usd"] = round(sum(u["cost_usd"] for u in judged), 6)
     by_domain: dict[str, list[float]] = defaultdict(list)
     for r in answered:
         by_domain[str(r.get("domain"))].append(r["metrics"]["f1"])
@@ -89,8 +97,10 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def versions(config: EvalConfig, results: Sequence[dict[str, Any]], qa: Pipeline) -> dict[str, Any]:
-    """What the numbers are tied to: data, collection, models, adapters, prompt, code."""
+def versions(
+    config: EvalConfig, results: Sequence[dict[str, Any]], qa: Pipeline, judge: Judge | None
+) -> dict[str, Any]:
+    """What the numbers are tied to: data, collection, models, adapters, prompts, code."""
     spec = qa.retriever.check()
     answered = [r for r in results if not r.get("error")]
     return {
@@ -103,18 +113,25 @@ def versions(config: EvalConfig, results: Sequence[dict[str, Any]], qa: Pipeline
         "adapters": dict(Counter(str(r["adapter"]) for r in answered)),
         "backends": dict(Counter(r["backend"] for r in answered)),
         "prompt_version": PROMPT_VERSION,
+        "judge": None
+        if judge is None
+        else {"model": judge.model, "prompt_version": JUDGE_PROMPT_VERSION},
         "adaptrag": version("adaptrag"),
     }
 
 
 def write_report(
-    out: Path, config: EvalConfig, results: Sequence[dict[str, Any]], qa: Pipeline
+    out: Path,
+    config: EvalConfig,
+    results: Sequence[dict[str, Any]],
+    qa: Pipeline,
+    judge: Judge | None = None,
 ) -> dict[str, Any]:
     """Write report.json, report.md and report.html (with plots) into `out`; return the report."""
     report: dict[str, Any] = {
         "created_at": datetime.now(UTC).isoformat(),
         "config": asdict(config),
-        "versions": versions(config, results, qa),
+        "versions": versions(config, results, qa, judge),
         "summary": summarize(results),
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))
@@ -159,7 +176,13 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         f"Tokens: {summary['tokens']['input']} in, {summary['tokens']['output']} out; "
-        f"estimated cost ${summary['cost_usd']:.4f}.",
+        f"estimated cost ${summary['cost_usd']:.4f}"
+        + (
+            f" (judge: ${summary.get('judge_cost_usd', 0.0):.4f}, {versions_['judge']['model']}, "
+            f"prompt {versions_['judge']['prompt_version']})."
+            if versions_.get("judge")
+            else "."
+        ),
         "",
         "F1 by domain: " + ", ".join(f"{d} {v:.3f}" for d, v in summary["f1_by_domain"].items()),
     ]

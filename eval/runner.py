@@ -1,10 +1,12 @@
 """Running an evaluation: every QA row through the real pipeline, one result line at a time.
 
 Rows go through `Pipeline.ask_many` in batches (batched local generation, concurrent Claude
-calls). Each row's result, with its metrics, is appended to `DIR/results.jsonl` as soon as
-its batch completes, so an interrupted run resumes where it stopped; a batch that fails is
-retried row by row and a row that still fails is recorded with its error. `DIR/run.json`
-holds the configuration: resuming with other settings is refused.
+calls); semantic similarity embeds each batch's answers and gold answers in one call, and the
+optional LLM judge grades the batch concurrently. Each row's result, with its metrics, is
+appended to `DIR/results.jsonl` as soon as its batch completes, so an interrupted run resumes
+where it stopped; a batch that fails is retried row by row and a row that still fails is
+recorded with its error. `DIR/run.json` holds the configuration: resuming with other settings
+is refused.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from eval import metrics
-from rag.errors import AdaptragError, ConfigError
+from eval.judge import Judge, Verdict, judge_prompt
+from rag.errors import AdaptragError, BackendError, ConfigError
 from rag.pipeline import Pipeline
 from rag.qa import file_hash, read_qa
+from rag.router import claude_configured
 from rag.settings import Settings
-from rag.types import Answer, QARow
+from rag.types import Answer, QARow, Usage
 
 logger = logging.getLogger(__name__)
 RESULTS_FILE = "results.jsonl"
@@ -41,20 +45,19 @@ class EvalConfig:
     domain: str | None = None
     top_k: int | None = None
     limit: int | None = None
+    judge: bool = False
 
 
 def row_metrics(row: QARow, answer: Answer, k: int) -> dict[str, float | None]:
-    """Every per-row metric (None where the row has no gold for it)."""
+    """The per-row metrics that need nothing but the row and the answer (None where the row
+    has no gold for a metric)."""
     ranks = metrics.relevant_ranks(row, answer.sources)
     gold = 1 if row.doc_id else max(len(row.evidence), 1)
-    retrieval: dict[str, float | None] = {
+    return {
         "hit_at_k": None if ranks is None else metrics.hit_at_k(ranks, k),
         "recall_at_k": metrics.recall_at_k(row, answer.sources, k),
         "mrr": None if ranks is None else metrics.mrr(ranks),
         "ndcg_at_k": None if ranks is None else metrics.ndcg_at_k(ranks, k, gold),
-    }
-    return {
-        **retrieval,
         "exact_match": metrics.exact_match(answer.text, row.answers),
         "f1": metrics.token_f1(answer.text, row.answers),
         "rouge_l": metrics.rouge_l(answer.text, row.answers),
@@ -91,6 +94,50 @@ def _result(row: QARow, answer: Answer | None, error: str | None, k: int) -> dic
     }
 
 
+def _add_semantic(
+    qa: Pipeline,
+    rows: Sequence[QARow],
+    answers: Sequence[Answer | None],
+    results: Sequence[dict[str, Any]],
+) -> None:
+    """Semantic similarity of each answer to its gold answers, with one embedding call."""
+    answered = [i for i, a in enumerate(answers) if a is not None]
+    if not answered:
+        return
+    texts = [answers[i].text for i in answered]  # type: ignore[union-attr]
+    golds = [g for i in answered for g in rows[i].answers]
+    vectors = qa.retriever.embedder.embed_passages(texts + golds)
+    start = len(texts)
+    for n, i in enumerate(answered):
+        count = len(rows[i].answers)
+        gold = vectors[start : start + count]
+        start += count
+        results[i]["metrics"]["semantic_similarity"] = metrics.semantic_similarity(vectors[n], gold)
+
+
+def _add_verdicts(
+    judge: Judge,
+    rows: Sequence[QARow],
+    answers: Sequence[Answer | None],
+    results: Sequence[dict[str, Any]],
+) -> None:
+    """The LLM judge's correctness and faithfulness grades, with its cost kept apart."""
+    answered = [i for i, a in enumerate(answers) if a is not None]
+    prompts = [
+        judge_prompt(rows[i].question, rows[i].answers, a.text, a.sources)
+        for i in answered
+        if (a := answers[i]) is not None
+    ]
+    try:
+        verdicts = judge.grade_many(prompts)
+    except BackendError as error:  # the answers still count; the grades are missing
+        verdicts = [Verdict(None, None, f"judge failed: {error}", Usage()) for _ in prompts]
+    for i, verdict in zip(answered, verdicts, strict=True):
+        results[i]["metrics"]["judge_correct"] = verdict.correct
+        results[i]["metrics"]["judge_faithful"] = verdict.faithful
+        results[i]["judge"] = {"reason": verdict.reason, "usage": asdict(verdict.usage)}
+
+
 def read_results(out: Path) -> list[dict[str, Any]]:
     """The result lines of a run folder (a torn last line from a kill is ignored)."""
     path = out / RESULTS_FILE
@@ -115,17 +162,22 @@ def run_eval(
     domain: str | None = None,
     top_k: int | None = None,
     limit: int | None = None,
+    judge: bool = False,
     pipeline: Pipeline | None = None,
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluate every row of `dataset` into `out` (resuming) and return the report."""
     from eval.report import write_report
 
+    if judge and not claude_configured():
+        raise ConfigError("the LLM judge is Claude: set ANTHROPIC_API_KEY, or drop --judge")
     dataset, out = Path(dataset), Path(out)
     rows = read_qa(dataset)
     if limit is not None:
         rows = rows[:limit]
-    config = EvalConfig(str(dataset), file_hash(dataset), backend, adapter, domain, top_k, limit)
+    config = EvalConfig(
+        str(dataset), file_hash(dataset), backend, adapter, domain, top_k, limit, judge
+    )
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, config)
     _drop_torn_line(out / RESULTS_FILE)
@@ -134,6 +186,7 @@ def run_eval(
     k = top_k or settings.top_k
     own = pipeline is None
     qa = pipeline or Pipeline(settings)
+    grader = Judge(qa.generator("claude")) if judge else None
     batch = (
         settings.generation_batch_size
         if (backend or "") != "claude"
@@ -152,11 +205,11 @@ def run_eval(
         ):
             for start in range(0, len(pending), batch):
                 part = pending[start : start + batch]
-                for result in _answer(qa, part, config, k):
+                for result in _evaluate(qa, grader, part, config, k):
                     sink.write(json.dumps(result, ensure_ascii=False) + "\n")
                 sink.flush()
                 bar.update(len(part))
-        return write_report(out, config, read_results(out), qa)
+        return write_report(out, config, read_results(out), qa, grader)
     finally:
         if own:
             qa.close()
@@ -185,8 +238,9 @@ def _check_resume(out: Path, config: EvalConfig) -> None:
 
 
 def _answer(
-    qa: Pipeline, rows: Sequence[QARow], config: EvalConfig, k: int
-) -> list[dict[str, Any]]:
+    qa: Pipeline, rows: Sequence[QARow], config: EvalConfig
+) -> list[tuple[Answer | None, str | None]]:
+    """Each row's answer or error: the batch at once, else row by row to find the failures."""
     options: dict[str, Any] = {
         "backend": config.backend,
         "adapter": config.adapter,
@@ -194,21 +248,34 @@ def _answer(
         "top_k": config.top_k,
     }
     try:
-        answers = qa.ask_many([r.question for r in rows], **options)
-        return [_result(r, a, None, k) for r, a in zip(rows, answers, strict=True)]
+        return [(a, None) for a in qa.ask_many([r.question for r in rows], **options)]
     except AdaptragError:
         pass
-    results, errors = [], []
-    for row in rows:  # find the rows that fail; the others still count
+    outcomes: list[tuple[Answer | None, str | None]] = []
+    errors = []
+    for row in rows:
         try:
-            results.append(_result(row, qa.ask(row.question, **options), None, k))
+            outcomes.append((qa.ask(row.question, **options), None))
         except AdaptragError as error:
             errors.append(error)
-            results.append(_result(row, None, f"{type(error).__name__}: {error}", k))
+            outcomes.append((None, f"{type(error).__name__}: {error}"))
     # The same configuration error on every row is the run's problem, not the rows'.
     same_config_error = all(isinstance(e, ConfigError) for e in errors) and (
         len({str(e) for e in errors}) == 1
     )
     if len(errors) == len(rows) and same_config_error:
         raise errors[0]
+    return outcomes
+
+
+def _evaluate(
+    qa: Pipeline, judge: Judge | None, rows: Sequence[QARow], config: EvalConfig, k: int
+) -> list[dict[str, Any]]:
+    """The result lines of a batch of rows: answers, their metrics, and the judge's grades."""
+    outcomes = _answer(qa, rows, config)
+    answers = [answer for answer, _ in outcomes]
+    results = [_result(r, a, e, k) for r, (a, e) in zip(rows, outcomes, strict=True)]
+    _add_semantic(qa, rows, answers, results)
+    if judge is not None:
+        _add_verdicts(judge, rows, answers, results)
     return results

@@ -521,6 +521,9 @@ def eval_run(
     concurrency: int | None = typer.Option(
         None, "--concurrency", help=Settings.field_help("claude_concurrency")
     ),
+    judge: bool = typer.Option(
+        False, "--judge", help="Also grade correctness and faithfulness with Claude (needs a key)."
+    ),
     fail_under: list[str] = FailUnderOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -538,6 +541,7 @@ def eval_run(
         domain=domain,
         top_k=top_k,
         limit=limit,
+        judge=judge,
     )
     summary = report["summary"]
     lines = [f"{summary['rows']} rows, {summary['errors']} errors; report: {out / 'report.html'}"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from eval.metrics import (
@@ -17,6 +18,7 @@ from eval.metrics import (
     recall_at_k,
     relevant_ranks,
     rouge_l,
+    semantic_similarity,
     token_f1,
 )
 from rag.types import QARow, Source
@@ -89,3 +91,12 @@ def test_citation_precision_checks_the_cited_source_supports_the_sentence() -> N
     # [2] supports sentence 1; [2] does not support sentence 2, [1] does; [9] points nowhere
     assert citation_precision(answer, SOURCES) == pytest.approx(2 / 4)
     assert citation_precision("No citations.", SOURCES) is None
+
+
+def test_semantic_similarity_is_the_best_cosine_over_the_gold_answers() -> None:
+    answer = np.array([3.0, 4.0])
+    gold = np.array([[4.0, 3.0], [0.0, 2.0], [0.0, 0.0]])
+    # cosines: (12 + 12) / 25 = 0.96, 8 / 10 = 0.8, and 0 for a zero vector (no division by 0)
+    assert semantic_similarity(answer, gold) == pytest.approx(0.96)
+    assert semantic_similarity(answer, gold[1:]) == pytest.approx(0.8)
+    assert semantic_similarity(answer, np.array([[-3.0, -4.0]])) == pytest.approx(-1.0)

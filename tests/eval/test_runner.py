@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_anthropic import FakeAnthropic
 from typer.testing import CliRunner
 
 from eval.compare import check_gates, compare_runs
+from eval.judge import JUDGE_SYSTEM
 from eval.runner import run_eval
 from ingest import ingest_paths
 from rag import Pipeline
@@ -78,6 +80,8 @@ def test_a_run_writes_one_result_per_row_and_the_reports(
     summary = report["summary"]
     assert summary["rows"] == 3 and summary["errors"] == 0
     assert summary["hit_at_k"]["n"] == 2 and summary["f1"]["n"] == 3
+    assert -1.0 <= first["metrics"]["semantic_similarity"] <= 1.0
+    assert summary["semantic_similarity"]["n"] == 3
     low, high = summary["f1"]["ci95"]
     assert low <= summary["f1"]["mean"] <= high
     assert set(summary["latency_ms"]) == {"embed_ms", "search_ms", "generate_ms", "total_ms"}
@@ -132,8 +136,30 @@ def test_compare_pairs_rows_and_the_gate_fails_below_threshold(
     qa: Pipeline, dataset: Path, tmp_path: Path, claude_env: FakeAnthropic
 ) -> None:
     run_eval(dataset, tmp_path / "local", settings=qa.settings, backend="local", pipeline=qa)
-    claude_env.reply = lambda body: "Ninety days [1]." if "tenant" in str(body) else "I don't know."
-    run_eval(dataset, tmp_path / "claude", settings=qa.settings, backend="claude", pipeline=qa)
+
+    def reply(body: dict[str, Any]) -> str:
+        if body["system"][0]["text"] == JUDGE_SYSTEM:  # grading: only the tenant answer is right
+            right = "Ninety days" in body["messages"][0]["content"].split("Answer to grade:")[1]
+            return json.dumps({"correct": right, "faithful": True, "reason": "checked"})
+        question = body["messages"][0]["content"].rpartition("Question:")[2]
+        return "Ninety days [1]." if "tenant" in question else "I don't know."
+
+    claude_env.reply = reply
+    report = run_eval(
+        dataset,
+        tmp_path / "claude",
+        settings=qa.settings,
+        backend="claude",
+        judge=True,
+        pipeline=qa,
+    )
+    summary = report["summary"]
+    assert summary["judge_correct"]["mean"] == pytest.approx(1 / 3)
+    assert summary["judge_faithful"]["mean"] == 1.0 and summary["judge_cost_usd"] > 0
+    assert report["versions"]["judge"] == {
+        "model": "claude-sonnet-5-5",
+        "prompt_version": "judge-v1",
+    }
 
     comparison = compare_runs([tmp_path / "local", tmp_path / "claude"], tmp_path / "cmp")
 
@@ -183,3 +209,11 @@ def test_eval_cli_runs_reports_and_gates(
     assert gated.exit_code == 1 and "gate failed: hit_at_k" in gated.stderr
     compared = runner.invoke(app, ["eval", "compare", str(out), str(out), "--fail-under", "f1=-1"])
     assert compared.exit_code == 0 and "| f1 |" in compared.stdout
+
+
+def test_the_judge_needs_a_key_and_nothing_is_written_without_one(
+    dataset: Path, tmp_path: Path, settings: Settings
+) -> None:
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
+        run_eval(dataset, tmp_path / "run", settings=settings, judge=True)
+    assert not (tmp_path / "run").exists()
