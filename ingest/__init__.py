@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest.job import IngestJob
+from ingest.job import IngestJob, ProgressHook
 from ingest.loaders import LoaderOptions
 from ingest.report import FileIssue, IngestReport
 from rag.embedder import Embedder, SentenceTransformerEmbedder
@@ -34,6 +34,7 @@ def ingest_paths(
     embedder: Embedder | None = None,
     store: VectorStore | None = None,
     show_progress: bool | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> IngestReport:
     """Ingest files and folders into `domain` of a collection; return what happened.
 
@@ -49,6 +50,7 @@ def ingest_paths(
         embedder / store: use these instead of building them from settings (a caller that
             ingests often keeps one loaded embedder).
         show_progress: progress bars on stderr; None shows them on a terminal.
+        on_progress: `on_progress(stage, done, total)` after each step (see `IngestJob`).
 
     Unchanged documents cost no embedding; a changed document's new chunks are stored
     before its old ones are deleted; a file that fails is reported and the run goes on.
@@ -64,6 +66,7 @@ def ingest_paths(
         # Several model batches per embedding call keep the model busy between writes.
         batch_chunks=settings.embedding_batch_size * 4,
         show_progress=show_progress,
+        on_progress=on_progress,
     )
     try:
         return job.run(

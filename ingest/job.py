@@ -42,6 +42,7 @@ from rag.sparse import SparseEncoder
 from rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
 from rag.types import Chunk, Document, SparseVector
 
+ProgressHook = Callable[[str, int, int | None], None]
 logger = logging.getLogger(__name__)
 
 DOMAIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -96,6 +97,9 @@ class IngestJob:
         sparse: sparse encoder (default BM25-style, recorded in the collection).
         batch_chunks: chunks per embedding call; large batches keep the model busy. 256.
         show_progress: progress bars on stderr; None (default) shows them on a terminal.
+        on_progress: called as `on_progress(stage, done, total)` after each step of a stage
+            ("parse" in files with a total, "embed" and "store" in chunks without one), from
+            the stage's thread; for servers and UIs that show a job's progress.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class IngestJob:
         sparse: SparseEncoder | None = None,
         batch_chunks: int = 256,
         show_progress: bool | None = None,
+        on_progress: ProgressHook | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -116,6 +121,7 @@ class IngestJob:
         self.sparse = sparse or SparseEncoder()
         self.batch_chunks = batch_chunks
         self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        self.on_progress = on_progress
         self._chunker: Chunker | None = None
         self._spec: CollectionSpec | None = None
 
@@ -210,6 +216,7 @@ class _Run:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._bars: dict[str, tqdm[Any]] = {}
+        self._done: dict[str, int] = {}
 
     @property
     def seen(self) -> set[str]:
@@ -228,7 +235,17 @@ class _Run:
             dynamic_ncols=True,
         )
         self._bars[name] = bar
+        self._done[name] = 0
+        if self.job.on_progress is not None:
+            self.job.on_progress(name, 0, total)
         return bar
+
+    def _advance(self, bar: tqdm[Any], name: str, n: int) -> None:
+        """Move a stage on by n (its bar, and the progress hook)."""
+        bar.update(n)
+        self._done[name] += n
+        if self.job.on_progress is not None:
+            self.job.on_progress(name, self._done[name], bar.total)
 
     def execute(self, files: list[SourceFile], *, dry_run: bool, options: LoaderOptions) -> None:
         parse_bar = self._bar("parse", "file", len(files))
@@ -275,7 +292,7 @@ class _Run:
                 if self._stop.is_set():
                     return
                 self._parse_file(file, dry_run, options)
-                bar.update(1)
+                self._advance(bar, "parse", 1)
         finally:
             self._put(self._to_embed, _DONE)
 
@@ -368,7 +385,7 @@ class _Run:
             for chunk, sparse in zip(work.chunks, work.sparse, strict=True):
                 points.append(self._point(work, chunk, sparse, vectors[row], ingested_at))
                 row += 1
-        bar.update(len(texts))
+        self._advance(bar, "embed", len(texts))
         self._put(self._to_write, _Batch(points, works))
 
     def _point(
@@ -407,7 +424,7 @@ class _Run:
             if batch is _DONE:
                 return
             store.upsert(batch.points)
-            bar.update(len(batch.points))
+            self._advance(bar, "store", len(batch.points))
             for work in batch.documents:
                 # Old versions go only now that every chunk of the new one is stored.
                 if work.action is not Action.ADD:

@@ -569,6 +569,24 @@ def eval_compare(
     _gate({m: e["mean"][last] for m, e in comparison["metrics"].items()}, fail_under)
 
 
+# --- serve -----------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Allow a non-loopback bind with no API keys configured."
+    ),
+) -> None:
+    """Run the HTTP API (ask, stream, retrieve, ingest, collections, adapters, metrics)."""
+    from rag.server import serve as run_server
+
+    run_server(_settings(ctx), host=host, port=port, insecure=insecure)
+
+
 # --- collections -----------------------------------------------------------------------
 
 
@@ -579,39 +597,13 @@ def _store(settings: Settings, name: str) -> Any:
 
 
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
+    from rag.index import describe_collection
+
     store = _store(settings, name)
     try:
-        spec = store.spec()
-        if spec is None:
-            raise CollectionNotFoundError(
-                f"collection {name!r} does not exist; see `adaptrag collections list`"
-            )
-        info: dict[str, Any] = {
-            "name": name,
-            "embedding_model": spec.embedding_model,
-            "dimension": spec.dimension,
-            "chunks": store.count(),
-            "fingerprint": spec.fingerprint(),
-        }
-        if detail:
-            chunks_by_domain = store.facet("domain")
-            info["domains"] = {
-                domain: {
-                    "chunks": chunks,
-                    "documents": len(store.facet("doc_id", _domain_filter(domain))),
-                }
-                for domain, chunks in sorted(chunks_by_domain.items())
-            }
-            info["spec"] = spec.to_dict()
-        return info
+        return describe_collection(store, name, detail=detail)
     finally:
         store.close()
-
-
-def _domain_filter(domain: str) -> Any:
-    from rag.stores import Where
-
-    return Where(equals={"domain": domain})
 
 
 @collections_app.command("list")

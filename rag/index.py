@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
+from typing import Any
 
 from rag.embedder import Embedder
+from rag.errors import CollectionNotFoundError
 from rag.sparse import SparseEncoder
 from rag.stores.base import CollectionSpec, VectorStore, Where
 
@@ -45,3 +48,38 @@ def domain_snapshot(store: VectorStore, domain: str) -> str:
         for p in store.scroll(Where(equals={"domain": domain}), ["doc_id", "content_hash"])
     )
     return hashlib.sha256(json.dumps(sorted(set(pairs))).encode()).hexdigest()[:16]
+
+
+def describe_collection(
+    store: VectorStore,
+    name: str,
+    *,
+    detail: bool,
+    domains: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """What a collection is (model, size, fingerprint) and, with `detail`, what each domain
+    holds and the full spec. `domains` limits what is shown to those domains (counts too)."""
+    spec = store.spec()
+    if spec is None:
+        raise CollectionNotFoundError(
+            f"collection {name!r} does not exist; see `adaptrag collections list`"
+        )
+    visible = None if domains is None else Where(equals={"domain": sorted(domains)})
+    info: dict[str, Any] = {
+        "name": name,
+        "embedding_model": spec.embedding_model,
+        "dimension": spec.dimension,
+        "chunks": store.count(visible),
+        "fingerprint": spec.fingerprint(),
+    }
+    if detail:
+        chunks_by_domain = store.facet("domain", visible)
+        info["domains"] = {
+            domain: {
+                "chunks": chunks,
+                "documents": len(store.facet("doc_id", Where(equals={"domain": domain}))),
+            }
+            for domain, chunks in sorted(chunks_by_domain.items())
+        }
+        info["spec"] = spec.to_dict()
+    return info

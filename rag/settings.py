@@ -201,6 +201,33 @@ class Settings(BaseSettings):
     claude_output_usd_per_mtok: float = Field(
         default=15.0, ge=0, description="Price of a million output tokens, for the cost estimate."
     )
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="API keys of the HTTP server, separated by spaces or ';': KEY (every "
+        "domain), KEY:legal,finance (those domains), KEY:legal:ingest or KEY:*:ingest (may "
+        "also ingest). No keys: the server binds to loopback only.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="A YAML or JSON file of API keys: a list of {key, domains, ingest}, added "
+        "to ADAPTRAG_API_KEYS.",
+    )
+    ingest_root: Path | None = Field(
+        default=None,
+        description="The folder POST /v1/ingest may read paths under; unset: uploads only.",
+    )
+    max_question_chars: int = Field(
+        default=4000, ge=1, description="Longest question the server accepts (characters)."
+    )
+    max_top_k: int = Field(
+        default=50, ge=1, le=100, description="Largest top_k the server accepts."
+    )
+    max_upload_mb: float = Field(
+        default=50.0, gt=0, description="Largest upload to POST /v1/ingest (MB, all files)."
+    )
+    request_timeout_s: float = Field(
+        default=120.0, gt=0, description="Server requests running longer get a 504."
+    )
 
     @property
     def models_dir(self) -> Path:

@@ -1,0 +1,170 @@
+"""API keys and what each may do: read some domains (or all), and ingest or not.
+
+Keys come from `ADAPTRAG_API_KEYS` (`KEY`, `KEY:legal,finance`, `KEY:legal:ingest`,
+`KEY:*:ingest`, separated by spaces or ';') and from `ADAPTRAG_API_KEYS_FILE` (YAML or JSON:
+a list of `{key, domains, ingest}`). A key's domain rules become part of the store query
+filter (`Access.scope`), so no chunk of another domain can reach its prompt or sources.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rag.errors import ConfigError
+from rag.settings import Settings
+
+_ENTRY = re.compile(r"[;\s]+")
+_DOMAIN = re.compile(r"^[A-Za-z0-9_.-]+$")
+MIN_KEY_CHARS = 16
+
+
+class Forbidden(Exception):
+    """The key may not do this (HTTP 403); the message says what it may do."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one caller may do. `domains` None: every domain."""
+
+    name: str
+    domains: frozenset[str] | None = None
+    ingest: bool = False
+
+    def check_domain(self, domain: str) -> None:
+        """Refuse a domain outside the key's rules."""
+        if self.domains is not None and domain not in self.domains:
+            raise Forbidden(
+                f"this key may not read or write domain {domain!r}; its domains: "
+                f"{', '.join(sorted(self.domains))}"
+            )
+
+    def scope(
+        self, domain: str | None, filters: Mapping[str, Any] | None
+    ) -> tuple[str | None, dict[str, Any]]:
+        """The request's domain and filters with the key's rules added to the filter."""
+        scoped = dict(filters or {})
+        asked = scoped.get("domain")
+        if domain is not None:
+            self.check_domain(domain)
+        if asked is not None:
+            for value in asked if isinstance(asked, list) else [asked]:
+                self.check_domain(str(value))
+        elif domain is None and self.domains is not None:
+            scoped["domain"] = sorted(self.domains)
+        return domain, scoped
+
+    def may_read(self, domain: str) -> bool:
+        """Whether the key may read `domain`."""
+        return self.domains is None or domain in self.domains
+
+    def check_ingest(self, domain: str) -> None:
+        """Refuse ingestion without the right, or into a domain outside the key's rules."""
+        if not self.ingest:
+            raise Forbidden("this key may not ingest; give it the ingest right (KEY:*:ingest)")
+        self.check_domain(domain)
+
+
+OPEN_ACCESS = Access(name="anonymous", domains=None, ingest=True)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One configured key and its rules."""
+
+    key: str
+    access: Access
+
+
+def _key(secret: str, domains: Sequence[str] | None, ingest: bool, where: str) -> ApiKey:
+    if len(secret) < MIN_KEY_CHARS:
+        raise ConfigError(
+            f"an API key in {where} is shorter than {MIN_KEY_CHARS} characters; use a long "
+            "random key (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+        )
+    if domains is not None:
+        bad = [d for d in domains if not _DOMAIN.match(d)]
+        if bad or not domains:
+            raise ConfigError(f"bad domain list {list(domains)!r} for a key in {where}")
+    name = f"key-{secret[:4]}…"
+    allowed = None if domains is None else frozenset(domains)
+    return ApiKey(secret, Access(name=name, domains=allowed, ingest=ingest))
+
+
+def parse_keys(text: str, where: str = "ADAPTRAG_API_KEYS") -> list[ApiKey]:
+    """Keys from the `KEY[:domains|*[:ingest]]` list form."""
+    keys = []
+    for entry in filter(None, _ENTRY.split(text.strip())):
+        secret, _, rest = entry.partition(":")
+        domains_part, _, right = rest.partition(":")
+        if right not in ("", "ingest"):
+            raise ConfigError(f"unknown right {right!r} in {where}; the only right is 'ingest'")
+        domains = None if domains_part in ("", "*") else domains_part.split(",")
+        keys.append(_key(secret, domains, right == "ingest", where))
+    return keys
+
+
+def load_keys_file(path: Path) -> list[ApiKey]:
+    """Keys from a YAML or JSON file: a list of {key, domains (list or '*'), ingest}."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read the API keys file {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"the API keys file {path} is not valid YAML/JSON: {error}") from error
+    entries = data.get("keys", data) if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise ConfigError(f"the API keys file {path} must hold a list of {{key, domains, ingest}}")
+    keys = []
+    for n, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+            raise ConfigError(f"entry {n} of {path} needs a 'key' string: {json.dumps(entry)}")
+        domains = entry.get("domains", "*")
+        if domains != "*" and not (
+            isinstance(domains, list) and all(isinstance(d, str) for d in domains)
+        ):
+            raise ConfigError(f"entry {n} of {path}: 'domains' is a list of names or '*'")
+        keys.append(
+            _key(
+                entry["key"],
+                None if domains == "*" else domains,
+                bool(entry.get("ingest")),
+                str(path),
+            )
+        )
+    return keys
+
+
+class Keyring:
+    """The configured keys; `lookup` compares in constant time."""
+
+    def __init__(self, keys: Sequence[ApiKey]) -> None:
+        self.keys = list(keys)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keyring:
+        """Keys from ADAPTRAG_API_KEYS and ADAPTRAG_API_KEYS_FILE."""
+        keys = parse_keys(settings.api_keys.get_secret_value()) if settings.api_keys else []
+        if settings.api_keys_file is not None:
+            keys += load_keys_file(settings.api_keys_file)
+        return cls(keys)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any key is configured (else every caller has open access)."""
+        return bool(self.keys)
+
+    def lookup(self, token: str) -> Access | None:
+        """The access of a presented key; None when it matches no key."""
+        found = None
+        for key in self.keys:  # no early exit: timing does not reveal which key matched
+            if hmac.compare_digest(key.key.encode(), token.encode()):
+                found = key.access
+        return found

@@ -1,0 +1,139 @@
+"""Ingest jobs of the HTTP server: one worker thread, jobs run in order, progress readable.
+
+A job ingests files (uploaded into a temporary folder, or paths under the configured ingest
+root) into one domain with the server's own embedder and store, so an embedded store is
+never opened by a second process. Uploaded files are deleted when their job ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rag.embedder import Embedder
+from rag.errors import AdaptragError
+from rag.settings import Settings
+from rag.stores import VectorStore
+
+logger = logging.getLogger(__name__)
+MAX_KEPT_JOBS = 200
+
+
+@dataclass
+class Job:
+    """One ingest job and what is known of it so far."""
+
+    id: str
+    domain: str
+    paths: list[Path]
+    sync: bool
+    owner: str
+    cleanup: Path | None = None
+    status: str = "queued"  # queued, running, done, failed
+    progress: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    finished_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as the API returns it."""
+        return {
+            "id": self.id,
+            "domain": self.domain,
+            "status": self.status,
+            "progress": self.progress,
+            "report": self.report,
+            "error": self.error,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+        }
+
+
+class IngestJobs:
+    """Runs ingest jobs one after another on a worker thread."""
+
+    def __init__(
+        self, settings: Settings, collection: str, embedder: Embedder, store: VectorStore
+    ) -> None:
+        self.settings = settings
+        self.collection = collection
+        self.embedder = embedder
+        self.store = store
+        self._jobs: dict[str, Job] = {}
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._worker = threading.Thread(target=self._work, name="adaptrag-ingest", daemon=True)
+        self._worker.start()
+
+    def submit(
+        self,
+        paths: list[Path],
+        domain: str,
+        *,
+        sync: bool,
+        owner: str,
+        cleanup: Path | None = None,
+    ) -> Job:
+        """Queue a job; it runs after the jobs before it."""
+        job = Job(uuid.uuid4().hex[:16], domain, paths, sync, owner, cleanup)
+        with self._lock:
+            self._jobs[job.id] = job
+            finished = [j for j in self._jobs.values() if j.finished_at]
+            for old in finished[: max(0, len(self._jobs) - MAX_KEPT_JOBS)]:
+                del self._jobs[old.id]
+        self._queue.put(job)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        """A job by id (None if unknown or long finished)."""
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop taking jobs; wait for the running one."""
+        self._queue.put(None)
+        self._worker.join(timeout_s)
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not None:
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        from ingest import ingest_paths
+
+        def on_progress(stage: str, done: int, total: int | None) -> None:
+            job.progress[stage] = {"done": done, "total": total}
+
+        job.status = "running"
+        try:
+            report = ingest_paths(
+                job.paths,
+                job.domain,
+                settings=self.settings,
+                collection=self.collection,
+                sync=job.sync,
+                embedder=self.embedder,
+                store=self.store,
+                show_progress=False,
+                on_progress=on_progress,
+            )
+            job.report = report.to_dict()
+            job.status = "done"
+        except AdaptragError as error:
+            job.error, job.status = str(error), "failed"
+        except Exception as error:  # a job must never kill the worker thread
+            logger.exception("ingest job %s failed", job.id)
+            job.error, job.status = f"{type(error).__name__}: {error}", "failed"
+        finally:
+            job.finished_at = datetime.now(UTC).isoformat()
+            if job.cleanup is not None:
+                shutil.rmtree(job.cleanup, ignore_errors=True)
+            logger.info("ingest job %s %s", job.id, job.status)
