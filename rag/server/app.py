@@ -8,7 +8,6 @@ Errors are JSON `{"error": message, "type": kind}` with a 4xx for anything the c
 fix.
 """
 
-
 import asyncio
 import json
 import logging
@@ -264,6 +263,21 @@ def create_app(
             "max_new_tokens": body.max_new_tokens,
         }
 
+    async def save_uploads(
+        files: list[StarletteUpload], folder: Path, limit: int, too_large: ApiError
+    ) -> None:
+        total = 0
+        for upload in files:
+            name = Path(upload.filename or "").name
+            if not name or name.startswith("."):
+                raise ApiError(422, f"bad upload file name {upload.filename!r}")
+            with (folder / name).open("wb") as out:
+                while chunk := await upload.read(1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise too_large
+                    out.write(chunk)
+
     # --- errors and logging ------------------------------------------------------------
 
     def error_response(status: int, message: str, kind: str) -> JSONResponse:
@@ -397,7 +411,8 @@ def create_app(
             try:
                 body = IngestPathsRequest.model_validate_json(await request.body())
             except ValidationError as error:
-                raise RequestValidationError(error.errors()) from None
+                problems = [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+                raise RequestValidationError(problems) from None
             caller.check_ingest(body.domain)
             paths = [_under_root(settings.ingest_root, p) for p in body.paths]
             job = jobs().submit(paths, body.domain, sync=body.sync, owner=caller.name)
@@ -417,30 +432,22 @@ def create_app(
             f"the upload is larger than {settings.max_upload_mb:g} MB (ADAPTRAG_MAX_UPLOAD_MB)",
             "too_large",
         )
-        if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
+        length = request.headers.get("content-length", "0")
+        if length.isdigit() and int(length) > limit + 64 * 1024:  # form overhead allowed
             raise too_large
         form = await request.form()
-        domain = form.get("domain")
-        files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
-        if not isinstance(domain, str) or not domain or not files:
-            raise ApiError(422, "a multipart upload needs a 'domain' field and 'files' parts")
-        caller.check_ingest(domain)
-        folder = Path(tempfile.mkdtemp(prefix="adaptrag-upload-"))
         try:
-            total = 0
-            for upload in files:
-                name = Path(upload.filename or "").name
-                if not name or name.startswith("."):
-                    raise ApiError(422, f"bad upload file name {upload.filename!r}")
-                with (folder / name).open("wb") as out:
-                    while chunk := await upload.read(1 << 20):
-                        total += len(chunk)
-                        if total > limit:
-                            raise too_large
-                        out.write(chunk)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+            domain = form.get("domain")
+            files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
+            if not isinstance(domain, str) or not domain or not files:
+                raise ApiError(422, "a multipart upload needs a 'domain' field and 'files' parts")
+            caller.check_ingest(domain)
+            folder = Path(tempfile.mkdtemp(prefix="adaptrag-upload-"))
+            try:
+                await save_uploads(files, folder, limit, too_large)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
         finally:
             await form.close()
         return domain, folder

@@ -71,9 +71,9 @@ def test_a_finance_key_never_sees_a_legal_chunk(served: Served) -> None:
     with served.client(FINANCE) as client:
         # no domain given: the key's rule is the store filter, even for a legal question
         for question in ("termination notice of the lease", "confidentiality of the NDA"):
-            sources = client.post(
-                "/v1/retrieve", json={"question": question, "top_k": 20}
-            ).json()["sources"]
+            sources = client.post("/v1/retrieve", json={"question": question, "top_k": 20}).json()[
+                "sources"
+            ]
             assert sources and {s["metadata"]["domain"] for s in sources} == {"finance"}
         answer = client.post("/v1/ask", json={"question": "What notice ends the lease?"}).json()
         assert {s["metadata"]["domain"] for s in answer["sources"]} == {"finance"}

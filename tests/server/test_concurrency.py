@@ -1,0 +1,93 @@
+"""Concurrent requests over HTTP: different adapters at once, and a slow Claude call that
+does not hold up local requests."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import ADMIN, Served, running, server_settings
+from fake_anthropic import FakeAnthropic
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adapters"))
+from adapter_helpers import random_adapter  # noqa: E402
+
+from adapters import add_adapter  # noqa: E402
+from ingest import ingest_paths  # noqa: E402
+from rag import Pipeline  # noqa: E402
+from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
+from rag.generators.local import LocalGenerator  # noqa: E402
+from rag.server import create_app  # noqa: E402
+from rag.server.auth import Keyring, parse_keys  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
+
+
+@pytest.fixture(scope="module")
+def with_adapters(
+    tmp_path_factory: pytest.TempPathFactory,
+    models_dir: Path,
+    embedder: SentenceTransformerEmbedder,
+    local_generator: LocalGenerator,
+) -> Iterator[Served]:
+    """A server whose legal and finance domains each have an adapter (random LoRA weights)."""
+    tmp = tmp_path_factory.mktemp("adapters-server")
+    settings = server_settings(tmp, models_dir)
+    for seed, domain in enumerate(("legal", "finance")):
+        ingest_paths([SAMPLE / domain], domain, settings=settings, embedder=embedder)
+        add_adapter(random_adapter(models_dir, tmp / domain, seed), domain, settings=settings)
+    pipeline = Pipeline(settings, embedder=embedder, generators={"local": local_generator})
+    app = create_app(settings, pipeline=pipeline, keys=Keyring(parse_keys(f"{ADMIN}:*")))
+    with running(app) as url:
+        yield Served(url, settings, pipeline, tmp / "root")
+    pipeline.close()
+
+
+QUESTION = "What is the annual base rent of the Northwind lease?"
+
+
+def test_simultaneous_requests_for_different_adapters_get_their_own(
+    with_adapters: Served,
+) -> None:
+    def ask(adapter: str) -> str:
+        with with_adapters.client() as client:
+            body = {"question": QUESTION, "domain": "legal", "adapter": adapter}
+            response = client.post("/v1/ask", json=body)
+            assert response.status_code == 200, response.text
+            return str(response.json()["text"]), response.json()["adapter"]
+
+    alone = {name: ask(name) for name in ("legal", "finance", "base")}
+    assert len({text for text, _ in alone.values()}) == 3  # each adapter changes the answer
+    order = ["legal", "finance", "base"] * 3
+    with ThreadPoolExecutor(len(order)) as pool:
+        together = list(pool.map(ask, order))
+    assert together == [alone[name] for name in order]
+    with with_adapters.client() as client:
+        listed = client.get("/v1/adapters").json()
+    assert {a["domain"] for a in listed} == {"legal", "finance"}
+
+
+def test_a_slow_claude_call_does_not_block_local_requests(
+    served: Served, claude_env: FakeAnthropic
+) -> None:
+    claude_env.delay_s = 8.0
+    with ThreadPoolExecutor(1) as pool, served.client() as client:
+        slow = pool.submit(
+            client.post, "/v1/ask", json={"question": "What is the rent?", "backend": "claude"}
+        )
+        time.sleep(0.3)  # the Claude request is in flight
+        started = time.monotonic()
+        local = client.post(
+            "/v1/ask", json={"question": "What is the rent?", "backend": "local", "domain": "legal"}
+        )
+        retrieved = client.post("/v1/retrieve", json={"question": "rent"})
+        local_s = time.monotonic() - started
+        assert local.status_code == 200 and retrieved.status_code == 200
+        # both were answered while the Claude call was still waiting on the API
+        assert not slow.done() and local_s < claude_env.delay_s
+        answer = slow.result(timeout=30)
+    assert answer.status_code == 200 and answer.json()["backend"] == "claude"
