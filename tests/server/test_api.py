@@ -7,7 +7,7 @@ import logging
 
 import httpx
 import pytest
-from conftest import ADMIN, FINANCE, LEGAL_INGEST, Served
+from server_helpers import ADMIN, FINANCE, LEGAL_INGEST, Served
 
 from rag.server import JsonFormatter
 

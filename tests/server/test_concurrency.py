@@ -10,19 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN, Served, running, server_settings
 from fake_anthropic import FakeAnthropic
+from server_helpers import ADMIN, Served, running, server_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adapters"))
-from adapter_helpers import random_adapter  # noqa: E402
+from adapter_helpers import random_adapter
 
-from adapters import add_adapter  # noqa: E402
-from ingest import ingest_paths  # noqa: E402
-from rag import Pipeline  # noqa: E402
-from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
-from rag.generators.local import LocalGenerator  # noqa: E402
-from rag.server import create_app  # noqa: E402
-from rag.server.auth import Keyring, parse_keys  # noqa: E402
+from adapters import add_adapter
+from ingest import ingest_paths
+from rag import Pipeline
+from rag.embedder import SentenceTransformerEmbedder
+from rag.generators.local import LocalGenerator
+from rag.server import create_app
+from rag.server.auth import Keyring, parse_keys
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
 

@@ -1,0 +1,69 @@
+"""Helpers of the server tests: a real uvicorn server in a thread, settings, keys."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from rag import Pipeline
+from rag.settings import Settings
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
+ADMIN = "admin-key-0123456789abcdef"
+FINANCE = "finance-key-0123456789abcdef"
+LEGAL_INGEST = "legal-ingest-0123456789abcd"
+KEYS = f"{ADMIN}:*:ingest; {FINANCE}:finance {LEGAL_INGEST}:legal:ingest"
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free port of 127.0.0.1; yield its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None))
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@dataclass
+class Served:
+    """A running server and what it was built with."""
+
+    url: str
+    settings: Settings
+    pipeline: Pipeline
+    ingest_root: Path
+
+    def client(self, key: str | None = ADMIN, timeout: float = 60) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+
+def server_settings(tmp: Path, models_dir: Path, **extra: object) -> Settings:
+    """The qdrant-client in-process backend, one collection per module, short answers."""
+    return Settings(
+        data_dir=tmp / "data",
+        model_cache_dir=models_dir,
+        qdrant_url=":memory:",
+        collection=f"srv{uuid.uuid4().hex[:8]}",
+        max_new_tokens=8,
+        ingest_root=tmp / "root",
+        **extra,
+    )
