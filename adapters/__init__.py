@@ -21,7 +21,7 @@ from rag.errors import ConfigError, StoreError
 from rag.generators.local import LocalGenerator
 from rag.index import domain_snapshot
 from rag.settings import Settings
-from rag.stores import connection, open_store
+from rag.stores import store_for
 
 __all__ = [
     "AdapterInfo",
@@ -55,7 +55,7 @@ def describe_adapters(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _snapshot(settings: Settings, collection: str, domain: str) -> str | None:
-    store = open_store(collection, **connection(settings))
+    store = store_for(settings, collection)
     try:
         return domain_snapshot(store, domain) if store.spec() is not None else None
     except StoreError:  # busy or unreachable: staleness unknown rather than a failed listing

@@ -15,7 +15,7 @@ from ingest.loaders import LoaderOptions
 from ingest.report import FileIssue, IngestReport
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.settings import Settings, load_settings
-from rag.stores import VectorStore, connection, open_store
+from rag.stores import VectorStore, store_for
 
 __all__ = ["FileIssue", "IngestJob", "IngestReport", "LoaderOptions", "ingest_paths"]
 
@@ -57,7 +57,7 @@ def ingest_paths(
     """
     settings = settings or load_settings()
     own_store = store is None
-    store = store or open_store(collection or settings.collection, **connection(settings))
+    store = store or store_for(settings, collection)
     job = IngestJob(
         store,
         embedder or SentenceTransformerEmbedder.from_settings(settings),

@@ -591,9 +591,9 @@ def serve(
 
 
 def _store(settings: Settings, name: str) -> Any:
-    from rag.stores import connection, open_store
+    from rag.stores import store_for
 
-    return open_store(name, **connection(settings))
+    return store_for(settings, name)
 
 
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:

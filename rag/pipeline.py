@@ -31,7 +31,7 @@ from rag.router import (
     infer_domain,
 )
 from rag.settings import Settings, load_settings
-from rag.stores import VectorStore, connection, open_store
+from rag.stores import VectorStore, store_for
 from rag.stores.base import Scalar
 from rag.types import Answer, Source
 
@@ -94,7 +94,7 @@ class Pipeline:
         """The retriever over the collection (opening the store and the embedder)."""
         with self._lock:
             if self._retriever is None:
-                store = self._store or open_store(self.collection, **connection(self.settings))
+                store = self._store or store_for(self.settings, self.collection)
                 self._store = store
                 embedder = self._embedder or SentenceTransformerEmbedder.from_settings(
                     self.settings

@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = Field(
         default=None, description="API key for a Qdrant server or Qdrant Cloud; never logged."
     )
+    qdrant_shards: int = Field(
+        default=1,
+        ge=1,
+        description="Shards of a collection created on a Qdrant server or cluster (a cluster "
+        "spreads them over its nodes).",
+    )
+    qdrant_replicas: int = Field(
+        default=1,
+        ge=1,
+        description="Copies of each shard on a Qdrant cluster (2 or more survive a node loss).",
+    )
     embedding_model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
         description="sentence-transformers model: a Hugging Face id or a local path. The default "

@@ -462,12 +462,12 @@ def create_app(
     @app.get("/v1/collections", summary="Collections and what the key may see of them")
     async def collections(caller: Caller) -> list[dict[str, Any]]:
         from rag.index import describe_collection
-        from rag.stores import collection_names, connection, open_store
+        from rag.stores import collection_names, connection, store_for
 
         def work() -> list[dict[str, Any]]:
             rows = []
             for name in collection_names(**connection(settings)):
-                store = open_store(name, **connection(settings))
+                store = store_for(settings, name)
                 try:
                     rows.append(
                         describe_collection(store, name, detail=True, domains=caller.domains)

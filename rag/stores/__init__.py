@@ -31,6 +31,7 @@ __all__ = [
     "connection",
     "ensure_collection",
     "open_store",
+    "store_for",
 ]
 
 
@@ -44,18 +45,32 @@ def connection(settings: Settings) -> dict[str, Any]:
     }
 
 
+def store_for(settings: Settings, collection: str | None = None) -> VectorStore:
+    """The store of `collection` (default: the configured one) as `settings` describe it."""
+    return open_store(
+        collection or settings.collection,
+        **connection(settings),
+        shards=settings.qdrant_shards,
+        replicas=settings.qdrant_replicas,
+    )
+
+
 def open_store(
     collection: str,
     *,
     data_dir: Path,
     qdrant_url: str | None = None,
     qdrant_api_key: str | None = None,
+    shards: int = 1,
+    replicas: int = 1,
 ) -> VectorStore:
-    """The store for `collection`: embedded Edge under `data_dir`, or the server at `qdrant_url`."""
+    """The store for `collection`: embedded Edge under `data_dir`, or the server at `qdrant_url`
+    (where a collection it creates gets `shards` shards of `replicas` copies each)."""
     if qdrant_url:
         from rag.stores.server import ServerStore, shared_client
 
-        return ServerStore(shared_client(qdrant_url, qdrant_api_key), collection)
+        client = shared_client(qdrant_url, qdrant_api_key)
+        return ServerStore(client, collection, shards=shards, replicas=replicas)
     from rag.stores.edge import EdgeStore
 
     return EdgeStore(data_dir, collection)

