@@ -39,6 +39,7 @@ bench: install
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_query.py
 	$(PY) benchmarks/bench_adapters.py
+	$(PY) benchmarks/bench_server.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

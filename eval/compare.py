@@ -4,12 +4,11 @@ against the first run, and the rows where the systems disagree most."""
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.report import BOOTSTRAP_SAMPLES, METRICS
+from eval.report import METRICS, bootstrap_ci
 from eval.runner import read_results
 from rag.errors import ConfigError
 
@@ -18,14 +17,7 @@ def paired_bootstrap_ci(
     first: Sequence[float], second: Sequence[float], *, seed: int = 0
 ) -> tuple[float, float]:
     """95% interval of mean(second - first), resampling the same rows for both."""
-    differences = [b - a for a, b in zip(first, second, strict=True)]
-    if len(differences) < 2:
-        value = differences[0] if differences else 0.0
-        return value, value
-    rng = random.Random(seed)
-    n = len(differences)
-    means = sorted(sum(rng.choices(differences, k=n)) / n for _ in range(BOOTSTRAP_SAMPLES))
-    return means[int(0.025 * BOOTSTRAP_SAMPLES)], means[int(0.975 * BOOTSTRAP_SAMPLES) - 1]
+    return bootstrap_ci([b - a for a, b in zip(first, second, strict=True)], seed=seed)
 
 
 def compare_runs(dirs: Sequence[str | Path], out: str | Path | None = None) -> dict[str, Any]:

@@ -78,3 +78,11 @@ def test_api_keys_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADAPTRAG_QDRANT_API_KEY", "s3cret")
     settings = load_settings()
     assert "s3cret" not in repr(settings) and settings.qdrant_api_key.get_secret_value() == "s3cret"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [
+        name for name in Settings.model_fields if f"`ADAPTRAG_{name.upper()}`" not in readme
+    ]
+    assert missing == []
