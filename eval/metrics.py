@@ -146,6 +146,8 @@ def _sentences(answer: str) -> list[str]:
 
 def _supported(sentence: str, texts: Sequence[str]) -> bool:
     words = set(_tokens(sentence))
+    if not words:
+        return False
     return any(len(words & set(_tokens(t))) / len(words) >= SUPPORT_THRESHOLD for t in texts)
 
 
@@ -160,14 +162,17 @@ def grounded_share(answer: str, sources: Sequence[Source]) -> float | None:
 
 
 def citation_precision(answer: str, sources: Sequence[Source]) -> float | None:
-    """Share of citations `[n]` whose source supports the sentence that cites it (a marker
-    pointing at no source counts as unsupported); None when the answer cites nothing."""
+    """Share of citations `[n]` whose source supports the claim that cites it: the citing
+    sentence without its markers, or the sentence before when the marker stands alone. A
+    marker pointing at no source counts as unsupported; None when the answer cites nothing."""
     checked = supported = 0
+    claim = ""
     for sentence in _SENTENCE.split(answer.strip()):
+        claim = _CITATION.sub(" ", sentence).strip(" .") or claim
         for group in _CITATION.findall(sentence):
             for number in re.split(r"[,;]", group):
                 n = int(number)
                 checked += 1
-                if 1 <= n <= len(sources) and _supported(sentence, [sources[n - 1].text]):
+                if 1 <= n <= len(sources) and _supported(claim, [sources[n - 1].text]):
                     supported += 1
     return supported / checked if checked else None

@@ -100,3 +100,10 @@ def test_semantic_similarity_is_the_best_cosine_over_the_gold_answers() -> None:
     assert semantic_similarity(answer, gold) == pytest.approx(0.96)
     assert semantic_similarity(answer, gold[1:]) == pytest.approx(0.8)
     assert semantic_similarity(answer, np.array([[-3.0, -4.0]])) == pytest.approx(-1.0)
+
+
+def test_a_citation_standing_alone_is_checked_against_the_sentence_before() -> None:
+    sources = [src("a", "Rent is due monthly."), src("b", "The deposit is three months.")]
+    assert citation_precision("Rent is due monthly. [1]", sources) == 1.0
+    assert citation_precision("Rent is due monthly. [2]", sources) == 0.0
+    assert citation_precision("[1]", sources) == 0.0  # nothing claimed, nothing supported
