@@ -1,0 +1,32 @@
+"""The README's quick start runs as written, in a fresh process, from the repository root."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quick_start() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start (Python)", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_quick_start_answers_with_sources(isolated_env: Path) -> None:
+    code = quick_start()
+    assert len(code.strip().splitlines()) <= 10
+    env = dict(os.environ, ADAPTRAG_MAX_NEW_TOKENS="16")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].strip()  # the answer
+    assert any(line.startswith("[1] lease-orbit-quarry.md ") for line in lines), lines
