@@ -82,7 +82,5 @@ def test_api_keys_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    missing = [
-        name for name in Settings.model_fields if f"`ADAPTRAG_{name.upper()}`" not in readme
-    ]
+    missing = [name for name in Settings.model_fields if f"`ADAPTRAG_{name.upper()}`" not in readme]
     assert missing == []
