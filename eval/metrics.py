@@ -93,10 +93,14 @@ def mrr(ranks: Sequence[int]) -> float:
 
 
 def ndcg_at_k(ranks: Sequence[int], k: int, gold_count: int = 1) -> float:
-    """Binary-relevance nDCG@k: sum over relevant ranks r <= k of 1/log2(r + 1), divided by
-    the ideal sum over ranks 1..min(gold_count, k)."""
-    dcg = sum(1.0 / math.log2(r + 1) for r in ranks if r <= k)
-    ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(gold_count, k) + 1))
+    """Binary-relevance nDCG@k: DCG = sum over relevant ranks r <= k of 1/log2(r + 1),
+    divided by the ideal DCG of R relevant sources at ranks 1..min(R, k), where R is the
+    larger of the gold count and the relevant sources found (several chunks of the gold
+    document are all relevant), so the value stays within [0, 1]."""
+    found = [r for r in ranks if r <= k]
+    dcg = sum(1.0 / math.log2(r + 1) for r in found)
+    relevant = min(max(gold_count, len(found)), k)
+    ideal = sum(1.0 / math.log2(r + 1) for r in range(1, relevant + 1))
     return dcg / ideal if ideal else 0.0
 
 

@@ -107,3 +107,12 @@ def test_a_citation_standing_alone_is_checked_against_the_sentence_before() -> N
     assert citation_precision("Rent is due monthly. [1]", sources) == 1.0
     assert citation_precision("Rent is due monthly. [2]", sources) == 0.0
     assert citation_precision("[1]", sources) == 0.0  # nothing claimed, nothing supported
+
+
+def test_ndcg_counts_every_relevant_chunk_of_the_gold_document_and_stays_at_most_one() -> None:
+    # three chunks of the gold document at ranks 1, 2 and 4: ideal is ranks 1..3
+    dcg = 1 + 1 / math.log2(3) + 1 / math.log2(5)
+    ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at_k([1, 2, 4], 5) == pytest.approx(dcg / ideal)
+    assert ndcg_at_k([1, 2, 3], 5) == pytest.approx(1.0)
+    assert ndcg_at_k([1, 2, 3], 2) == pytest.approx(1.0)  # only the top 2 count
