@@ -35,6 +35,8 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from rag.coalesce import CoalescingEmbedder
+from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import (
     AdaptragError,
     BackendError,
@@ -153,7 +155,10 @@ def create_app(
 ) -> FastAPI:
     """The API over one pipeline (built from `settings` when not given)."""
     keyring = keys if keys is not None else Keyring.from_settings(settings)
-    qa = pipeline or Pipeline(settings)
+    # Concurrent requests share query-embedding batches.
+    qa = pipeline or Pipeline(
+        settings, embedder=CoalescingEmbedder(SentenceTransformerEmbedder.from_settings(settings))
+    )
     metrics = _Metrics()
     ready = threading.Event()
     state: dict[str, Any] = {"jobs": None, "warm_error": None}
