@@ -49,14 +49,14 @@ def training_options(domain: str, quick: bool) -> TrainOptions:
     return TrainOptions(
         domain=domain,
         data=QA / f"{domain}_train.jsonl",
-        max_steps=2 if quick else 24,
+        max_steps=2 if quick else 16,
         lr=1e-3,
         batch_size=4,
         distractors=1,
         oracle_p=0.9,
         max_seq_tokens=512,
         eval_every=2 if quick else 8,
-        gate_rows=4 if quick else 12,
+        gate_rows=4 if quick else 10,
     )
 
 
