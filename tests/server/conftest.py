@@ -7,14 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_helpers import KEYS, SAMPLE, Served, running, server_settings
+from server_helpers import KEYS, SAMPLE, Served, server_settings, serving
 
 from ingest import ingest_paths
-from rag import Pipeline
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generators.local import LocalGenerator
-from rag.server import create_app
-from rag.server.auth import Keyring, parse_keys
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +26,5 @@ def served(
     (tmp / "root" / "finance").mkdir(parents=True)
     for domain in ("legal", "finance"):
         ingest_paths([SAMPLE / domain], domain, settings=settings, embedder=embedder)
-    pipeline = Pipeline(settings, embedder=embedder, generators={"local": local_generator})
-    app = create_app(settings, pipeline=pipeline, keys=Keyring(parse_keys(KEYS)))
-    with running(app) as url:
-        yield Served(url, settings, pipeline, tmp / "root")
-    pipeline.close()
+    with serving(settings, embedder, local_generator, KEYS) as served:
+        yield served

@@ -15,6 +15,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from rag import Pipeline
+from rag.embedder import SentenceTransformerEmbedder
+from rag.generators.local import LocalGenerator
+from rag.server import create_app
+from rag.server.auth import Keyring, parse_keys
 from rag.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
@@ -67,3 +71,20 @@ def server_settings(tmp: Path, models_dir: Path, **extra: object) -> Settings:
         ingest_root=tmp / "root",
         **extra,
     )
+
+
+@contextmanager
+def serving(
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    local_generator: LocalGenerator,
+    keys: str,
+) -> Iterator[Served]:
+    """A server over `settings` (already ingested) with these keys; the pipeline closed after."""
+    pipeline = Pipeline(settings, embedder=embedder, generators={"local": local_generator})
+    app = create_app(settings, pipeline=pipeline, keys=Keyring(parse_keys(keys)))
+    try:
+        with running(app) as url:
+            yield Served(url, settings, pipeline, Path(str(settings.ingest_root)))
+    finally:
+        pipeline.close()

@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 from fake_anthropic import FakeAnthropic
-from server_helpers import ADMIN, Served, running, server_settings
+from server_helpers import ADMIN, Served, server_settings, serving
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adapters"))
 from adapter_helpers import random_adapter
 
 from adapters import add_adapter
 from ingest import ingest_paths
-from rag import Pipeline
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generators.local import LocalGenerator
-from rag.server import create_app
-from rag.server.auth import Keyring, parse_keys
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
 
@@ -40,11 +37,8 @@ def with_adapters(
     for seed, domain in enumerate(("legal", "finance")):
         ingest_paths([SAMPLE / domain], domain, settings=settings, embedder=embedder)
         add_adapter(random_adapter(models_dir, tmp / domain, seed), domain, settings=settings)
-    pipeline = Pipeline(settings, embedder=embedder, generators={"local": local_generator})
-    app = create_app(settings, pipeline=pipeline, keys=Keyring(parse_keys(f"{ADMIN}:*")))
-    with running(app) as url:
-        yield Served(url, settings, pipeline, tmp / "root")
-    pipeline.close()
+    with serving(settings, embedder, local_generator, f"{ADMIN}:*") as served:
+        yield served
 
 
 QUESTION = "What is the annual base rent of the Northwind lease?"
