@@ -49,14 +49,14 @@ def training_options(domain: str, quick: bool) -> TrainOptions:
     return TrainOptions(
         domain=domain,
         data=QA / f"{domain}_train.jsonl",
-        max_steps=2 if quick else 16,
+        max_steps=2 if quick else 12,
         lr=1e-3,
         batch_size=4,
         distractors=1,
         oracle_p=0.9,
         max_seq_tokens=512,
-        eval_every=2 if quick else 8,
-        gate_rows=4 if quick else 10,
+        eval_every=2 if quick else 6,
+        gate_rows=4 if quick else 8,
     )
 
 
@@ -177,7 +177,7 @@ def main() -> None:
     started = time.perf_counter()
     # Short answers and 3 sources a question keep the CPU evaluation to minutes (the prompt's
     # prefill dominates on a CPU); the corpus answers are short spans.
-    settings = load_settings(collection="demo", max_new_tokens=32, top_k=3)
+    settings = load_settings(collection="demo", max_new_tokens=24, top_k=3)
     print(f"data dir: {settings.data_dir}  collection: {settings.collection}")
     embedder = SentenceTransformerEmbedder.from_settings(settings)
     ingest(settings, embedder)
