@@ -37,10 +37,13 @@ from rag.settings import Settings, load_settings
 HERE = Path(__file__).resolve().parent
 CORPUS, QA = HERE / "corpus", HERE / "qa"
 DOMAINS = ("legal", "finance", "medical")
-QUESTIONS = {
-    "legal": "How much notice is needed to terminate the Orbit-Quarry lease?",
-    "finance": "What share of forecast currency purchases does Rosslyn hedge?",
-    "medical": "How soon must treatment start for acute gout?",
+QUESTIONS = {  # domain: (question, the answer the document gives)
+    "legal": (
+        "How much notice is needed to terminate the Orbit-Quarry lease?",
+        "one hundred and eighty (180) days' written notice",
+    ),
+    "finance": ("What share of forecast currency purchases does Rosslyn hedge?", "60%"),
+    "medical": ("How soon must treatment start for acute gout?", "within two (2) hours"),
 }
 
 
@@ -110,9 +113,10 @@ def train(settings: Settings, qa: Pipeline, quick: bool) -> dict[str, str]:
 
 def ask(qa: Pipeline, refs: dict[str, str]) -> None:
     print("\n== 3. questions")
-    for domain, question in QUESTIONS.items():
+    for domain, (question, expected) in QUESTIONS.items():
         answer = qa.ask(question, domain=domain, adapter=refs[domain])
         print(f"\n[{domain}] {question}\n  {answer.adapter}: {answer.text}")
+        print(f"  the document says: {expected}")
         for n, source in enumerate(answer.sources, start=1):
             print(f"    [{n}] {source.doc_id} (score {source.score:.3f})")
         print(f"    {answer.timings['total_ms']:.0f} ms")
