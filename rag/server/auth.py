@@ -8,6 +8,7 @@ filter (`Access.scope`), so no chunk of another domain can reach its prompt or s
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
@@ -93,7 +94,8 @@ def _key(secret: str, domains: Sequence[str] | None, ingest: bool, where: str) -
         bad = [d for d in domains if not _DOMAIN.match(d)]
         if bad or not domains:
             raise ConfigError(f"bad domain list {list(domains)!r} for a key in {where}")
-    name = f"key-{secret[:4]}…"
+    # Logged and used to own ingest jobs: a digest, unique per key, revealing none of it.
+    name = f"key-{hashlib.sha256(secret.encode()).hexdigest()[:12]}"
     allowed = None if domains is None else frozenset(domains)
     return ApiKey(secret, Access(name=name, domains=allowed, ingest=ingest))
 
