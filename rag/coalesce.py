@@ -6,34 +6,46 @@ a call that finds the model idle runs at once (no added latency when alone); cal
 arrive while it runs wait and are then embedded together, in one batch, by whichever of
 them goes next. Results go back to each caller in order; an error reaches every caller of
 the batch that failed.
+
+Bookkeeping is by identity (two callers asking the same question are two calls), the busy
+flag is cleared on every path out of a batch, and no caller waits longer than
+`max_wait_s`: a model that hangs gives each waiter a `ModelBusyError`, not a stuck thread.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from rag.embedder import Embedder
+from rag.errors import ModelBusyError
 
 
-@dataclass
+@dataclass(eq=False)  # identity, not value: equal questions are still different callers
 class _Call:
     texts: list[str]
     result: np.ndarray | None = None
     error: BaseException | None = None
     done: bool = False
-    batch_size: int = field(default=0)
 
 
 class CoalescingEmbedder:
-    """An `Embedder` whose concurrent `embed_queries` calls share model calls."""
+    """An `Embedder` whose concurrent `embed_queries` calls share model calls.
 
-    def __init__(self, inner: Embedder, max_batch: int = 64) -> None:
+    Args:
+        inner: the embedder that runs the model.
+        max_batch: most texts in one model call. Default 64.
+        max_wait_s: longest a call waits for the model before `ModelBusyError`. Default 120.
+    """
+
+    def __init__(self, inner: Embedder, max_batch: int = 64, max_wait_s: float = 120.0) -> None:
         self.inner = inner
         self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
         self.query_prefix = inner.query_prefix
         self.passage_prefix = inner.passage_prefix
         self.normalize = inner.normalize
@@ -54,6 +66,17 @@ class CoalescingEmbedder:
     def max_chunk_tokens(self) -> int:
         return self.inner.max_chunk_tokens
 
+    @property
+    def busy(self) -> bool:
+        """Whether a model call is running now."""
+        return self._busy
+
+    @property
+    def waiting(self) -> int:
+        """Calls queued for the next model call."""
+        with self._cond:
+            return len(self._queue)
+
     def token_length(self, text: str) -> int:
         return self.inner.token_length(text)
 
@@ -63,18 +86,24 @@ class CoalescingEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """The rows for `texts`, computed alone or together with concurrent callers'."""
         call = _Call(list(texts))
+        deadline = time.monotonic() + self.max_wait_s
         with self._cond:
             self._queue.append(call)
-            while not call.done and self._busy:
-                self._cond.wait()
+            try:
+                while self._busy and not call.done:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise ModelBusyError(
+                            f"the embedding model has been busy for {self.max_wait_s:g} s; "
+                            "try again, or lower the load"
+                        )
+                    self._cond.wait(remaining)
+            except BaseException:  # leaving without being served: nobody may serve it later
+                self._discard(call)
+                raise
             if call.done:
                 return self._result(call)
-            self._busy = True
-            self._queue.remove(call)
-            batch, size = [call], len(call.texts)
-            while self._queue and size + len(self._queue[0].texts) <= self.max_batch:
-                batch.append(self._queue.pop(0))
-                size += len(batch[-1].texts)
+            batch = self._take_batch(call)
         try:
             vectors = self.inner.embed_queries([t for c in batch for t in c.texts])
             start = 0
@@ -84,15 +113,31 @@ class CoalescingEmbedder:
         except BaseException as error:  # every caller of the batch learns of it
             for member in batch:
                 member.error = error
-            raise
         finally:
             with self._cond:
                 for member in batch:
-                    member.done, member.batch_size = True, len(batch)
+                    member.done = True
                 self.batches += 1
                 self._busy = False
                 self._cond.notify_all()
         return self._result(call)
+
+    def _discard(self, call: _Call) -> None:
+        self._queue = [queued for queued in self._queue if queued is not call]
+
+    def _take_batch(self, leader: _Call) -> list[_Call]:
+        """Mark the model busy and take the leader plus the queued calls that fit (lock held)."""
+        self._busy = True
+        self._discard(leader)
+        batch, size, rest = [leader], len(leader.texts), []
+        for queued in self._queue:
+            if size + len(queued.texts) <= self.max_batch:
+                batch.append(queued)
+                size += len(queued.texts)
+            else:
+                rest.append(queued)
+        self._queue = rest
+        return batch
 
     @staticmethod
     def _result(call: _Call) -> np.ndarray:

@@ -7,6 +7,7 @@ so constructing an embedder (and `adaptrag --help`) stays instant.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Sequence
@@ -109,6 +110,12 @@ class SentenceTransformerEmbedder:
         self.normalize = normalize
         self._model: Any = None
         self._lock = threading.Lock()
+        # A fast tokenizer is not safe to share between threads: each call resets its
+        # padding/truncation state, so a token count in a parse thread could strip the
+        # padding from an encode in another ("Unable to create tensor"). Counting uses a
+        # copy per thread; encoding holds `_encode_lock`.
+        self._encode_lock = threading.Lock()
+        self._local = threading.local()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
@@ -177,13 +184,23 @@ class SentenceTransformerEmbedder:
     def max_chunk_tokens(self) -> int:
         """Most tokens a passage may have (prefix and special tokens excluded) to fit whole."""
         max_seq_length = int(self.model.max_seq_length)
-        special = len(self.model.tokenizer("")["input_ids"])
+        special = len(self._counting_tokenizer()("")["input_ids"])
         prefix = self.token_length(self.passage_prefix) if self.passage_prefix else 0
         return max(1, max_seq_length - special - prefix)
 
     def token_length(self, text: str) -> int:
         """Number of model tokens in `text`, without special tokens."""
-        return len(self.model.tokenizer.encode(text, add_special_tokens=False, verbose=False))
+        tokenizer = self._counting_tokenizer()
+        return len(tokenizer.encode(text, add_special_tokens=False, verbose=False))
+
+    def _counting_tokenizer(self) -> Any:
+        """This thread's own copy of the model's tokenizer (for counting, never encoding)."""
+        tokenizer = getattr(self._local, "tokenizer", None)
+        if tokenizer is None:
+            with self._encode_lock:  # the original is not copied while an encode uses it
+                tokenizer = copy.deepcopy(self.model.tokenizer)
+            self._local.tokenizer = tokenizer
+        return tokenizer
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """One row per passage, in the caller's order, with the passage prefix applied."""
@@ -200,11 +217,22 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=self.normalize,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        model = self.model
+        # Longest first, as sentence-transformers sorts within a call, so batches pad little;
+        # one batch per hold of the lock, so a query waits for one batch, not a whole job.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        parts = []
+        for start in range(0, len(texts), self.batch_size):
+            with self._encode_lock:
+                parts.append(
+                    model.encode(
+                        [texts[i] for i in order[start : start + self.batch_size]],
+                        batch_size=self.batch_size,
+                        normalize_embeddings=self.normalize,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                )
+        vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(parts)
+        return vectors

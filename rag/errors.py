@@ -37,3 +37,11 @@ class ModelLoadError(AdaptragError, RuntimeError):
 
 class BackendError(AdaptragError, RuntimeError):
     """A generation backend (local model or Claude) failed."""
+
+
+class ModelBusyError(AdaptragError, TimeoutError):
+    """A model is taken by other work for too long, or its waiting line is full; retry later."""
+
+
+class UpstreamAuthError(BackendError):
+    """A backend service (Claude) rejected the credentials this process was configured with."""

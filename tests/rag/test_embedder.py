@@ -84,3 +84,34 @@ def test_device_auto_is_cuda_only_when_torch_sees_a_gpu() -> None:
 
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu") == "cpu"
+
+
+def test_token_counting_in_one_thread_never_breaks_encoding_in_another(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    # Ingestion counts tokens in its parse thread while the embed thread encodes; sharing
+    # one fast tokenizer made encode fail at random ("Unable to create tensor").
+    import threading
+
+    long_text = " ".join(f"clause {n} of the agreement applies" for n in range(400))
+    texts = [long_text[: 50 * (n + 1)] for n in range(40)]
+    stop, errors = threading.Event(), []
+
+    def count() -> None:
+        try:
+            while not stop.is_set():
+                embedder.token_length(long_text)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    counter = threading.Thread(target=count, daemon=True)
+    counter.start()
+    try:
+        for _ in range(10):
+            assert embedder.embed_passages(texts).shape == (40, 384)
+    finally:
+        stop.set()
+        counter.join(30)
+    assert not errors
+    alone = embedder.embed_passages(texts[:3])
+    np.testing.assert_allclose(alone, embedder.embed_passages(texts)[:3], atol=1e-5)
