@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import sys
 import threading
 import time
@@ -40,12 +39,11 @@ from rag.errors import ConfigError
 from rag.index import wanted_spec
 from rag.sparse import SparseEncoder
 from rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
-from rag.types import Chunk, Document, SparseVector
+from rag.types import Chunk, Document, SparseVector, is_domain_name
 
 ProgressHook = Callable[[str, int, int | None], None]
 logger = logging.getLogger(__name__)
 
-DOMAIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _DONE = object()
 _DELETE_BATCH = 512
 
@@ -171,7 +169,7 @@ class IngestJob:
         loader_options: LoaderOptions = LoaderOptions(),
     ) -> IngestReport:
         """Ingest `paths` into `domain`; see `ingest_paths` for the arguments."""
-        if not re.match(DOMAIN_PATTERN, domain or ""):
+        if not is_domain_name(domain):
             raise ConfigError(
                 f"invalid domain {domain!r}; use letters, digits, '_', '.' or '-' (e.g. legal)"
             )

@@ -13,6 +13,7 @@ import csv
 import fnmatch
 import io
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -74,13 +75,31 @@ def discover(
             continue
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root).as_posix()
-            if any(part.startswith(".") for part in PurePosixPath(rel).parts) or not path.is_file():
+            if any(part.startswith(".") for part in PurePosixPath(rel).parts):
                 continue
+            if not path.is_file() and not path.is_symlink():
+                continue  # links are listed, to be reported as skipped by `load`
             if include and not _matches(rel, include):
                 continue
             if exclude and _matches(rel, exclude):
                 continue
             yield SourceFile(path, root, rel)
+
+
+def is_confined(file: SourceFile) -> bool:
+    """Whether the file is what its path under the root names: no link on the way, no escape.
+
+    Checked again right before reading, so a link put in place after `discover` is refused
+    too (what remains is the moment between this check and the read).
+    """
+    if file.path == file.root:  # a file given directly: its own (resolved) root
+        return file.path.is_file() and not file.path.is_symlink()
+    expected = file.root / file.rel
+    try:
+        real = Path(os.path.realpath(expected, strict=True))
+    except (OSError, ValueError):
+        return False
+    return real == expected and real.is_relative_to(file.root)
 
 
 def _matches(rel: str, globs: Sequence[str]) -> bool:
@@ -90,6 +109,11 @@ def _matches(rel: str, globs: Sequence[str]) -> bool:
 
 def load(file: SourceFile, options: LoaderOptions = LoaderOptions()) -> list[Document]:
     """The documents in `file`; raises `SkipFile` or `LoadError` with a one-line reason."""
+    if not is_confined(file):
+        raise SkipFile(
+            "a symbolic link (or a path through one); links are not followed, so nothing "
+            "outside the ingested folder is read: ingest the target itself"
+        )
     suffix = file.path.suffix.lower()
     loader = LOADERS.get(suffix)
     if loader is None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
@@ -22,6 +26,7 @@ from rag.errors import (
     CollectionNotFoundError,
     ConfigError,
     StoreError,
+    UpstreamAuthError,
 )
 from rag.settings import Settings, load_settings
 
@@ -32,8 +37,8 @@ EXIT_RUNTIME = 3
 
 def exit_code(error: AdaptragError) -> int:
     """The exit status for one of our errors (the CLI's single mapping)."""
-    if isinstance(error, CollectionNotFoundError | ConfigError):
-        return EXIT_USAGE
+    if isinstance(error, CollectionNotFoundError | ConfigError | UpstreamAuthError):
+        return EXIT_USAGE  # the user's own setting (a key) is what to fix
     if isinstance(error, StoreError | BackendError):
         return EXIT_RUNTIME
     return EXIT_USAGE
@@ -48,6 +53,28 @@ class _Group(TyperGroup):
         except AdaptragError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(exit_code(error)) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # a fault of ours: one line, the traceback kept aside
+            if (ctx.find_root().obj or {}).get("debug"):
+                traceback.print_exc()
+                where = "above"
+            else:
+                where = _save_traceback()
+            typer.echo(
+                f"error: unexpected {type(error).__name__}: {error}; the traceback is in "
+                f"{where} (--debug prints it); please report it",
+                err=True,
+            )
+            raise typer.Exit(EXIT_RUNTIME) from None
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a file in the temp dir; its path."""
+    handle, path = tempfile.mkstemp(prefix="adaptrag-error-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        traceback.print_exc(file=out)
+    return path
 
 
 app = typer.Typer(
@@ -80,13 +107,16 @@ def _root(
         None, "--config", help="YAML settings file (else ADAPTRAG_CONFIG).", dir_okay=False
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Print the traceback of an unexpected error on stderr."
+    ),
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = {"config": config}
+    ctx.obj = {"config": config, "debug": debug}
 
 
 def _settings(ctx: typer.Context, **overrides: Any) -> Settings:

@@ -220,8 +220,8 @@ class Settings(BaseSettings):
     )
     api_keys_file: Path | None = Field(
         default=None,
-        description="A YAML or JSON file of API keys: a list of {key, domains, ingest}, added "
-        "to ADAPTRAG_API_KEYS.",
+        description="A YAML or JSON file of API keys: a list of {key, domains, ingest, paths}, "
+        "added to ADAPTRAG_API_KEYS.",
     )
     ingest_root: Path | None = Field(
         default=None,
@@ -236,8 +236,24 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(
         default=50.0, gt=0, description="Largest upload to POST /v1/ingest (MB, all files)."
     )
+    max_body_kb: float = Field(
+        default=256.0,
+        gt=0,
+        description="Largest JSON request body the server reads (KB); larger ones get a 413 "
+        "before being read. Uploads have ADAPTRAG_MAX_UPLOAD_MB.",
+    )
     request_timeout_s: float = Field(
-        default=120.0, gt=0, description="Server requests running longer get a 504."
+        default=120.0,
+        gt=0,
+        description="Server requests running longer get a 504, and their work stops: local "
+        "generation at the next token, a Claude call at its timeout.",
+    )
+    max_waiting_generations: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="Local generations running or waiting for the model at once in the "
+        "server; more get a 503 with Retry-After instead of piling up.",
     )
 
     @property

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+DOMAIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def is_domain_name(name: str | None) -> bool:
+    """Whether `name` is a valid domain: a letter or digit, then up to 63 of [A-Za-z0-9_.-]."""
+    return bool(name) and re.match(DOMAIN_PATTERN, name or "") is not None
 
 
 @dataclass(frozen=True)

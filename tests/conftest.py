@@ -68,6 +68,8 @@ def claude_env(anthropic_server: FakeAnthropic, monkeypatch: pytest.MonkeyPatch)
     anthropic_server.requests.clear()
     anthropic_server.failures.clear()
     anthropic_server.delay_s = 0.0
+    anthropic_server.hold = None
+    anthropic_server.arrived.clear()
     anthropic_server.stream_error = None
     anthropic_server.cache_read_input_tokens = 0
     anthropic_server.reply = cite_first_source

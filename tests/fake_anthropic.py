@@ -61,6 +61,10 @@ class FakeAnthropic:
         self.failures: deque[int] = deque()
         self.reply: Callable[[dict[str, Any]], str] = cite_first_source
         self.delay_s = 0.0
+        # When `hold` is set to an Event, each message request signals `arrived` and waits
+        # for `hold` (tests of concurrency, without timing assumptions).
+        self.hold: threading.Event | None = None
+        self.arrived = threading.Event()
         self.stream_error: str | None = None
         self.cache_read_input_tokens = 0
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -111,6 +115,9 @@ class FakeAnthropic:
                 if fake.failures:
                     status = fake.failures.popleft()
                     return self._error(status, "scripted failure")
+                if fake.hold is not None:
+                    fake.arrived.set()
+                    fake.hold.wait(120)
                 if fake.delay_s:
                     time.sleep(fake.delay_s)
                 text = fake.reply(body)

@@ -217,3 +217,24 @@ def test_ask_before_any_ingest_says_to_ingest(runner: CliRunner) -> None:
     result = runner.invoke(app, ["ask", QUESTION])
     assert result.exit_code == 2
     assert "ingest documents first" in result.stderr
+
+
+def test_an_unexpected_fault_is_one_line_and_exit_3_with_the_traceback_kept_aside(
+    runner: CliRunner, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.embedder import SentenceTransformerEmbedder
+
+    def broken(self: SentenceTransformerEmbedder, texts: object) -> object:
+        raise RuntimeError("Unable to create tensor")  # the fault seen in the field
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "embed_passages", broken)
+    result = runner.invoke(app, ["ingest", str(corpus), "--domain", "legal"])
+    assert result.exit_code == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("error: unexpected RuntimeError: Unable to create tensor")
+    saved = Path(lines[0].split("the traceback is in ")[1].split(" (--debug")[0])
+    assert "Traceback" in saved.read_text() and "broken" in saved.read_text()
+    saved.unlink()
+    debug = runner.invoke(app, ["--debug", "ingest", str(corpus), "--domain", "legal"])
+    assert debug.exit_code == 3 and "Traceback" in debug.stderr

@@ -15,7 +15,8 @@ from typing import Any
 
 import anthropic
 
-from rag.errors import BackendError, ConfigError
+from rag.deadline import DeadlineExceeded, remaining_s
+from rag.errors import BackendError, ConfigError, UpstreamAuthError
 from rag.generators.base import Generation
 from rag.prompts import Prompt
 from rag.router import claude_configured
@@ -119,9 +120,18 @@ class ClaudeGenerator:
         usage = Usage(**{**usage.__dict__, "cost_usd": self.prices.cost(usage)})
         return Generation(text=text.strip(), model=str(message.model or self._model), usage=usage)
 
+    def _client_in_time(self) -> anthropic.Anthropic:
+        """The client, given no more time per attempt than the request has left."""
+        left = remaining_s()
+        if left is None:
+            return self.client
+        if left <= 0:
+            raise DeadlineExceeded("the Claude call stopped at the request's time limit")
+        return self.client.with_options(timeout=min(self.timeout_s, left))
+
     def generate(self, prompt: Prompt, *, max_new_tokens: int) -> Generation:
         """One Messages API call (retried by the SDK on transient failures)."""
-        client = self.client
+        client = self._client_in_time()
         try:
             message = client.messages.create(**self._request(prompt, max_new_tokens))
         except anthropic.APIError as exc:
@@ -138,7 +148,7 @@ class ClaudeGenerator:
 
     def stream(self, prompt: Prompt, *, max_new_tokens: int) -> Iterator[str | Generation]:
         """Text deltas from the SSE stream, then the `Generation` with usage."""
-        client = self.client
+        client = self._client_in_time()
         try:
             with client.messages.stream(**self._request(prompt, max_new_tokens)) as events:
                 for delta in events.text_stream:
@@ -153,7 +163,7 @@ class ClaudeGenerator:
         """One of our errors, saying what happened and what to do."""
         retries = f"after {self.max_retries} retries"
         if isinstance(exc, anthropic.AuthenticationError):
-            return ConfigError(
+            return UpstreamAuthError(
                 f"Anthropic rejected the API key (401); check {KEY_ENV} or use --backend local"
             )
         if isinstance(exc, anthropic.PermissionDeniedError):

@@ -15,7 +15,9 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ from transformers import (
 )
 
 from rag.embedder import resolve_device
-from rag.errors import BackendError, ModelLoadError
+from rag.deadline import DeadlineExceeded, check, current_deadline, remaining_s
+from rag.errors import AdaptragError, BackendError, ModelBusyError, ModelLoadError
 from rag.generators.base import Generation
 from rag.prompts import Prompt
 from rag.settings import DEFAULT_GENERATOR_MODEL
@@ -82,14 +85,18 @@ def cached_default_model(models_dir: Path) -> Path:
     return target
 
 
-class _Cancelled(StoppingCriteria):
-    """Stops generation when the consumer of a stream walks away."""
+class _Stop(StoppingCriteria):
+    """Stops generation when a stream's consumer walks away or the request's deadline passes."""
 
-    def __init__(self, event: threading.Event) -> None:
+    def __init__(self, event: threading.Event | None, deadline: float | None) -> None:
         self.event = event
+        self.deadline = deadline
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kw: Any) -> Any:
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
+        stop = (self.event is not None and self.event.is_set()) or (
+            self.deadline is not None and time.monotonic() >= self.deadline
+        )
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool)
 
 
 class LocalGenerator:
@@ -105,6 +112,7 @@ class LocalGenerator:
         device: str = "auto",
         temperature: float = 0.0,
         batch_size: int = 8,
+        max_waiting: int | None = None,
     ) -> None:
         self._model_id = model_id
         self.models_dir = models_dir
@@ -116,6 +124,10 @@ class LocalGenerator:
         self.adapters_attached = False
         # One generation at a time on the model (the adapters runtime switches under it too).
         self.lock = threading.RLock()
+        # Callers holding or waiting for the model; past `max_waiting`, new ones are refused.
+        self.max_waiting = max_waiting
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
 
     @property
     def model(self) -> str:
@@ -243,6 +255,28 @@ class LocalGenerator:
 
     # --- generation ----------------------------------------------------------------------
 
+    @contextmanager
+    def _turn(self, deadline: float | None) -> Iterator[None]:
+        """Hold the model: refused when too many wait, given up when the deadline passes."""
+        with self._waiting_lock:
+            if self.max_waiting is not None and self._waiting >= self.max_waiting:
+                raise ModelBusyError(
+                    f"the local model already has {self._waiting} requests running or waiting "
+                    f"(limit {self.max_waiting}); retry shortly"
+                )
+            self._waiting += 1
+        try:
+            left = remaining_s(deadline)
+            if not self.lock.acquire(timeout=-1 if left is None else max(0.0, left)):
+                raise DeadlineExceeded("waiting for the local model stopped at the time limit")
+            try:
+                yield
+            finally:
+                self.lock.release()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+
     def generate(
         self, prompt: Prompt, *, max_new_tokens: int, **generate_kwargs: Any
     ) -> Generation:
@@ -263,6 +297,8 @@ class LocalGenerator:
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         results: list[Generation | None] = [None] * len(prompts)
         config = self._generation_config(max_new_tokens)
+        deadline = current_deadline()
+        stop = StoppingCriteriaList([_Stop(None, deadline)])
         for start in range(0, len(order), self.batch_size):
             indexes = order[start : start + self.batch_size]
             extra = {
@@ -272,10 +308,15 @@ class LocalGenerator:
             inputs = self._inputs([prompts[i] for i in indexes])
             width = inputs["input_ids"].shape[1]
             try:
-                with self.lock, torch.inference_mode():
-                    output = self.hf_model.generate(**inputs, generation_config=config, **extra)
+                with self._turn(deadline), torch.inference_mode():
+                    output = self.hf_model.generate(
+                        **inputs, generation_config=config, stopping_criteria=stop, **extra
+                    )
+            except AdaptragError:
+                raise
             except RuntimeError as exc:  # out of memory, device errors
                 raise BackendError(f"local generation failed: {exc}") from exc
+            check("local generation", deadline)
             for row, i in enumerate(indexes):
                 results[i] = self._finish(output[row, width:].tolist(), lengths[i], config)
         return [r for r in results if r is not None]
@@ -297,16 +338,17 @@ class LocalGenerator:
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
         )
         cancel = threading.Event()
+        deadline = current_deadline()  # the worker thread does not inherit the context
         outcome: dict[str, Any] = {}
 
         def run() -> None:
             try:
-                with self.lock, torch.inference_mode():
+                with self._turn(deadline), torch.inference_mode():
                     outcome["output"] = self.hf_model.generate(
                         **inputs,
                         generation_config=config,
                         streamer=streamer,
-                        stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
+                        stopping_criteria=StoppingCriteriaList([_Stop(cancel, deadline)]),
                         **generate_kwargs,
                     )
             except Exception as exc:  # handed to the consumer below
@@ -322,6 +364,10 @@ class LocalGenerator:
         finally:
             cancel.set()
             worker.join()
-        if "error" in outcome:
-            raise BackendError(f"local generation failed: {outcome['error']}") from outcome["error"]
+        error = outcome.get("error")
+        if isinstance(error, AdaptragError):
+            raise error
+        if error is not None:
+            raise BackendError(f"local generation failed: {error}") from error
+        check("local generation", deadline)
         yield self._finish(outcome["output"][0, width:].tolist(), width, config)

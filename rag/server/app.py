@@ -11,6 +11,7 @@ fix.
 import asyncio
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -34,26 +35,33 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.coalesce import CoalescingEmbedder
+from rag.deadline import DeadlineExceeded, time_limit
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import (
     AdaptragError,
     BackendError,
     CollectionNotFoundError,
     ConfigError,
+    ModelBusyError,
     ModelLoadError,
     StoreError,
 )
 from rag.pipeline import Pipeline
 from rag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
-from rag.server.jobs import IngestJobs
+from rag.server.guard import Guard
+from rag.server.jobs import IngestJobs, clear_uploads, uploads_dir
 from rag.settings import Settings
-from rag.types import Answer, Source
+from rag.types import Answer, Source, is_domain_name
 
 logger = logging.getLogger("adaptrag.server")
 T = TypeVar("T")
 Filters = dict[str, str | list[str]]
+READY_PROBE_S = 10.0  # longest /readyz waits for a probe search before saying 503
+GRACE_S = 5.0  # after the deadline, how long a request waits for its work to notice it
+RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -182,6 +190,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        clear_uploads(settings)  # what a killed server left behind
         if warm_up:
             threading.Thread(target=warm, name="adaptrag-warm-up", daemon=True).start()
         else:
@@ -200,32 +209,38 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.pipeline = qa
+    app.add_middleware(
+        Guard,
+        keyring=keyring,
+        max_body_bytes=int(settings.max_body_kb * 1024),
+        max_upload_bytes=int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024,  # form overhead
+    )
 
-    async def blocking(work: Callable[[], T]) -> T:
+    timed_out = ApiError(
+        504,
+        f"the request took longer than {settings.request_timeout_s:g} s and was stopped "
+        "(ADAPTRAG_REQUEST_TIMEOUT_S)",
+        "timeout",
+    )
+
+    async def blocking(work: Callable[[], T], limit_s: float = settings.request_timeout_s) -> T:
+        """Run `work` on a worker thread under a deadline that the work itself obeys."""
+
+        def limited() -> T:
+            with time_limit(limit_s):
+                return work()
+
         try:
             return await asyncio.wait_for(
-                anyio.to_thread.run_sync(work), timeout=settings.request_timeout_s
+                anyio.to_thread.run_sync(limited, abandon_on_cancel=True), timeout=limit_s + GRACE_S
             )
-        except TimeoutError:
-            raise ApiError(
-                504,
-                f"the request took longer than {settings.request_timeout_s:g} s "
-                "(ADAPTRAG_REQUEST_TIMEOUT_S)",
-                "timeout",
-            ) from None
+        except (TimeoutError, DeadlineExceeded):
+            raise timed_out from None
 
     def access(request: Request) -> Access:
         if not keyring.enabled:
             return OPEN_ACCESS
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        found = keyring.lookup(token.strip()) if scheme.lower() == "bearer" else None
-        if found is None:
-            raise ApiError(
-                401,
-                "missing or unknown API key; send `Authorization: Bearer KEY`",
-                "unauthorized",
-            )
+        found: Access = request.state.access  # the Guard let no request in without one
         request.state.key = found.name
         return found
 
@@ -260,13 +275,25 @@ def create_app(
     def ask_options(body: AskRequest, caller: Access) -> dict[str, Any]:
         options = scoped(body, caller)
         if body.adapter not in (None, "base"):
-            caller.check_domain(qa.adapters.resolve(body.adapter).domain)
+            check_adapter(body.adapter, caller)
         return {
             **options,
             "backend": body.backend,
             "adapter": body.adapter,
             "max_new_tokens": body.max_new_tokens,
         }
+
+    def check_adapter(ref: str, caller: Access) -> None:
+        # One answer for "unknown" and "another domain's": a key learns no adapter names.
+        unknown = ApiError(
+            400, f"no adapter {ref!r} that this key may use; GET /v1/adapters lists them"
+        )
+        try:
+            domain = qa.adapters.resolve(ref).domain
+        except ConfigError:
+            raise unknown from None
+        if not caller.may_read(domain):
+            raise unknown
 
     async def save_uploads(
         files: list[StarletteUpload], folder: Path, limit: int, too_large: ApiError
@@ -300,7 +327,22 @@ def create_app(
     @app.exception_handler(AdaptragError)
     async def _adaptrag_error(_: Request, exc: AdaptragError) -> JSONResponse:
         status, kind = _status_of(exc)
-        return error_response(status, str(exc), kind)
+        if status == 504:
+            return error_response(504, str(timed_out), "timeout")
+        response = error_response(status, str(exc), kind)
+        if status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}; see /docs for the routes"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        return error_response(exc.status_code, message, kinds.get(exc.status_code, "bad_request"))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -370,7 +412,8 @@ def create_app(
                     else:
                         yield _sse("delta", {"text": event})
             except AdaptragError as error:
-                yield _sse("error", {"error": str(error), "type": _status_of(error)[1]})
+                message = str(timed_out) if isinstance(error, DeadlineExceeded) else str(error)
+                yield _sse("error", {"error": message, "type": _status_of(error)[1]})
 
         return StreamingResponse(
             sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
@@ -411,16 +454,25 @@ def create_app(
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "multipart/form-data":
             domain, folder = await receive_upload(request, caller)
-            job = jobs().submit([folder], domain, sync=False, owner=caller.name, cleanup=folder)
+            job = jobs().submit(
+                [folder], domain, sync=False, owner=caller.name, cleanup=folder, shown_root=folder
+            )
         elif kind == "application/json":
             try:
                 body = IngestPathsRequest.model_validate_json(await request.body())
             except ValidationError as error:
                 problems = [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
                 raise RequestValidationError(problems) from None
-            caller.check_ingest(body.domain)
-            paths = [_under_root(settings.ingest_root, p) for p in body.paths]
-            job = jobs().submit(paths, body.domain, sync=body.sync, owner=caller.name)
+            check_ingest_domain(body.domain, caller)
+            folders = caller.ingest_folders(body.domain)
+            paths = [_under_root(settings.ingest_root, p, folders) for p in body.paths]
+            job = jobs().submit(
+                paths,
+                body.domain,
+                sync=body.sync,
+                owner=caller.name,
+                shown_root=settings.ingest_root,
+            )
         else:
             raise ApiError(
                 415,
@@ -429,6 +481,15 @@ def create_app(
                 "unsupported_media_type",
             )
         return {"job": job.id, "status_url": f"/v1/ingest/{job.id}"}
+
+    def check_ingest_domain(domain: str, caller: Access) -> None:
+        if not is_domain_name(domain):
+            raise ApiError(
+                422,
+                f"invalid domain {domain[:80]!r}; use letters, digits, '_', '.' or '-' "
+                "(e.g. legal), 64 characters at most",
+            )
+        caller.check_ingest(domain)
 
     async def receive_upload(request: Request, caller: Caller) -> tuple[str, Path]:
         limit = int(settings.max_upload_mb * 1024 * 1024)
@@ -446,8 +507,8 @@ def create_app(
             files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
             if not isinstance(domain, str) or not domain or not files:
                 raise ApiError(422, "a multipart upload needs a 'domain' field and 'files' parts")
-            caller.check_ingest(domain)
-            folder = Path(tempfile.mkdtemp(prefix="adaptrag-upload-"))
+            check_ingest_domain(domain, caller)
+            folder = Path(tempfile.mkdtemp(prefix="job-", dir=uploads_dir(settings)))
             try:
                 await save_uploads(files, folder, limit, too_large)
             except BaseException:
@@ -496,15 +557,30 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Models loaded and the store reachable")
+    def probe() -> None:
+        """One real search: the query embedding and the store, the path every ask takes."""
+        try:
+            qa.retrieve("readiness probe", top_k=1)
+        except CollectionNotFoundError:
+            pass  # nothing ingested yet: the store answered, which is what is asked
+
+    @app.get("/readyz", summary="Models loaded, and a search through the store answers")
     async def readyz() -> JSONResponse:
+        # Public: the reasons stay generic here (no paths, names or errors), full in the log.
         if not ready.is_set():
-            message = state["warm_error"] or "loading models"
+            failed = state["warm_error"] is not None
+            message = "models failed to load; see the server log" if failed else "loading models"
             return error_response(503, message, "not_ready")
         try:
-            await blocking(lambda: qa.retriever.store.spec())
-        except (StoreError, ApiError) as error:
-            return error_response(503, f"store unreachable: {error}", "not_ready")
+            await blocking(probe, limit_s=READY_PROBE_S)
+        except ApiError:
+            return error_response(
+                503, f"a probe search took longer than {READY_PROBE_S:g} s", "not_ready"
+            )
+        except AdaptragError as error:
+            logger.warning("readiness probe failed: %s", error)
+            kind = "store" if isinstance(error, StoreError) else "query path"
+            return error_response(503, f"the {kind} is not answering; see the server log", "not_ready")
         return JSONResponse({"status": "ready", "collection": qa.collection})
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
@@ -520,6 +596,10 @@ def _chain(first: T, rest: Iterator[T]) -> Iterator[T]:
 
 
 def _status_of(error: AdaptragError) -> tuple[int, str]:
+    if isinstance(error, DeadlineExceeded):
+        return 504, "timeout"
+    if isinstance(error, ModelBusyError):
+        return 503, "busy"
     if isinstance(error, CollectionNotFoundError):
         return 404, "not_found"
     if isinstance(error, ConfigError):
@@ -533,18 +613,28 @@ def _status_of(error: AdaptragError) -> tuple[int, str]:
     return 500, "internal"
 
 
-def _under_root(root: Path | None, path: str) -> Path:
-    """`path` resolved inside the ingest root; anything escaping it is refused."""
+def _under_root(root: Path | None, path: str, folders: tuple[str, ...]) -> Path:
+    """`path` resolved (links followed) inside the key's folders of the ingest root.
+
+    Anything that resolves elsewhere (`..`, an absolute path, a link) is refused, and so is a
+    folder of the root the key has no right to; messages name only what the caller sent.
+    """
     if root is None:
         raise ApiError(
             400,
-            "ingesting server paths needs ADAPTRAG_INGEST_ROOT; upload the files to "
-            "/v1/ingest/upload instead",
+            "ingesting server paths needs ADAPTRAG_INGEST_ROOT on the server; upload the files "
+            "as multipart/form-data instead",
         )
+    if not path or any(ord(c) < 32 for c in path):
+        raise ApiError(422, f"path {path[:80]!r} is empty or holds a NUL or control character")
     base = root.resolve()
-    target = (base / path).resolve()
+    target = Path(os.path.realpath(base / path))
     if not target.is_relative_to(base):
         raise Forbidden(f"path {path!r} is outside the ingest root; give paths relative to it")
+    allowed = [base / folder for folder in folders]  # not resolved: a link is no way out
+    if not any(target.is_relative_to(folder) for folder in allowed):
+        shown = ", ".join(f"{folder}/" if folder else "./" for folder in folders)
+        raise Forbidden(f"this key may ingest only from {shown} under the ingest root")
     if not target.exists():
         raise ApiError(404, f"path {path!r} does not exist under the ingest root", "not_found")
     return target

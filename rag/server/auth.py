@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
 from rag.errors import ConfigError
 from rag.settings import Settings
+from rag.types import is_domain_name
 
 _ENTRY = re.compile(r"[;\s]+")
-_DOMAIN = re.compile(r"^[A-Za-z0-9_.-]+$")
 MIN_KEY_CHARS = 16
 
 
@@ -38,6 +37,7 @@ class Access:
     name: str
     domains: frozenset[str] | None = None
     ingest: bool = False
+    ingest_paths: tuple[str, ...] | None = None  # folders under the ingest root; None: default
 
     def check_domain(self, domain: str) -> None:
         """Refuse a domain outside the key's rules."""
@@ -72,6 +72,17 @@ class Access:
             raise Forbidden("this key may not ingest; give it the ingest right (KEY:*:ingest)")
         self.check_domain(domain)
 
+    def ingest_folders(self, domain: str) -> tuple[str, ...]:
+        """The folders (relative to the ingest root) this key may ingest from into `domain`.
+
+        A key's own `paths` list when it has one; else the whole root for a key of every
+        domain, and `<root>/<domain>` for a key limited to some domains, so a `legal` key
+        cannot pour the finance folder into legal.
+        """
+        if self.ingest_paths is not None:
+            return self.ingest_paths
+        return ("",) if self.domains is None else (domain,)
+
 
 OPEN_ACCESS = Access(name="anonymous", domains=None, ingest=True)
 
@@ -84,20 +95,44 @@ class ApiKey:
     access: Access
 
 
-def _key(secret: str, domains: Sequence[str] | None, ingest: bool, where: str) -> ApiKey:
+def _key(
+    secret: str,
+    domains: Sequence[str] | None,
+    ingest: bool,
+    where: str,
+    ingest_paths: Sequence[str] | None = None,
+) -> ApiKey:
     if len(secret) < MIN_KEY_CHARS:
         raise ConfigError(
             f"an API key in {where} is shorter than {MIN_KEY_CHARS} characters; use a long "
             "random key (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
         )
-    if domains is not None:
-        bad = [d for d in domains if not _DOMAIN.match(d)]
-        if bad or not domains:
-            raise ConfigError(f"bad domain list {list(domains)!r} for a key in {where}")
     # Logged and used to own ingest jobs: a digest, unique per key, revealing none of it.
     name = f"key-{hashlib.sha256(secret.encode()).hexdigest()[:12]}"
+    if domains is not None:
+        bad = [d for d in domains if not is_domain_name(d)]
+        if bad or not domains:
+            raise ConfigError(
+                f"bad domain list {list(domains)!r} for key {name} in {where}; give domain "
+                "names (letters, digits, '_', '.', '-') or '*' for every domain"
+            )
+    folders = None
+    if ingest_paths is not None:
+        folders = tuple(_folder(p, name, where) for p in ingest_paths)
     allowed = None if domains is None else frozenset(domains)
-    return ApiKey(secret, Access(name=name, domains=allowed, ingest=ingest))
+    return ApiKey(
+        secret, Access(name=name, domains=allowed, ingest=ingest, ingest_paths=folders)
+    )
+
+
+def _folder(path: str, name: str, where: str) -> str:
+    parts = PurePosixPath(path).parts
+    if not path or "\x00" in path or PurePosixPath(path).is_absolute() or ".." in parts:
+        raise ConfigError(
+            f"bad ingest path {path!r} for key {name} in {where}; give folders relative to "
+            "ADAPTRAG_INGEST_ROOT, without '..'"
+        )
+    return PurePosixPath(path).as_posix()
 
 
 def parse_keys(text: str, where: str = "ADAPTRAG_API_KEYS") -> list[ApiKey]:
@@ -108,6 +143,11 @@ def parse_keys(text: str, where: str = "ADAPTRAG_API_KEYS") -> list[ApiKey]:
         domains_part, _, right = rest.partition(":")
         if right not in ("", "ingest"):
             raise ConfigError(f"unknown right {right!r} in {where}; the only right is 'ingest'")
+        if ":" in entry and not domains_part:  # `KEY:` or `KEY::ingest`: fail closed
+            raise ConfigError(
+                f"an entry of {where} has ':' but no domains; write KEY:* for every domain "
+                "or KEY:legal,finance"
+            )
         domains = None if domains_part in ("", "*") else domains_part.split(",")
         keys.append(_key(secret, domains, right == "ingest", where))
     return keys
@@ -119,27 +159,45 @@ def load_keys_file(path: Path) -> list[ApiKey]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"cannot read the API keys file {path}: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"the API keys file {path} is not valid YAML/JSON: {error}") from error
+    except yaml.YAMLError as error:  # the parser's message quotes the line: it may hold a key
+        mark = getattr(error, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"the API keys file {path} is not valid YAML/JSON{at}") from None
     entries = data.get("keys", data) if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise ConfigError(f"the API keys file {path} must hold a list of {{key, domains, ingest}}")
     keys = []
     for n, entry in enumerate(entries, 1):
+        # Messages name the entry and the field, never the entry's content (it holds a key).
         if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
-            raise ConfigError(f"entry {n} of {path} needs a 'key' string: {json.dumps(entry)}")
-        domains = entry.get("domains", "*")
+            raise ConfigError(f"entry {n} of {path} needs a 'key' string")
+        unknown = sorted(set(entry) - {"key", "domains", "ingest", "paths"})
+        if unknown:
+            raise ConfigError(
+                f"entry {n} of {path} has unknown fields {unknown}; the fields are key, "
+                "domains, ingest, paths"
+            )
+        if "domains" not in entry:
+            raise ConfigError(
+                f"entry {n} of {path} has no 'domains'; give a list of names, or '*' for all"
+            )
+        domains = entry["domains"]
         if domains != "*" and not (
             isinstance(domains, list) and all(isinstance(d, str) for d in domains)
         ):
             raise ConfigError(f"entry {n} of {path}: 'domains' is a list of names or '*'")
-        keys.append(
-            _key(
-                entry["key"],
-                None if domains == "*" else domains,
-                bool(entry.get("ingest")),
-                str(path),
+        ingest = entry.get("ingest", False)
+        if not isinstance(ingest, bool):
+            raise ConfigError(
+                f"entry {n} of {path}: 'ingest' must be true or false (unquoted), not {ingest!r}"
             )
+        paths = entry.get("paths")
+        if paths is not None and not (
+            isinstance(paths, list) and all(isinstance(p, str) for p in paths)
+        ):
+            raise ConfigError(f"entry {n} of {path}: 'paths' is a list of folders")
+        keys.append(
+            _key(entry["key"], None if domains == "*" else domains, ingest, str(path), paths)
         )
     return keys
 

@@ -1,12 +1,15 @@
 """Ingest jobs of the HTTP server: one worker thread, jobs run in order, progress readable.
 
-A job ingests files (uploaded into a temporary folder, or paths under the configured ingest
-root) into one domain with the server's own embedder and store, so an embedded store is
-never opened by a second process. Uploaded files are deleted when their job ends.
+A job ingests files (uploaded into a folder under `<data_dir>/uploads`, or paths under the
+configured ingest root) into one domain with the server's own embedder and store, so an
+embedded store is never opened by a second process. Uploaded files are deleted when their
+job ends, and whatever a killed server left there is deleted when the next one starts.
+A job's report and error show paths relative to its root, never the server's own layout.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import shutil
@@ -36,6 +39,7 @@ class Job:
     sync: bool
     owner: str
     cleanup: Path | None = None
+    shown_root: Path | None = None  # paths in the report are shown relative to it
     status: str = "queued"  # queued, running, done, failed
     progress: dict[str, dict[str, int | None]] = field(default_factory=dict)
     report: dict[str, Any] | None = None
@@ -81,9 +85,10 @@ class IngestJobs:
         sync: bool,
         owner: str,
         cleanup: Path | None = None,
+        shown_root: Path | None = None,
     ) -> Job:
         """Queue a job; it runs after the jobs before it."""
-        job = Job(uuid.uuid4().hex[:16], domain, paths, sync, owner, cleanup)
+        job = Job(uuid.uuid4().hex[:16], domain, paths, sync, owner, cleanup, shown_root)
         with self._lock:
             self._jobs[job.id] = job
             finished = [j for j in self._jobs.values() if j.finished_at]
@@ -125,15 +130,40 @@ class IngestJobs:
                 show_progress=False,
                 on_progress=on_progress,
             )
-            job.report = report.to_dict()
+            job.report = _hide_roots(report.to_dict(), job)
             job.status = "done"
         except AdaptragError as error:
-            job.error, job.status = str(error), "failed"
-        except Exception as error:  # a job must never kill the worker thread
+            job.error, job.status = _hide_roots(str(error), job), "failed"
+        except Exception:  # a job must never kill the worker thread
             logger.exception("ingest job %s failed", job.id)
-            job.error, job.status = f"{type(error).__name__}: {error}", "failed"
+            job.error = f"internal error in ingest job {job.id}; see the server log"
+            job.status = "failed"
         finally:
             job.finished_at = datetime.now(UTC).isoformat()
             if job.cleanup is not None:
                 shutil.rmtree(job.cleanup, ignore_errors=True)
             logger.info("ingest job %s %s", job.id, job.status)
+
+
+def _hide_roots(value: Any, job: Job) -> Any:
+    """`value` (a report or message) with the server's absolute paths made relative."""
+    if job.shown_root is None:
+        return value
+    prefix = json.dumps(str(job.shown_root.resolve()))[1:-1]  # as it appears inside JSON
+    text = json.dumps(value).replace(prefix + "/", "").replace(prefix, ".")
+    return json.loads(text)
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """Where uploaded files wait for their job (created on demand)."""
+    folder = settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def clear_uploads(settings: Settings) -> None:
+    """Delete what a killed server left in the uploads folder (at startup, before any job)."""
+    folder = settings.data_dir / "uploads"
+    if folder.is_dir():
+        for leftover in folder.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)

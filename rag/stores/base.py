@@ -31,6 +31,21 @@ C = TypeVar("C")
 F = TypeVar("F")
 
 
+_SPEC_TYPES: dict[str, type] = {
+    "embedding_model": str,
+    "dimension": int,
+    "distance": str,
+    "query_prefix": str,
+    "passage_prefix": str,
+    "normalize": bool,
+    "chunk_tokens": int,
+    "chunk_overlap_tokens": int,
+    "sparse": dict,
+    "schema_version": int,
+    "created_at": str,
+}
+
+
 @dataclass(frozen=True)
 class CollectionSpec:
     """How a collection was built; stored with it and checked on every ingest and query."""
@@ -53,8 +68,24 @@ class CollectionSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CollectionSpec:
-        """Inverse of `to_dict`; unknown keys from newer versions are ignored."""
+        """Inverse of `to_dict`; unknown keys from newer versions are ignored.
+
+        Raises `ValueError` naming the first field that is missing or of the wrong type (a
+        hand-edited or corrupted record), so the caller can say which file to fix.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("the record is not a JSON object")
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        for name in ("embedding_model", "dimension"):
+            if name not in known:
+                raise ValueError(f"field {name!r} is missing")
+        for name, value in known.items():
+            wanted = _SPEC_TYPES[name]
+            # bool is an int in Python; a dimension of `true` is still wrong.
+            if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+                raise ValueError(f"field {name!r} is {value!r}, not a {wanted.__name__}")
+        if known["dimension"] < 1:
+            raise ValueError(f"field 'dimension' is {known['dimension']!r}, not a positive int")
         return cls(**known)
 
     def fingerprint(self) -> str:

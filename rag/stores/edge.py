@@ -158,7 +158,12 @@ class EdgeStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as exc:
-            raise StoreError(f"unreadable {self.path / SPEC_FILE}: {exc}") from exc
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(
+                f"the collection record {self.path / SPEC_FILE} is unreadable ({message}); "
+                f"restore it from a backup, or drop the collection (adaptrag collections drop "
+                f"{self.name}) and ingest again"
+            ) from exc
 
     def create(self, spec: CollectionSpec) -> None:
         """Create the shard with the fixed schema, its payload indexes, then the record."""

@@ -136,7 +136,13 @@ class ServerStore:
                 f"collection {self.name!r} on the Qdrant server was not built by adaptrag; "
                 "choose another --collection"
             )
-        return CollectionSpec.from_dict(data)
+        try:
+            return CollectionSpec.from_dict(data)
+        except ValueError as exc:
+            raise StoreError(
+                f"the build record in collection {self.name!r}'s metadata is damaged ({exc}); "
+                f"drop the collection (adaptrag collections drop {self.name}) and ingest again"
+            ) from exc
 
     def create(self, spec: CollectionSpec) -> None:
         """Create the collection with the fixed schema, its payload indexes and the record."""

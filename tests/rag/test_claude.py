@@ -12,7 +12,7 @@ from anthropic._data import DEPRECATED_MODELS
 from anthropic.types.model_param import ModelParam
 from fake_anthropic import UNKNOWN_MODEL, FakeAnthropic
 
-from rag.errors import BackendError, ConfigError
+from rag.errors import BackendError, ConfigError, UpstreamAuthError
 from rag.generators.base import Generation
 from rag.generators.claude import ClaudeGenerator, Prices
 from rag.prompts import SYSTEM_PROMPT, build_prompt
@@ -114,7 +114,7 @@ def test_bad_key_is_a_one_line_auth_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-wrong")
-    with pytest.raises(ConfigError, match=r"rejected the API key \(401\).*ANTHROPIC_API_KEY"):
+    with pytest.raises(UpstreamAuthError, match=r"rejected the API key \(401\).*ANTHROPIC_API_KEY"):
         claude().generate(PROMPT, max_new_tokens=32)
     assert len(claude_env.requests) == 1  # 401 is not retried
 

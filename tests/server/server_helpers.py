@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from rag import Pipeline
+from rag.coalesce import CoalescingEmbedder
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generators.local import LocalGenerator
 from rag.server import create_app
@@ -81,7 +82,10 @@ def serving(
     keys: str,
 ) -> Iterator[Served]:
     """A server over `settings` (already ingested) with these keys; the pipeline closed after."""
-    pipeline = Pipeline(settings, embedder=embedder, generators={"local": local_generator})
+    # As `adaptrag serve` builds it: concurrent query embeddings coalesced.
+    pipeline = Pipeline(
+        settings, embedder=CoalescingEmbedder(embedder), generators={"local": local_generator}
+    )
     app = create_app(settings, pipeline=pipeline, keys=Keyring(parse_keys(keys)))
     try:
         with running(app) as url:

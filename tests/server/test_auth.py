@@ -36,7 +36,9 @@ def test_the_key_list_form() -> None:
 
 def test_the_keys_file_adds_to_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "keys.yaml"
-    path.write_text(f"- key: {K1}\n  domains: [medical]\n  ingest: true\n- key: {K2}\n")
+    path.write_text(
+        f"- key: {K1}\n  domains: [medical]\n  ingest: true\n- key: {K2}\n  domains: '*'\n"
+    )
     keys = load_keys_file(path)
     assert keys[0].access == Access(keys[0].access.name, frozenset({"medical"}), True)
     assert keys[1].access.domains is None and not keys[1].access.ingest
@@ -73,3 +75,48 @@ def test_without_keys_the_server_stays_on_loopback() -> None:
         check_binding("0.0.0.0", none, insecure=False)
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "ADAPTRAG_API_KEYS" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (f"{K1}:", "no domains"),
+        (f"{K1}::ingest", "no domains"),
+        (f"{K1}:legal,", "bad domain list"),
+    ],
+)
+def test_a_key_list_entry_with_a_missing_part_is_refused_not_widened(text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as refused:
+        parse_keys(text)
+    assert K1 not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (f"- key: {K1}\n  domains: [legal]\n  ingest: 'false'\n", "'ingest' must be true or false"),
+        (f"- key: {K1}\n  ingest: true\n", "has no 'domains'"),
+        (f"- key: {K1}\n  domains: [legal]\n  admin: true\n", "unknown fields"),
+        (f"- key: {K1}\n  domains: [legal]\n  paths: [../etc]\n", "bad ingest path"),
+        (f"- secret: {K1}\n  domains: [legal]\n", "needs a 'key' string"),
+        (f"- key: {K1}\n  domains: [legal\n  : : ]\n", "not valid YAML/JSON"),
+    ],
+)
+def test_a_malformed_keys_file_fails_closed_without_echoing_the_key(
+    tmp_path: Path, text: str, words: str
+) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=words) as refused:
+        load_keys_file(path)
+    assert K1 not in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_ingest_folders_bind_a_domain_key_to_its_own_folder(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(f"- key: {K1}\n  domains: [legal]\n  ingest: true\n  paths: [shared/legal]\n")
+    explicit = load_keys_file(path)[0].access
+    assert explicit.ingest_folders("legal") == ("shared/legal",)
+    legal, every = parse_keys(f"{K2}:legal:ingest {K3}:*:ingest")
+    assert legal.access.ingest_folders("legal") == ("legal",)
+    assert every.access.ingest_folders("finance") == ("",)

@@ -4,7 +4,7 @@ does not hold up local requests."""
 from __future__ import annotations
 
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -68,20 +68,22 @@ def test_simultaneous_requests_for_different_adapters_get_their_own(
 def test_a_slow_claude_call_does_not_block_local_requests(
     served: Served, claude_env: FakeAnthropic
 ) -> None:
-    claude_env.delay_s = 8.0
+    claude_env.hold = threading.Event()  # the fake API holds the Claude call until released
     with ThreadPoolExecutor(1) as pool, served.client() as client:
         slow = pool.submit(
             client.post, "/v1/ask", json={"question": "What is the rent?", "backend": "claude"}
         )
-        time.sleep(0.3)  # the Claude request is in flight
-        started = time.monotonic()
-        local = client.post(
-            "/v1/ask", json={"question": "What is the rent?", "backend": "local", "domain": "legal"}
-        )
-        retrieved = client.post("/v1/retrieve", json={"question": "rent"})
-        local_s = time.monotonic() - started
-        assert local.status_code == 200 and retrieved.status_code == 200
-        # both were answered while the Claude call was still waiting on the API
-        assert not slow.done() and local_s < claude_env.delay_s
-        answer = slow.result(timeout=30)
+        try:
+            assert claude_env.arrived.wait(60), "the Claude call never reached the API"
+            local = client.post(
+                "/v1/ask",
+                json={"question": "What is the rent?", "backend": "local", "domain": "legal"},
+            )
+            retrieved = client.post("/v1/retrieve", json={"question": "rent"})
+            assert local.status_code == 200 and retrieved.status_code == 200
+            # both were answered while the Claude call was still held at the API
+            assert not slow.done()
+        finally:
+            claude_env.hold.set()
+        answer = slow.result(timeout=60)
     assert answer.status_code == 200 and answer.json()["backend"] == "claude"

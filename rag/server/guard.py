@@ -1,0 +1,102 @@
+"""What every request passes before a route reads a byte of it: its key, and its size.
+
+`Guard` is ASGI middleware. It answers 401 to a protected route without a known key before
+the body is read (an unauthenticated caller cannot make the server read or parse anything),
+and it holds every body to a limit while it is received: a declared `Content-Length` over
+the limit is a 413 at once; a chunked body is counted as it streams and stopped with a 413
+as soon as it passes the limit (`BodyTooLarge`, an HTTP exception the app's handlers turn
+into the usual error body). JSON bodies have one limit, multipart uploads another.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rag.server.auth import Keyring
+
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+UPLOAD_PATH = "/v1/ingest"
+
+
+class BodyTooLarge(HTTPException):
+    """The request body passed its limit while it was being received (413)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=413, detail=message)
+
+
+def error_body(status: int, message: str, kind: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The JSON error body every error of the API has, and its headers."""
+    headers = [(b"content-type", b"application/json")]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    return json.dumps({"error": message, "type": kind}).encode(), headers
+
+
+class Guard:
+    """Key check and body limits in front of the app (see the module docstring)."""
+
+    def __init__(
+        self, app: ASGIApp, *, keyring: Keyring, max_body_bytes: int, max_upload_bytes: int
+    ) -> None:
+        self.app = app
+        self.keyring = keyring
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if self.keyring.enabled and scope["path"] not in PUBLIC_PATHS:
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            access = self.keyring.lookup(token.strip()) if scheme.lower() == "bearer" else None
+            if access is None:
+                await _reply(
+                    send, 401, "missing or unknown API key; send `Authorization: Bearer KEY`"
+                )
+                return
+            scope.setdefault("state", {})["access"] = access
+        limit, setting = self._limit(scope["path"], headers)
+        too_large = f"the request body is larger than {_size(limit)} ({setting})"
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            await _reply(send, 413, too_large, "too_large")
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(too_large)
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _limit(self, path: str, headers: Headers) -> tuple[int, str]:
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if path == UPLOAD_PATH and kind == "multipart/form-data":
+            return self.max_upload_bytes, "ADAPTRAG_MAX_UPLOAD_MB"
+        return self.max_body_bytes, "ADAPTRAG_MAX_BODY_KB"
+
+
+async def _reply(send: Send, status: int, message: str, kind: str = "unauthorized") -> None:
+    body, headers = error_body(status, message, kind)
+    start: dict[str, Any] = {"type": "http.response.start", "status": status, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+
+def _size(limit: int) -> str:
+    return f"{limit / 1024 / 1024:g} MB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KB"
