@@ -118,18 +118,24 @@ def test_querying_settings_from_a_yaml_file(runner: CliRunner, tmp_path: Path) -
     assert rows["data_dir"]["env"] == "ADAPTRAG_DATA_DIR" and rows["data_dir"]["help"]
 
 
-def test_the_console_script_is_installed_and_help_is_instant() -> None:
+def test_the_console_script_is_installed_and_help_imports_no_model_library() -> None:
     import shutil
     import subprocess
-    import time
+    import sys
 
     exe = shutil.which("adaptrag") or str(
         Path(__file__).resolve().parents[1] / ".venv" / "bin" / "adaptrag"
     )
-    started = time.perf_counter()
-    result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "ingest" in result.stdout and "collections" in result.stdout
-    assert time.perf_counter() - started < 10  # no torch import for --help
+    # Instant whatever the machine's load: --help loads no torch, transformers or models.
+    probe = (
+        "import sys\nfrom rag.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n"
+        "    pass\nprint(sorted({'torch', 'transformers', 'sentence_transformers'} & "
+        "set(sys.modules)))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.returncode == 0 and loaded.stdout.strip().endswith("[]"), loaded.stdout
 
 
 # --- ask -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 import typing
 from collections.abc import Callable, Iterator
@@ -150,17 +152,22 @@ def test_an_error_event_inside_the_stream_is_translated(
 def test_generate_many_runs_concurrently_and_keeps_order(
     claude_env: FakeAnthropic, claude: Callable[..., ClaudeGenerator]
 ) -> None:
-    claude_env.delay_s = 0.3
+    claude_env.hold = threading.Event()  # every call waits at the API until released
     prompts = [
         build_prompt(f"question {n}", [Source(f"d{n}", f"c{n}", f"Fact number {n}.", 1.0)])
         for n in range(4)
     ]
-    started = time.perf_counter()
-    generations = claude(concurrency=4).generate_many(prompts, max_new_tokens=16)
-    elapsed = time.perf_counter() - started
-
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(claude(concurrency=4).generate_many, prompts, max_new_tokens=16)
+        try:
+            deadline = time.monotonic() + 60
+            while len(claude_env.requests) < 4:  # all four in flight at once, none answered
+                assert time.monotonic() < deadline and not running.done(), "calls not overlapped"
+                time.sleep(0.01)
+        finally:
+            claude_env.hold.set()
+        generations = running.result(timeout=60)
     assert [g.text for g in generations] == [f"Fact number {n}. [1]" for n in range(4)]
-    assert elapsed < 0.3 * 4 * 0.75  # overlapped, not one after another
 
 
 def test_cost_of_cache_writes_and_reads_uses_their_multipliers() -> None:
