@@ -223,8 +223,14 @@ def create_app(
         "timeout",
     )
 
-    async def blocking(work: Callable[[], T], limit_s: float = settings.request_timeout_s) -> T:
-        """Run `work` on a worker thread under a deadline that the work itself obeys."""
+    async def blocking(
+        work: Callable[[], T], limit_s: float = settings.request_timeout_s, grace_s: float = GRACE_S
+    ) -> T:
+        """Run `work` on a worker thread under a deadline that the work itself obeys.
+
+        Work that does not notice the deadline (a hung store call) is abandoned `grace_s`
+        after it, with a 504; its thread ends when the call does.
+        """
 
         def limited() -> T:
             with time_limit(limit_s):
@@ -232,9 +238,13 @@ def create_app(
 
         try:
             return await asyncio.wait_for(
-                anyio.to_thread.run_sync(limited, abandon_on_cancel=True), timeout=limit_s + GRACE_S
+                anyio.to_thread.run_sync(limited, abandon_on_cancel=True), timeout=limit_s + grace_s
             )
-        except (TimeoutError, DeadlineExceeded):
+        except DeadlineExceeded:
+            raise timed_out from None
+        except TimeoutError as error:
+            if isinstance(error, AdaptragError):  # ModelBusyError is a TimeoutError too
+                raise
             raise timed_out from None
 
     def access(request: Request) -> Access:
@@ -571,11 +581,12 @@ def create_app(
             failed = state["warm_error"] is not None
             message = "models failed to load; see the server log" if failed else "loading models"
             return error_response(503, message, "not_ready")
+        limit_s = min(READY_PROBE_S, settings.request_timeout_s)
         try:
-            await blocking(probe, limit_s=READY_PROBE_S)
+            await blocking(probe, limit_s=limit_s, grace_s=0)
         except ApiError:
             return error_response(
-                503, f"a probe search took longer than {READY_PROBE_S:g} s", "not_ready"
+                503, f"a probe search took longer than {limit_s:g} s", "not_ready"
             )
         except AdaptragError as error:
             logger.warning("readiness probe failed: %s", error)
