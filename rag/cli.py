@@ -16,7 +16,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -53,9 +52,9 @@ class _Group(TyperGroup):
         except AdaptragError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(exit_code(error)) from None
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
         except Exception as error:  # a fault of ours: one line, the traceback kept aside
+            if _is_cli_control_flow(error):
+                raise
             if (ctx.find_root().obj or {}).get("debug"):
                 traceback.print_exc()
                 where = "above"
@@ -67,6 +66,11 @@ class _Group(TyperGroup):
                 err=True,
             )
             raise typer.Exit(EXIT_RUNTIME) from None
+
+
+def _is_cli_control_flow(error: Exception) -> bool:
+    """Exit, Abort and usage errors of the CLI framework (click, or typer's copy of it)."""
+    return type(error).__module__.split(".")[0] in ("click", "typer")
 
 
 def _save_traceback() -> str:

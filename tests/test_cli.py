@@ -244,3 +244,21 @@ def test_an_unexpected_fault_is_one_line_and_exit_3_with_the_traceback_kept_asid
     saved.unlink()
     debug = runner.invoke(app, ["--debug", "ingest", str(corpus), "--domain", "legal"])
     assert debug.exit_code == 3 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ['{"embedding_model": "x", "dimension": "many"}', "{not json", '["a list"]', "{}"],
+)
+def test_a_damaged_collection_record_is_one_line_naming_the_file(
+    runner: CliRunner, corpus: Path, isolated_env: Path, damage: str
+) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus), "--domain", "legal"]).exit_code == 0
+    record = isolated_env / "qdrant" / "adaptrag" / "collection.json"
+    assert record.is_file()
+    record.write_text(damage)
+    for args in (["collections", "info", "adaptrag"], ["ingest", str(corpus), "-d", "legal"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 3, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "collection.json" in lines[0] and "drop" in lines[0]

@@ -36,4 +36,5 @@ def make_generator(backend: str, settings: Settings) -> Generator:
         device=settings.generator_device,
         temperature=settings.temperature,
         batch_size=settings.generation_batch_size,
+        max_waiting=settings.max_waiting_generations,
     )

@@ -30,8 +30,8 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from rag.embedder import resolve_device
 from rag.deadline import DeadlineExceeded, check, current_deadline, remaining_s
+from rag.embedder import resolve_device
 from rag.errors import AdaptragError, BackendError, ModelBusyError, ModelLoadError
 from rag.generators.base import Generation
 from rag.prompts import Prompt

@@ -9,6 +9,7 @@ fix.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -569,10 +570,9 @@ def create_app(
 
     def probe() -> None:
         """One real search: the query embedding and the store, the path every ask takes."""
-        try:
+        # Nothing ingested yet is ready: the store answered, which is what is asked.
+        with contextlib.suppress(CollectionNotFoundError):
             qa.retrieve("readiness probe", top_k=1)
-        except CollectionNotFoundError:
-            pass  # nothing ingested yet: the store answered, which is what is asked
 
     @app.get("/readyz", summary="Models loaded, and a search through the store answers")
     async def readyz() -> JSONResponse:
@@ -591,7 +591,9 @@ def create_app(
         except AdaptragError as error:
             logger.warning("readiness probe failed: %s", error)
             kind = "store" if isinstance(error, StoreError) else "query path"
-            return error_response(503, f"the {kind} is not answering; see the server log", "not_ready")
+            return error_response(
+                503, f"the {kind} is not answering; see the server log", "not_ready"
+            )
         return JSONResponse({"status": "ready", "collection": qa.collection})
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

@@ -120,9 +120,7 @@ def _key(
     if ingest_paths is not None:
         folders = tuple(_folder(p, name, where) for p in ingest_paths)
     allowed = None if domains is None else frozenset(domains)
-    return ApiKey(
-        secret, Access(name=name, domains=allowed, ingest=ingest, ingest_paths=folders)
-    )
+    return ApiKey(secret, Access(name=name, domains=allowed, ingest=ingest, ingest_paths=folders))
 
 
 def _folder(path: str, name: str, where: str) -> str:

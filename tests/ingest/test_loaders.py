@@ -208,3 +208,26 @@ def test_a_missing_path_is_a_one_line_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="does not exist"):
         list(discover([tmp_path / "nope"]))
+
+
+def test_links_are_listed_but_never_read(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "inside").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "passwd.txt").write_text("secret outside the root")
+    (root / "inside" / "real.txt").write_text("inside the root")
+    (root / "passwd.txt").symlink_to(outside / "passwd.txt")
+    (root / "alias.txt").symlink_to(root / "inside" / "real.txt")  # a link, even inside
+    (root / "etc").symlink_to(outside, target_is_directory=True)
+    found = {f.rel: f for f in discover([root])}
+    assert set(found) == {"alias.txt", "etc", "inside/real.txt", "passwd.txt"}
+    assert load(found["inside/real.txt"])[0].text == "inside the root"
+    for rel in ("alias.txt", "etc", "passwd.txt"):
+        with pytest.raises(SkipFile, match="symbolic link"):
+            load(found[rel])
+    # a link put in place after discovery is refused when the file is read
+    swapped = found["inside/real.txt"]
+    swapped.path.unlink()
+    swapped.path.symlink_to(outside / "passwd.txt")
+    with pytest.raises(SkipFile, match="symbolic link"):
+        load(swapped)

@@ -103,3 +103,27 @@ def test_any_local_model_path_loads_through_the_same_code(
     by_path = LocalGenerator(str(models_dir / "SmolLM2-135M-Instruct"), models_dir=models_dir)
     expected = local_generator.generate(PROMPTS[1], max_new_tokens=8).text
     assert by_path.generate(PROMPTS[1], max_new_tokens=8).text == expected
+
+
+def test_generation_past_its_deadline_stops_and_says_so(local_generator: LocalGenerator) -> None:
+    from rag.deadline import DeadlineExceeded, time_limit
+
+    with time_limit(0), pytest.raises(DeadlineExceeded, match="time limit"):
+        local_generator.generate(PROMPTS[0], max_new_tokens=2000)
+    with time_limit(0), pytest.raises(DeadlineExceeded, match="time limit"):
+        list(local_generator.stream(PROMPTS[0], max_new_tokens=2000))
+    assert local_generator.generate(PROMPTS[0], max_new_tokens=4).usage.output_tokens > 0
+
+
+def test_a_full_waiting_line_is_refused_with_a_busy_error(local_generator: LocalGenerator) -> None:
+    from rag.errors import ModelBusyError
+
+    local_generator.max_waiting = 1
+    try:
+        # this caller holds the model, so the next one is refused
+        with local_generator._turn(None), pytest.raises(ModelBusyError, match="limit 1"):
+            local_generator.generate(PROMPTS[0], max_new_tokens=4)
+        assert local_generator._waiting == 0  # the refused call left no count behind
+        assert local_generator.generate(PROMPTS[0], max_new_tokens=4).usage.output_tokens > 0
+    finally:
+        local_generator.max_waiting = None

@@ -313,13 +313,14 @@ def test_readiness_is_503_while_another_process_holds_the_store(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with serving(settings, embedder, local_generator, KEYS) as served:
-            with served.client(key=None) as anonymous:
-                wait_until(lambda: anonymous.get("/readyz").status_code != 503 or True)
-                ready = anonymous.get("/readyz")
-                assert ready.status_code == 503, ready.text
-                assert "store is not answering" in ready.json()["error"]
-                assert str(tmp_path) not in ready.text  # public: no server paths
+        with (
+            serving(settings, embedder, local_generator, KEYS) as served,
+            served.client(key=None) as anonymous,
+        ):
+            ready = anonymous.get("/readyz")
+            assert ready.status_code == 503, ready.text
+            assert "store is not answering" in ready.json()["error"]
+            assert str(tmp_path) not in ready.text  # public: no server paths
     finally:
         holder.communicate("", timeout=60)
 
@@ -330,11 +331,11 @@ def test_readiness_is_503_while_the_query_path_hangs(
     embedder: SentenceTransformerEmbedder,
     local_generator: LocalGenerator,
 ) -> None:
-    from rag.server import create_app
-    from rag.server.auth import Keyring
     from server_helpers import running
 
     from rag import Pipeline
+    from rag.server import create_app
+    from rag.server.auth import Keyring
 
     class Hung:
         """The real embedder, except that queries never come back (until released)."""
