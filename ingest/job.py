@@ -323,6 +323,8 @@ class _Run:
     def _plan_document(self, file: SourceFile, document: Document, dry_run: bool) -> None:
         document_hash = content_hash(document)
         stored = self.manifest.get(document.doc_id)
+        if stored is not None and not self._may_replace(file, document, stored):
+            return
         action = classify(document_hash, stored)
         if dry_run:
             self.report.plan.append({"doc_id": document.doc_id, "action": action.value})
@@ -339,6 +341,33 @@ class _Run:
         chunks = self.job._chunks(document)
         sparse = [self.job.sparse.encode_passage(c.text) for c in chunks]
         self._put(self._to_embed, _Work(document, document_hash, file, action, chunks, sparse))
+
+    def _may_replace(self, file: SourceFile, document: Document, stored: StoredDocument) -> bool:
+        """Whether this file may write over the stored document of the same id.
+
+        Yes when the stored version came from this same file. When it came from another
+        file that still exists, two documents share one id: this one is refused (reported
+        as failed), so nothing stored is lost. When the other file is gone (moved, or an
+        earlier upload), this one takes its place and the report says so.
+        """
+        others = sorted(s for s in stored.sources if s and s != document.source)
+        if not others or document.source in stored.sources:
+            return True
+        still_there = [s for s in others if Path(s).exists()]
+        if still_there:
+            self.report.failed.append(
+                FileIssue(
+                    str(file.path),
+                    f"doc_id {document.doc_id!r} already holds {still_there[0]} in domain "
+                    f"{self.domain!r}; not stored, so that document is kept: give this "
+                    "folder's documents their own ids with --id-prefix NAME (API: id_prefix)",
+                )
+            )
+            return False
+        self.report.replaced.append(
+            {"doc_id": document.doc_id, "previous_source": others[0], "source": document.source}
+        )
+        return True
 
     def _count(self, action: Action, chunks: int = 0) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -42,11 +42,14 @@ class LoaderOptions:
         id_field: record field holding the document id. Default "doc_id", then "id"; a
             record with neither gets "<file>#<n>".
         title_field: record field holding the title. Default "title".
+        id_prefix: put before every document id as `PREFIX/`, so two folders holding the same
+            relative paths (two `lease.md`) stay two documents. Default "" (none).
     """
 
     text_field: str = "text"
     id_field: str = "doc_id"
     title_field: str = "title"
+    id_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,9 @@ def load(file: SourceFile, options: LoaderOptions = LoaderOptions()) -> list[Doc
     documents = [d for d in loader(file, options) if d.text.strip()]
     if not documents:
         raise SkipFile("no text found")
+    if options.id_prefix:
+        prefix = options.id_prefix.strip("/")
+        documents = [replace(d, doc_id=f"{prefix}/{d.doc_id}") for d in documents]
     return documents
 
 

@@ -18,7 +18,9 @@ class FileIssue:
 class IngestReport:
     """Counts of documents (`added` ... `deleted`) and chunks, with skipped and failed files.
 
-    `plan` lists `{"doc_id", "action"}` for every document a dry run looked at.
+    `plan` lists `{"doc_id", "action"}` for every document a dry run looked at; `replaced`
+    lists `{"doc_id", "previous_source", "source"}` for every document whose stored version
+    came from another file, now gone (a moved file, an earlier upload), that this run replaced.
     """
 
     collection: str
@@ -29,6 +31,7 @@ class IngestReport:
     deleted: int = 0
     skipped: list[FileIssue] = field(default_factory=list)
     failed: list[FileIssue] = field(default_factory=list)
+    replaced: list[dict[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_total: int = 0
     seconds: float = 0.0

@@ -162,6 +162,12 @@ def ingest(
         "doc_id", help="JSON/JSONL/CSV field holding the document id (then 'id')."
     ),
     title_field: str = typer.Option("title", help="JSON/JSONL/CSV field holding the title."),
+    id_prefix: str = typer.Option(
+        "",
+        "--id-prefix",
+        help="Put PREFIX/ before every document id, so two folders with the same file names "
+        "stay separate documents.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Ingest documents into a collection (idempotent: unchanged files cost nothing)."""
@@ -177,7 +183,7 @@ def ingest(
         include=include,
         exclude=exclude,
         loader_options=LoaderOptions(
-            text_field=text_field, id_field=id_field, title_field=title_field
+            text_field=text_field, id_field=id_field, title_field=title_field, id_prefix=id_prefix
         ),
     )
     data = report.to_dict()
@@ -188,6 +194,10 @@ def ingest(
         f"{report.chunks_total} in these documents ({report.seconds:.1f} s)"
     ]
     lines += [f"  {step['action']:<9} {step['doc_id']}" for step in report.plan]
+    lines += [
+        f"  replaced {step['doc_id']}: was from {step['previous_source']} (gone)"
+        for step in report.replaced
+    ]
     lines += [f"  skipped {issue.path}: {issue.reason}" for issue in report.skipped]
     lines += [f"  FAILED  {issue.path}: {issue.reason}" for issue in report.failed]
     _emit(data, as_json, "\n".join(lines))

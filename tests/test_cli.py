@@ -262,3 +262,48 @@ def test_a_damaged_collection_record_is_one_line_naming_the_file(
         assert result.exit_code == 3, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "collection.json" in lines[0] and "drop" in lines[0]
+
+
+def test_two_files_with_one_name_in_two_folders_never_overwrite_each_other(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    for folder, days in (("dupA", "ninety"), ("dupB", "thirty")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "lease.md").write_text(f"# Lease\n\nNotice is {days} days.\n")
+    first = runner.invoke(app, ["ingest", str(tmp_path / "dupA"), "-d", "legal", "--json"])
+    assert first.exit_code == 0 and json.loads(first.stdout)["added"] == 1
+    clash = runner.invoke(app, ["ingest", str(tmp_path / "dupB"), "-d", "legal", "--json"])
+    assert clash.exit_code == 1
+    report = json.loads(clash.stdout)
+    assert (report["added"], report["updated"]) == (0, 0)
+    assert "already holds" in report["failed"][0]["reason"]
+    assert "--id-prefix" in report["failed"][0]["reason"]
+    kept = runner.invoke(
+        app, ["ingest", str(tmp_path / "dupB"), "-d", "legal", "--id-prefix", "dupB", "--json"]
+    )
+    assert kept.exit_code == 0 and json.loads(kept.stdout)["added"] == 1
+    from rag import Pipeline
+
+    with Pipeline() as qa:
+        texts = {s.doc_id: s.text for s in qa.retrieve("notice days", domain="legal", top_k=5)}
+    assert "ninety" in texts["lease.md"] and "thirty" in texts["dupB/lease.md"]
+
+
+def test_a_moved_file_replaces_its_old_version_and_the_report_says_so(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "memo.md").write_text("# Memo\n\nFirst version.\n")
+    assert runner.invoke(app, ["ingest", str(tmp_path / "old"), "-d", "legal"]).exit_code == 0
+    (tmp_path / "old").rename(tmp_path / "new")
+    (tmp_path / "new" / "memo.md").write_text("# Memo\n\nSecond version.\n")
+    moved = runner.invoke(app, ["ingest", str(tmp_path / "new"), "-d", "legal", "--json"])
+    report = json.loads(moved.stdout)
+    assert moved.exit_code == 0 and report["updated"] == 1
+    assert report["replaced"] == [
+        {
+            "doc_id": "memo.md",
+            "previous_source": str(tmp_path / "old" / "memo.md"),
+            "source": str(tmp_path / "new" / "memo.md"),
+        }
+    ]

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
@@ -105,6 +105,11 @@ class IngestPathsRequest(_Body):
     paths: list[str] = Field(min_length=1, description="Paths relative to ADAPTRAG_INGEST_ROOT.")
     domain: str = Field(min_length=1, description="The documents' domain.")
     sync: bool = Field(False, description="Delete documents of these roots no longer present.")
+    id_prefix: str = Field(
+        "",
+        max_length=200,
+        description="Put PREFIX/ before every document id (keeps same-named files apart).",
+    )
 
 
 # --- the app ---------------------------------------------------------------------------
@@ -311,10 +316,13 @@ def create_app(
     ) -> None:
         total = 0
         for upload in files:
-            name = Path(upload.filename or "").name
-            if not name or name.startswith("."):
-                raise ApiError(422, f"bad upload file name {upload.filename!r}")
-            with (folder / name).open("wb") as out:
+            # A file name may keep its folders (`dupA/lease.md`): they are part of its id.
+            name = _upload_name(upload.filename or "")
+            target = folder / name
+            if target.exists():
+                raise ApiError(422, f"two uploaded files are both named {name!r}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
                 while chunk := await upload.read(1 << 20):
                     total += len(chunk)
                     if total > limit:
@@ -464,9 +472,15 @@ def create_app(
     async def ingest(request: Request, caller: Caller) -> dict[str, Any]:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "multipart/form-data":
-            domain, folder = await receive_upload(request, caller)
+            domain, id_prefix, folder = await receive_upload(request, caller)
             job = jobs().submit(
-                [folder], domain, sync=False, owner=caller.name, cleanup=folder, shown_root=folder
+                [folder],
+                domain,
+                sync=False,
+                owner=caller.name,
+                cleanup=folder,
+                shown_root=folder,
+                id_prefix=id_prefix,
             )
         elif kind == "application/json":
             try:
@@ -483,6 +497,7 @@ def create_app(
                 sync=body.sync,
                 owner=caller.name,
                 shown_root=settings.ingest_root,
+                id_prefix=_id_prefix(body.id_prefix),
             )
         else:
             raise ApiError(
@@ -502,7 +517,7 @@ def create_app(
             )
         caller.check_ingest(domain)
 
-    async def receive_upload(request: Request, caller: Caller) -> tuple[str, Path]:
+    async def receive_upload(request: Request, caller: Caller) -> tuple[str, str, Path]:
         limit = int(settings.max_upload_mb * 1024 * 1024)
         too_large = ApiError(
             413,
@@ -514,8 +529,11 @@ def create_app(
             raise too_large
         form = await request.form()
         try:
-            domain = form.get("domain")
+            domain, id_prefix = form.get("domain"), form.get("id_prefix") or ""
             files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
+            if not isinstance(id_prefix, str):
+                raise ApiError(422, "'id_prefix' is a text field, not a file")
+            id_prefix = _id_prefix(id_prefix)
             if not isinstance(domain, str) or not domain or not files:
                 raise ApiError(422, "a multipart upload needs a 'domain' field and 'files' parts")
             check_ingest_domain(domain, caller)
@@ -527,7 +545,7 @@ def create_app(
                 raise
         finally:
             await form.close()
-        return domain, folder
+        return domain, id_prefix, folder
 
     @app.get("/v1/ingest/{job_id}", summary="An ingest job's status, progress and report")
     async def ingest_status(job_id: str, caller: Caller) -> dict[str, Any]:
@@ -624,6 +642,32 @@ def _status_of(error: AdaptragError) -> tuple[int, str]:
     if isinstance(error, ModelLoadError):
         return 500, "model_load_failed"
     return 500, "internal"
+
+
+def _upload_name(filename: str) -> str:
+    """The relative path an upload is stored (and identified) under; hostile names refused."""
+    parts = PurePosixPath(filename.replace("\\", "/")).parts
+    if (
+        not parts
+        or len(filename) > 512
+        or PurePosixPath(filename).is_absolute()
+        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+        or any(ord(c) < 32 for c in filename)
+    ):
+        raise ApiError(
+            422,
+            f"bad upload file name {filename[:80]!r}; give a relative name without '..', "
+            "hidden parts or control characters",
+        )
+    return "/".join(parts)
+
+
+def _id_prefix(prefix: str) -> str:
+    """A caller's document id prefix, refused when it holds control characters or `..`."""
+    cleaned = prefix.strip("/")
+    if any(ord(c) < 32 for c in cleaned) or ".." in PurePosixPath(cleaned).parts:
+        raise ApiError(422, f"bad id_prefix {prefix[:80]!r}; use a plain name such as 'dupA'")
+    return cleaned
 
 
 def _under_root(root: Path | None, path: str, folders: tuple[str, ...]) -> Path:

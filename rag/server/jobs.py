@@ -40,6 +40,7 @@ class Job:
     owner: str
     cleanup: Path | None = None
     shown_root: Path | None = None  # paths in the report are shown relative to it
+    id_prefix: str = ""
     status: str = "queued"  # queued, running, done, failed
     progress: dict[str, dict[str, int | None]] = field(default_factory=dict)
     report: dict[str, Any] | None = None
@@ -86,9 +87,10 @@ class IngestJobs:
         owner: str,
         cleanup: Path | None = None,
         shown_root: Path | None = None,
+        id_prefix: str = "",
     ) -> Job:
         """Queue a job; it runs after the jobs before it."""
-        job = Job(uuid.uuid4().hex[:16], domain, paths, sync, owner, cleanup, shown_root)
+        job = Job(uuid.uuid4().hex[:16], domain, paths, sync, owner, cleanup, shown_root, id_prefix)
         with self._lock:
             self._jobs[job.id] = job
             finished = [j for j in self._jobs.values() if j.finished_at]
@@ -112,7 +114,7 @@ class IngestJobs:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        from ingest import ingest_paths
+        from ingest import LoaderOptions, ingest_paths
 
         def on_progress(stage: str, done: int, total: int | None) -> None:
             job.progress[stage] = {"done": done, "total": total}
@@ -129,6 +131,7 @@ class IngestJobs:
                 store=self.store,
                 show_progress=False,
                 on_progress=on_progress,
+                loader_options=LoaderOptions(id_prefix=job.id_prefix),
             )
             job.report = _hide_roots(report.to_dict(), job)
             job.status = "done"

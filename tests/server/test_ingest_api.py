@@ -79,3 +79,33 @@ def test_ingest_rights_domains_size_and_media_type(served: Served) -> None:
         assert plain.status_code == 415
         bad_json = legal.post("/v1/ingest", json={"paths": [], "domain": "legal"})
         assert bad_json.status_code == 422 and "paths" in bad_json.json()["error"]
+
+
+def test_uploads_keep_same_named_files_of_different_folders_apart(served: Served) -> None:
+    with served.client(LEGAL_INGEST) as client:
+        started = client.post(
+            "/v1/ingest",
+            data={"domain": "legal"},
+            files=[
+                ("files", ("dupA/pact.md", b"# Pact\n\nThe Orrin pact ends in 2031.\n")),
+                ("files", ("dupB/pact.md", b"# Pact\n\nThe Velt pact ends in 2033.\n")),
+            ],
+        )
+        assert started.status_code == 202, started.text
+        job = wait_for(client, started.json()["status_url"])
+        assert job["status"] == "done" and job["report"]["added"] == 2, job
+        found = client.post("/v1/retrieve", json={"question": "When does the pact end?"})
+        ids = {s["doc_id"] for s in found.json()["sources"]}
+        assert {"dupA/pact.md", "dupB/pact.md"} <= ids
+        again = client.post(
+            "/v1/ingest",
+            data={"domain": "legal", "id_prefix": "second"},
+            files=[("files", ("dupA/pact.md", b"# Pact\n\nAnother pact ends in 2040.\n"))],
+        )
+        job = wait_for(client, again.json()["status_url"])
+        assert job["report"]["added"] == 1 and job["report"]["replaced"] == []
+        for name in ("../x.md", "a/../../x.md", "/etc/x.md", ".env", "a/.git/x"):
+            bad = client.post(
+                "/v1/ingest", data={"domain": "legal"}, files=[("files", (name, b"# x\n\ny\n"))]
+            )
+            assert bad.status_code == 422, name
