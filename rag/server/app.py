@@ -343,12 +343,28 @@ def create_app(
     async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
         return error_response(403, str(exc), "forbidden")
 
+    # Server folders as they may appear in error text, longest first, and what is shown.
+    hidden_paths = sorted(
+        {
+            (str(form), shown)
+            for folder, shown in ((settings.data_dir, "<data_dir>"), (settings.ingest_root, "."))
+            if folder is not None
+            for form in (folder, folder.resolve())
+        },
+        key=lambda pair: -len(pair[0]),
+    )
+
+    def without_server_paths(message: str) -> str:
+        for folder, shown in hidden_paths:
+            message = message.replace(folder, shown)
+        return message
+
     @app.exception_handler(AdaptragError)
     async def _adaptrag_error(_: Request, exc: AdaptragError) -> JSONResponse:
         status, kind = _status_of(exc)
         if status == 504:
             return error_response(504, str(timed_out), "timeout")
-        response = error_response(status, str(exc), kind)
+        response = error_response(status, without_server_paths(str(exc)), kind)
         if status == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response

@@ -321,6 +321,10 @@ def test_readiness_is_503_while_another_process_holds_the_store(
             assert ready.status_code == 503, ready.text
             assert "store is not answering" in ready.json()["error"]
             assert str(tmp_path) not in ready.text  # public: no server paths
+            with served.client() as admin:  # a key's errors name no server folder either
+                busy = admin.post("/v1/retrieve", json={"question": "rent"})
+            assert busy.status_code == 503 and "in use by another" in busy.json()["error"]
+            assert str(tmp_path) not in busy.text and "<data_dir>" in busy.text
     finally:
         holder.communicate("", timeout=60)
 
