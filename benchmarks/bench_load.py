@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import httpx
-from bench_server import KEY, free_port, percentile
+from bench_server import KEY, free_port, percentile, serve
 from common import write_results
 
 from ingest import ingest_paths
@@ -142,33 +142,6 @@ def run(url: str, plan: list[Request], seconds: float, max_requests: int) -> dic
     }
 
 
-def serve(work: Path, settings: Settings, port: int, anthropic_url: str) -> Any:
-    import subprocess
-
-    env = dict(
-        os.environ,
-        ADAPTRAG_DATA_DIR=str(settings.data_dir),
-        ADAPTRAG_MODEL_CACHE_DIR=str(settings.models_dir),
-        ADAPTRAG_API_KEYS=f"{KEY}:*:ingest",
-        ADAPTRAG_INGEST_ROOT=str(work / "root"),
-        ADAPTRAG_MAX_NEW_TOKENS="16",
-        ANTHROPIC_BASE_URL=anthropic_url,
-        ANTHROPIC_API_KEY=API_KEY,
-    )
-    command = [str(Path(sys.executable).parent / "adaptrag"), "serve", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not become ready in 300 s")
-
-
 def ingest_folder(work: Path) -> None:
     """40 files for the ingest job that runs during the mixed scenario."""
     folder = work / "root" / "load"
@@ -209,7 +182,17 @@ def main() -> None:
     fake.delay_s = 0.2
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = serve(work, settings, port, fake.url)
+    server = serve(
+        settings,
+        port,
+        timeout_s=300,
+        ADAPTRAG_API_KEYS=f"{KEY}:*:ingest",
+        ADAPTRAG_BACKEND="auto",
+        ADAPTRAG_INGEST_ROOT=str(work / "root"),
+        ADAPTRAG_MAX_NEW_TOKENS="16",
+        ANTHROPIC_BASE_URL=fake.url,
+        ANTHROPIC_API_KEY=API_KEY,
+    )
     results: dict[str, Any] = {}
     try:
         scenarios: list[tuple[str, list[Request], float]] = [

@@ -111,7 +111,10 @@ def load(url: str, questions: list[str], concurrency: int) -> dict[str, float]:
     }
 
 
-def serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def serve(
+    settings: Settings, port: int, timeout_s: float = 120, **env_overrides: str
+) -> subprocess.Popen[bytes]:
+    """`adaptrag serve` in a second process, once /readyz says 200 (env overrides added)."""
     env = dict(
         os.environ,
         ADAPTRAG_DATA_DIR=str(settings.data_dir),
@@ -119,9 +122,10 @@ def serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         ADAPTRAG_API_KEYS=KEY,
         ADAPTRAG_BACKEND="claude",  # retrieve-only: the server need not load the local model
     )
+    env.update(env_overrides)
     command = [str(Path(sys.executable).parent / "adaptrag"), "serve", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
@@ -130,7 +134,7 @@ def serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.2)
     server.kill()
-    raise SystemExit("the server did not become ready in 120 s")
+    raise SystemExit(f"the server did not become ready in {timeout_s:g} s")
 
 
 def main() -> None:

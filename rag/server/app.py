@@ -187,6 +187,9 @@ def create_app(
         except AdaptragError as error:
             state["warm_error"] = str(error)
             logger.error("warm-up failed: %s", error)
+        except Exception as error:  # never "loading models" forever: not ready, and why
+            state["warm_error"] = f"{type(error).__name__}: {error}"
+            logger.exception("warm-up failed")
 
     def jobs() -> IngestJobs:
         if state["jobs"] is None:
