@@ -113,5 +113,15 @@ def test_token_counting_in_one_thread_never_breaks_encoding_in_another(
         stop.set()
         counter.join(30)
     assert not errors
+    # By construction, not by luck: no thread counts with the tokenizer that encodes.
+    copies: list[object] = []
+    worker = threading.Thread(target=lambda: copies.append(embedder._counting_tokenizer()))
+    worker.start()
+    worker.join(30)
+    mine = embedder._counting_tokenizer()
+    assert mine is not embedder.model.tokenizer and copies[0] not in (
+        mine,
+        embedder.model.tokenizer,
+    )
     alone = embedder.embed_passages(texts[:3])
     np.testing.assert_allclose(alone, embedder.embed_passages(texts)[:3], atol=1e-5)

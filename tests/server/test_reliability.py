@@ -273,15 +273,22 @@ def test_a_timed_out_generation_stops_and_frees_the_model(
     impatient: Served, local_generator: LocalGenerator
 ) -> None:
     body = {"question": "Describe the lease.", "domain": "legal", "max_new_tokens": 4000}
-    with impatient.client(timeout=300) as client:
-        answer = client.post("/v1/ask", json=body)
-        assert answer.status_code == 504 and "ADAPTRAG_REQUEST_TIMEOUT_S" in answer.json()["error"]
-        stream = client.post("/v1/ask/stream", json=body)
-        assert stream.status_code == 504 or "event: error" in stream.text
-        assert stream.status_code == 504 or '"type": "timeout"' in stream.text
-    # 4,000 tokens would hold the model for minutes; stopped, it is free at once.
-    assert local_generator.lock.acquire(timeout=60)
-    local_generator.lock.release()
+    config = local_generator.hf_model.generation_config
+    config.min_new_tokens = 4000  # no early end of text: unstopped, this runs for minutes
+    try:
+        with impatient.client(timeout=300) as client:
+            answer = client.post("/v1/ask", json=body)
+            assert answer.status_code == 504
+            assert "ADAPTRAG_REQUEST_TIMEOUT_S" in answer.json()["error"]
+            # stopped, the model is free long before 4,000 tokens could have been made
+            assert local_generator.lock.acquire(timeout=60)
+            local_generator.lock.release()
+            stream = client.post("/v1/ask/stream", json=body)
+            assert stream.status_code == 504 or '"type": "timeout"' in stream.text
+            assert local_generator.lock.acquire(timeout=60)
+            local_generator.lock.release()
+    finally:
+        config.min_new_tokens = None
 
 
 # --- 5. readiness tells the truth ---------------------------------------------------------
