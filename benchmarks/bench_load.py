@@ -10,7 +10,8 @@ retrieve requests one after another. Then, each for `--seconds` with `--clients`
 - retrieve, every request a different question;
 - retrieve, every request the same question (the case that once wedged the server);
 - mixed: most clients retrieve the same question, some ask Claude, a few ask the local
-  model, while an ingest job of 40 files runs.
+  model, while an ingest job of 40 files runs (then the mixed round and the same-question
+  round once more, to see whether memory levels off).
 
 For each: requests/s and its ratio to the baseline, latency p50/p95, responses by status,
 /healthz latency (p50 and max, sampled every 0.25 s by a separate client) and the server's
@@ -205,6 +206,9 @@ def main() -> None:
         mixed = [ask("local")] * local + [ask("claude")] * claude
         mixed += [retrieve_same] * (args.clients - len(mixed))
         scenarios.append(("mixed + ingest job", mixed, args.seconds))
+        # Again, to see memory level off once models, caches and buffers are warm.
+        scenarios.append(("mixed + ingest job, again", mixed, args.seconds))
+        scenarios.append(("retrieve, the same question, again", scenarios[2][1], args.seconds))
         baseline = 0.0
         for name, plan, seconds in scenarios:
             before = rss_mb(server.pid)
