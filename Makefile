@@ -41,6 +41,7 @@ bench: install
 	$(PY) benchmarks/bench_adapters.py
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_load.py
+	$(PY) benchmarks/bench_faults.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
