@@ -31,8 +31,8 @@ test-all: install
 	$(PY) -m pytest -q -m "slow or not slow"
 
 lint: install
-	$(VENV)/bin/ruff check rag ingest adapters eval tests benchmarks examples
-	$(VENV)/bin/ruff format --check rag ingest adapters eval tests benchmarks examples
+	$(VENV)/bin/ruff check adaptrag rag ingest adapters eval tests benchmarks examples
+	$(VENV)/bin/ruff format --check adaptrag rag ingest adapters eval tests benchmarks examples
 	$(VENV)/bin/mypy
 
 bench: install

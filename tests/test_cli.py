@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from adaptrag.cli import app
 
 REPORT_KEYS = {
     "added",
@@ -130,7 +130,7 @@ def test_the_console_script_is_installed_and_help_imports_no_model_library() -> 
     assert result.returncode == 0 and "ingest" in result.stdout and "collections" in result.stdout
     # Instant whatever the machine's load: --help loads no torch, transformers or models.
     probe = (
-        "import sys\nfrom rag.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n"
+        "import sys\nfrom adaptrag.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n"
         "    pass\nprint(sorted({'torch', 'transformers', 'sentence_transformers'} & "
         "set(sys.modules)))"
     )

@@ -11,8 +11,8 @@ from adapter_helpers import SAMPLE, random_adapter, write_qa
 from fake_anthropic import FakeAnthropic
 from typer.testing import CliRunner
 
+from adaptrag.cli import app
 from ingest import ingest_paths
-from rag.cli import app
 from rag.embedder import SentenceTransformerEmbedder
 from rag.qa import read_qa
 from rag.scoring import normalize_answer

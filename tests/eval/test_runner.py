@@ -11,12 +11,12 @@ import pytest
 from fake_anthropic import FakeAnthropic
 from typer.testing import CliRunner
 
+from adaptrag.cli import app
 from eval.compare import check_gates, compare_runs
 from eval.judge import JUDGE_SYSTEM
 from eval.runner import run_eval
 from ingest import ingest_paths
 from rag import Pipeline
-from rag.cli import app
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import ConfigError
 from rag.generators.local import LocalGenerator

@@ -284,7 +284,7 @@ def test_a_run_killed_midway_and_run_again_ends_with_exactly_the_right_chunks(
         "ADAPTRAG_EMBEDDING_BATCH_SIZE": "8",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "-v", "ingest", str(root), "--domain", "legal"],
+        [sys.executable, "-m", "adaptrag.cli", "-v", "ingest", str(root), "--domain", "legal"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         env=env,

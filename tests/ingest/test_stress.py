@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from adaptrag.cli import app
 
 CUAD = Path(__file__).resolve().parents[3] / "shared" / "data" / "cuad_dev_corpus.jsonl"
 WORDS = [

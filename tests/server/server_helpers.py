@@ -14,12 +14,12 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from adaptrag.server import create_app
+from adaptrag.server.auth import Keyring, parse_keys
 from rag import Pipeline
 from rag.coalesce import CoalescingEmbedder
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generators.local import LocalGenerator
-from rag.server import create_app
-from rag.server.auth import Keyring, parse_keys
 from rag.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"

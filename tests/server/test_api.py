@@ -9,7 +9,7 @@ import httpx
 import pytest
 from server_helpers import ADMIN, FINANCE, LEGAL_INGEST, Served
 
-from rag.server import JsonFormatter
+from adaptrag.server import JsonFormatter
 
 
 def sse_events(response: httpx.Response) -> list[tuple[str, dict]]:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from adaptrag.cli import app
+from adaptrag.server import check_binding, is_loopback
+from adaptrag.server.auth import Access, Forbidden, Keyring, load_keys_file, parse_keys
 from rag.errors import ConfigError
-from rag.server import check_binding, is_loopback
-from rag.server.auth import Access, Forbidden, Keyring, load_keys_file, parse_keys
 from rag.settings import Settings
 
 K1, K2, K3 = "k1-0123456789abcdef", "k2-0123456789abcdef", "k3-0123456789abcdef"

@@ -344,9 +344,9 @@ def test_readiness_is_503_while_the_query_path_hangs(
 ) -> None:
     from server_helpers import running
 
+    from adaptrag.server import create_app
+    from adaptrag.server.auth import Keyring
     from rag import Pipeline
-    from rag.server import create_app
-    from rag.server.auth import Keyring
 
     class Hung:
         """The real embedder, except that queries never come back (until released)."""

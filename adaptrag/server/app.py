@@ -38,6 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adaptrag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
+from adaptrag.server.guard import Guard
+from adaptrag.server.jobs import IngestJobs, clear_uploads, uploads_dir
 from rag.coalesce import CoalescingEmbedder
 from rag.deadline import DeadlineExceeded, time_limit
 from rag.embedder import SentenceTransformerEmbedder
@@ -51,9 +54,6 @@ from rag.errors import (
     StoreError,
 )
 from rag.pipeline import Pipeline
-from rag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
-from rag.server.guard import Guard
-from rag.server.jobs import IngestJobs, clear_uploads, uploads_dir
 from rag.settings import Settings
 from rag.types import Answer, Source, is_domain_name
 

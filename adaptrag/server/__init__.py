@@ -10,9 +10,9 @@ import json
 import logging
 from typing import Any
 
+from adaptrag.server.app import create_app
+from adaptrag.server.auth import Keyring
 from rag.errors import ConfigError
-from rag.server.app import create_app
-from rag.server.auth import Keyring
 from rag.settings import Settings
 
 __all__ = ["create_app", "serve"]

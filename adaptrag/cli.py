@@ -626,7 +626,7 @@ def serve(
     ),
 ) -> None:
     """Run the HTTP API (ask, stream, retrieve, ingest, collections, adapters, metrics)."""
-    from rag.server import serve as run_server
+    from adaptrag.server import serve as run_server
 
     run_server(_settings(ctx), host=host, port=port, insecure=insecure)
 

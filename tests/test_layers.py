@@ -1,0 +1,96 @@
+"""The layering rules of docs/architecture.md, read from the code's own imports.
+
+- `adaptrag` (the CLI and the server) is the application layer: no other package imports it.
+- `rag` is the core: it imports none of `ingest`, `adapters`, `eval` at module level; its
+  one way to them is the documented default adapter runtime, imported where it is built.
+- `ingest`, `adapters` and `eval` import `rag`, and never each other.
+- The packages form no cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("adaptrag", "rag", "ingest", "adapters", "eval")
+# (module, imported package): imports inside a function allowed as documented defaults.
+DEFAULTS = {("rag/pipeline.py", "adapters")}
+
+
+def imports(path: Path) -> list[tuple[str, bool]]:
+    """(top-level package, at module level?) for every import in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    top_level = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        found += [(name.split(".")[0], id(node) in top_level) for name in names]
+    return found
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", PACKAGES[1:])
+def test_no_product_package_imports_the_application_layer(package: str) -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in modules(package)
+        if any(name == "adaptrag" for name, _ in imports(path))
+    ]
+    assert offenders == []
+
+
+def test_the_core_imports_the_other_packages_only_through_documented_defaults() -> None:
+    offenders = []
+    for path in modules("rag"):
+        rel = str(path.relative_to(ROOT))
+        for name, module_level in imports(path):
+            if name in ("ingest", "adapters", "eval") and (
+                module_level or (rel, name) not in DEFAULTS
+            ):
+                offenders.append(f"{rel} imports {name}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("package", ["ingest", "adapters", "eval"])
+def test_the_jobs_import_the_core_and_never_each_other(package: str) -> None:
+    others = {"ingest", "adapters", "eval"} - {package}
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules(package)
+        for name, _ in imports(path)
+        if name in others
+    ]
+    assert offenders == []
+
+
+def test_the_packages_form_no_cycle() -> None:
+    graph = {
+        package: {
+            name
+            for path in modules(package)
+            for name, _ in imports(path)
+            if name in PACKAGES and name != package
+        }
+        for package in PACKAGES
+    }
+    # rag's only outward edge is the documented default, built on first use; leave it out.
+    graph["rag"] -= {"adapters"}
+
+    def reaches(start: str, target: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(
+            nxt == target or (nxt not in seen and reaches(nxt, target, seen | {nxt}))
+            for nxt in graph[start]
+        )
+
+    assert [p for p in PACKAGES if reaches(p, p)] == []
+    assert graph["adaptrag"] >= {"rag", "ingest", "adapters", "eval"}
