@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rag.citations import CITATION_PATTERN, cited_numbers
 from rag.prompts import NO_ANSWER
 from rag.scoring import exact_match, normalize_answer, token_f1
 from rag.types import QARow, Source
@@ -35,7 +36,6 @@ __all__ = [
 
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's tokens found in a source to call it supported
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 
 
 def _tokens(text: str) -> list[str]:
@@ -144,7 +144,7 @@ def is_refusal(answer: str) -> bool:
 
 
 def _sentences(answer: str) -> list[str]:
-    text = _CITATION.sub(" ", answer)
+    text = CITATION_PATTERN.sub(" ", answer)
     return [s for s in _SENTENCE.split(text.strip()) if _tokens(s)]
 
 
@@ -172,10 +172,9 @@ def citation_precision(answer: str, sources: Sequence[Source]) -> float | None:
     checked = supported = 0
     claim = ""
     for sentence in _SENTENCE.split(answer.strip()):
-        claim = _CITATION.sub(" ", sentence).strip(" .") or claim
-        for group in _CITATION.findall(sentence):
-            for number in re.split(r"[,;]", group):
-                n = int(number)
+        claim = CITATION_PATTERN.sub(" ", sentence).strip(" .") or claim
+        for group in CITATION_PATTERN.findall(sentence):
+            for n in cited_numbers(group):
                 checked += 1
                 if 1 <= n <= len(sources) and _supported(claim, [sources[n - 1].text]):
                     supported += 1

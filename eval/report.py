@@ -17,12 +17,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eval.config import EvalConfig
 from eval.judge import JUDGE_PROMPT_VERSION
 from rag.prompts import PROMPT_VERSION
 
 if TYPE_CHECKING:
     from eval.judge import Judge
-    from eval.runner import EvalConfig
     from rag.pipeline import Pipeline
 
 METRICS = (

@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from eval import metrics
+from eval.config import EvalConfig
 from eval.judge import Judge, Verdict, judge_prompt
+from eval.report import write_report
 from rag.errors import AdaptragError, BackendError, ConfigError
 from rag.pipeline import Pipeline
 from rag.qa import file_hash, read_qa
@@ -32,20 +34,6 @@ from rag.types import Answer, QARow, Usage
 logger = logging.getLogger(__name__)
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """What a run evaluates; recorded in run.json and the report."""
-
-    dataset: str
-    dataset_sha256: str
-    backend: str | None = None
-    adapter: str | None = None
-    domain: str | None = None
-    top_k: int | None = None
-    limit: int | None = None
-    judge: bool = False
 
 
 def row_metrics(row: QARow, answer: Answer, k: int) -> dict[str, float | None]:
@@ -167,8 +155,6 @@ def run_eval(
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluate every row of `dataset` into `out` (resuming) and return the report."""
-    from eval.report import write_report
-
     if judge and not claude_configured():
         raise ConfigError("the LLM judge is Claude: set ANTHROPIC_API_KEY, or drop --judge")
     dataset, out = Path(dataset), Path(out)

@@ -8,15 +8,21 @@ from collections.abc import Sequence
 from rag.types import Citation, Source
 
 # [1], [2, 3], [1][2]; a bracket holding anything but numbers is not a citation.
-_MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
+# A citation marker: `[1]`, `[1, 3]`, `[2;4]`; group 1 holds the numbers. The one pattern
+# the pipeline, the scoring and the metrics all use.
+CITATION_PATTERN = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+
+
+def cited_numbers(marker_numbers: str) -> list[int]:
+    """The numbers of one marker's group 1 (`"1, 3"` -> [1, 3])."""
+    return [int(number) for number in re.split(r"[,;]", marker_numbers)]
 
 
 def extract_citations(text: str, sources: Sequence[Source]) -> list[Citation]:
     """Each distinct marker in order of first use; a marker outside 1..len(sources) is invalid."""
     seen: list[int] = []
-    for match in _MARKER.finditer(text):
-        for number in re.split(r"[,;]", match.group(1)):
-            marker = int(number)
+    for match in CITATION_PATTERN.finditer(text):
+        for marker in cited_numbers(match.group(1)):
             if marker not in seen:
                 seen.append(marker)
     citations = []

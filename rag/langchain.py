@@ -7,7 +7,8 @@ stored payload); `pipeline.as_runnable()` maps a question to an `Answer`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -18,8 +19,15 @@ from pydantic import ConfigDict, Field
 from rag.errors import ConfigError
 from rag.types import Answer, Source
 
-if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
+
+class Answers(Protocol):
+    """What the adapters need of a pipeline (`rag.Pipeline` is one): no import back to it."""
+
+    def retrieve(self, question: str, **search: Any) -> list[Source]: ...
+
+    def ask(self, question: str, **options: Any) -> Answer: ...
+
+    def ask_many(self, questions: Sequence[str], **options: Any) -> list[Answer]: ...
 
 
 def to_document(source: Source) -> Document:
@@ -57,7 +65,7 @@ def _question(value: Any) -> str:
     )
 
 
-def answer_runnable(pipeline: Pipeline, ask: dict[str, Any]) -> Runnable[Any, Answer]:
+def answer_runnable(pipeline: Answers, ask: dict[str, Any]) -> Runnable[Any, Answer]:
     """A Runnable from a question (or a dict with "question" and ask's arguments) to an Answer.
 
     `batch` goes through `Pipeline.ask_many`, so local generation is batched.

@@ -12,14 +12,15 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 
-_CITATION = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+from rag.citations import CITATION_PATTERN
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
 def normalize_answer(text: str) -> str:
     """SQuAD normalization, after removing citation markers."""
-    text = _CITATION.sub(" ", text).lower().translate(_PUNCTUATION)
+    text = CITATION_PATTERN.sub(" ", text).lower().translate(_PUNCTUATION)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 

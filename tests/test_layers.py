@@ -94,3 +94,34 @@ def test_the_packages_form_no_cycle() -> None:
 
     assert [p for p in PACKAGES if reaches(p, p)] == []
     assert graph["adaptrag"] >= {"rag", "ingest", "adapters", "eval"}
+
+
+def _module_imports(path: Path) -> set[str]:
+    """Dotted modules a file imports anywhere (in functions and type-only blocks too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_no_two_modules_import_each_other() -> None:
+    # A package and its own modules excepted (`eval/__init__` exports what they define).
+    def name(path: Path) -> str:
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    files = [path for package in PACKAGES for path in modules(package)]
+    known = {name(path) for path in files}
+    graph = {name(path): _module_imports(path) & known for path in files}
+    pairs = sorted(
+        f"{a} <-> {b}"
+        for a, targets in graph.items()
+        for b in targets
+        if a < b and a in graph.get(b, set()) and not (a == b.rsplit(".", 1)[0])
+    )
+    assert pairs == []

@@ -1,0 +1,19 @@
+"""What an evaluation run evaluates: shared by the runner, which records it, and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What a run evaluates; recorded in run.json and the report."""
+
+    dataset: str
+    dataset_sha256: str
+    backend: str | None = None
+    adapter: str | None = None
+    domain: str | None = None
+    top_k: int | None = None
+    limit: int | None = None
+    judge: bool = False
