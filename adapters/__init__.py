@@ -17,9 +17,9 @@ from typing import Any
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from adapters.runtime import AdapterRuntime
 from adapters.training import TrainOptions, TrainResult, train_adapter
+from rag.collection_info import domain_snapshot
 from rag.errors import ConfigError, StoreError
 from rag.generators.local import LocalGenerator
-from rag.index import domain_snapshot
 from rag.settings import Settings
 from rag.stores import store_for
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.examples import holds_answer
+from adapters.raft import holds_answer
 from rag.errors import ConfigError
 from rag.generators import Generator
 from rag.prompts import Prompt

@@ -1,7 +1,7 @@
 """Training a domain adapter: RAFT examples, a LoRA loop, early stopping, gated promotion.
 
 `train_adapter` reads QA rows, holds out a validation split, builds retrieval-aware
-examples (`adapters.examples`), and trains LoRA weights on the base model with the loss on
+examples (`adapters.raft`), and trains LoRA weights on the base model with the loss on
 the answer tokens only. Validation loss is checked every `eval_every` steps: the best
 weights are kept, training stops after `patience` checks without improvement, and a
 checkpoint (weights, optimizer, step) lets `resume=True` continue an interrupted run.
@@ -26,11 +26,11 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from adapters.examples import RaftSettings, TrainingExample, build_examples
+from adapters.raft import RaftSettings, TrainingExample, build_examples
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
+from rag.collection_info import domain_snapshot
 from rag.errors import ConfigError
 from rag.generators.local import LocalGenerator
-from rag.index import domain_snapshot
 from rag.pipeline import Pipeline
 from rag.qa import file_hash, read_qa
 from rag.router import BASE_ADAPTER

@@ -641,7 +641,7 @@ def _store(settings: Settings, name: str) -> Any:
 
 
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
-    from rag.index import describe_collection
+    from rag.collection_info import describe_collection
 
     store = _store(settings, name)
     try:

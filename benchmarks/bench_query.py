@@ -32,8 +32,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 from common import write_results
 
+from rag.collection_info import wanted_spec
 from rag.embedder import SentenceTransformerEmbedder
-from rag.index import wanted_spec
 from rag.prompts import build_prompt
 from rag.retrieval import Retriever, SearchOptions, build_where
 from rag.settings import Settings

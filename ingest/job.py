@@ -34,9 +34,9 @@ from ingest.sync import (
     deletions,
     read_manifest,
 )
+from rag.collection_info import wanted_spec
 from rag.embedder import Embedder
 from rag.errors import ConfigError
-from rag.index import wanted_spec
 from rag.sparse import SparseEncoder
 from rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
 from rag.types import Chunk, Document, SparseVector, is_domain_name

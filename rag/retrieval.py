@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, get_args
 
+from rag.collection_info import wanted_spec
 from rag.embedder import Embedder
 from rag.errors import CollectionNotFoundError, ConfigError
-from rag.index import wanted_spec
 from rag.sparse import SparseEncoder
 from rag.stores.base import (
     CollectionSpec,

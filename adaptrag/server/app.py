@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adaptrag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
 from adaptrag.server.guard import Guard
-from adaptrag.server.jobs import IngestJobs, clear_uploads, uploads_dir
+from adaptrag.server.jobs import IngestJobQueue, clear_uploads, uploads_dir
 from rag.coalesce import CoalescingEmbedder
 from rag.deadline import DeadlineExceeded, time_limit
 from rag.embedder import SentenceTransformerEmbedder
@@ -191,10 +191,12 @@ def create_app(
             state["warm_error"] = f"{type(error).__name__}: {error}"
             logger.exception("warm-up failed")
 
-    def jobs() -> IngestJobs:
+    def jobs() -> IngestJobQueue:
         if state["jobs"] is None:
             retriever = qa.retriever
-            state["jobs"] = IngestJobs(settings, qa.collection, retriever.embedder, retriever.store)
+            state["jobs"] = IngestJobQueue(
+                settings, qa.collection, retriever.embedder, retriever.store
+            )
         return state["jobs"]
 
     @asynccontextmanager
@@ -575,7 +577,7 @@ def create_app(
 
     @app.get("/v1/collections", summary="Collections and what the key may see of them")
     async def collections(caller: Caller) -> list[dict[str, Any]]:
-        from rag.index import describe_collection
+        from rag.collection_info import describe_collection
         from rag.stores import collection_names, connection, store_for
 
         def work() -> list[dict[str, Any]]:

@@ -62,7 +62,7 @@ class Job:
         }
 
 
-class IngestJobs:
+class IngestJobQueue:
     """Runs ingest jobs one after another on a worker thread."""
 
     def __init__(

@@ -189,7 +189,7 @@ def test_list_flags_active_and_stale_adapters(
         assert {"name", "domain", "base_model", "active", "scores", "stale"} <= set(row)
     registry = AdapterRegistry(registered.data_dir)
     legal = registry.get("legal")
-    from rag.index import domain_snapshot
+    from rag.collection_info import domain_snapshot
     from rag.stores import connection, open_store
 
     store = open_store(registered.collection, **connection(registered))

@@ -10,7 +10,7 @@ import pytest
 from adapter_helpers import write_qa
 
 from adapters import AdapterRegistry, TrainOptions, TrainResult, train_adapter
-from adapters.examples import RaftSettings, build_examples, holds_answer
+from adapters.raft import RaftSettings, build_examples, holds_answer
 from adapters.training import split_rows
 from rag import Pipeline
 from rag.errors import ConfigError
@@ -154,7 +154,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path, models_d
 
     from peft import LoraConfig, get_peft_model
 
-    from adapters.examples import TrainingExample
+    from adapters.raft import TrainingExample
     from adapters.training import _encode, _fit
     from rag.prompts import build_prompt
     from rag.types import Source
