@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -50,7 +51,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except AdaptragError as error:
-            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {cli_terms(str(error))}", err=True)
             raise typer.Exit(exit_code(error)) from None
         except Exception as error:  # a fault of ours: one line, the traceback kept aside
             if _is_cli_control_flow(error):
@@ -66,6 +67,16 @@ class _Group(TyperGroup):
                 err=True,
             )
             raise typer.Exit(EXIT_RUNTIME) from None
+
+
+# The core names arguments as the Python API and the HTTP body do (`backend=local`); the
+# command line says the same with its flags (`--backend local`).
+_ARGUMENT = re.compile(r"\b(backend|adapter|domain|collection)=([\w./-]*)")
+
+
+def cli_terms(message: str) -> str:
+    """`message` with the core's argument names (`backend=local`) as CLI flags."""
+    return _ARGUMENT.sub(lambda m: f"--{m[1]}" + (f" {m[2]}" if m[2] else ""), message)
 
 
 def _is_cli_control_flow(error: Exception) -> bool:

@@ -124,7 +124,7 @@ class Retriever:
             if spec is None:
                 raise CollectionNotFoundError(
                     f"collection {self.store.name!r} does not exist yet; ingest documents "
-                    "first: adaptrag ingest PATH --domain DOMAIN"
+                    "first, into a domain=..."
                 )
             wanted = wanted_spec(
                 self.embedder,
@@ -186,7 +186,7 @@ class Retriever:
             known = ", ".join(sorted(domains)) or "none yet"
             raise ConfigError(
                 f"domain {domain!r} has no documents in collection {self.store.name!r} "
-                f"(domains: {known}); check --domain or ingest into it"
+                f"(domains: {known}); give one of those as domain=, or ingest into it"
             )
 
 

@@ -106,13 +106,11 @@ def choose_backend(
     check_backend(requested)
     if forced is not None and forced.ref == BASE_ADAPTER:
         if requested == "claude":
-            raise ConfigError("--adapter base means the local base model; drop --backend claude")
+            raise ConfigError("adapter=base means the local base model; drop backend=claude")
         return Route("local", "base model requested")
     if forced is not None:
         if requested == "claude":
-            raise ConfigError(
-                "an adapter runs on the local model; drop --backend claude or --adapter"
-            )
+            raise ConfigError("an adapter runs on the local model; drop backend=claude or adapter=")
         return Route("local", f"adapter {forced.ref} requested", forced.ref)
     if requested == "local":
         if active is not None:

@@ -307,3 +307,16 @@ def test_a_moved_file_replaces_its_old_version_and_the_report_says_so(
             "source": str(tmp_path / "new" / "memo.md"),
         }
     ]
+
+
+def test_core_errors_are_told_in_flags_on_the_command_line(runner: CliRunner) -> None:
+    from adaptrag.cli import cli_terms
+
+    assert cli_terms("adapter=base means the local model; drop backend=claude") == (
+        "--adapter base means the local model; drop --backend claude"
+    )
+    assert cli_terms("give one of those as domain=, or ingest") == (
+        "give one of those as --domain, or ingest"
+    )
+    result = runner.invoke(app, ["ask", "x"])  # the core's own message, through the CLI
+    assert result.exit_code == 2 and "ingest documents first, into a --domain" in result.stderr

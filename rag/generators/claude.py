@@ -79,7 +79,7 @@ class ClaudeGenerator:
             if not claude_configured():
                 raise ConfigError(
                     f"no Anthropic API key: set {KEY_ENV} to use Claude, or answer with the "
-                    "local model (--backend local)"
+                    "local model (backend=local)"
                 )
             self._client = anthropic.Anthropic(timeout=self.timeout_s, max_retries=self.max_retries)
         return self._client
@@ -164,7 +164,7 @@ class ClaudeGenerator:
         retries = f"after {self.max_retries} retries"
         if isinstance(exc, anthropic.AuthenticationError):
             return UpstreamAuthError(
-                f"Anthropic rejected the API key (401); check {KEY_ENV} or use --backend local"
+                f"Anthropic rejected the API key (401); check {KEY_ENV} or use backend=local"
             )
         if isinstance(exc, anthropic.PermissionDeniedError):
             return ConfigError(
@@ -185,7 +185,7 @@ class ClaudeGenerator:
             exc.status_code == 529 or _error_type(exc) == "overloaded_error"
         ):
             return BackendError(
-                f"Anthropic is overloaded (529) {retries}; try again later or use --backend local"
+                f"Anthropic is overloaded (529) {retries}; try again later or use backend=local"
             )
         if isinstance(exc, anthropic.APITimeoutError):
             return BackendError(

@@ -101,7 +101,7 @@ class CollectionSpec:
         one collection would make a re-ingest silently inconsistent).
         """
         way_out = (
-            f"use another collection (--collection / ADAPTRAG_COLLECTION) or drop this one "
+            f"use another collection (collection= or ADAPTRAG_COLLECTION) or drop this one "
             f"(adaptrag collections drop {collection})"
         )
         if self.embedding_model != wanted.embedding_model:

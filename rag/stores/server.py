@@ -134,7 +134,7 @@ class ServerStore:
         if data is None:
             raise StoreError(
                 f"collection {self.name!r} on the Qdrant server was not built by adaptrag; "
-                "choose another --collection"
+                "choose another collection="
             )
         try:
             return CollectionSpec.from_dict(data)

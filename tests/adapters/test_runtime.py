@@ -162,7 +162,7 @@ def test_routing_uses_the_domains_adapter_and_the_base_on_request(
         routed = qa.ask("notice?", domain="legal", backend="auto")
         assert (routed.backend, routed.adapter) == ("local", legal.ref)
         registry.update_scores(legal, {})
-        with pytest.raises(ConfigError, match="drop --backend claude"):
+        with pytest.raises(ConfigError, match="drop backend=claude"):
             qa.ask("notice?", backend="claude", adapter="legal")
         with pytest.raises(ConfigError, match="no adapter 'nope'"):
             qa.ask("notice?", adapter="nope")
