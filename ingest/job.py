@@ -80,7 +80,7 @@ class _Stage(threading.Thread):
     def run(self) -> None:
         try:
             self._work()
-        except BaseException as exc:  # re-raised in the calling thread by _Run.execute
+        except BaseException as exc:  # noqa: BLE001 - re-raised by _Run.execute
             self.error = exc
             self._stop_all.set()
 
@@ -304,7 +304,7 @@ class _Run:
         except LoadError as exc:
             report.failed.append(FileIssue(str(file.path), str(exc)))
             return
-        except Exception as exc:  # a parser library's own failure on a bad file: report, go on
+        except Exception as exc:  # noqa: BLE001 - a parser failing on a bad file
             report.failed.append(FileIssue(str(file.path), f"{type(exc).__name__}: {exc}"))
             return
         for document in documents:

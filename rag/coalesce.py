@@ -110,7 +110,7 @@ class CoalescingEmbedder:
             for member in batch:
                 member.result = vectors[start : start + len(member.texts)]
                 start += len(member.texts)
-        except BaseException as error:  # every caller of the batch learns of it
+        except BaseException as error:  # noqa: BLE001 - every caller of the batch learns of it
             for member in batch:
                 member.error = error
         finally:

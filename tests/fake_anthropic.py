@@ -90,7 +90,7 @@ class FakeAnthropic:
         self._server.shutdown()
         self._server.server_close()
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - one fake API
         fake = self
 
         class Handler(BaseHTTPRequestHandler):

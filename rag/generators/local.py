@@ -351,7 +351,7 @@ class LocalGenerator:
                         stopping_criteria=StoppingCriteriaList([_Stop(cancel, deadline)]),
                         **generate_kwargs,
                     )
-            except Exception as exc:  # handed to the consumer below
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer below
                 outcome["error"] = exc
                 streamer.end()
 

@@ -101,7 +101,7 @@ def test_token_counting_in_one_thread_never_breaks_encoding_in_another(
         try:
             while not stop.is_set():
                 embedder.token_length(long_text)
-        except Exception as error:  # reported below
+        except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
     counter = threading.Thread(target=count, daemon=True)

@@ -1,0 +1,116 @@
+"""What the routes share: one `Server` per app (settings, pipeline, keys, metrics, jobs),
+and the dependencies that hand it and the caller's `Access` to a route."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import anyio
+from fastapi import Depends, Request
+
+from adaptrag.server.auth import OPEN_ACCESS, Access, Keyring
+from adaptrag.server.errors import ApiError, timeout_error
+from adaptrag.server.jobs import IngestJobQueue
+from adaptrag.server.metrics import Metrics
+from rag.deadline import DeadlineExceeded, time_limit
+from rag.errors import AdaptragError
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+logger = logging.getLogger("adaptrag.server")
+T = TypeVar("T")
+GRACE_S = 5.0  # after the deadline, how long a request waits for its work to notice it
+
+
+class Server:
+    """The state of one running API: built by `create_app`, kept on `app.state.server`."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline, keyring: Keyring) -> None:
+        self.settings = settings
+        self.qa = pipeline
+        self.keyring = keyring
+        self.metrics = Metrics()
+        self.ready = threading.Event()
+        self.warm_error: str | None = None
+        self.timed_out: ApiError = timeout_error(settings)
+        self._jobs: IngestJobQueue | None = None
+        self._jobs_lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Load the models (in a thread at startup); ready, or not ready and why."""
+        try:
+            self.qa.retriever.embedder.embed_queries(["warm up"])
+            if self.settings.backend != "claude":
+                generator: Any = self.qa.generator("local")
+                getattr(generator, "hf_model", None)
+            self.ready.set()
+        except AdaptragError as error:
+            self.warm_error = str(error)
+            logger.error("warm-up failed: %s", error)
+        except Exception as error:  # never "loading models" forever: not ready, and why
+            self.warm_error = f"{type(error).__name__}: {error}"
+            logger.exception("warm-up failed")
+
+    @property
+    def jobs(self) -> IngestJobQueue:
+        """The ingest job queue, started on first use with the server's embedder and store."""
+        with self._jobs_lock:
+            if self._jobs is None:
+                retriever = self.qa.retriever
+                self._jobs = IngestJobQueue(
+                    self.settings, self.qa.collection, retriever.embedder, retriever.store
+                )
+            return self._jobs
+
+    def close_jobs(self) -> None:
+        """Stop the job queue, if it was started (waits for the running job)."""
+        if self._jobs is not None:
+            self._jobs.close()
+
+    async def blocking(
+        self, work: Callable[[], T], limit_s: float | None = None, grace_s: float = GRACE_S
+    ) -> T:
+        """Run `work` on a worker thread under a deadline that the work itself obeys.
+
+        Work that does not notice the deadline (a hung store call) is abandoned `grace_s`
+        after it, with a 504; its thread ends when the call does.
+        """
+        limit = self.settings.request_timeout_s if limit_s is None else limit_s
+
+        def limited() -> T:
+            with time_limit(limit):
+                return work()
+
+        try:
+            return await asyncio.wait_for(
+                anyio.to_thread.run_sync(limited, abandon_on_cancel=True), timeout=limit + grace_s
+            )
+        except DeadlineExceeded:
+            raise self.timed_out from None
+        except TimeoutError as error:
+            if isinstance(error, AdaptragError):  # ModelBusyError is a TimeoutError too
+                raise
+            raise self.timed_out from None
+
+
+def server_of(request: Request) -> Server:
+    """The `Server` of the app serving `request`."""
+    server: Server = request.app.state.server
+    return server
+
+
+def caller_of(request: Request) -> Access:
+    """What the caller's key may do (the guard let no request in without a known key)."""
+    if not server_of(request).keyring.enabled:
+        return OPEN_ACCESS
+    found: Access = request.state.access
+    request.state.key = found.name
+    return found
+
+
+ServerDep = Annotated[Server, Depends(server_of)]
+Caller = Annotated[Access, Depends(caller_of)]

@@ -1,0 +1,131 @@
+"""Errors of the HTTP API: one body shape for all, one mapping from our exceptions to statuses.
+
+Every error is JSON `{"error": one line saying what and how to fix, "type": kind}`: ours
+(`AdaptragError` by `status_of`, `ApiError` raised by routes, `Forbidden`), FastAPI's own
+404/405/422 and the guard's 401/413. Messages sent to a caller never show the server's data
+dir or ingest root.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adaptrag.server.auth import Forbidden
+from rag.deadline import DeadlineExceeded
+from rag.errors import (
+    AdaptragError,
+    BackendError,
+    CollectionNotFoundError,
+    ConfigError,
+    ModelBusyError,
+    ModelLoadError,
+    StoreError,
+)
+from rag.settings import Settings
+
+RETRY_AFTER_S = 5
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, raised by the routes themselves."""
+
+    def __init__(self, status: int, message: str, kind: str = "bad_request") -> None:
+        super().__init__(message)
+        self.status, self.kind = status, kind
+
+
+def timeout_error(settings: Settings) -> ApiError:
+    """The 504 of a request that passed `ADAPTRAG_REQUEST_TIMEOUT_S`."""
+    return ApiError(
+        504,
+        f"the request took longer than {settings.request_timeout_s:g} s and was stopped "
+        "(ADAPTRAG_REQUEST_TIMEOUT_S)",
+        "timeout",
+    )
+
+
+def status_of(error: AdaptragError) -> tuple[int, str]:
+    """The HTTP status and error type for one of our exceptions (the server's one mapping)."""
+    if isinstance(error, DeadlineExceeded):
+        return 504, "timeout"
+    if isinstance(error, ModelBusyError):
+        return 503, "busy"
+    if isinstance(error, CollectionNotFoundError):
+        return 404, "not_found"
+    if isinstance(error, ConfigError):
+        return 400, "bad_request"
+    if isinstance(error, StoreError):
+        return 503, "store_unavailable"
+    if isinstance(error, BackendError):
+        return 502, "backend_failed"
+    if isinstance(error, ModelLoadError):
+        return 500, "model_load_failed"
+    return 500, "internal"
+
+
+def error_response(status: int, message: str, kind: str) -> JSONResponse:
+    """The one error body, with the headers its status calls for."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    response = JSONResponse({"error": message, "type": kind}, status_code=status, headers=headers)
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+class PathHider:
+    """Replaces the server's folders in error text by what a caller may see."""
+
+    def __init__(self, settings: Settings) -> None:
+        folders = ((settings.data_dir, "<data_dir>"), (settings.ingest_root, "."))
+        pairs = {
+            (str(form), shown)
+            for folder, shown in folders
+            if folder is not None
+            for form in (folder, folder.resolve())
+        }
+        self.pairs = sorted(pairs, key=lambda pair: -len(pair[0]))  # longest first
+
+    def __call__(self, message: str) -> str:
+        for folder, shown in self.pairs:
+            message = message.replace(folder, shown)
+        return message
+
+
+def install_error_handlers(app: FastAPI, settings: Settings) -> None:
+    """Give every error of `app` the one body shape."""
+    hide = PathHider(settings)
+    timed_out = timeout_error(settings)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, str(exc), exc.kind)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return error_response(403, str(exc), "forbidden")
+
+    @app.exception_handler(AdaptragError)
+    async def _adaptrag_error(_: Request, exc: AdaptragError) -> JSONResponse:
+        status, kind = status_of(exc)
+        message = str(timed_out) if status == 504 else hide(str(exc))
+        return error_response(status, message, kind)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}; see /docs for the routes"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        return error_response(exc.status_code, message, kinds.get(exc.status_code, "bad_request"))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        return error_response(422, f"invalid request: {problems}", "invalid_request")

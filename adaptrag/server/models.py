@@ -1,0 +1,45 @@
+"""The request bodies of the HTTP API (pydantic): every field documented, extra keys refused."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Filters = dict[str, str | list[str]]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetrieveRequest(_Body):
+    """What to search for, and where."""
+
+    question: str = Field(min_length=1, description="The question (or search text).")
+    domain: str | None = Field(None, description="Only this domain's chunks.")
+    top_k: int | None = Field(None, ge=1, description="Chunks to return.")
+    filters: Filters | None = Field(None, description="Payload key = value (or any of a list).")
+    doc_id: str | None = Field(None, description="Only this document's chunks.")
+    mode: Literal["hybrid", "dense", "sparse"] | None = Field(None, description="Search mode.")
+
+
+class AskRequest(RetrieveRequest):
+    """A question and how to answer it."""
+
+    backend: Literal["auto", "local", "claude"] | None = Field(None, description="Who answers.")
+    adapter: str | None = Field(None, description="Force an adapter (name, name/vN or 'base').")
+    max_new_tokens: int | None = Field(None, ge=1, le=4096, description="Longest answer.")
+
+
+class IngestPathsRequest(_Body):
+    """Files or folders under the server's ingest root."""
+
+    paths: list[str] = Field(min_length=1, description="Paths relative to ADAPTRAG_INGEST_ROOT.")
+    domain: str = Field(min_length=1, description="The documents' domain.")
+    sync: bool = Field(False, description="Delete documents of these roots no longer present.")
+    id_prefix: str = Field(
+        "",
+        max_length=200,
+        description="Put PREFIX/ before every document id (keeps same-named files apart).",
+    )

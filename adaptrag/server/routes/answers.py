@@ -1,0 +1,144 @@
+"""Ask, stream and retrieve: a question in, sources (and an answer) out, within the key's rights."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from adaptrag.server.auth import Access
+from adaptrag.server.context import Caller, Server, ServerDep
+from adaptrag.server.errors import ApiError, status_of
+from adaptrag.server.models import AskRequest, RetrieveRequest
+from rag.deadline import DeadlineExceeded
+from rag.errors import AdaptragError, ConfigError
+from rag.types import Answer, Source
+
+router = APIRouter()
+T = TypeVar("T")
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    """A retrieved source as the API returns it."""
+    return {
+        "doc_id": source.doc_id,
+        "chunk_id": source.chunk_id,
+        "text": source.text,
+        "score": source.score,
+        "metadata": source.metadata,
+    }
+
+
+def check_limits(server: Server, body: RetrieveRequest) -> None:
+    """Refuse a question or top_k over the server's limits (422)."""
+    settings = server.settings
+    if len(body.question) > settings.max_question_chars:
+        raise ApiError(
+            422,
+            f"the question has {len(body.question)} characters; the limit is "
+            f"{settings.max_question_chars} (ADAPTRAG_MAX_QUESTION_CHARS)",
+        )
+    if body.top_k is not None and body.top_k > settings.max_top_k:
+        raise ApiError(
+            422,
+            f"top_k {body.top_k} is above the limit {settings.max_top_k} (ADAPTRAG_MAX_TOP_K)",
+        )
+
+
+def search_options(server: Server, body: RetrieveRequest, caller: Access) -> dict[str, Any]:
+    """The search arguments of a request, with the key's domain rules in the filter."""
+    check_limits(server, body)
+    domain, filters = caller.scope(body.domain, body.filters)
+    options: dict[str, Any] = {
+        "domain": domain,
+        "filters": filters or None,
+        "top_k": body.top_k,
+        "doc_id": body.doc_id,
+    }
+    if body.mode is not None:
+        options["mode"] = body.mode
+    return options
+
+
+def check_adapter(server: Server, ref: str, caller: Access) -> None:
+    """Refuse an adapter the key may not use, saying the same whether it exists or not."""
+    unknown = ApiError(
+        400, f"no adapter {ref!r} that this key may use; GET /v1/adapters lists them"
+    )
+    try:
+        domain = server.qa.adapters.resolve(ref).domain
+    except ConfigError:
+        raise unknown from None
+    if not caller.may_read(domain):
+        raise unknown
+
+
+def ask_options(server: Server, body: AskRequest, caller: Access) -> dict[str, Any]:
+    """The `Pipeline.ask` arguments of a request."""
+    options = search_options(server, body, caller)
+    if body.adapter not in (None, "base"):
+        check_adapter(server, body.adapter, caller)
+    return {
+        **options,
+        "backend": body.backend,
+        "adapter": body.adapter,
+        "max_new_tokens": body.max_new_tokens,
+    }
+
+
+@router.post("/v1/ask", summary="Answer a question with sources")
+async def ask(body: AskRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    answer = await server.blocking(
+        lambda: server.qa.ask(body.question, **ask_options(server, body, caller))
+    )
+    server.metrics.answered(answer)
+    return answer.to_dict()
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _chain(first: T, rest: Iterator[T]) -> Iterator[T]:
+    yield first
+    yield from rest
+
+
+@router.post(
+    "/v1/ask/stream",
+    summary="Answer as Server-Sent Events: `delta` events, then one `answer` event",
+)
+async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> StreamingResponse:
+    def start() -> tuple[str | Answer, Iterator[str | Answer]]:
+        events = server.qa.stream(body.question, **ask_options(server, body, caller))
+        return next(events), events  # routing errors surface here, as a 4xx
+
+    first, events = await server.blocking(start)
+
+    def sse() -> Iterator[str]:
+        try:
+            for event in _chain(first, events):
+                if isinstance(event, Answer):
+                    server.metrics.answered(event)
+                    yield _sse("answer", event.to_dict())
+                else:
+                    yield _sse("delta", {"text": event})
+        except AdaptragError as error:
+            timed_out = isinstance(error, DeadlineExceeded)
+            message = str(server.timed_out) if timed_out else str(error)
+            yield _sse("error", {"error": message, "type": status_of(error)[1]})
+
+    return StreamingResponse(
+        sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.post("/v1/retrieve", summary="The best chunks for a question, without generation")
+async def retrieve(body: RetrieveRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    sources = await server.blocking(
+        lambda: server.qa.retrieve(body.question, **search_options(server, body, caller))
+    )
+    return {"sources": [source_json(s) for s in sources]}

@@ -1,0 +1,42 @@
+"""What a key may see of the collections and adapters: only its own domains."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from adaptrag.server.context import Caller, ServerDep
+from rag.errors import StoreError
+
+router = APIRouter()
+
+
+@router.get("/v1/collections", summary="Collections and what the key may see of them")
+async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
+    from rag.collection_info import describe_collection
+    from rag.stores import collection_names, connection, store_for
+
+    settings = server.settings
+
+    def work() -> list[dict[str, Any]]:
+        rows = []
+        for name in collection_names(**connection(settings)):
+            store = store_for(settings, name)
+            try:
+                rows.append(describe_collection(store, name, detail=True, domains=caller.domains))
+            except StoreError as error:
+                rows.append({"name": name, "error": str(error)})
+            finally:
+                store.close()
+        return rows
+
+    return await server.blocking(work)
+
+
+@router.get("/v1/adapters", summary="Registered adapters of the domains the key may read")
+async def adapters(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
+    from adapters import describe_adapters
+
+    listed = await server.blocking(lambda: describe_adapters(server.settings))
+    return [a for a in listed if caller.may_read(a["domain"])]

@@ -1,0 +1,219 @@
+"""Ingest jobs over HTTP: uploads or paths under the ingest root, bound to the key's rights.
+
+Every path is resolved (links followed) and must land in a folder the key may ingest from;
+upload names may keep their folders but never climb out; reports show relative paths.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from adaptrag.server.auth import Access, Forbidden
+from adaptrag.server.context import Caller, Server, ServerDep
+from adaptrag.server.errors import ApiError
+from adaptrag.server.jobs import Job, uploads_dir
+from adaptrag.server.models import IngestPathsRequest
+from rag.types import is_domain_name
+
+router = APIRouter()
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+_MULTIPART_SCHEMA = {
+    "type": "object",
+    "required": ["domain", "files"],
+    "properties": {
+        "domain": {"type": "string"},
+        "id_prefix": {"type": "string"},
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post(
+    "/v1/ingest",
+    status_code=202,
+    summary="Start an ingest job: uploaded files (multipart) or paths under the root (JSON)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": IngestPathsRequest.model_json_schema()},
+                "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
+            },
+        }
+    },
+)
+async def ingest(request: Request, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        job = await _upload_job(request, caller, server)
+    elif kind == "application/json":
+        job = await _paths_job(request, caller, server)
+    else:
+        raise ApiError(
+            415,
+            "send files as multipart/form-data (fields: domain, files) or paths as "
+            'application/json ({"paths": [...], "domain": ...})',
+            "unsupported_media_type",
+        )
+    return {"job": job.id, "status_url": f"/v1/ingest/{job.id}"}
+
+
+@router.get("/v1/ingest/{job_id}", summary="An ingest job's status, progress and report")
+async def ingest_status(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    job = server.jobs.get(job_id)
+    if job is None or (server.keyring.enabled and job.owner != caller.name):
+        raise ApiError(404, f"no ingest job {job_id!r}", "not_found")
+    return job.to_dict()
+
+
+async def _paths_job(request: Request, caller: Access, server: Server) -> Job:
+    try:
+        body = IngestPathsRequest.model_validate_json(await request.body())
+    except ValidationError as error:
+        problems = [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+        raise RequestValidationError(problems) from None
+    check_ingest_domain(body.domain, caller)
+    folders = caller.ingest_folders(body.domain)
+    root = server.settings.ingest_root
+    paths = [under_root(root, path, folders) for path in body.paths]
+    return server.jobs.submit(
+        paths,
+        body.domain,
+        sync=body.sync,
+        owner=caller.name,
+        shown_root=root,
+        id_prefix=id_prefix(body.id_prefix),
+    )
+
+
+async def _upload_job(request: Request, caller: Access, server: Server) -> Job:
+    settings = server.settings
+    limit = int(settings.max_upload_mb * 1024 * 1024)
+    too_large = ApiError(
+        413,
+        f"the upload is larger than {settings.max_upload_mb:g} MB (ADAPTRAG_MAX_UPLOAD_MB)",
+        "too_large",
+    )
+    length = request.headers.get("content-length", "0")
+    if length.isdigit() and int(length) > limit + FORM_OVERHEAD_BYTES:
+        raise too_large
+    form = await request.form()
+    try:
+        domain, prefix = form.get("domain"), form.get("id_prefix") or ""
+        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        if not isinstance(prefix, str):
+            raise ApiError(422, "'id_prefix' is a text field, not a file")
+        if not isinstance(domain, str) or not domain or not files:
+            raise ApiError(422, "a multipart upload needs a 'domain' field and 'files' parts")
+        check_ingest_domain(domain, caller)
+        prefix = id_prefix(prefix)
+        folder = Path(tempfile.mkdtemp(prefix="job-", dir=uploads_dir(settings)))
+        try:
+            await _save_uploads(files, folder, limit, too_large)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    finally:
+        await form.close()
+    return server.jobs.submit(
+        [folder],
+        domain,
+        sync=False,
+        owner=caller.name,
+        cleanup=folder,
+        shown_root=folder,
+        id_prefix=prefix,
+    )
+
+
+async def _save_uploads(
+    files: list[UploadFile], folder: Path, limit: int, too_large: ApiError
+) -> None:
+    total = 0
+    for upload in files:
+        # A file name may keep its folders (`dupA/lease.md`): they are part of its id.
+        name = upload_name(upload.filename or "")
+        target = folder / name
+        if target.exists():
+            raise ApiError(422, f"two uploaded files are both named {name!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            while chunk := await upload.read(1 << 20):
+                total += len(chunk)
+                if total > limit:
+                    raise too_large
+                out.write(chunk)
+
+
+def check_ingest_domain(domain: str, caller: Access) -> None:
+    """Refuse an invalid domain name (422) or one the key may not ingest into (403)."""
+    if not is_domain_name(domain):
+        raise ApiError(
+            422,
+            f"invalid domain {domain[:80]!r}; use letters, digits, '_', '.' or '-' "
+            "(e.g. legal), 64 characters at most",
+        )
+    caller.check_ingest(domain)
+
+
+def upload_name(filename: str) -> str:
+    """The relative path an upload is stored (and identified) under; hostile names refused."""
+    parts = PurePosixPath(filename.replace("\\", "/")).parts
+    if (
+        not parts
+        or len(filename) > 512
+        or PurePosixPath(filename).is_absolute()
+        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+        or any(ord(c) < 32 for c in filename)
+    ):
+        raise ApiError(
+            422,
+            f"bad upload file name {filename[:80]!r}; give a relative name without '..', "
+            "hidden parts or control characters",
+        )
+    return "/".join(parts)
+
+
+def id_prefix(prefix: str) -> str:
+    """A caller's document id prefix, refused when it holds control characters or `..`."""
+    cleaned = prefix.strip("/")
+    if any(ord(c) < 32 for c in cleaned) or ".." in PurePosixPath(cleaned).parts:
+        raise ApiError(422, f"bad id_prefix {prefix[:80]!r}; use a plain name such as 'dupA'")
+    return cleaned
+
+
+def under_root(root: Path | None, path: str, folders: tuple[str, ...]) -> Path:
+    """`path` resolved (links followed) inside the key's folders of the ingest root.
+
+    Anything that resolves elsewhere (`..`, an absolute path, a link) is refused, and so is a
+    folder of the root the key has no right to; messages name only what the caller sent.
+    """
+    if root is None:
+        raise ApiError(
+            400,
+            "ingesting server paths needs ADAPTRAG_INGEST_ROOT on the server; upload the files "
+            "as multipart/form-data instead",
+        )
+    if not path or any(ord(c) < 32 for c in path):
+        raise ApiError(422, f"path {path[:80]!r} is empty or holds a NUL or control character")
+    base = root.resolve()
+    target = Path(os.path.realpath(base / path))
+    if not target.is_relative_to(base):
+        raise Forbidden(f"path {path!r} is outside the ingest root; give paths relative to it")
+    allowed = [base / folder for folder in folders]  # not resolved: a link is no way out
+    if not any(target.is_relative_to(folder) for folder in allowed):
+        shown = ", ".join(f"{folder}/" if folder else "./" for folder in folders)
+        raise Forbidden(f"this key may ingest only from {shown} under the ingest root")
+    if not target.exists():
+        raise ApiError(404, f"path {path!r} does not exist under the ingest root", "not_found")
+    return target
