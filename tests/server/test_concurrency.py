@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fake_anthropic import FakeAnthropic
-from server_helpers import ADMIN, Served, server_settings, serving
+from server_helpers import ADMIN, FINANCE, Served, server_settings, serving
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adapters"))
 from adapter_helpers import random_adapter
@@ -37,7 +37,7 @@ def with_adapters(
     for seed, domain in enumerate(("legal", "finance")):
         ingest_paths([SAMPLE / domain], domain, settings=settings, embedder=embedder)
         add_adapter(random_adapter(models_dir, tmp / domain, seed), domain, settings=settings)
-    with serving(settings, embedder, local_generator, f"{ADMIN}:*") as served:
+    with serving(settings, embedder, local_generator, f"{ADMIN}:* {FINANCE}:finance") as served:
         yield served
 
 
@@ -87,3 +87,17 @@ def test_a_slow_claude_call_does_not_block_local_requests(
             claude_env.hold.set()
         answer = slow.result(timeout=60)
     assert answer.status_code == 200 and answer.json()["backend"] == "claude"
+
+
+def test_a_key_sees_and_uses_only_its_own_domains_adapters(with_adapters: Served) -> None:
+    with with_adapters.client(FINANCE) as finance:
+        listed = finance.get("/v1/adapters").json()
+        assert {a["domain"] for a in listed} == {"finance"}
+        legal = finance.post(
+            "/v1/ask", json={"question": QUESTION, "domain": "finance", "adapter": "legal"}
+        )
+        assert legal.status_code == 400 and "that this key may use" in legal.json()["error"]
+        own = finance.post(
+            "/v1/ask", json={"question": QUESTION, "domain": "finance", "adapter": "finance"}
+        )
+        assert own.status_code == 200 and own.json()["adapter"].startswith("finance")
