@@ -1,0 +1,230 @@
+"""`adaptrag adapters ...`: train, register, list, activate and delete domain adapters."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from adaptrag.cli.base import (
+    JsonOption,
+    _emit,
+    _settings,
+    _store,
+    adapters_app,
+)
+from rag.errors import ConfigError
+
+# --- adapters --------------------------------------------------------------------------
+
+
+def _scores_line(scores: dict[str, Any]) -> str:
+    adapter, base = scores.get("adapter", {}), scores.get("base", {})
+    if not adapter:
+        return "not evaluated"
+    return (
+        f"held-out F1 {adapter.get('f1', 0):.3f} vs base {base.get('f1', 0):.3f}, "
+        f"EM {adapter.get('em', 0):.3f} vs {base.get('em', 0):.3f} (n={adapter.get('n', 0)})"
+    )
+
+
+@adapters_app.command("train")
+def adapters_train(
+    ctx: typer.Context,
+    domain: str = typer.Option(..., "--domain", "-d", help="Domain the adapter serves."),
+    data: Path = typer.Option(..., "--data", help="QA rows (JSONL: question, answers...)."),
+    name: str | None = typer.Option(None, "--name", help="Adapter name (default: the domain)."),
+    base_model: str | None = typer.Option(
+        None, "--base-model", help="Base model (default: ADAPTRAG_GENERATOR_MODEL)."
+    ),
+    epochs: float = typer.Option(1.0, "--epochs", help="Passes over the training rows."),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps", help="Stop after this many steps (overrides --epochs)."
+    ),
+    lr: float = typer.Option(3e-4, "--lr", help="Learning rate."),
+    r: int = typer.Option(8, "--r", help="LoRA rank."),
+    alpha: int = typer.Option(16, "--alpha", help="LoRA alpha (scale = alpha / r)."),
+    dropout: float = typer.Option(0.05, "--dropout", help="LoRA dropout."),
+    targets: str = typer.Option(
+        "q_proj,v_proj", "--targets", help="Comma-separated modules LoRA adapts."
+    ),
+    eval_split: float = typer.Option(0.1, "--eval-split", help="Share of rows held out."),
+    distractors: int = typer.Option(3, "--distractors", help="Retrieved distractor chunks."),
+    oracle_p: float = typer.Option(
+        0.8, "--oracle-p", help="Chance the answering chunk is in the prompt."
+    ),
+    batch_size: int = typer.Option(4, "--batch-size", help="Examples per step."),
+    eval_every: int = typer.Option(20, "--eval-every", help="Steps between validation checks."),
+    patience: int = typer.Option(
+        3, "--patience", help="Checks without improvement before stopping."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, examples and LoRA init."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
+    force: bool = typer.Option(
+        False, "--force", help="Activate the adapter even if it does not beat the base model."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Train a LoRA adapter for a domain on retrieval-aware examples; promote it if it wins."""
+    from adapters import TrainOptions, train_adapter
+
+    options = TrainOptions(
+        domain=domain,
+        data=data,
+        name=name,
+        base_model=base_model,
+        epochs=epochs,
+        max_steps=max_steps,
+        lr=lr,
+        r=r,
+        alpha=alpha,
+        dropout=dropout,
+        targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
+        eval_split=eval_split,
+        distractors=distractors,
+        oracle_p=oracle_p,
+        batch_size=batch_size,
+        eval_every=eval_every,
+        patience=patience,
+        seed=seed,
+        resume=resume,
+        force=force,
+    )
+    result = train_adapter(options, settings=_settings(ctx))
+    info = result.adapter
+    verdict = "active" if result.promoted else "registered, not active (did not beat the base)"
+    human = (
+        f"{info.ref} for {info.domain}: {result.steps} steps, {result.examples} examples "
+        f"({result.skipped_rows} rows skipped), {result.seconds:.0f} s\n"
+        f"{_scores_line(info.scores)}\n{verdict}"
+    )
+    _emit(result.to_dict(), as_json, human)
+
+
+@adapters_app.command("list")
+def adapters_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List adapters: domain, base model, active, held-out scores, stale."""
+    from adapters import describe_adapters
+
+    rows = describe_adapters(_settings(ctx))
+    human = (
+        "\n".join(
+            f"{r['ref']}\t{r['domain']}\t{'active' if r['active'] else '-'}\t"
+            f"{'STALE' if r['stale'] else ''}\t{_scores_line(r['scores'])}"
+            for r in rows
+        )
+        or "no adapters yet; train one with `adaptrag adapters train`"
+    )
+    _emit(rows, as_json, human)
+
+
+@adapters_app.command("show")
+def adapters_show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="name or name/vN"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show an adapter's metadata."""
+    from adapters import AdapterRegistry, describe_adapters
+
+    settings = _settings(ctx)
+    wanted = AdapterRegistry(settings.data_dir).get(ref).ref
+    (row,) = [r for r in describe_adapters(settings) if r["ref"] == wanted]
+    _emit(row, as_json, json.dumps(row, indent=2, default=str))
+
+
+@adapters_app.command("activate")
+def adapters_activate(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="name or name/vN"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Make an adapter version its domain's active adapter."""
+    from adapters import AdapterRegistry
+
+    info = AdapterRegistry(_settings(ctx).data_dir).activate(ref)
+    _emit(
+        {"active": info.ref, "domain": info.domain},
+        as_json,
+        f"{info.ref} is active for {info.domain}",
+    )
+
+
+@adapters_app.command("delete")
+def adapters_delete(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="name/vN (a bare name: its newest version)"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete an adapter version."""
+    from adapters import AdapterRegistry
+
+    registry = AdapterRegistry(_settings(ctx).data_dir)
+    target = registry.get(ref).ref
+    if not yes:
+        if as_json or not sys.stdin.isatty():
+            raise ConfigError(f"refusing to delete {target} without confirmation; pass --yes")
+        typer.confirm(f"Delete adapter {target}?", abort=True)
+    registry.delete(target)
+    _emit({"deleted": target}, as_json, f"deleted {target}")
+
+
+@adapters_app.command("add")
+def adapters_add(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="A PEFT LoRA adapter folder (save_pretrained output)."),
+    domain: str = typer.Option(..., "--domain", "-d", help="Domain the adapter serves."),
+    name: str | None = typer.Option(None, "--name", help="Adapter name (default: the domain)."),
+    base_model: str | None = typer.Option(
+        None, "--base-model", help="Its base model (default: ADAPTRAG_GENERATOR_MODEL)."
+    ),
+    activate: bool = typer.Option(False, "--activate", help="Make it the domain's active one."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Register an existing PEFT adapter (checked against its base model)."""
+    from adapters import AdapterRegistry, add_adapter
+
+    settings = _settings(ctx)
+    info = add_adapter(path, domain, settings=settings, name=name, base_model=base_model)
+    if activate:
+        AdapterRegistry(settings.data_dir).activate(info.ref)
+    _emit(info.to_dict(), as_json, f"registered {info.ref} for {domain}")
+
+
+@adapters_app.command("synth")
+def adapters_synth(
+    ctx: typer.Context,
+    domain: str = typer.Option(..., "--domain", "-d", help="Domain whose chunks to use."),
+    n: int = typer.Option(..., "--n", help="Pairs to write (one per sampled chunk)."),
+    out: Path = typer.Option(..., "--out", help="QA JSONL file to write."),
+    backend: str = typer.Option(
+        "auto", "--backend", "-b", help="claude, local, or auto (Claude when a key is set)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the chunk sample."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Write question/answer pairs from a domain's chunks, for teams without labelled data."""
+    from adapters.synth import synth_rows, write_rows
+    from rag.generators import make_generator
+    from rag.router import choose_backend
+
+    settings = _settings(ctx)
+    route = choose_backend(backend, prefer_claude=True)
+    generator = make_generator(route.backend, settings)
+    store = _store(settings, settings.collection)
+    try:
+        rows, rejected = synth_rows(store, generator, domain, n, seed=seed)
+    finally:
+        store.close()
+        generator.close()
+    write_rows(rows, out)
+    data = {"written": len(rows), "rejected": rejected, "out": str(out), "backend": route.backend}
+    _emit(
+        data,
+        as_json,
+        f"wrote {len(rows)} pairs to {out} ({rejected} rejected) with {route.backend}",
+    )

@@ -1,0 +1,152 @@
+"""The `adaptrag` command's frame: the Typer apps, error handling, shared options and output.
+
+Every command takes `--json` for one machine-readable object on stdout. Errors are one
+line on stderr; exit codes: 0 ok, 1 some input file failed (the rest was stored),
+2 bad usage or configuration, 3 the store or a model failed at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from rag.errors import (
+    AdaptragError,
+    BackendError,
+    CollectionNotFoundError,
+    ConfigError,
+    StoreError,
+    UpstreamAuthError,
+)
+from rag.settings import Settings, load_settings
+
+EXIT_FILE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_RUNTIME = 3
+
+
+def exit_code(error: AdaptragError) -> int:
+    """The exit status for one of our errors (the CLI's single mapping)."""
+    if isinstance(error, CollectionNotFoundError | ConfigError | UpstreamAuthError):
+        return EXIT_USAGE  # the user's own setting (a key) is what to fix
+    if isinstance(error, StoreError | BackendError):
+        return EXIT_RUNTIME
+    return EXIT_USAGE
+
+
+class _Group(TyperGroup):
+    """Maps our errors to one stderr line and an exit code, for every subcommand."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AdaptragError as error:
+            typer.echo(f"error: {cli_terms(str(error))}", err=True)
+            raise typer.Exit(exit_code(error)) from None
+        except Exception as error:  # a fault of ours: one line, the traceback kept aside
+            if _is_cli_control_flow(error):
+                raise
+            if (ctx.find_root().obj or {}).get("debug"):
+                traceback.print_exc()
+                where = "above"
+            else:
+                where = _save_traceback()
+            typer.echo(
+                f"error: unexpected {type(error).__name__}: {error}; the traceback is in "
+                f"{where} (--debug prints it); please report it",
+                err=True,
+            )
+            raise typer.Exit(EXIT_RUNTIME) from None
+
+
+# The core names arguments as the Python API and the HTTP body do (`backend=local`); the
+# command line says the same with its flags (`--backend local`).
+_ARGUMENT = re.compile(r"\b(backend|adapter|domain|collection)=([\w./-]*)")
+
+
+def cli_terms(message: str) -> str:
+    """`message` with the core's argument names (`backend=local`) as CLI flags."""
+    return _ARGUMENT.sub(lambda m: f"--{m[1]}" + (f" {m[2]}" if m[2] else ""), message)
+
+
+def _is_cli_control_flow(error: Exception) -> bool:
+    """Exit, Abort and usage errors of the CLI framework (click, or typer's copy of it)."""
+    return type(error).__module__.split(".")[0] in ("click", "typer")
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a file in the temp dir; its path."""
+    handle, path = tempfile.mkstemp(prefix="adaptrag-error-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        traceback.print_exc(file=out)
+    return path
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="adaptrag: hybrid RAG + per-domain LoRA adapters over your documents, on Qdrant.",
+)
+collections_app = typer.Typer(
+    cls=_Group, no_args_is_help=True, help="List, inspect and drop collections."
+)
+app.add_typer(collections_app, name="collections")
+adapters_app = typer.Typer(
+    cls=_Group, no_args_is_help=True, help="Train, list and manage per-domain LoRA adapters."
+)
+app.add_typer(adapters_app, name="adapters")
+eval_app = typer.Typer(
+    cls=_Group, no_args_is_help=True, help="Evaluate answer quality, compare runs, gate in CI."
+)
+app.add_typer(eval_app, name="eval")
+
+JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML settings file (else ADAPTRAG_CONFIG).", dir_okay=False
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Print the traceback of an unexpected error on stderr."
+    ),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = {"config": config, "debug": debug}
+
+
+def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    return load_settings((ctx.obj or {}).get("config"), **overrides)
+
+
+def _emit(data: Any, as_json: bool, human: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, default=str))
+    else:
+        typer.echo(human)
+
+
+def _store(settings: Settings, name: str) -> Any:
+    """The store of collection `name` (its backend imported only now)."""
+    from rag.stores import store_for
+
+    return store_for(settings, name)

@@ -1,0 +1,92 @@
+"""`adaptrag collections ...`: list, inspect and drop collections."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from adaptrag.cli.base import (
+    JsonOption,
+    _emit,
+    _settings,
+    _store,
+    collections_app,
+)
+from rag.errors import ConfigError, StoreError
+from rag.settings import Settings
+
+# --- collections -----------------------------------------------------------------------
+
+
+def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
+    from rag.collection_info import describe_collection
+
+    store = _store(settings, name)
+    try:
+        return describe_collection(store, name, detail=detail)
+    finally:
+        store.close()
+
+
+@collections_app.command("list")
+def collections_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List the collections with their embedding model and size."""
+    from rag.stores import collection_names, connection
+
+    settings = _settings(ctx)
+    names = collection_names(**connection(settings))
+    rows = []
+    for name in names:
+        try:
+            rows.append(_describe(settings, name, detail=False))
+        except StoreError as error:  # one busy or broken collection must not hide the others
+            rows.append({"name": name, "error": str(error)})
+    human = (
+        "\n".join(
+            f"{r['name']}\t{r.get('chunks', '?')} chunks\t"
+            f"{r.get('embedding_model', r.get('error'))}"
+            for r in rows
+        )
+        or f"no collections yet (data dir {settings.data_dir}); run `adaptrag ingest`"
+    )
+    _emit(rows, as_json, human)
+
+
+@collections_app.command("info")
+def collections_info(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Collection name."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show how a collection was built and what it holds per domain."""
+    info = _describe(_settings(ctx), name, detail=True)
+    lines = [
+        f"{info['name']}: {info['chunks']} chunks, {info['embedding_model']} "
+        f"({info['dimension']}-d), fingerprint {info['fingerprint']}"
+    ]
+    lines += [
+        f"  {domain}: {counts['documents']} documents, {counts['chunks']} chunks"
+        for domain, counts in info["domains"].items()
+    ]
+    _emit(info, as_json, "\n".join(lines))
+
+
+@collections_app.command("drop")
+def collections_drop(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Collection name."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete a collection and everything in it."""
+    settings = _settings(ctx)
+    _describe(settings, name, detail=False)  # a clear error if it does not exist
+    if not yes:
+        if as_json or not sys.stdin.isatty():
+            raise ConfigError(f"refusing to drop {name!r} without confirmation; pass --yes")
+        typer.confirm(f"Drop collection {name!r} and all its chunks?", abort=True)
+    store = _store(settings, name)
+    store.drop()
+    _emit({"dropped": name}, as_json, f"dropped {name}")

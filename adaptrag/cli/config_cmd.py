@@ -1,0 +1,33 @@
+"""`adaptrag config`: the effective settings, each with its documentation."""
+
+from __future__ import annotations
+
+import typer
+
+from adaptrag.cli.base import (
+    JsonOption,
+    _emit,
+    _settings,
+    app,
+)
+from rag.settings import Settings
+
+# --- config ----------------------------------------------------------------------------
+
+
+@app.command("config")
+def show_config(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Show the effective settings and what each one does (secrets masked)."""
+    settings = _settings(ctx)
+    rows = {
+        name: {
+            "value": "***"
+            if "key" in name and getattr(settings, name)
+            else getattr(settings, name),
+            "env": f"ADAPTRAG_{name.upper()}",
+            "help": Settings.field_help(name),
+        }
+        for name in Settings.model_fields
+    }
+    human = "\n".join(f"{row['env']}={row['value']}\n    {row['help']}" for row in rows.values())
+    _emit(rows, as_json, human)

@@ -1,0 +1,97 @@
+"""`adaptrag eval ...`: evaluate answer quality, compare runs, gate in CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adaptrag.cli.base import (
+    EXIT_FILE_FAILED,
+    JsonOption,
+    _emit,
+    _settings,
+    eval_app,
+)
+from rag.settings import Settings
+
+# --- eval ------------------------------------------------------------------------------
+
+FailUnderOption = typer.Option(
+    [], "--fail-under", help="METRIC=VALUE: exit 1 when the metric's mean is below (repeatable)."
+)
+
+
+def _gate(values: dict[str, float], gates: list[str]) -> None:
+    from eval.compare import check_gates
+
+    failures = check_gates(values, gates)
+    for failure in failures:
+        typer.echo(f"gate failed: {failure}", err=True)
+    if failures:
+        raise typer.Exit(EXIT_FILE_FAILED)
+
+
+@eval_app.command("run")
+def eval_run(
+    ctx: typer.Context,
+    dataset: Path = typer.Option(..., "--dataset", help="QA rows (JSONL) to answer."),
+    out: Path = typer.Option(..., "--out", help="Run folder (results.jsonl, report.*)."),
+    backend: str | None = typer.Option(
+        None, "--backend", "-b", help=Settings.field_help("backend")
+    ),
+    adapter: str | None = typer.Option(
+        None, "--adapter", "-a", help="Adapter to evaluate (name or name/vN; 'base' for none)."
+    ),
+    domain: str | None = typer.Option(None, "--domain", "-d", help="Only this domain's chunks."),
+    top_k: int | None = typer.Option(None, "--top-k", "-k", help=Settings.field_help("top_k")),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N rows."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", help=Settings.field_help("claude_concurrency")
+    ),
+    judge: bool = typer.Option(
+        False, "--judge", help="Also grade correctness and faithfulness with Claude (needs a key)."
+    ),
+    fail_under: list[str] = FailUnderOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Answer every row through the real pipeline, score it, and write a report (resumable)."""
+    from eval.report import metric_rows
+    from eval.runner import run_eval
+
+    settings = _settings(ctx, claude_concurrency=concurrency)
+    report = run_eval(
+        dataset,
+        out,
+        settings=settings,
+        backend=backend,
+        adapter=adapter,
+        domain=domain,
+        top_k=top_k,
+        limit=limit,
+        judge=judge,
+    )
+    summary = report["summary"]
+    lines = [f"{summary['rows']} rows, {summary['errors']} errors; report: {out / 'report.html'}"]
+    lines += [
+        f"  {name:<20} {mean:.3f}  [{low:.3f}, {high:.3f}]  n={n}"
+        for name, mean, low, high, n in metric_rows(summary)
+    ]
+    _emit(report, as_json, "\n".join(lines))
+    _gate({name: summary[name]["mean"] for name, *_ in metric_rows(summary)}, fail_under)
+
+
+@eval_app.command("compare")
+def eval_compare(
+    dirs: list[Path] = typer.Argument(..., help="Run folders; differences are against the first."),
+    out: Path | None = typer.Option(None, "--out", help="Write compare.json and compare.md here."),
+    fail_under: list[str] = FailUnderOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Side-by-side metrics with paired bootstrap CIs; --fail-under gates the last run."""
+    from eval.compare import compare_markdown, compare_runs
+
+    comparison = compare_runs(dirs, out)
+    _emit(comparison, as_json, compare_markdown(comparison))
+    last = comparison["runs"][-1]
+    _gate({m: e["mean"][last] for m, e in comparison["metrics"].items()}, fail_under)

@@ -1,0 +1,27 @@
+"""`adaptrag serve`: the HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+from adaptrag.cli.base import (
+    _settings,
+    app,
+)
+
+# --- serve -----------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Allow a non-loopback bind with no API keys configured."
+    ),
+) -> None:
+    """Run the HTTP API (ask, stream, retrieve, ingest, collections, adapters, metrics)."""
+    from adaptrag.server import serve as run_server
+
+    run_server(_settings(ctx), host=host, port=port, insecure=insecure)
