@@ -12,16 +12,30 @@ with adaptrag.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from adapters.runtime import AdapterRuntime
-from adapters.training import TrainOptions, TrainResult, train_adapter
 from rag.collection_info import domain_snapshot
 from rag.errors import ConfigError, StoreError
-from rag.generators.local import LocalGenerator
 from rag.settings import Settings
 from rag.stores import store_for
+
+if TYPE_CHECKING:
+    from adapters.training import TrainOptions, TrainResult, train_adapter
+
+# Training needs torch; listing, registering and routing adapters do not. `import adapters`
+# stays light (the server's /v1/adapters, the CLI), and training loads on first use.
+_TRAINING = frozenset({"TrainOptions", "TrainResult", "train_adapter"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRAINING:
+        from adapters import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module 'adapters' has no attribute {name!r}")
+
 
 __all__ = [
     "AdapterInfo",
@@ -82,6 +96,8 @@ def add_adapter(
     if not (path / "adapter_config.json").is_file():
         raise ConfigError(f"{path} is not a PEFT adapter folder (no adapter_config.json)")
     model_id = base_model or settings.generator_model
+    from rag.generators.local import LocalGenerator  # torch only when a model is loaded
+
     base = LocalGenerator(model_id, models_dir=settings.models_dir, device="cpu")
     try:
         PeftModel.from_pretrained(base.hf_model, str(path))

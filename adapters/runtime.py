@@ -13,14 +13,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from rag.errors import ConfigError
 from rag.generators.base import Generation
-from rag.generators.local import LocalGenerator
 from rag.prompts import Prompt
 from rag.router import AdapterChoice
+
+if TYPE_CHECKING:  # the model library loads only when a model does
+    from rag.generators.local import LocalGenerator
 
 BASE = "__base__"
 

@@ -125,3 +125,21 @@ def test_no_two_modules_import_each_other() -> None:
         if a < b and a in graph.get(b, set()) and a != b.rsplit(".", 1)[0]
     )
     assert pairs == []
+
+
+def test_importing_any_package_loads_no_model_library() -> None:
+    # Models load on first use: `adaptrag --help`, config errors and `/v1/adapters` stay
+    # instant, and `import adapters` no longer pays for torch.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib\n"
+        "for name in ('rag', 'ingest', 'adapters', 'eval', 'adaptrag.cli', 'adaptrag.server'):\n"
+        "    importlib.import_module(name)\n"
+        "heavy = {'torch', 'transformers', 'peft', 'sentence_transformers'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
