@@ -109,7 +109,7 @@ def test_querying_a_missing_collection_says_to_ingest_first(
     settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
     store = open_store("nothing-here", **connection(settings))
-    with pytest.raises(CollectionNotFoundError, match="adaptrag ingest"):
+    with pytest.raises(CollectionNotFoundError, match="ingest documents first"):
         Retriever(store, embedder).search("q", None, SearchOptions())
 
 
