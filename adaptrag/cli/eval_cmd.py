@@ -52,6 +52,9 @@ def eval_run(
     judge: bool = typer.Option(
         False, "--judge", help="Also grade correctness and faithfulness with Claude (needs a key)."
     ),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", min=1, help=Settings.field_help("max_new_tokens")
+    ),
     fail_under: list[str] = FailUnderOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -59,7 +62,7 @@ def eval_run(
     from eval.report import metric_rows
     from eval.runner import run_eval
 
-    settings = _settings(ctx, claude_concurrency=concurrency)
+    settings = _settings(ctx, claude_concurrency=concurrency, max_new_tokens=max_new_tokens)
     report = run_eval(
         dataset,
         out,

@@ -181,17 +181,16 @@ def test_eval_cli_runs_reports_and_gates(
     embedder: SentenceTransformerEmbedder,
     dataset: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ingest_paths([corpus], "legal", settings=Settings(), embedder=embedder)
-    monkeypatch.setenv("ADAPTRAG_MAX_NEW_TOKENS", "8")
     runner = CliRunner()
     out = tmp_path / "run"
-    result = runner.invoke(
-        app, ["eval", "run", "--dataset", str(dataset), "--out", str(out), "-b", "local", "--json"]
-    )
+    command = ["eval", "run", "--dataset", str(dataset), "--out", str(out), "-b", "local"]
+    result = runner.invoke(app, [*command, "--max-new-tokens", "8", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["summary"]["rows"] == 3
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert all(0 < row["usage"]["output_tokens"] <= 8 for row in rows)
     gated = runner.invoke(
         app,
         [
