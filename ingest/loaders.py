@@ -13,6 +13,7 @@ import csv
 import fnmatch
 import io
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -208,6 +209,9 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    # pypdf logs a warning for each flaw it repairs (a wrong xref offset...); they leaked to
+    # stderr as noise between progress bars. A PDF it cannot read is still a LoadError.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(str(file.path))
         if reader.is_encrypted:

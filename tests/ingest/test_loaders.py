@@ -231,3 +231,26 @@ def test_links_are_listed_but_never_read(tmp_path: Path) -> None:
     swapped.path.symlink_to(outside / "passwd.txt")
     with pytest.raises(SkipFile, match="symbolic link"):
         load(swapped)
+
+
+def test_a_pdf_that_pypdf_repairs_is_read_without_warnings_on_stderr(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.cell(text="The deposit is returned within 30 days.")
+    path = tmp_path / "damaged.pdf"
+    pdf.output(str(path))
+    data = path.read_bytes()
+    start = data.rindex(b"startxref") + len(b"startxref\n")
+    end = data.index(b"\n", start)
+    path.write_bytes(data[:start] + b"99" + data[end:])  # a wrong xref offset, repairable
+    with caplog.at_level(logging.WARNING):
+        [doc] = load(_file(path))
+    assert "deposit" in doc.text
+    assert [r for r in caplog.records if r.name.startswith("pypdf")] == []
