@@ -85,6 +85,11 @@ def test_a_bad_setting_is_one_line_with_exit_2(
 def test_a_missing_option_is_a_usage_error(runner: CliRunner, corpus: Path) -> None:
     result = runner.invoke(app, ["ingest", str(corpus)])
     assert result.exit_code == 2 and "--domain" in result.stderr
+    # one line like every other error, no framed box
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: Missing option")
+    assert "ingest --help`" in result.stderr
+    unknown = runner.invoke(app, ["nope"])
+    assert unknown.exit_code == 2 and unknown.stderr.startswith("error: No such command")
 
 
 def test_collections_list_info_and_drop(runner: CliRunner, corpus: Path) -> None:

@@ -55,6 +55,11 @@ class _Group(TyperGroup):
             raise typer.Exit(exit_code(error)) from None
         except Exception as error:  # a fault of ours: one line, the traceback kept aside
             if _is_cli_control_flow(error):
+                if hasattr(error, "format_message"):  # a usage error: one line like ours
+                    where = getattr(getattr(error, "ctx", None), "command_path", "adaptrag")
+                    message = error.format_message().rstrip(".")
+                    typer.echo(f"error: {message}; see `{where} --help`", err=True)
+                    raise typer.Exit(getattr(error, "exit_code", EXIT_USAGE)) from None
                 raise
             if (ctx.find_root().obj or {}).get("debug"):
                 traceback.print_exc()
