@@ -30,7 +30,7 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
-FORM_OVERHEAD_BYTES = ingest.FORM_OVERHEAD_BYTES
+FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and fields around the files
 
 
 def create_app(

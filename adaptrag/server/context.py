@@ -16,7 +16,7 @@ from adaptrag.server.auth import OPEN_ACCESS, Access, Keyring
 from adaptrag.server.errors import ApiError, timeout_error
 from adaptrag.server.jobs import IngestJobQueue
 from adaptrag.server.metrics import Metrics
-from rag.deadline import DeadlineExceeded, time_limit
+from rag.deadline import time_limit
 from rag.errors import AdaptragError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -89,11 +89,9 @@ class Server:
             return await asyncio.wait_for(
                 anyio.to_thread.run_sync(limited, abandon_on_cancel=True), timeout=limit + grace_s
             )
-        except DeadlineExceeded:
-            raise self.timed_out from None
-        except TimeoutError as error:
-            if isinstance(error, AdaptragError):  # ModelBusyError is a TimeoutError too
-                raise
+        except AdaptragError:  # ours (some are TimeoutErrors too): the error handlers map them
+            raise
+        except TimeoutError:  # the work did not notice its deadline within the grace
             raise self.timed_out from None
 
 

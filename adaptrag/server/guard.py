@@ -10,14 +10,12 @@ into the usual error body). JSON bodies have one limit, multipart uploads anothe
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adaptrag.server.auth import Keyring
+from adaptrag.server.errors import error_response
 
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -30,14 +28,6 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, message: str) -> None:
         super().__init__(status_code=413, detail=message)
-
-
-def error_body(status: int, message: str, kind: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    """The JSON error body every error of the API has, and its headers."""
-    headers = [(b"content-type", b"application/json")]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    return json.dumps({"error": message, "type": kind}).encode(), headers
 
 
 class Guard:
@@ -60,16 +50,15 @@ class Guard:
             scheme, _, token = headers.get("authorization", "").partition(" ")
             access = self.keyring.lookup(token.strip()) if scheme.lower() == "bearer" else None
             if access is None:
-                await _reply(
-                    send, 401, "missing or unknown API key; send `Authorization: Bearer KEY`"
-                )
+                message = "missing or unknown API key; send `Authorization: Bearer KEY`"
+                await error_response(401, message, "unauthorized")(scope, receive, send)
                 return
             scope.setdefault("state", {})["access"] = access
         limit, setting = self._limit(scope["path"], headers)
         too_large = f"the request body is larger than {_size(limit)} ({setting})"
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
-            await _reply(send, 413, too_large, "too_large")
+            await error_response(413, too_large, "too_large")(scope, receive, send)
             return
         received = 0
 
@@ -89,13 +78,6 @@ class Guard:
         if path == UPLOAD_PATH and kind == "multipart/form-data":
             return self.max_upload_bytes, "ADAPTRAG_MAX_UPLOAD_MB"
         return self.max_body_bytes, "ADAPTRAG_MAX_BODY_KB"
-
-
-async def _reply(send: Send, status: int, message: str, kind: str = "unauthorized") -> None:
-    body, headers = error_body(status, message, kind)
-    start: dict[str, Any] = {"type": "http.response.start", "status": status, "headers": headers}
-    await send(start)
-    await send({"type": "http.response.body", "body": body})
 
 
 def _size(limit: int) -> str:
