@@ -76,9 +76,8 @@ def build_examples(
     """Examples for the rows, and how many rows were skipped (no oracle to be found)."""
     rng = random.Random(raft.seed)
     options = SearchOptions(top_k=raft.distractors + 4, merge_adjacent=False)
-    retrievals = retriever.search_many(
-        [r.question for r in rows], build_where(domain=domain), options
-    )
+    where = build_where(domain=domain)
+    retrievals = retriever.search_many([(r.question, where, options) for r in rows])
     examples, skipped = [], 0
     for row, retrieval in zip(rows, retrievals, strict=True):
         oracle = find_oracle(row, retrieval.sources, domain)

@@ -13,7 +13,7 @@ import json
 import re
 import shutil
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,11 +71,6 @@ class AdapterInfo:
         """`name/vN`, how commands and answers name this version."""
         return f"{self.name}/v{self.version}"
 
-    @property
-    def key(self) -> str:
-        """The adapter's name inside a PEFT model (no dots or slashes allowed there)."""
-        return f"{self.name}__v{self.version}"
-
     def beats_base(self) -> bool:
         """Whether its held-out F1 is above the base model's (the promotion rule)."""
         adapter, base = self.scores.get("adapter", {}), self.scores.get("base", {})
@@ -89,23 +84,60 @@ class AdapterInfo:
         return data
 
 
+_Stamp = tuple[tuple[str, int, int, int], ...]
+
+
+def _stamp(paths: list[Path]) -> _Stamp:
+    """What changes when any of these files is written, replaced or removed."""
+    stamp = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # removed while we looked
+            continue
+        stamp.append((str(path), stat.st_mtime_ns, stat.st_ino, stat.st_size))
+    return tuple(stamp)
+
+
 class AdapterRegistry:
-    """Adapters under `<data_dir>/adapters`; safe for threads of one process."""
+    """Adapters under `<data_dir>/adapters`; safe for threads of one process.
+
+    Metadata is read once and cached; the cache is checked against the files' stat (path,
+    mtime, inode, size) on every lookup, so an adapter trained, scored, activated or deleted by
+    another process is seen on the next request without re-reading every file.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "adapters"
         self._lock = threading.Lock()
+        self._listed: tuple[_Stamp, list[AdapterInfo]] = ((), [])
+        self._active_cache: tuple[_Stamp, dict[str, str]] = ((), {})
+        self.reads = 0  # metadata files parsed (what the cache saves)
 
     def list(self) -> list[AdapterInfo]:
         """Every version of every adapter, by name then version."""
         if not self.root.is_dir():
             return []
-        found = []
-        for meta in sorted(self.root.glob(f"*/v*/{METADATA_FILE}")):
-            found.append(self._read(meta.parent))
-        return sorted(found, key=lambda a: (a.name, a.version))
+        stamp = _stamp(sorted(self.root.glob(f"*/v*/{METADATA_FILE}")))
+        cached_stamp, cached = self._listed
+        if stamp and stamp == cached_stamp:
+            return [replace(info) for info in cached]
+        known = dict(zip(cached_stamp, cached, strict=True))
+        entries, found = [], []
+        for entry in stamp:  # re-read only the files that changed
+            info = known.get(entry)
+            if info is None:
+                try:
+                    info = self._read(Path(entry[0]).parent)
+                except FileNotFoundError:  # deleted between the stat and the read
+                    continue
+            entries.append(entry)
+            found.append(info)
+        self._listed = (tuple(entries), found)
+        return sorted((replace(info) for info in found), key=lambda a: (a.name, a.version))
 
     def _read(self, folder: Path) -> AdapterInfo:
+        self.reads += 1
         data = json.loads((folder / METADATA_FILE).read_text())
         data.pop("ref", None)
         known = {k: v for k, v in data.items() if k in AdapterInfo.__dataclass_fields__}
@@ -196,11 +228,20 @@ class AdapterRegistry:
         return self._active()
 
     def _active(self) -> dict[str, str]:
+        path = self.root / ACTIVE_FILE
+        stamp = _stamp([path])
+        if not stamp:
+            return {}
+        cached_stamp, cached = self._active_cache
+        if stamp == cached_stamp:
+            return dict(cached)
         try:
-            data = json.loads((self.root / ACTIVE_FILE).read_text())
+            data = json.loads(path.read_text())
         except FileNotFoundError:
             return {}
-        return {str(k): str(v) for k, v in data.items()}
+        active = {str(k): str(v) for k, v in data.items()}
+        self._active_cache = (stamp, active)
+        return dict(active)
 
     def _write_active(self, active: dict[str, str]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 The first adapter wraps the local generator's model in a `PeftModel`; later ones are loaded
 beside it (at most `max_loaded`, least recently used evicted, never one in use). Every
-generation names its adapter per row (`adapter_names=`, "__base__" for the base model), so a
+generation names its adapter per row (`adapter_names=`; `PEFT_BASE` is the base model), so a
 batch may mix domains and no request depends on a globally "active" adapter: concurrent
 requests cannot see each other's weights.
 """
@@ -12,19 +12,43 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from rag.errors import ConfigError
-from rag.generators.base import Generation
+from rag.generators.base import PEFT_BASE, Generation, Generator
 from rag.prompts import Prompt
 from rag.router import AdapterChoice
 
 if TYPE_CHECKING:  # the model library loads only when a model does
     from rag.generators.local import LocalGenerator
 
-BASE = "__base__"
+
+def choice(info: AdapterInfo) -> AdapterChoice:
+    """What a route carries of a registered adapter."""
+    return AdapterChoice(
+        ref=info.ref,
+        domain=info.domain,
+        beats_base=info.beats_base(),
+        path=str(info.path),
+        base_model=info.base_model,
+        base_fingerprint=info.base_fingerprint,
+    )
+
+
+def peft_name(adapter: AdapterChoice) -> str:
+    """The adapter's name inside a PEFT model (no dots or slashes allowed there)."""
+    return adapter.ref.replace("/", "__")
+
+
+def _adaptable(generator: Generator) -> LocalGenerator:
+    """The local generator (adapters run on nothing else), or a one-line error."""
+    if not hasattr(generator, "attach_adapters"):
+        raise ConfigError(
+            f"adapters run on the local model, not on backend={generator.backend}; "
+            "use backend=local or no adapter"
+        )
+    return cast("LocalGenerator", generator)
 
 
 class AdapterRuntime:
@@ -33,7 +57,7 @@ class AdapterRuntime:
     def __init__(self, registry: AdapterRegistry, *, max_loaded: int = 8) -> None:
         self.registry = registry
         self.max_loaded = max_loaded
-        self._loaded: OrderedDict[str, Path] = OrderedDict()  # PEFT name -> folder, LRU order
+        self._loaded: OrderedDict[str, str] = OrderedDict()  # PEFT name -> folder, LRU order
         self._in_use: dict[str, int] = {}
         self._fingerprints: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -43,12 +67,11 @@ class AdapterRuntime:
     def active(self, domain: str) -> AdapterChoice | None:
         """The domain's active adapter, if any."""
         info = self.registry.active(domain)
-        return None if info is None else AdapterChoice(info.ref, info.domain, info.beats_base())
+        return None if info is None else choice(info)
 
     def resolve(self, ref: str) -> AdapterChoice:
         """The adapter named `ref`."""
-        info = self.registry.get(ref)
-        return AdapterChoice(info.ref, info.domain, info.beats_base())
+        return choice(self.registry.get(ref))
 
     # --- loading -------------------------------------------------------------------------
 
@@ -59,28 +82,30 @@ class AdapterRuntime:
             self._fingerprints[id(generator)] = base_fingerprint(config, generator.tokenizer)
         return self._fingerprints[id(generator)]
 
-    def _check_base(self, generator: LocalGenerator, info: AdapterInfo) -> None:
-        if info.base_fingerprint != self.fingerprint(generator):
+    def _check_base(self, generator: LocalGenerator, adapter: AdapterChoice) -> None:
+        if adapter.base_fingerprint != self.fingerprint(generator):
             raise ConfigError(
-                f"adapter {info.ref} was trained on base model {info.base_model!r} "
-                f"(fingerprint {info.base_fingerprint}), not on {generator.model!r} "
+                f"adapter {adapter.ref} was trained on base model {adapter.base_model!r} "
+                f"(fingerprint {adapter.base_fingerprint}), not on {generator.model!r} "
                 f"({self.fingerprint(generator)}); set ADAPTRAG_GENERATOR_MODEL="
-                f"{info.base_model} or retrain the adapter on this model"
+                f"{adapter.base_model} or retrain the adapter on this model"
             )
 
-    def _load(self, generator: LocalGenerator, name: str, path: Path) -> None:
+    def _load(self, generator: LocalGenerator, name: str, path: str) -> None:
         """Make adapter `name` (from `path`) available on the generator's model."""
         from peft import PeftModel
 
-        if name in self._loaded:
+        if self._loaded.get(name) == path:
             self._loaded.move_to_end(name)
             return
         with generator.lock:
             model = generator.hf_model
             if isinstance(model, PeftModel):
-                model.load_adapter(str(path), adapter_name=name)
+                if name in self._loaded:  # the same ref, re-registered elsewhere: reload
+                    model.delete_adapter(name)
+                model.load_adapter(path, adapter_name=name)
             else:
-                model = PeftModel.from_pretrained(model, str(path), adapter_name=name)
+                model = PeftModel.from_pretrained(model, path, adapter_name=name)
                 generator.attach_adapters(model)
             model.eval()
             self._loaded[name] = path
@@ -97,73 +122,65 @@ class AdapterRuntime:
                 model.delete_adapter(name)
                 del self._loaded[name]
 
-    def _pin(self, generator: LocalGenerator, refs: Sequence[str | None]) -> list[str]:
+    def _pin(
+        self, generator: LocalGenerator, adapters: Sequence[AdapterChoice | None]
+    ) -> list[str]:
         """Load and hold the adapters of a batch; their PEFT names, row by row."""
         names = []
         with self._lock:
-            for ref in refs:
-                if ref is None:
-                    names.append(BASE)
+            for adapter in adapters:
+                if adapter is None:
+                    names.append(PEFT_BASE)
                     continue
-                info = self.registry.get(ref)
-                self._check_base(generator, info)
-                self._in_use[info.key] = self._in_use.get(info.key, 0) + 1
-                self._load(generator, info.key, info.path)
-                names.append(info.key)
+                self._check_base(generator, adapter)
+                name = peft_name(adapter)
+                self._in_use[name] = self._in_use.get(name, 0) + 1
+                self._load(generator, name, adapter.path)
+                names.append(name)
         return names
 
     def _unpin(self, names: Sequence[str]) -> None:
         with self._lock:
             for name in names:
-                if name != BASE:
+                if name != PEFT_BASE:
                     self._in_use[name] -= 1
-
-    def load_folder(self, generator: LocalGenerator, name: str, path: Path) -> None:
-        """Load an adapter that is not registered yet (the promotion gate's candidate)."""
-        with self._lock:
-            self._load(generator, name, path)
 
     # --- generation ----------------------------------------------------------------------
 
     def generate_many(
         self,
-        generator: LocalGenerator,
+        generator: Generator,
         prompts: Sequence[Prompt],
-        refs: Sequence[str | None],
+        adapters: Sequence[AdapterChoice | None],
         *,
         max_new_tokens: int,
     ) -> list[Generation]:
         """One batch where each prompt uses its own adapter (None: the base model)."""
-        if all(ref is None for ref in refs) and not generator.adapters_attached:
+        attached = getattr(generator, "adapters_attached", False)
+        if all(adapter is None for adapter in adapters) and not attached:
             return generator.generate_many(prompts, max_new_tokens=max_new_tokens)
-        names = self._pin(generator, refs)
+        local = _adaptable(generator)
+        names = self._pin(local, adapters)
         try:
-            return self.generate_named(generator, prompts, names, max_new_tokens=max_new_tokens)
+            return local.generate_many(prompts, max_new_tokens=max_new_tokens, adapter_names=names)
         finally:
             self._unpin(names)
 
-    def generate_named(
+    def stream(
         self,
-        generator: LocalGenerator,
-        prompts: Sequence[Prompt],
-        names: Sequence[str],
+        generator: Generator,
+        prompt: Prompt,
+        adapter: AdapterChoice | None,
         *,
         max_new_tokens: int,
-    ) -> list[Generation]:
-        """Generate with already-loaded adapters given by PEFT name ("__base__" for none)."""
-        return generator.generate_many(
-            prompts, max_new_tokens=max_new_tokens, adapter_names=list(names)
-        )
-
-    def stream(
-        self, generator: LocalGenerator, prompt: Prompt, ref: str | None, *, max_new_tokens: int
     ) -> Iterator[str | Generation]:
         """Token deltas with one adapter, then the `Generation`."""
-        if ref is None and not generator.adapters_attached:
+        if adapter is None and not getattr(generator, "adapters_attached", False):
             yield from generator.stream(prompt, max_new_tokens=max_new_tokens)
             return
-        names = self._pin(generator, [ref])
+        local = _adaptable(generator)
+        names = self._pin(local, [adapter])
         try:
-            yield from generator.stream(prompt, max_new_tokens=max_new_tokens, adapter_names=names)
+            yield from local.stream(prompt, max_new_tokens=max_new_tokens, adapter_names=names)
         finally:
             self._unpin(names)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.query import Query
+from rag.types import QARow
+
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -17,3 +20,13 @@ class EvalConfig:
     top_k: int | None = None
     limit: int | None = None
     judge: bool = False
+
+    def query(self, row: QARow) -> Query:
+        """The pipeline query of one data set row under this run's settings."""
+        return Query(
+            row.question,
+            domain=self.domain,
+            top_k=self.top_k,
+            backend=self.backend,
+            adapter=self.adapter,
+        )

@@ -227,21 +227,16 @@ def _answer(
     qa: Pipeline, rows: Sequence[QARow], config: EvalConfig
 ) -> list[tuple[Answer | None, str | None]]:
     """Each row's answer or error: the batch at once, else row by row to find the failures."""
-    options: dict[str, Any] = {
-        "backend": config.backend,
-        "adapter": config.adapter,
-        "domain": config.domain,
-        "top_k": config.top_k,
-    }
+    queries = [config.query(row) for row in rows]
     try:
-        return [(a, None) for a in qa.ask_many([r.question for r in rows], **options)]
+        return [(a, None) for a in qa.answer(queries)]
     except AdaptragError:
         pass
     outcomes: list[tuple[Answer | None, str | None]] = []
     errors = []
-    for row in rows:
+    for query in queries:
         try:
-            outcomes.append((qa.ask(row.question, **options), None))
+            outcomes.append((qa.answer([query])[0], None))
         except AdaptragError as error:
             errors.append(error)
             outcomes.append((None, f"{type(error).__name__}: {error}"))

@@ -18,6 +18,7 @@ from rag.errors import (
     StoreError,
 )
 from rag.pipeline import Pipeline
+from rag.query import Query, QueryOptions
 from rag.retrieval import SearchOptions
 from rag.settings import Settings, load_settings
 from rag.types import Answer, Chunk, Citation, Document, Source, SparseVector, Usage
@@ -35,6 +36,8 @@ __all__ = [
     "EmbeddingMismatchError",
     "ModelLoadError",
     "Pipeline",
+    "Query",
+    "QueryOptions",
     "SearchOptions",
     "SentenceTransformerEmbedder",
     "Settings",

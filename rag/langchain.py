@@ -15,19 +15,19 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, Field
+from typing_extensions import Unpack
 
 from rag.errors import ConfigError
+from rag.query import Query, QueryOptions
 from rag.types import Answer, Source
 
 
 class Answers(Protocol):
     """What the adapters need of a pipeline (`rag.Pipeline` is one): no import back to it."""
 
-    def retrieve(self, question: str, **search: Any) -> list[Source]: ...
+    def retrieve(self, question: str | Query, **options: Unpack[QueryOptions]) -> list[Source]: ...
 
-    def ask(self, question: str, **options: Any) -> Answer: ...
-
-    def ask_many(self, questions: Sequence[str], **options: Any) -> list[Answer]: ...
+    def answer(self, queries: Sequence[Query]) -> list[Answer]: ...
 
 
 def to_document(source: Source) -> Document:
@@ -71,27 +71,17 @@ def answer_runnable(pipeline: Answers, ask: dict[str, Any]) -> Runnable[Any, Ans
     `batch` goes through `Pipeline.ask_many`, so local generation is batched.
     """
 
-    def options(value: Any) -> dict[str, Any]:
+    def query(value: Any) -> Query:
         extra = (
             {k: v for k, v in value.items() if k != "question"} if isinstance(value, dict) else {}
         )
-        return {**ask, **extra}
+        return Query.of(_question(value), {**ask, **extra})
 
     def invoke(value: Any) -> Answer:
-        return pipeline.ask(_question(value), **options(value))
+        return pipeline.answer([query(value)])[0]
 
     def batch(values: list[Any]) -> list[Answer]:
-        groups: dict[str, list[int]] = {}
-        for i, value in enumerate(values):
-            groups.setdefault(repr(sorted(options(value).items())), []).append(i)
-        answers: list[Answer | None] = [None] * len(values)
-        for indexes in groups.values():
-            questions = [_question(values[i]) for i in indexes]
-            for i, answer in zip(
-                indexes, pipeline.ask_many(questions, **options(values[indexes[0]])), strict=True
-            ):
-                answers[i] = answer
-        return [a for a in answers if a is not None]
+        return pipeline.answer([query(value) for value in values])
 
     return _BatchedLambda(invoke, batch_func=batch, name="adaptrag_ask")
 

@@ -1,6 +1,8 @@
 """The Python API: `Pipeline(settings).ask / stream / retrieve / ask_many`.
 
-One question goes through four stages, in this order, in `_prepare` and `_finish`:
+Each takes a question and `Query`'s fields as keywords, or a `Query`; `answer(queries)`
+and `answer_stream(query)` are what they all call. A query goes through four stages, in
+this order, in `_prepare` and `_finish`:
 retrieve (embed + search, filtered in the store), route (which backend and adapter, see
 `rag.router`), fit the prompt (best sources that fit the generator's budget; the rest
 reported as dropped), generate. Models and the store open on first use and are reused.
@@ -16,11 +18,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import Unpack
+
 from rag.citations import extract_citations
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.generators import Generation, Generator, make_generator
 from rag.prompts import NO_ANSWER, Prompt, fit_prompt
-from rag.retrieval import Retrieval, Retriever, SearchOptions, build_where
+from rag.query import Query, QueryOptions
+from rag.retrieval import Retrieval, Retriever, SearchOptions
 from rag.router import (
     BASE_ADAPTER,
     AdapterChoice,
@@ -32,21 +37,18 @@ from rag.router import (
 )
 from rag.settings import Settings, load_settings
 from rag.stores import VectorStore, store_for
-from rag.stores.base import Scalar
 from rag.types import Answer, Source
 
 if TYPE_CHECKING:
     from langchain_core.retrievers import BaseRetriever
     from langchain_core.runnables import Runnable
 
-Filters = Mapping[str, Scalar | Sequence[Scalar]]
-
 
 @dataclass(frozen=True)
 class _Prepared:
     """A question routed, retrieved and put into a prompt, ready to generate."""
 
-    question: str
+    query: Query
     route: Route
     generator: Generator
     retrieval: Retrieval
@@ -140,112 +142,60 @@ class Pipeline:
 
     # --- the API -------------------------------------------------------------------------
 
-    def retrieve(
-        self,
-        question: str,
-        *,
-        domain: str | None = None,
-        doc_id: str | None = None,
-        filters: Filters | None = None,
-        top_k: int | None = None,
-        **search: Any,
-    ) -> list[Source]:
-        """The best sources for `question`, best first.
+    def retrieve(self, question: str | Query, **options: Unpack[QueryOptions]) -> list[Source]:
+        """The best sources for a question, best first.
 
-        `search` takes the fields of `SearchOptions` (mode, score_threshold, mmr_diversity,
-        merge_adjacent); unset ones come from settings.
+        `options` are `Query`'s fields (domain, doc_id, filters, top_k, mode,
+        score_threshold, mmr_diversity, merge_adjacent); unset ones come from settings.
         """
-        options = self.search_options.override(top_k=top_k, **search)
-        where = build_where(domain, doc_id, filters)
-        return self.retriever.search(question, where, options).sources
+        query = Query.of(question, options)
+        return self.retriever.search(
+            query.question, query.where(), query.search_options(self.search_options)
+        ).sources
 
-    def ask(
-        self,
-        question: str,
-        *,
-        domain: str | None = None,
-        backend: str | None = None,
-        doc_id: str | None = None,
-        filters: Filters | None = None,
-        top_k: int | None = None,
-        max_new_tokens: int | None = None,
-        adapter: str | None = None,
-        **search: Any,
-    ) -> Answer:
-        """Answer `question` from the retrieved sources, with citations and timings.
+    def ask(self, question: str | Query, **options: Unpack[QueryOptions]) -> Answer:
+        """Answer a question (text or a `Query`) from the retrieved sources, with citations.
 
-        `adapter` forces a registered adapter (`name` or `name/vN`) on the local model;
-        "base" forces the base model.
+        `options` are `Query`'s fields; `adapter` forces a registered adapter (`name` or
+        `name/vN`) on the local model, "base" forces the base model.
         """
-        return self.ask_many(
-            [question],
-            domain=domain,
-            backend=backend,
-            adapter=adapter,
-            doc_id=doc_id,
-            filters=filters,
-            top_k=top_k,
-            max_new_tokens=max_new_tokens,
-            **search,
-        )[0]
+        return self.answer([Query.of(question, options)])[0]
 
     def ask_many(
-        self,
-        questions: Sequence[str],
-        *,
-        domain: str | None = None,
-        backend: str | None = None,
-        doc_id: str | None = None,
-        filters: Filters | None = None,
-        top_k: int | None = None,
-        max_new_tokens: int | None = None,
-        adapter: str | None = None,
-        **search: Any,
+        self, questions: Sequence[str | Query], **options: Unpack[QueryOptions]
     ) -> list[Answer]:
-        """Answers to many questions: one embedding batch, then one batch of local generation
-        (`generation_batch_size`, adapters mixed per row) and concurrent Claude calls
-        (`claude_concurrency`)."""
-        prepared = self._prepare(
-            questions, domain, backend, adapter, doc_id, filters, top_k, max_new_tokens, search
-        )
+        """Answers to many questions (each text or its own `Query`; `options` apply to all)."""
+        return self.answer([Query.of(q, options) for q in questions])
+
+    def stream(
+        self, question: str | Query, **options: Unpack[QueryOptions]
+    ) -> Iterator[str | Answer]:
+        """Text deltas as they are generated, then the final `Answer`."""
+        return self.answer_stream(Query.of(question, options))
+
+    def answer(self, queries: Sequence[Query]) -> list[Answer]:
+        """The answers to `queries`: one embedding batch, then one batch of local generation
+        per answer length (`generation_batch_size`, adapters mixed per row) and concurrent
+        Claude calls (`claude_concurrency`)."""
+        prepared = self._prepare(queries)
+        groups: dict[tuple[str, int], list[_Prepared]] = {}
+        for item in prepared:
+            if item.prompt.sources:  # nothing retrieved: nothing to generate from
+                key = (item.route.backend, item.max_new_tokens)
+                groups.setdefault(key, []).append(item)
         generations: dict[int, tuple[Generation, float]] = {}
-        for backend_name in ("local", "claude"):
-            group = [p for p in prepared if p.route.backend == backend_name and p.prompt.sources]
-            if not group:
-                continue
+        for group in groups.values():
             started = time.perf_counter()
-            generator = group[0].generator
-            max_new = group[0].max_new_tokens
-            prompts = [p.prompt for p in group]
-            if backend_name == "local":
-                outputs = self.adapters.generate_many(
-                    generator, prompts, [p.route.adapter for p in group], max_new_tokens=max_new
-                )
-            else:
-                outputs = generator.generate_many(prompts, max_new_tokens=max_new)
+            outputs = self._generate(group)
             # A batch has one duration; each answer reports its share.
             share_ms = (time.perf_counter() - started) * 1000 / len(group)
             for item, output in zip(group, outputs, strict=True):
                 generations[id(item)] = (output, share_ms)
         return [self._finish(p, *generations.get(id(p), (None, 0.0))) for p in prepared]
 
-    def stream(
-        self,
-        question: str,
-        *,
-        domain: str | None = None,
-        backend: str | None = None,
-        doc_id: str | None = None,
-        filters: Filters | None = None,
-        top_k: int | None = None,
-        max_new_tokens: int | None = None,
-        adapter: str | None = None,
-        **search: Any,
-    ) -> Iterator[str | Answer]:
-        """Text deltas as they are generated, then the final `Answer`."""
-        (prepared,) = self._prepare(
-            [question], domain, backend, adapter, doc_id, filters, top_k, max_new_tokens, search
-        )
+    def answer_stream(self, query: Query) -> Iterator[str | Answer]:
+        """`answer` for one query, as text deltas then the `Answer`."""
+        (prepared,) = self._prepare([query])
         if not prepared.prompt.sources:
             answer = self._finish(prepared, None, 0.0)
             yield answer.text
@@ -281,53 +231,53 @@ class Pipeline:
 
     # --- stages --------------------------------------------------------------------------
 
-    def _prepare(
-        self,
-        questions: Sequence[str],
-        domain: str | None,
-        backend: str | None,
-        adapter: str | None,
-        doc_id: str | None,
-        filters: Filters | None,
-        top_k: int | None,
-        max_new_tokens: int | None,
-        search: Mapping[str, Any],
-    ) -> list[_Prepared]:
+    def _prepare(self, queries: Sequence[Query]) -> list[_Prepared]:
+        """Retrieve for every query (one embedding batch), route each, fit its prompt."""
         started = time.perf_counter()
-        requested = backend or self.settings.backend
-        check_backend(requested)  # before any model loads
-        options = self.search_options.override(top_k=top_k, **search)
-        where = build_where(domain, doc_id, filters)
-        forced = None
-        if adapter == BASE_ADAPTER:
-            forced = AdapterChoice(BASE_ADAPTER, "", beats_base=False)
-        elif adapter:
-            forced = self.adapters.resolve(adapter)
-        max_new = max_new_tokens or self.settings.max_new_tokens
-        retrievals = self.retriever.search_many(questions, where, options) if questions else []
+        for query in queries:
+            check_backend(query.backend or self.settings.backend)  # before any model loads
+        searches = [(q.question, q.where(), q.search_options(self.search_options)) for q in queries]
+        forced = {q.adapter: self._forced(q.adapter) for q in queries if q.adapter}
+        retrievals = self.retriever.search_many(searches)
         prepared = []
-        for question, retrieval in zip(questions, retrievals, strict=True):
-            topic = domain or infer_domain(retrieval.sources)
-            active = self.adapters.active(topic) if topic and forced is None else None
+        for query, retrieval in zip(queries, retrievals, strict=True):
+            topic = query.domain or infer_domain(retrieval.sources)
+            chosen = forced.get(query.adapter) if query.adapter else None
             route = choose_backend(
-                requested,
+                query.backend or self.settings.backend,
                 prefer_claude=self.settings.prefer_claude,
                 domain=topic,
-                forced=forced,
-                active=active,
+                forced=chosen,
+                active=self.adapters.active(topic) if topic and chosen is None else None,
             )
             generator = self.generator(route.backend)
+            max_new = query.max_new_tokens or self.settings.max_new_tokens
             budget = min(self.settings.context_tokens, generator.prompt_budget(max_new))
             prompt, dropped = fit_prompt(
-                question,
+                query.question,
                 retrieval.sources,
                 count_tokens=generator.count_tokens,
                 budget_tokens=budget,
             )
             prepared.append(
-                _Prepared(question, route, generator, retrieval, prompt, dropped, max_new, started)
+                _Prepared(query, route, generator, retrieval, prompt, dropped, max_new, started)
             )
         return prepared
+
+    def _forced(self, adapter: str) -> AdapterChoice:
+        """The adapter a query names, resolved once for the request."""
+        if adapter == BASE_ADAPTER:
+            return AdapterChoice(BASE_ADAPTER, "", beats_base=False)
+        return self.adapters.resolve(adapter)
+
+    def _generate(self, group: Sequence[_Prepared]) -> list[Generation]:
+        """One batch of one backend and answer length."""
+        generator, max_new = group[0].generator, group[0].max_new_tokens
+        prompts = [p.prompt for p in group]
+        if group[0].route.backend == "local":
+            adapters = [p.route.adapter for p in group]
+            return self.adapters.generate_many(generator, prompts, adapters, max_new_tokens=max_new)
+        return generator.generate_many(prompts, max_new_tokens=max_new)
 
     def _finish(
         self, prepared: _Prepared, generation: Generation | None, generate_ms: float
@@ -342,7 +292,7 @@ class Pipeline:
             citations=extract_citations(generation.text, sources),
             backend=prepared.route.backend,
             model=generation.model,
-            adapter=prepared.route.adapter,
+            adapter=prepared.route.adapter_ref,
             route=prepared.route.reason,
             usage=generation.usage,
             timings={

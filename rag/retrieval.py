@@ -139,22 +139,26 @@ class Retriever:
 
     def search(self, question: str, where: Where | None, options: SearchOptions) -> Retrieval:
         """The best sources for `question`, best first."""
-        return self.search_many([question], where, options)[0]
+        return self.search_many([(question, where, options)])[0]
 
     def search_many(
-        self, questions: Sequence[str], where: Where | None, options: SearchOptions
+        self, searches: Sequence[tuple[str, Where | None, SearchOptions]]
     ) -> list[Retrieval]:
-        """`search` for many questions; their embeddings are computed in one batch."""
+        """`search` for many (question, filter, options); embeddings computed in one batch."""
+        questions = [question for question, _, _ in searches]
         for question in questions:
             if not question.strip():
                 raise ConfigError("the question is empty; ask something")
-        self.check()
+        if not searches:
+            return []
+        if self._spec is None:
+            self.check()
         started = time.perf_counter()
-        dense = self.embedder.embed_queries(list(questions))
+        dense = self.embedder.embed_queries(questions)
         sparse = [self.sparse.encode_query(q) for q in questions]
-        embed_ms = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
+        embed_ms = (time.perf_counter() - started) * 1000 / len(questions)
         results = []
-        for row, sparse_vector in zip(dense, sparse, strict=True):
+        for row, sparse_vector, (_, where, options) in zip(dense, sparse, searches, strict=True):
             started = time.perf_counter()
             found = self.store.search(
                 SearchRequest(

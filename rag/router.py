@@ -17,13 +17,32 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from rag.errors import ConfigError
+from rag.generators.base import Generation, Generator
+from rag.prompts import Prompt
 from rag.types import Source
 
 BACKENDS = ("auto", "local", "claude")
 BASE_ADAPTER = "base"  # adapter="base": the base model, even where a domain has an adapter
+
+
+@dataclass(frozen=True)
+class AdapterChoice:
+    """A LoRA adapter, resolved once per request: everything needed to route and load it.
+
+    `ref` is `name/vN`; `path` the PEFT folder; `base_model` / `base_fingerprint` the base
+    model it was trained on (checked before it is loaded); `beats_base` whether its stored
+    held-out score beat the base model's (what `backend="auto"` needs).
+    """
+
+    ref: str
+    domain: str
+    beats_base: bool
+    path: str = ""
+    base_model: str = ""
+    base_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,20 +51,20 @@ class Route:
 
     backend: str
     reason: str
-    adapter: str | None = None
+    adapter: AdapterChoice | None = None
 
-
-@dataclass(frozen=True)
-class AdapterChoice:
-    """An adapter a route may pick: its `name/vN`, domain, and whether it beat the base."""
-
-    ref: str
-    domain: str
-    beats_base: bool
+    @property
+    def adapter_ref(self) -> str | None:
+        """The adapter's `name/vN`, as the answer names it (None: no adapter)."""
+        return self.adapter.ref if self.adapter else None
 
 
 class AdapterProvider(Protocol):
-    """Finds domain adapters and generates with them on the local model (the adapters package)."""
+    """Finds domain adapters and generates with them on the local model.
+
+    The default is `adapters.runtime.AdapterRuntime` over the registry in the data dir,
+    which `Pipeline` builds on first use; pass your own to `Pipeline(adapters=...)`.
+    """
 
     def active(self, domain: str) -> AdapterChoice | None:
         """The domain's active adapter, if any."""
@@ -57,18 +76,23 @@ class AdapterProvider(Protocol):
 
     def generate_many(
         self,
-        generator: Any,
-        prompts: Sequence[Any],
-        refs: Sequence[str | None],
+        generator: Generator,
+        prompts: Sequence[Prompt],
+        adapters: Sequence[AdapterChoice | None],
         *,
         max_new_tokens: int,
-    ) -> list[Any]:
+    ) -> list[Generation]:
         """Generations with each prompt's adapter (None: the base model), in one batch."""
         ...
 
     def stream(
-        self, generator: Any, prompt: Any, ref: str | None, *, max_new_tokens: int
-    ) -> Iterator[Any]:
+        self,
+        generator: Generator,
+        prompt: Prompt,
+        adapter: AdapterChoice | None,
+        *,
+        max_new_tokens: int,
+    ) -> Iterator[str | Generation]:
         """`Generator.stream` with one adapter (None: the base model)."""
         ...
 
@@ -111,15 +135,15 @@ def choose_backend(
     if forced is not None:
         if requested == "claude":
             raise ConfigError("an adapter runs on the local model; drop backend=claude or adapter=")
-        return Route("local", f"adapter {forced.ref} requested", forced.ref)
+        return Route("local", f"adapter {forced.ref} requested", forced)
     if requested == "local":
         if active is not None:
-            return Route("local", f"local: {domain}'s active adapter", active.ref)
+            return Route("local", f"local: {domain}'s active adapter", active)
         return Route("local", "requested")
     if requested == "claude":
         return Route("claude", "requested")
     if active is not None and active.beats_base:
-        return Route("local", f"auto: {domain}'s adapter beats the base model", active.ref)
+        return Route("local", f"auto: {domain}'s adapter beats the base model", active)
     if not claude_configured():
         return Route("local", "auto: no ANTHROPIC_API_KEY, so the local model")
     if not prefer_claude:

@@ -15,6 +15,7 @@ from adaptrag.cli.base import (
     app,
 )
 from rag.errors import ConfigError
+from rag.query import Query
 from rag.settings import Settings
 
 # --- ask -------------------------------------------------------------------------------
@@ -103,22 +104,25 @@ def ask(
     from rag.pipeline import Pipeline
 
     settings = _settings(ctx, collection=collection)
-    options: dict[str, Any] = {
-        "domain": domain,
-        "backend": backend,
-        "top_k": top_k,
-        "filters": parse_filters(filters),
-        "doc_id": doc_id,
-        "adapter": adapter,
-        "mode": mode,
-        "max_new_tokens": max_new_tokens,
-    }
+    query = Query.of(
+        question,
+        {
+            "domain": domain,
+            "backend": backend,
+            "top_k": top_k,
+            "filters": parse_filters(filters) or None,
+            "doc_id": doc_id,
+            "adapter": adapter,
+            "mode": mode,
+            "max_new_tokens": max_new_tokens,
+        },
+    )
     with Pipeline(settings) as qa:
         if not stream:
-            answer = qa.ask(question, **options)
+            answer = qa.answer([query])[0]
             _emit(answer.to_dict(), as_json, _describe_answer(answer))
             return
-        for event in qa.stream(question, **options):
+        for event in qa.answer_stream(query):
             if isinstance(event, str):
                 if as_json:
                     typer.echo(json.dumps({"delta": event}))

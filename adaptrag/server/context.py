@@ -72,27 +72,29 @@ class Server:
             self._jobs.close()
 
     async def blocking(
-        self, work: Callable[[], T], limit_s: float | None = None, grace_s: float = GRACE_S
+        self,
+        work: Callable[..., T],
+        *args: Any,
+        limit_s: float | None = None,
+        grace_s: float = GRACE_S,
     ) -> T:
-        """Run `work` on a worker thread under a deadline that the work itself obeys.
+        """`work(*args)` on a worker thread under a deadline that the work itself obeys.
 
         Work that does not notice the deadline (a hung store call) is abandoned `grace_s`
         after it, with a 504; its thread ends when the call does.
         """
         limit = self.settings.request_timeout_s if limit_s is None else limit_s
-
-        def limited() -> T:
-            with time_limit(limit):
-                return work()
-
-        try:
-            return await asyncio.wait_for(
-                anyio.to_thread.run_sync(limited, abandon_on_cancel=True), timeout=limit + grace_s
-            )
-        except AdaptragError:  # ours (some are TimeoutErrors too): the error handlers map them
-            raise
-        except TimeoutError:  # the work did not notice its deadline within the grace
-            raise self.timed_out from None
+        # The worker thread runs in a copy of this context, so it sees the deadline.
+        with time_limit(limit):
+            try:
+                return await asyncio.wait_for(
+                    anyio.to_thread.run_sync(work, *args, abandon_on_cancel=True),
+                    timeout=limit + grace_s,
+                )
+            except AdaptragError:  # ours (some are TimeoutErrors too): the handlers map them
+                raise
+            except TimeoutError:  # the work did not notice its deadline within the grace
+                raise self.timed_out from None
 
 
 def server_of(request: Request) -> Server:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Filters = dict[str, str | list[str]]
+from rag.query import Filters, Query
 
 
 class _Body(BaseModel):
@@ -22,6 +22,11 @@ class RetrieveRequest(_Body):
     filters: Filters | None = Field(None, description="Payload key = value (or any of a list).")
     doc_id: str | None = Field(None, description="Only this document's chunks.")
     mode: Literal["hybrid", "dense", "sparse"] | None = Field(None, description="Search mode.")
+
+    def to_query(self, domain: str | None, filters: Filters | None) -> Query:
+        """The request as the pipeline's `Query`, with the key's domain rules applied."""
+        fields = self.model_dump(exclude={"question", "domain", "filters"}, exclude_none=True)
+        return Query.of(self.question, {**fields, "domain": domain, "filters": filters})
 
 
 class AskRequest(RetrieveRequest):

@@ -9,6 +9,9 @@ from typing import Protocol
 from rag.prompts import Prompt
 from rag.types import Usage
 
+PEFT_BASE = "__base__"
+"""PEFT's own name for "no adapter" in `adapter_names=` (users say adapter="base")."""
+
 
 @dataclass(frozen=True)
 class Generation:

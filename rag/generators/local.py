@@ -33,7 +33,7 @@ from transformers import (
 from rag.deadline import DeadlineExceeded, check, current_deadline, remaining_s
 from rag.embedder import resolve_device
 from rag.errors import AdaptragError, BackendError, ModelBusyError, ModelLoadError
-from rag.generators.base import Generation
+from rag.generators.base import PEFT_BASE, Generation
 from rag.prompts import Prompt
 from rag.settings import DEFAULT_GENERATOR_MODEL
 from rag.types import Usage
@@ -186,7 +186,7 @@ class LocalGenerator:
         """Serve through `peft_model` (the base model wrapped with LoRA adapters) from now on.
 
         Every later generation names its adapter per row; rows that name none use the base
-        model ("__base__"), never whichever adapter PEFT last activated.
+        model (`PEFT_BASE`), never whichever adapter PEFT last activated.
         """
         tokenizer = self.tokenizer
         with self._load_lock:
@@ -292,7 +292,7 @@ class LocalGenerator:
         `adapter_names=` for mixed-adapter batches).
         """
         if self.adapters_attached and "adapter_names" not in generate_kwargs:
-            generate_kwargs = {**generate_kwargs, "adapter_names": ["__base__"] * len(prompts)}
+            generate_kwargs = {**generate_kwargs, "adapter_names": [PEFT_BASE] * len(prompts)}
         lengths = [self.count_tokens(p) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         results: list[Generation | None] = [None] * len(prompts)
@@ -330,7 +330,7 @@ class LocalGenerator:
         stops it at the next token.
         """
         if self.adapters_attached and "adapter_names" not in generate_kwargs:
-            generate_kwargs = {**generate_kwargs, "adapter_names": ["__base__"]}
+            generate_kwargs = {**generate_kwargs, "adapter_names": [PEFT_BASE]}
         inputs = self._inputs([prompt])
         width = inputs["input_ids"].shape[1]
         config = self._generation_config(max_new_tokens)

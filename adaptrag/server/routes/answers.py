@@ -15,6 +15,8 @@ from adaptrag.server.errors import ApiError, status_of
 from adaptrag.server.models import AskRequest, RetrieveRequest
 from rag.deadline import DeadlineExceeded
 from rag.errors import AdaptragError, ConfigError
+from rag.query import Query
+from rag.router import BASE_ADAPTER
 from rag.types import Answer, Source
 
 router = APIRouter()
@@ -48,19 +50,11 @@ def check_limits(server: Server, body: RetrieveRequest) -> None:
         )
 
 
-def search_options(server: Server, body: RetrieveRequest, caller: Access) -> dict[str, Any]:
-    """The search arguments of a request, with the key's domain rules in the filter."""
+def request_query(server: Server, body: RetrieveRequest, caller: Access) -> Query:
+    """The request's `Query`, within the server's limits and the key's domains."""
     check_limits(server, body)
     domain, filters = caller.scope(body.domain, body.filters)
-    options: dict[str, Any] = {
-        "domain": domain,
-        "filters": filters or None,
-        "top_k": body.top_k,
-        "doc_id": body.doc_id,
-    }
-    if body.mode is not None:
-        options["mode"] = body.mode
-    return options
+    return body.to_query(domain, filters or None)
 
 
 def check_adapter(server: Server, ref: str, caller: Access) -> None:
@@ -76,24 +70,22 @@ def check_adapter(server: Server, ref: str, caller: Access) -> None:
         raise unknown
 
 
-def ask_options(server: Server, body: AskRequest, caller: Access) -> dict[str, Any]:
-    """The `Pipeline.ask` arguments of a request."""
-    options = search_options(server, body, caller)
-    if body.adapter not in (None, "base"):
-        check_adapter(server, body.adapter, caller)
-    return {
-        **options,
-        "backend": body.backend,
-        "adapter": body.adapter,
-        "max_new_tokens": body.max_new_tokens,
-    }
+def admitted(server: Server, query: Query, caller: Access) -> Query:
+    """`query`, once its adapter (if it names one) is one the key may use."""
+    if query.adapter not in (None, BASE_ADAPTER):
+        check_adapter(server, query.adapter, caller)
+    return query
+
+
+def answer_one(server: Server, query: Query, caller: Access) -> Answer:
+    """The answer to an admitted query (on a worker thread)."""
+    return server.qa.answer([admitted(server, query, caller)])[0]
 
 
 @router.post("/v1/ask", summary="Answer a question with sources")
 async def ask(body: AskRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
-    answer = await server.blocking(
-        lambda: server.qa.ask(body.question, **ask_options(server, body, caller))
-    )
+    query = request_query(server, body, caller)
+    answer = await server.blocking(answer_one, server, query, caller)
     server.metrics.answered(answer)
     return answer.to_dict()
 
@@ -112,8 +104,10 @@ def _chain(first: T, rest: Iterator[T]) -> Iterator[T]:
     summary="Answer as Server-Sent Events: `delta` events, then one `answer` event",
 )
 async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> StreamingResponse:
+    query = request_query(server, body, caller)
+
     def start() -> tuple[str | Answer, Iterator[str | Answer]]:
-        events = server.qa.stream(body.question, **ask_options(server, body, caller))
+        events = server.qa.answer_stream(admitted(server, query, caller))
         return next(events), events  # routing errors surface here, as a 4xx
 
     first, events = await server.blocking(start)
@@ -138,7 +132,5 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
 
 @router.post("/v1/retrieve", summary="The best chunks for a question, without generation")
 async def retrieve(body: RetrieveRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
-    sources = await server.blocking(
-        lambda: server.qa.retrieve(body.question, **search_options(server, body, caller))
-    )
+    sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))
     return {"sources": [source_json(s) for s in sources]}
