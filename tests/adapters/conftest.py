@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from adapter_helpers import SAMPLE, legal_settings
+from helpers.adapters import SAMPLE, legal_settings
 
 from ingest import ingest_paths
 from rag.embedder import SentenceTransformerEmbedder

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
-from adapter_helpers import SAMPLE, random_adapter, write_qa
-from fake_anthropic import FakeAnthropic
+from helpers.adapters import SAMPLE, random_adapter, write_qa
+from helpers.fake_anthropic import FakeAnthropic
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
@@ -27,7 +28,7 @@ def legal(embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
     return CliRunner()
 
 
-def run(runner: CliRunner, *args: str) -> dict | list:
+def run(runner: CliRunner, *args: str) -> Any:
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from adapter_helpers import random_adapter
-from fake_anthropic import FakeAnthropic
+from helpers.adapters import random_adapter
+from helpers.fake_anthropic import FakeAnthropic
 
 from adapters import AdapterRegistry, AdapterRuntime, add_adapter, describe_adapters
 from ingest import ingest_paths
@@ -51,7 +51,8 @@ def served(
 
 
 def texts(runtime: AdapterRuntime, generator: LocalGenerator, refs: list[str | None]) -> list[str]:
-    generations = runtime.generate_many(generator, [PROMPT] * len(refs), refs, max_new_tokens=8)
+    adapters = [None if ref is None else runtime.resolve(ref) for ref in refs]
+    generations = runtime.generate_many(generator, [PROMPT] * len(refs), adapters, max_new_tokens=8)
     return [g.text for g in generations]
 
 
@@ -129,7 +130,7 @@ def test_an_adapter_of_another_base_model_is_a_clear_error(
     adapter_dir = tmp_path / "tiny-adapter"
     get_peft_model(
         LlamaForCausalLM(config), LoraConfig(r=4, target_modules=["q_proj", "v_proj"])
-    ).save_pretrained(adapter_dir)
+    ).save_pretrained(str(adapter_dir))
 
     with pytest.raises(ConfigError, match="does not fit base model"):
         add_adapter(adapter_dir, "legal", settings=registered, name="tiny")
@@ -201,3 +202,24 @@ def test_list_flags_active_and_stale_adapters(
     (tmp_path / "new.md").write_text("# Addendum\n\nThe rent rises by two percent each year.\n")
     ingest_paths([tmp_path / "new.md"], "legal", settings=registered, embedder=embedder)
     assert {r["ref"]: r for r in describe_adapters(registered)}["legal/v1"]["stale"] is True
+
+
+def test_the_registry_reads_metadata_once_and_sees_another_process_change_it(
+    registered: Settings,
+) -> None:
+    registry = AdapterRegistry(registered.data_dir)
+    legal = registry.get("legal")
+    reads = registry.reads
+    for _ in range(20):  # what requests do: list, resolve, the domain's active adapter
+        registry.list(), registry.get("legal/v1"), registry.active("legal")
+    assert registry.reads == reads  # nothing re-read while nothing changed
+
+    other = AdapterRegistry(registered.data_dir)  # another process's view of the same folder
+    original = other.get("legal").scores
+    other.update_scores(other.get("legal"), {"adapter": {"f1": 0.9}, "base": {"f1": 0.1}})
+    try:
+        assert registry.get("legal").beats_base()  # seen on the next lookup
+        assert registry.reads == reads + 1  # only the changed file is read again
+    finally:
+        other.update_scores(other.get("legal"), original)
+    assert registry.get("legal").scores == original and legal.ref == "legal/v1"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from adapter_helpers import write_qa
+from helpers.adapters import write_qa
 
 from adapters import AdapterRegistry, TrainOptions, TrainResult, train_adapter
 from adapters.raft import RaftSettings, build_examples, holds_answer

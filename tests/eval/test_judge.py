@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fake_anthropic import FakeAnthropic
+from helpers.fake_anthropic import FakeAnthropic
 
 from eval.judge import JUDGE_SYSTEM, Judge, judge_prompt, parse_verdict
 from rag.generators.claude import ClaudeGenerator, Prices

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_anthropic import FakeAnthropic
+from helpers.corpora import pipeline_over
+from helpers.fake_anthropic import FakeAnthropic
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
@@ -53,16 +54,13 @@ def dataset(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def qa(
-    corpus: Path,
-    settings: Settings,
+    indexed_corpus: Settings,
     embedder: SentenceTransformerEmbedder,
     local_generator: LocalGenerator,
 ) -> Iterator[Pipeline]:
-    ingest_paths([corpus], "legal", settings=settings, embedder=embedder)
-    tuned = settings.model_copy(update={"max_new_tokens": 8})
-    with Pipeline(tuned, embedder=embedder, generators={"local": local_generator}) as pipeline:
+    with pipeline_over(indexed_corpus, embedder, local_generator, max_new_tokens=8) as pipeline:
         yield pipeline
 
 

@@ -71,5 +71,5 @@ def random_adapter(models_dir: Path, folder: Path, seed: int) -> Path:
         r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False
     )
     model = get_peft_model(base, config)
-    model.save_pretrained(folder)
+    model.save_pretrained(str(folder))
     return folder

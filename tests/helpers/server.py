@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -61,7 +62,7 @@ class Served:
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
 
-def server_settings(tmp: Path, models_dir: Path, **extra: object) -> Settings:
+def server_settings(tmp: Path, models_dir: Path, **extra: Any) -> Settings:
     """The qdrant-client in-process backend, one collection per module, short answers."""
     return Settings(
         data_dir=tmp / "data",

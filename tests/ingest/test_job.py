@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,7 +124,7 @@ class _RecordingStore:
     def __init__(self, inner: VectorStore) -> None:
         self.inner = inner
         self.name = inner.name
-        self.log: list[tuple[str, object]] = []
+        self.log: list[tuple[str, Any]] = []
 
     def upsert(self, chunks: Sequence[StoredChunk]) -> None:
         self.log.append(("upsert", {c.payload["doc_id"] for c in chunks}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -46,7 +47,7 @@ WORDS = [
 ]
 
 
-def ingest_three_times(runner: CliRunner, path: Path) -> list[dict[str, object]]:
+def ingest_three_times(runner: CliRunner, path: Path) -> list[dict[str, Any]]:
     """Three complete ingests of `path`, each into a fresh domain (so each embeds it all)."""
     reports = []
     for run in range(3):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from anthropic._data import DEPRECATED_MODELS
 from anthropic.types.model_param import ModelParam
-from fake_anthropic import UNKNOWN_MODEL, FakeAnthropic
+from helpers.fake_anthropic import UNKNOWN_MODEL, FakeAnthropic
 
 from rag.errors import BackendError, ConfigError, UpstreamAuthError
 from rag.generators.base import Generation

@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from helpers.corpora import pipeline_over
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from ingest import ingest_paths
 from rag import Answer, Pipeline
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generators.local import LocalGenerator
 from rag.settings import Settings
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def qa(
-    corpus: Path,
-    settings: Settings,
+    indexed_corpus: Settings,
     embedder: SentenceTransformerEmbedder,
     local_generator: LocalGenerator,
 ) -> Iterator[Pipeline]:
-    ingest_paths([corpus], "legal", settings=settings, embedder=embedder)
-    tuned = settings.model_copy(update={"max_new_tokens": 12, "backend": "local"})
-    with Pipeline(tuned, embedder=embedder, generators={"local": local_generator}) as pipeline:
+    with pipeline_over(
+        indexed_corpus, embedder, local_generator, max_new_tokens=12, backend="local"
+    ) as pipeline:
         yield pipeline
 
 

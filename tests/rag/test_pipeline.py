@@ -7,44 +7,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_anthropic import FakeAnthropic
+from helpers.corpora import index_corpus, pipeline_over
+from helpers.fake_anthropic import FakeAnthropic
 
-from ingest import ingest_paths
 from rag import Pipeline
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import ConfigError
 from rag.generators.local import LocalGenerator
 from rag.prompts import NO_ANSWER
+from rag.query import OPTION_NAMES, Query, QueryOptions
 from rag.settings import Settings
 from rag.types import Answer
 
 QUESTION = "How many days notice does the tenant give to terminate?"
 
 
-@pytest.fixture
-def indexed(corpus: Path, settings: Settings, embedder: SentenceTransformerEmbedder) -> Settings:
-    """The test corpus ingested as `legal`, plus one `finance` document."""
-    ingest_paths([corpus], "legal", settings=settings, embedder=embedder)
-    finance = corpus.parent / "finance"
-    finance.mkdir()
-    (finance / "credit.md").write_text(
-        "# Credit policy\n\nLoans above two million need approval by the credit committee.\n"
-    )
-    ingest_paths([finance], "finance", settings=settings, embedder=embedder)
-    return settings
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def qa(
-    indexed: Settings, embedder: SentenceTransformerEmbedder, local_generator: LocalGenerator
+    indexed_corpus: Settings,
+    embedder: SentenceTransformerEmbedder,
+    local_generator: LocalGenerator,
 ) -> Iterator[Pipeline]:
-    pipeline = Pipeline(
-        indexed.model_copy(update={"max_new_tokens": 24}),
-        embedder=embedder,
-        generators={"local": local_generator},
-    )
-    yield pipeline
-    pipeline.close()
+    with pipeline_over(indexed_corpus, embedder, local_generator, max_new_tokens=24) as pipeline:
+        yield pipeline
 
 
 def test_ask_local_returns_a_full_answer(qa: Pipeline) -> None:
@@ -140,11 +125,14 @@ def test_ask_many_with_claude_answers_every_question(
 
 
 def test_sources_beyond_the_prompt_budget_are_dropped_and_reported(
-    indexed: Settings, embedder: SentenceTransformerEmbedder, local_generator: LocalGenerator
+    qa: Pipeline, embedder: SentenceTransformerEmbedder, local_generator: LocalGenerator
 ) -> None:
-    tight = indexed.model_copy(update={"context_tokens": 256, "max_new_tokens": 4, "top_k": 6})
-    with Pipeline(tight, embedder=embedder, generators={"local": local_generator}) as qa:
-        answer = qa.ask("policy terms", backend="local")
+    tight = qa.settings.model_copy(update={"context_tokens": 256, "max_new_tokens": 4, "top_k": 6})
+    store = qa.retriever.store
+    with Pipeline(
+        tight, embedder=embedder, store=store, generators={"local": local_generator}
+    ) as p:
+        answer = p.ask("policy terms", backend="local")
     assert answer.dropped, "six sources cannot fit in 256 tokens"
     assert answer.usage.input_tokens <= 256
     kept = {s.chunk_id for s in answer.sources}
@@ -163,13 +151,46 @@ def test_nothing_retrieved_means_no_answer_and_no_model_call(
 def test_bad_arguments_are_one_line_errors(qa: Pipeline) -> None:
     with pytest.raises(ConfigError, match="unknown backend 'gpt'"):
         qa.ask(QUESTION, backend="gpt")
-    with pytest.raises(ConfigError, match="unknown search option"):
-        qa.ask(QUESTION, color="blue")
-    with pytest.raises(ConfigError, match="set ANTHROPIC_API_KEY"):
-        qa.ask(QUESTION, backend="claude")
+    with pytest.raises(ConfigError, match="unknown query option"):
+        qa.ask(QUESTION, color="blue")  # type: ignore[call-arg]
+    # A pipeline that has not built a Claude client yet (this module's may have, with a key).
+    with (
+        Pipeline(qa.settings, store=qa.retriever.store, embedder=qa.retriever.embedder) as fresh,
+        pytest.raises(ConfigError, match="set ANTHROPIC_API_KEY"),
+    ):
+        fresh.ask(QUESTION, backend="claude")
 
 
-def test_a_pipeline_from_settings_alone_builds_its_own_parts(indexed: Settings) -> None:
+def test_a_pipeline_from_settings_alone_builds_its_own_parts(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    _, indexed = index_corpus(tmp_path, settings, embedder)
     with Pipeline(indexed) as qa:
         sources = qa.retrieve(QUESTION, domain="legal", top_k=2)
     assert sources[0].doc_id == "lease.md" and len(sources) <= 2
+
+
+def test_one_batch_answers_queries_that_differ_in_every_option(qa: Pipeline) -> None:
+    queries = [
+        Query(QUESTION, domain="legal", backend="local", max_new_tokens=3),
+        Query("Who approves large loans?", domain="finance", top_k=1, max_new_tokens=6),
+        Query("When are refunds paid?", doc_id="r1", mode="sparse", backend="local"),
+    ]
+    answers = qa.answer(queries)
+    assert [a.sources[0].doc_id for a in answers] == ["lease.md", "credit.md", "r1"]
+    assert answers[0].usage.output_tokens <= 3 and answers[1].usage.output_tokens <= 6
+    assert len(answers[1].sources) == 1 and {s.doc_id for s in answers[2].sources} == {"r1"}
+    # The keyword form is the same query: ask(question, **options) == answer([Query(...)]).
+    alone = qa.ask(QUESTION, domain="legal", backend="local", max_new_tokens=3)
+    assert alone.text == answers[0].text and alone.sources == answers[0].sources
+    assert qa.ask(queries[0]).text == answers[0].text  # a Query is accepted as the question
+
+
+def test_the_keyword_form_and_the_query_have_the_same_fields() -> None:
+    assert set(QueryOptions.__annotations__) == set(OPTION_NAMES)
+    assert Query.of("q", {"top_k": 3}) == Query("q", top_k=3)
+    assert Query.of(Query("q", domain="a"), {"top_k": 3}) == Query("q", domain="a", top_k=3)
+    with pytest.raises(ConfigError, match=r"unknown query option\(s\) \['topk'\]"):
+        Query.of("q", {"topk": 3})
+    with pytest.raises(ConfigError, match="a question is text or a Query, not int"):
+        Query.of(3, {})  # type: ignore[arg-type]

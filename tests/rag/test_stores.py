@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.errors import EmbeddingMismatchError, StoreBusyError, StoreError
+from rag.errors import ConfigError, EmbeddingMismatchError, StoreBusyError, StoreError
 from rag.sparse import SparseEncoder
 from rag.stores import (
     CollectionSpec,
@@ -162,7 +162,7 @@ class StoreContract:
             embedding_model="test/model", dimension=DIM, chunk_tokens=100, sparse=SPEC.sparse
         )
         assert ensure_collection(store, rechunked, ingest=False) == SPEC
-        with pytest.raises(Exception, match="chunk_tokens=200"):
+        with pytest.raises(ConfigError, match="chunk_tokens=200"):
             ensure_collection(store, rechunked, ingest=True)
 
     def test_drop_removes_everything(self, store) -> None:

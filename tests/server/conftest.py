@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_helpers import KEYS, SAMPLE, Served, server_settings, serving
+from helpers.server import KEYS, SAMPLE, Served, server_settings, serving
 
 from ingest import ingest_paths
 from rag.embedder import SentenceTransformerEmbedder

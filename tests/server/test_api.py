@@ -7,7 +7,7 @@ import logging
 
 import httpx
 import pytest
-from server_helpers import ADMIN, FINANCE, LEGAL_INGEST, Served
+from helpers.server import ADMIN, FINANCE, LEGAL_INGEST, Served
 
 from adaptrag.server import JsonFormatter
 

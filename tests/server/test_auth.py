@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
@@ -42,7 +43,7 @@ def test_the_keys_file_adds_to_the_environment(tmp_path: Path) -> None:
     keys = load_keys_file(path)
     assert keys[0].access == Access(keys[0].access.name, frozenset({"medical"}), True)
     assert keys[1].access.domains is None and not keys[1].access.ingest
-    settings = Settings(api_keys=K3, api_keys_file=path)
+    settings = Settings(api_keys=SecretStr(K3), api_keys_file=path)
     assert len(Keyring.from_settings(settings).keys) == 3
     path.write_text("- {domains: [x]}\n")
     with pytest.raises(ConfigError, match="needs a 'key' string"):

@@ -3,18 +3,15 @@ does not hold up local requests."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fake_anthropic import FakeAnthropic
-from server_helpers import ADMIN, FINANCE, Served, server_settings, serving
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adapters"))
-from adapter_helpers import random_adapter
+from helpers.adapters import random_adapter
+from helpers.fake_anthropic import FakeAnthropic
+from helpers.server import ADMIN, FINANCE, Served, server_settings, serving
 
 from adapters import add_adapter
 from ingest import ingest_paths
@@ -47,12 +44,12 @@ QUESTION = "What is the annual base rent of the Northwind lease?"
 def test_simultaneous_requests_for_different_adapters_get_their_own(
     with_adapters: Served,
 ) -> None:
-    def ask(adapter: str) -> str:
+    def ask(adapter: str) -> tuple[str, str]:
         with with_adapters.client() as client:
             body = {"question": QUESTION, "domain": "legal", "adapter": adapter}
             response = client.post("/v1/ask", json=body)
             assert response.status_code == 200, response.text
-            return str(response.json()["text"]), response.json()["adapter"]
+            return str(response.json()["text"]), str(response.json()["adapter"])
 
     alone = {name: ask(name) for name in ("legal", "finance", "base")}
     assert len({text for text, _ in alone.values()}) == 3  # each adapter changes the answer

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import httpx
-from server_helpers import ADMIN, FINANCE, LEGAL_INGEST, Served
+from helpers.server import ADMIN, FINANCE, LEGAL_INGEST, Served
 
 
 def wait_for(client: httpx.Client, status_url: str, timeout_s: float = 120) -> dict[str, Any]:

@@ -14,15 +14,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+import numpy as np
 import pytest
-from fake_anthropic import FakeAnthropic
-from server_helpers import ADMIN, KEYS, LEGAL_INGEST, SAMPLE, Served, server_settings, serving
+from helpers.fake_anthropic import FakeAnthropic
+from helpers.server import ADMIN, KEYS, LEGAL_INGEST, SAMPLE, Served, server_settings, serving
 from test_ingest_api import wait_for
 
 from ingest import ingest_paths
@@ -342,7 +343,7 @@ def test_readiness_is_503_while_the_query_path_hangs(
     embedder: SentenceTransformerEmbedder,
     local_generator: LocalGenerator,
 ) -> None:
-    from server_helpers import running
+    from helpers.server import running
 
     from adaptrag.server import create_app
     from adaptrag.server.auth import Keyring
@@ -361,10 +362,10 @@ def test_readiness_is_503_while_the_query_path_hangs(
         def token_length(self, text: str) -> int:
             return embedder.token_length(text)
 
-        def embed_passages(self, texts: list[str]) -> object:
+        def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
             return embedder.embed_passages(texts)
 
-        def embed_queries(self, texts: list[str]) -> object:
+        def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
             self.release.wait(60)
             return embedder.embed_queries(texts)
 
