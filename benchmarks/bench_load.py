@@ -45,8 +45,8 @@ from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample"
-sys.path.insert(0, str(ROOT / "tests"))  # the fake Messages API the tests use
-from fake_anthropic import API_KEY, FakeAnthropic  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))  # `helpers`: the fake Messages API the tests use
+from helpers.fake_anthropic import API_KEY, FakeAnthropic  # noqa: E402
 
 QUESTIONS = [
     "What is the annual base rent?",
