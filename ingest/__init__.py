@@ -63,6 +63,7 @@ def ingest_paths(
         embedder or SentenceTransformerEmbedder.from_settings(settings),
         chunk_tokens=settings.chunk_tokens,
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        chunk_context=settings.chunk_context,
         # Several model batches per embedding call keep the model busy between writes.
         batch_chunks=settings.embedding_batch_size * 4,
         show_progress=show_progress,

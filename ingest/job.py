@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ingest.chunking import Chunker
+from ingest.context import indexed_text
 from ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
 from ingest.report import FileIssue, IngestReport
 from ingest.sync import (
@@ -58,6 +59,7 @@ class _Work:
     action: Action
     chunks: list[Chunk]
     sparse: list[SparseVector]
+    texts: list[str] = field(default_factory=list)  # what is embedded, chunk by chunk
 
 
 @dataclass
@@ -108,6 +110,7 @@ class IngestJob:
         chunk_tokens: int,
         chunk_overlap_tokens: int,
         sparse: SparseEncoder | None = None,
+        chunk_context: str = "none",
         batch_chunks: int = 256,
         show_progress: bool | None = None,
         on_progress: ProgressHook | None = None,
@@ -117,6 +120,7 @@ class IngestJob:
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap_tokens = chunk_overlap_tokens
         self.sparse = sparse or SparseEncoder()
+        self.chunk_context = chunk_context
         self.batch_chunks = batch_chunks
         self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
         self.on_progress = on_progress
@@ -132,12 +136,19 @@ class IngestJob:
             chunk_tokens=self.chunk_tokens,
             chunk_overlap_tokens=self.chunk_overlap_tokens,
             dimension=dimension,
+            chunk_context=self.chunk_context,
         )
 
     def _check_existing(self) -> CollectionSpec | None:
-        """Check an existing collection without loading the model (same id, same dimension)."""
+        """Check an existing collection without loading the model (same id, same dimension).
+
+        A collection keeps the sparse encoding and chunk context it was created with (older
+        versions' included), so all its chunks are indexed one way.
+        """
         existing = self.store.spec()
         if existing is not None:
+            self.sparse = SparseEncoder.matching(existing.sparse) or self.sparse
+            self.chunk_context = existing.chunk_context
             existing.check_compatible(
                 self._spec_for(existing.dimension), self.store.name, ingest=True
             )
@@ -148,6 +159,15 @@ class IngestJob:
         if self._spec is None:
             wanted = self._spec_for(self.embedder.dimension)
             self._spec = ensure_collection(self.store, wanted, ingest=True)
+
+    def _indexed_text(self, document: Document, chunk: Chunk) -> str:
+        return indexed_text(
+            document,
+            chunk,
+            self.chunk_context,
+            token_length=self.embedder.token_length,
+            max_tokens=self.embedder.max_chunk_tokens,
+        )
 
     def _chunks(self, document: Document) -> list[Chunk]:
         if self._chunker is None:
@@ -339,8 +359,10 @@ class _Run:
             self._put(self._to_write, _Batch([], [work]))
             return
         chunks = self.job._chunks(document)
-        sparse = [self.job.sparse.encode_passage(c.text) for c in chunks]
-        self._put(self._to_embed, _Work(document, document_hash, file, action, chunks, sparse))
+        texts = [self.job._indexed_text(document, c) for c in chunks]
+        sparse = [self.job.sparse.encode_passage(text) for text in texts]
+        work = _Work(document, document_hash, file, action, chunks, sparse, texts)
+        self._put(self._to_embed, work)
 
     def _may_replace(self, file: SourceFile, document: Document, stored: StoredDocument) -> bool:
         """Whether this file may write over the stored document of the same id.
@@ -403,7 +425,7 @@ class _Run:
 
     def _embed_batch(self, works: list[_Work], bar: tqdm[Any]) -> None:
         self.job._ensure_writable()
-        texts = [c.text for w in works for c in w.chunks]
+        texts = [text for w in works for text in w.texts]
         vectors = self.job.embedder.embed_passages(texts)
         ingested_at = datetime.now(UTC).isoformat()
         points: list[StoredChunk] = []

@@ -24,6 +24,7 @@ def wanted_spec(
     chunk_tokens: int,
     chunk_overlap_tokens: int,
     dimension: int,
+    chunk_context: str = "none",
 ) -> CollectionSpec:
     """The record a collection built by these encoders and chunk settings carries."""
     return CollectionSpec(
@@ -35,6 +36,7 @@ def wanted_spec(
         chunk_tokens=chunk_tokens,
         chunk_overlap_tokens=chunk_overlap_tokens,
         sparse=sparse.config.as_dict(),
+        chunk_context=chunk_context,
     )
 
 

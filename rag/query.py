@@ -32,6 +32,7 @@ class QueryOptions(TypedDict, total=False):
     score_threshold: float | None
     mmr_diversity: float | None
     merge_adjacent: bool | None
+    lead_chunk: bool | None
     backend: str | None
     adapter: str | None
     max_new_tokens: int | None
@@ -42,7 +43,8 @@ class Query:
     """A question, where to search, how to search, and who answers it.
 
     - `domain`, `doc_id`, `filters`: which chunks may be retrieved (filtered in the store).
-    - `top_k`, `mode`, `score_threshold`, `mmr_diversity`, `merge_adjacent`: `SearchOptions`.
+    - `top_k`, `mode`, `score_threshold`, `mmr_diversity`, `merge_adjacent`,
+      `lead_chunk`: `SearchOptions`.
     - `backend` ("auto", "local", "claude"), `adapter` (`name`, `name/vN`, or "base" for
       the base model), `max_new_tokens`: generation.
     """
@@ -56,6 +58,7 @@ class Query:
     score_threshold: float | None = None
     mmr_diversity: float | None = None
     merge_adjacent: bool | None = None
+    lead_chunk: bool | None = None
     backend: str | None = None
     adapter: str | None = None
     max_new_tokens: int | None = None
@@ -86,6 +89,7 @@ class Query:
             score_threshold=self.score_threshold,
             mmr_diversity=self.mmr_diversity,
             merge_adjacent=self.merge_adjacent,
+            lead_chunk=self.lead_chunk,
         )
 
 

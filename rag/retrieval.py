@@ -44,6 +44,7 @@ class SearchOptions:
     score_threshold: float | None = None
     mmr_diversity: float | None = None
     merge_adjacent: bool = True
+    lead_chunk: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SearchOptions:
@@ -54,6 +55,7 @@ class SearchOptions:
             score_threshold=settings.score_threshold,
             mmr_diversity=settings.mmr_diversity,
             merge_adjacent=settings.merge_adjacent,
+            lead_chunk=settings.lead_chunk,
         )
 
     def override(self, **changes: Any) -> SearchOptions:
@@ -126,12 +128,15 @@ class Retriever:
                     f"collection {self.store.name!r} does not exist yet; ingest documents "
                     "first, into a domain=..."
                 )
+            # Queries are encoded as the collection's chunks were (older versions included).
+            self.sparse = SparseEncoder.matching(spec.sparse) or self.sparse
             wanted = wanted_spec(
                 self.embedder,
                 self.sparse,
                 chunk_tokens=spec.chunk_tokens,
                 chunk_overlap_tokens=spec.chunk_overlap_tokens,
                 dimension=self.embedder.dimension,
+                chunk_context=spec.chunk_context,
             )
             spec.check_compatible(wanted, self.store.name, ingest=False)
             self._spec = spec
@@ -160,18 +165,19 @@ class Retriever:
         results = []
         for row, sparse_vector, (_, where, options) in zip(dense, sparse, searches, strict=True):
             started = time.perf_counter()
-            found = self.store.search(
-                SearchRequest(
-                    dense=row.tolist(),
-                    sparse=sparse_vector,
-                    mode=options.mode,
-                    where=where,
-                    limit=options.top_k,
-                    score_threshold=options.score_threshold,
-                    prefetch_limit=max(50, options.top_k * 4),
-                    mmr_diversity=options.mmr_diversity,
-                )
+            request = SearchRequest(
+                dense=row.tolist(),
+                sparse=sparse_vector,
+                mode=options.mode,
+                where=where,
+                limit=options.top_k,
+                score_threshold=options.score_threshold,
+                prefetch_limit=max(50, options.top_k * 4),
+                mmr_diversity=options.mmr_diversity,
             )
+            found = self.store.search(request)
+            if options.lead_chunk:
+                found = self._with_lead_chunk(found, request)
             search_ms = (time.perf_counter() - started) * 1000
             if not found:
                 self._explain_empty(where)
@@ -179,6 +185,19 @@ class Retriever:
                 found = merge_adjacent(found)
             results.append(Retrieval(found, embed_ms, search_ms))
         return results
+
+    def _with_lead_chunk(self, found: list[Source], request: SearchRequest) -> list[Source]:
+        """For a search within one document: its lead chunk (title, parties, dates) as the
+        last of the results when the search did not find it (it is where "which agreement,
+        between whom, from when" is answered, and shares few words with such questions)."""
+        doc_id = request.where.equals.get("doc_id") if request.where else None
+        if not isinstance(doc_id, str) or not found:
+            return found
+        if any(s.metadata.get("chunk_index") == 0 for s in found):
+            return found
+        equals = {**request.where.equals, "chunk_index": 0}  # type: ignore[union-attr]
+        lead = self.store.search(replace(request, where=Where(equals=equals), limit=1))
+        return [*found[: request.limit - 1], *lead] if lead else found
 
     def _explain_empty(self, where: Where | None) -> None:
         """A domain that holds nothing is almost always a typo: say so instead of 'no answer'."""

@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         default=32, ge=0, le=4096, description="Tokens shared by consecutive chunks of a document."
     )
 
+    chunk_context: Literal["none", "title"] = Field(
+        default="title",
+        description="title: embed and keyword-index each chunk with its document's title, file "
+        "name and heading path (the stored text stays the chunk); none: the chunk alone. A "
+        "collection keeps the mode it was created with.",
+    )
+
     top_k: int = Field(default=5, ge=1, le=100, description="Chunks retrieved per question.")
     search_mode: Literal["hybrid", "dense", "sparse"] = Field(
         default="hybrid",
@@ -135,6 +142,11 @@ class Settings(BaseSettings):
         default=True,
         description="Merge retrieved chunks that are neighbours in one document into one "
         "source (their overlap removed).",
+    )
+    lead_chunk: bool = Field(
+        default=True,
+        description="In a search within one document (doc_id), keep the document's first "
+        "chunk (title, parties, dates) among the results when the search missed it.",
     )
     backend: Literal["auto", "local", "claude"] = Field(
         default="auto",

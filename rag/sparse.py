@@ -19,6 +19,10 @@ from typing import Any
 from rag.types import SparseVector
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_LETTERS_OR_DIGITS = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+V1 = "bm25-blake2b-v1"  # word tokens
+V2 = "bm25-blake2b-v2"  # word tokens, and the letter and digit runs of glued ones
+VERSIONS = (V1, V2)
 
 # Function words carry no retrieval signal in BM25 over short chunks.
 _STOPWORDS = frozenset(
@@ -85,7 +89,7 @@ class SparseConfig:
     b: float = 0.75
     avg_doc_tokens: float = 120.0
     index_bits: int = 31
-    version: str = "bm25-blake2b-v1"
+    version: str = V2
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-JSON form for the collection record."""
@@ -98,9 +102,22 @@ def _term_index(term: str, index_bits: int) -> int:
     return int.from_bytes(digest, "little") & ((1 << index_bits) - 1)
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without stopwords (letters and digits, any script)."""
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
+def tokenize(text: str, version: str = V2) -> list[str]:
+    """Lower-cased word tokens without stopwords (letters and digits, any script).
+
+    From v2, a token that glues letters to digits also gives its runs: "FY2018" is
+    "fy2018", "fy" and "2018", so it matches "2018" in a table; "10-K" stays "10", "k".
+    """
+    words = [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
+    if version == V1:
+        return words
+    terms = []
+    for word in words:
+        terms.append(word)
+        runs = _LETTERS_OR_DIGITS.findall(word)
+        if len(runs) > 1:
+            terms.extend(run for run in runs if run not in _STOPWORDS)
+    return terms
 
 
 class SparseEncoder:
@@ -109,9 +126,19 @@ class SparseEncoder:
     def __init__(self, config: SparseConfig | None = None) -> None:
         self.config = config or SparseConfig()
 
+    @classmethod
+    def matching(cls, recorded: dict[str, Any]) -> SparseEncoder | None:
+        """The encoder a collection was built with, when this version of adaptrag has it."""
+        if recorded.get("version") not in VERSIONS:
+            return None
+        try:
+            return cls(SparseConfig(**recorded))
+        except TypeError:  # fields of another version
+            return None
+
     def encode_passage(self, text: str) -> SparseVector:
         """BM25 saturated term frequency per hashed term; IDF is applied by Qdrant."""
-        terms = tokenize(text)
+        terms = tokenize(text, self.config.version)
         if not terms:
             return SparseVector([], [])
         c = self.config
@@ -124,7 +151,8 @@ class SparseEncoder:
 
     def encode_query(self, text: str) -> SparseVector:
         """Weight 1.0 per distinct query term, so the score is the sum of IDF-weighted TFs."""
-        weights = {_term_index(term, self.config.index_bits): 1.0 for term in tokenize(text)}
+        terms = tokenize(text, self.config.version)
+        weights = {_term_index(term, self.config.index_bits): 1.0 for term in terms}
         return _sorted_vector(weights)
 
 

@@ -41,6 +41,7 @@ _SPEC_TYPES: dict[str, type] = {
     "chunk_tokens": int,
     "chunk_overlap_tokens": int,
     "sparse": dict,
+    "chunk_context": str,
     "schema_version": int,
     "created_at": str,
 }
@@ -59,6 +60,7 @@ class CollectionSpec:
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 32
     sparse: dict[str, Any] = field(default_factory=dict)
+    chunk_context: str = "none"  # what is indexed with each chunk (ingest/context.py)
     schema_version: int = SCHEMA_VERSION
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 

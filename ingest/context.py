@@ -1,0 +1,60 @@
+"""What is indexed with each chunk: the chunk itself, or the chunk in its document's context.
+
+A chunk of a filing's segment table rarely names the company; a contract clause rarely
+names the contract. With `chunk_context="title"`, the text that is embedded and
+sparse-encoded starts with the document's title, its file name (for one-document files)
+and the chunk's heading path, so a question naming the company or the contract finds it.
+The stored text (what prompts and answers show) stays the chunk alone.
+
+The mode is recorded in the collection (`CollectionSpec.chunk_context`); a collection keeps
+the mode it was created with, so its chunks are always indexed one way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.types import Chunk, Document
+
+CONTEXT_MODES = ("none", "title")
+_RECORD_FORMATS = frozenset({"jsonl", "json", "csv"})  # many documents per file
+_MAX_CONTEXT_CHARS = 300
+
+
+def context_line(document: Document, chunk: Chunk) -> str:
+    """The title, the file name (one-document files) and the heading path, each said once."""
+    title = _clean(document.title)
+    records = document.metadata.get("format") in _RECORD_FORMATS
+    name = "" if records else Path(document.source).name
+    headings = [h for h in map(_clean, chunk.metadata.get("headings", [])) if h]
+    path = " > ".join(h for h in headings if h.lower() != title.lower())
+    parts = [p for p in (title, name, path) if p]
+    return " | ".join(dict.fromkeys(parts))[:_MAX_CONTEXT_CHARS]
+
+
+def _clean(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def indexed_text(
+    document: Document,
+    chunk: Chunk,
+    mode: str,
+    *,
+    token_length: Callable[[str], int],
+    max_tokens: int,
+) -> str:
+    """The text to embed and sparse-encode for `chunk`, within `max_tokens` model tokens.
+
+    The context is shortened word by word until the whole fits, so the model never
+    truncates the chunk itself.
+    """
+    if mode == "none":
+        return chunk.text
+    context = context_line(document, chunk)
+    room = max_tokens - token_length(chunk.text) - 2  # the joining newlines
+    words = context.split()
+    while words and token_length(" ".join(words)) > room:
+        words = words[: max(0, len(words) - max(1, len(words) // 4))]
+    return f"{' '.join(words)}\n\n{chunk.text}" if words else chunk.text
