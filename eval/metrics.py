@@ -53,9 +53,16 @@ def _holds_evidence(text: str, evidence: str) -> bool:
     return len(wanted & set(source.split())) / len(wanted) >= 0.5
 
 
-def relevant_ranks(row: QARow, sources: Sequence[Source]) -> list[int] | None:
-    """1-based ranks of the relevant sources; None when the row has no retrieval gold."""
-    if row.doc_id:
+def relevant_ranks(
+    row: QARow, sources: Sequence[Source], *, within_document: bool = False
+) -> list[int] | None:
+    """1-based ranks of the relevant sources; None when the row has no retrieval gold.
+
+    A source is relevant when it is of the row's document; or, for a search already scoped
+    to that document (`within_document`) or a row without one, when it holds an evidence
+    passage.
+    """
+    if row.doc_id and not (within_document and row.evidence):
         return [n for n, s in enumerate(sources, 1) if s.doc_id == row.doc_id]
     if row.evidence:
         return [
@@ -75,11 +82,13 @@ def hit_at_k(ranks: Sequence[int], k: int) -> float:
     return float(any(r <= k for r in ranks))
 
 
-def recall_at_k(row: QARow, sources: Sequence[Source], k: int) -> float | None:
+def recall_at_k(
+    row: QARow, sources: Sequence[Source], k: int, *, within_document: bool = False
+) -> float | None:
     """Share of gold items found in the top k: the gold document (1 item), or each gold
-    evidence passage that some top-k source holds."""
+    evidence passage that some top-k source holds (`within_document`: see relevant_ranks)."""
     top = sources[:k]
-    if row.doc_id:
+    if row.doc_id and not (within_document and row.evidence):
         return float(any(s.doc_id == row.doc_id for s in top))
     if row.evidence:
         found = sum(any(_holds_evidence(s.text, e) for s in top) for e in row.evidence)

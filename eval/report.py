@@ -37,6 +37,7 @@ METRICS = (
     "recall_at_k",
     "mrr",
     "ndcg_at_k",
+    "gold_dropped",
     "judge_correct",
     "judge_faithful",
 )
@@ -93,7 +94,8 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         summary["judge_cost_usd"] = round(sum(u["cost_usd"] for u in judged), 6)
     by_domain: dict[str, list[float]] = defaultdict(list)
     for r in answered:
-        by_domain[str(r.get("domain"))].append(r["metrics"]["f1"])
+        if r["metrics"].get("f1") is not None:  # not in retrieval-only runs
+            by_domain[str(r.get("domain"))].append(r["metrics"]["f1"])
     summary["f1_by_domain"] = {d: sum(v) / len(v) for d, v in sorted(by_domain.items())}
     return summary
 
@@ -117,9 +119,9 @@ def versions(
         "collection": qa.collection,
         "collection_fingerprint": spec.fingerprint(),
         "embedding_model": spec.embedding_model,
-        "models": dict(Counter(r["model"] for r in answered)),
-        "adapters": dict(Counter(str(r["adapter"]) for r in answered)),
-        "backends": dict(Counter(r["backend"] for r in answered)),
+        "models": dict(Counter(r["model"] for r in answered if "model" in r)),
+        "adapters": dict(Counter(str(r["adapter"]) for r in answered if "model" in r)),
+        "backends": dict(Counter(r["backend"] for r in answered if "model" in r)),
         "prompt_version": PROMPT_VERSION,
         "judge": None
         if judge is None

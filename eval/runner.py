@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -29,23 +31,45 @@ from rag.pipeline import Pipeline
 from rag.qa import file_hash, read_qa
 from rag.router import claude_configured
 from rag.settings import Settings
-from rag.types import Answer, QARow, Usage
+from rag.types import Answer, QARow, Source, Usage
 
 logger = logging.getLogger(__name__)
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
 
 
-def row_metrics(row: QARow, answer: Answer, k: int) -> dict[str, float | None]:
-    """The per-row metrics that need nothing but the row and the answer (None where the row
-    has no gold for a metric)."""
-    ranks = metrics.relevant_ranks(row, answer.sources)
-    gold = 1 if row.doc_id else max(len(row.evidence), 1)
+def retrieval_metrics(
+    row: QARow, retrieved: Sequence[Source], k: int, *, within_document: bool = False
+) -> dict[str, float | None]:
+    """hit@k, recall@k, MRR and nDCG@k of what retrieval returned, best first (None where
+    the row has no retrieval gold)."""
+    ranks = metrics.relevant_ranks(row, retrieved, within_document=within_document)
+    gold = 1 if row.doc_id and not (within_document and row.evidence) else len(row.evidence)
     return {
         "hit_at_k": None if ranks is None else metrics.hit_at_k(ranks, k),
-        "recall_at_k": metrics.recall_at_k(row, answer.sources, k),
+        "recall_at_k": metrics.recall_at_k(row, retrieved, k, within_document=within_document),
         "mrr": None if ranks is None else metrics.mrr(ranks),
-        "ndcg_at_k": None if ranks is None else metrics.ndcg_at_k(ranks, k, gold),
+        "ndcg_at_k": None if ranks is None else metrics.ndcg_at_k(ranks, k, max(gold, 1)),
+    }
+
+
+def row_metrics(
+    row: QARow, answer: Answer, k: int, *, within_document: bool = False
+) -> dict[str, float | None]:
+    """The per-row metrics that need nothing but the row and the answer (None where the row
+    has no gold for a metric).
+
+    Retrieval is scored on everything retrieved (the prompt's sources, then what the prompt
+    budget dropped); `gold_dropped` is 1 when relevant sources were retrieved but none of
+    them fit into the prompt.
+    """
+    retrieved = [*answer.sources, *answer.dropped]
+    scores = retrieval_metrics(row, retrieved, k, within_document=within_document)
+    ranks = metrics.relevant_ranks(row, retrieved, within_document=within_document)
+    in_prompt = [r for r in ranks or [] if r <= len(answer.sources)]
+    return {
+        **scores,
+        "gold_dropped": None if not ranks else float(not in_prompt),
         "exact_match": metrics.exact_match(answer.text, row.answers),
         "f1": metrics.token_f1(answer.text, row.answers),
         "rouge_l": metrics.rouge_l(answer.text, row.answers),
@@ -55,7 +79,9 @@ def row_metrics(row: QARow, answer: Answer, k: int) -> dict[str, float | None]:
     }
 
 
-def _result(row: QARow, answer: Answer | None, error: str | None, k: int) -> dict[str, Any]:
+def _result(
+    row: QARow, answer: Answer | None, error: str | None, k: int, config: EvalConfig
+) -> dict[str, Any]:
     base: dict[str, Any] = {
         "id": row.id,
         "question": row.question,
@@ -77,7 +103,7 @@ def _result(row: QARow, answer: Answer | None, error: str | None, k: int) -> dic
         "route": answer.route,
         "timings": answer.timings,
         "usage": asdict(answer.usage),
-        "metrics": row_metrics(row, answer, k),
+        "metrics": row_metrics(row, answer, k, within_document=config.within_document),
         "error": None,
     }
 
@@ -153,16 +179,37 @@ def run_eval(
     judge: bool = False,
     pipeline: Pipeline | None = None,
     show_progress: bool | None = None,
+    scope: str | None = None,
+    retrieval_only: bool = False,
+    max_new_tokens: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every row of `dataset` into `out` (resuming) and return the report."""
+    """Evaluate every row of `dataset` into `out` (resuming) and return the report.
+
+    `scope="doc_id"` / `"domain"` searches each row within its own document / domain;
+    `retrieval_only` scores retrieval alone (no generation: fast on large sets).
+    """
     if judge and not claude_configured():
         raise ConfigError("the LLM judge is Claude: set ANTHROPIC_API_KEY, or drop --judge")
+    if scope not in (None, "doc_id", "domain"):
+        raise ConfigError(f"unknown scope {scope!r}; use doc_id or domain")
+    if judge and retrieval_only:
+        raise ConfigError("a retrieval-only run has no answers to judge; drop --judge")
     dataset, out = Path(dataset), Path(out)
     rows = read_qa(dataset)
     if limit is not None:
         rows = rows[:limit]
     config = EvalConfig(
-        str(dataset), file_hash(dataset), backend, adapter, domain, top_k, limit, judge
+        str(dataset),
+        file_hash(dataset),
+        backend,
+        adapter,
+        domain,
+        top_k,
+        limit,
+        judge,
+        scope,
+        retrieval_only,
+        max_new_tokens,
     )
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, config)
@@ -189,16 +236,43 @@ def run_eval(
                 disable=None if show_progress is None else not show_progress,
             ) as bar,
         ):
+            lines = show_progress is None and bool(bar.disable)  # no TTY: lines instead
+            progress = ProgressLines(len(rows), len(rows) - len(pending), lines)
             for start in range(0, len(pending), batch):
                 part = pending[start : start + batch]
                 for result in _evaluate(qa, grader, part, config, k):
                     sink.write(json.dumps(result, ensure_ascii=False) + "\n")
                 sink.flush()
                 bar.update(len(part))
+                progress.update(len(part))
         return write_report(out, config, read_results(out), qa, grader)
     finally:
         if own:
             qa.close()
+
+
+class ProgressLines:
+    """Progress as plain lines on stderr where no bar is drawn (no TTY: CI, logs, nohup):
+    one line at most every `every_s` seconds, and one at the end."""
+
+    def __init__(self, total: int, done: int, enabled: bool, every_s: float = 10.0) -> None:
+        self.total, self.done, self.enabled, self.every_s = total, done, enabled, every_s
+        self.started = self.last = time.monotonic()
+        self.first = done
+
+    def update(self, count: int) -> None:
+        """Count `count` more rows; print a line when it is time (or the run is done)."""
+        self.done += count
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < self.every_s and self.done < self.total):
+            return
+        self.last = now
+        rate = (self.done - self.first) / max(now - self.started, 1e-9)
+        print(
+            f"evaluating: {self.done}/{self.total} rows, {rate:.2f} rows/s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _drop_torn_line(path: Path) -> None:
@@ -249,13 +323,37 @@ def _answer(
     return outcomes
 
 
+def _retrieval_result(qa: Pipeline, row: QARow, config: EvalConfig, k: int) -> dict[str, Any]:
+    """A row of a retrieval-only run: the sources, their scores and the search latency."""
+    base: dict[str, Any] = {"id": row.id, "question": row.question, "answers": row.answers}
+    base |= {"domain": row.domain, "doc_id": row.doc_id}
+    started = time.perf_counter()
+    try:
+        sources = qa.retrieve(config.query(row))
+    except AdaptragError as error:
+        return {**base, "error": f"{type(error).__name__}: {error}"}
+    elapsed = (time.perf_counter() - started) * 1000
+    return {
+        **base,
+        "sources": [
+            {"doc_id": s.doc_id, "chunk_id": s.chunk_id, "score": s.score} for s in sources
+        ],
+        "timings": {"embed_ms": 0.0, "search_ms": elapsed, "generate_ms": 0.0, "total_ms": elapsed},
+        "usage": asdict(Usage()),
+        "metrics": retrieval_metrics(row, sources, k, within_document=config.within_document),
+        "error": None,
+    }
+
+
 def _evaluate(
     qa: Pipeline, judge: Judge | None, rows: Sequence[QARow], config: EvalConfig, k: int
 ) -> list[dict[str, Any]]:
     """The result lines of a batch of rows: answers, their metrics, and the judge's grades."""
+    if config.retrieval_only:
+        return [_retrieval_result(qa, row, config, k) for row in rows]
     outcomes = _answer(qa, rows, config)
     answers = [answer for answer, _ in outcomes]
-    results = [_result(r, a, e, k) for r, (a, e) in zip(rows, outcomes, strict=True)]
+    results = [_result(r, a, e, k, config) for r, (a, e) in zip(rows, outcomes, strict=True)]
     _add_semantic(qa, rows, answers, results)
     if judge is not None:
         _add_verdicts(judge, rows, answers, results)

@@ -55,10 +55,21 @@ def eval_run(
     max_new_tokens: int | None = typer.Option(
         None, "--max-new-tokens", min=1, help=Settings.field_help("max_new_tokens")
     ),
+    scope: str | None = typer.Option(
+        None,
+        "--scope",
+        help="doc_id: search each row within its own document; domain: within its domain.",
+    ),
+    retrieval_only: bool = typer.Option(
+        False, "--retrieval-only", help="Score retrieval alone (hit@k, MRR, nDCG); no answers."
+    ),
     fail_under: list[str] = FailUnderOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Answer every row through the real pipeline, score it, and write a report (resumable)."""
+    """Answer every row through the real pipeline, score it, and write a report (resumable).
+
+    Progress: a bar on a terminal, else a line on stderr every 10 s.
+    """
     from eval.report import metric_rows
     from eval.runner import run_eval
 
@@ -73,6 +84,9 @@ def eval_run(
         top_k=top_k,
         limit=limit,
         judge=judge,
+        scope=scope,
+        retrieval_only=retrieval_only,
+        max_new_tokens=max_new_tokens,
     )
     summary = report["summary"]
     lines = [f"{summary['rows']} rows, {summary['errors']} errors; report: {out / 'report.html'}"]
