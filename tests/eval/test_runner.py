@@ -200,6 +200,8 @@ def test_eval_cli_runs_reports_and_gates(
             str(out),
             "-b",
             "local",
+            "--max-new-tokens",
+            "8",  # the same settings: a run resumed with other ones is refused
             "--fail-under",
             "hit_at_k=1.01",
         ],
@@ -215,3 +217,60 @@ def test_the_judge_needs_a_key_and_nothing_is_written_without_one(
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
         run_eval(dataset, tmp_path / "run", settings=settings, judge=True)
     assert not (tmp_path / "run").exists()
+
+
+SCOPED_ROWS = [
+    {
+        "id": "s1",
+        "domain": "legal",
+        "question": "How much notice does the tenant give?",
+        "answers": ["ninety days"],
+        "evidence": ["The tenant gives ninety days notice to terminate."],
+        "doc_id": "lease.md",
+    },
+    {
+        "id": "s2",
+        "domain": "legal",
+        "question": "When is the rent due?",
+        "answers": ["the first day of each month"],
+        "evidence": ["Rent of 8,000 euros is due on the first day of each month."],
+        "doc_id": "lease.md",
+    },
+]
+
+
+def test_a_retrieval_only_run_scopes_each_row_to_its_document(
+    qa: Pipeline, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = tmp_path / "scoped.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in SCOPED_ROWS))
+    out = tmp_path / "run"
+    report = run_eval(
+        dataset, out, settings=qa.settings, pipeline=qa, scope="doc_id", retrieval_only=True
+    )
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    for result in results:
+        assert "answer" not in result and result["timings"]["generate_ms"] == 0.0
+        assert {s["doc_id"] for s in result["sources"]} == {"lease.md"}  # scoped to its doc
+        # Within one document, relevance is the evidence, not the document: hits are earned.
+        assert result["metrics"]["hit_at_k"] == 1.0 and 0 < result["metrics"]["mrr"] <= 1
+    assert report["summary"]["hit_at_k"]["mean"] == 1.0 and "f1" not in report["summary"]
+    assert json.loads((out / "run.json").read_text())["scope"] == "doc_id"
+    assert "evaluating: 2/2 rows" in capsys.readouterr().err  # no TTY: progress lines
+    with pytest.raises(ConfigError, match="unknown scope 'page'"):
+        run_eval(dataset, tmp_path / "x", settings=qa.settings, pipeline=qa, scope="page")
+
+
+def test_retrieval_is_scored_on_what_was_retrieved_and_prompt_drops_apart() -> None:
+    from eval.runner import row_metrics
+    from rag.types import Answer, QARow, Source
+
+    row = QARow("r", "q", ["ninety days"], doc_id="lease.md")
+    other = Source("nda.txt", "c1", "Confidentiality lasts four years.", 0.9)
+    gold = Source("lease.md", "c2", "The tenant gives ninety days notice.", 0.5)
+    answer = Answer("I don't know.", [other], [], "local", "m", dropped=[gold])
+    scores = row_metrics(row, answer, 5)
+    assert scores["hit_at_k"] == 1.0 and scores["mrr"] == 0.5  # retrieval found it 2nd
+    assert scores["gold_dropped"] == 1.0  # but the prompt budget left it out
+    kept = row_metrics(row, Answer("x", [gold], [], "local", "m"), 5)
+    assert kept["gold_dropped"] == 0.0

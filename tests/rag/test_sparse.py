@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from rag.sparse import SparseEncoder, tokenize
+from rag.sparse import V1, V2, SparseConfig, SparseEncoder, tokenize
 
 
 def test_tokens_are_lowercased_words_without_stopwords() -> None:
@@ -52,3 +52,32 @@ def test_passage_weights_saturate_with_repetition() -> None:
 
 def test_text_without_words_gives_an_empty_vector() -> None:
     assert SparseEncoder().encode_passage("... --- !!!").indices == []
+
+
+def test_glued_letters_and_digits_also_give_their_runs() -> None:
+    assert tokenize("AMD's FY2018 10-K revenue") == [
+        "amd",
+        "s",
+        "fy2018",
+        "fy",
+        "2018",
+        "10",
+        "k",
+        "revenue",
+    ]
+    assert tokenize("AMD's FY2018 10-K revenue", V1) == ["amd", "s", "fy2018", "10", "k", "revenue"]
+    # So a question's "FY2018" meets a table's "2018".
+    question = set(SparseEncoder().encode_query("revenue FY2018").indices)
+    table = set(SparseEncoder().encode_passage("Revenue 2018 2017").indices)
+    assert len(question & table) == 2
+
+
+def test_a_collection_is_queried_with_the_encoding_it_was_built_with() -> None:
+    old = SparseEncoder.matching(SparseConfig(version=V1).as_dict())
+    assert old is not None and old.config.version == V1
+    assert (
+        old.encode_query("FY2018").indices
+        == SparseEncoder(SparseConfig(version=V1)).encode_query("FY2018").indices
+    )
+    assert SparseEncoder.matching({"version": "bm25-someday-v9"}) is None
+    assert SparseEncoder.matching({"version": V2, "unknown_field": 1}) is None
