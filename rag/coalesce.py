@@ -56,14 +56,17 @@ class CoalescingEmbedder:
 
     @property
     def model_id(self) -> str:
+        """The wrapped embedder's model id."""
         return self.inner.model_id
 
     @property
     def dimension(self) -> int:
+        """The wrapped embedder's vector length."""
         return self.inner.dimension
 
     @property
     def max_chunk_tokens(self) -> int:
+        """The wrapped embedder's passage token limit."""
         return self.inner.max_chunk_tokens
 
     @property
@@ -78,9 +81,11 @@ class CoalescingEmbedder:
             return len(self._queue)
 
     def token_length(self, text: str) -> int:
+        """Tokens in `text` (not coalesced: no model call)."""
         return self.inner.token_length(text)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages go straight to the wrapped embedder (ingest batches are large already)."""
         return self.inner.embed_passages(texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

@@ -25,9 +25,13 @@ from rag.types import Answer, Source
 class Answers(Protocol):
     """What the adapters need of a pipeline (`rag.Pipeline` is one): no import back to it."""
 
-    def retrieve(self, question: str | Query, **options: Unpack[QueryOptions]) -> list[Source]: ...
+    def retrieve(self, question: str | Query, **options: Unpack[QueryOptions]) -> list[Source]:
+        """The best sources for a question (`Pipeline.retrieve`)."""
+        ...
 
-    def answer(self, queries: Sequence[Query]) -> list[Answer]: ...
+    def answer(self, queries: Sequence[Query]) -> list[Answer]:
+        """The answers to queries (`Pipeline.answer`)."""
+        ...
 
 
 def to_document(source: Source) -> Document:

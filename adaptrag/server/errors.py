@@ -89,6 +89,7 @@ class PathHider:
         self.pairs = sorted(pairs, key=lambda pair: -len(pair[0]))  # longest first
 
     def __call__(self, message: str) -> str:
+        """The message with every hidden root replaced by its placeholder."""
         for folder, shown in self.pairs:
             message = message.replace(folder, shown)
         return message

@@ -42,6 +42,7 @@ class Guard:
         self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Authenticate, then pass the request on with its body measured as it arrives."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -84,6 +84,7 @@ def answer_one(server: Server, query: Query, caller: Access) -> Answer:
 
 @router.post("/v1/ask", summary="Answer a question with sources")
 async def ask(body: AskRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    """The answer to one question, with sources, citations, route, usage and timings."""
     query = request_query(server, body, caller)
     answer = await server.blocking(answer_one, server, query, caller)
     server.metrics.answered(answer)
@@ -104,6 +105,7 @@ def _chain(first: T, rest: Iterator[T]) -> Iterator[T]:
     summary="Answer as Server-Sent Events: `delta` events, then one `answer` event",
 )
 async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> StreamingResponse:
+    """The answer as Server-Sent Events: `delta` events, then one `answer` (or `error`)."""
     query = request_query(server, body, caller)
 
     def start() -> tuple[str | Answer, Iterator[str | Answer]]:
@@ -132,5 +134,6 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
 
 @router.post("/v1/retrieve", summary="The best chunks for a question, without generation")
 async def retrieve(body: RetrieveRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    """The best chunks for a question, within the key's domains."""
     sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))
     return {"sources": [source_json(s) for s in sources]}

@@ -14,6 +14,7 @@ router = APIRouter()
 
 @router.get("/v1/collections", summary="Collections and what the key may see of them")
 async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
+    """Every collection, with the counts of the domains the key may read."""
     from rag.collection_info import describe_collection
     from rag.stores import collection_names, connection, store_for
 
@@ -36,6 +37,7 @@ async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]
 
 @router.get("/v1/adapters", summary="Registered adapters of the domains the key may read")
 async def adapters(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
+    """The registered adapters of the domains the key may read."""
     from adapters import describe_adapters
 
     listed = await server.blocking(lambda: describe_adapters(server.settings))

@@ -20,11 +20,13 @@ READY_PROBE_S = 10.0  # longest /readyz waits for a probe search before saying 5
 
 @router.get("/healthz", summary="The process is up")
 async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="Models loaded, and a search through the store answers")
 async def readyz(server: ServerDep) -> JSONResponse:
+    """Readiness: the store answers and the models are loaded (503 until then)."""
     # Public: the reasons stay generic here (no paths, names or errors), full in the log.
     if not server.ready.is_set():
         failed = server.warm_error is not None
@@ -51,4 +53,5 @@ async def readyz(server: ServerDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def prometheus(server: ServerDep) -> Response:
+    """The Prometheus metrics, in the text exposition format."""
     return Response(generate_latest(server.metrics.registry), media_type=CONTENT_TYPE_LATEST)

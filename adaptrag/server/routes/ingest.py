@@ -52,6 +52,7 @@ _MULTIPART_SCHEMA = {
     },
 )
 async def ingest(request: Request, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    """Start an ingest job from uploaded files or paths under the ingest root (202)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         job = await _upload_job(request, caller, server)
@@ -69,6 +70,7 @@ async def ingest(request: Request, caller: Caller, server: ServerDep) -> dict[st
 
 @router.get("/v1/ingest/{job_id}", summary="An ingest job's status, progress and report")
 async def ingest_status(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    """An ingest job's status, progress and report (only to the key that started it)."""
     job = server.jobs.get(job_id)
     if job is None or (server.keyring.enabled and job.owner != caller.name):
         raise ApiError(404, f"no ingest job {job_id!r}", "not_found")
