@@ -41,7 +41,7 @@ METRICS = (
     "judge_correct",
     "judge_faithful",
 )
-STAGES = ("embed_ms", "search_ms", "generate_ms", "service_ms", "total_ms")
+STAGES = ("embed_ms", "search_ms", "rerank_ms", "generate_ms", "service_ms", "total_ms")
 BOOTSTRAP_SAMPLES = 1000
 
 
@@ -103,7 +103,10 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def _with_service(timings: dict[str, float]) -> dict[str, float]:
     """The row's timings plus `service_ms`: its own embed + search + generation share.
     `total_ms` is the wall time of the row's whole batch (what a batch caller waits)."""
-    service = timings["embed_ms"] + timings["search_ms"] + timings["generate_ms"]
+    timings = {"rerank_ms": 0.0, **timings}  # runs from before the reranker have none
+    service = (
+        timings["embed_ms"] + timings["search_ms"] + timings["rerank_ms"] + timings["generate_ms"]
+    )
     return {**timings, "service_ms": service}
 
 

@@ -25,6 +25,7 @@ from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.generators import Generation, Generator, make_generator
 from rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from rag.query import Query, QueryOptions
+from rag.reranker import CrossEncoderReranker
 from rag.retrieval import Retrieval, Retriever, SearchOptions
 from rag.router import (
     BASE_ADAPTER,
@@ -101,7 +102,12 @@ class Pipeline:
                 embedder = self._embedder or SentenceTransformerEmbedder.from_settings(
                     self.settings
                 )
-                self._retriever = Retriever(store, embedder)
+                self._retriever = Retriever(
+                    store,
+                    embedder,
+                    reranker=CrossEncoderReranker.from_settings(self.settings),
+                    rerank_candidates=self.settings.rerank_candidates,
+                )
             return self._retriever
 
     def generator(self, backend: str) -> Generator:
@@ -298,6 +304,7 @@ class Pipeline:
             timings={
                 "embed_ms": round(retrieval.embed_ms, 3),
                 "search_ms": round(retrieval.search_ms, 3),
+                "rerank_ms": round(retrieval.rerank_ms, 3),
                 "generate_ms": round(generate_ms, 3),
                 "total_ms": round((time.perf_counter() - prepared.started) * 1000, 3),
             },

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from rag.collection_info import wanted_spec
 from rag.embedder import Embedder
 from rag.errors import CollectionNotFoundError, ConfigError
+from rag.reranker import Reranker
 from rag.sparse import SparseEncoder
 from rag.stores.base import (
     CollectionSpec,
@@ -106,17 +107,25 @@ class Retrieval:
     sources: list[Source]
     embed_ms: float
     search_ms: float
+    rerank_ms: float = 0.0
 
 
 class Retriever:
     """Hybrid, dense or sparse search over one collection, with one embedder."""
 
     def __init__(
-        self, store: VectorStore, embedder: Embedder, sparse: SparseEncoder | None = None
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder | None = None,
+        reranker: Reranker | None = None,
+        rerank_candidates: int = 20,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.sparse = sparse or SparseEncoder()
+        self.reranker = reranker
+        self.rerank_candidates = rerank_candidates
         self._spec: CollectionSpec | None = None
 
     def check(self) -> CollectionSpec:
@@ -163,27 +172,37 @@ class Retriever:
         sparse = [self.sparse.encode_query(q) for q in questions]
         embed_ms = (time.perf_counter() - started) * 1000 / len(questions)
         results = []
-        for row, sparse_vector, (_, where, options) in zip(dense, sparse, searches, strict=True):
+        for row, sparse_vector, (question, where, options) in zip(
+            dense, sparse, searches, strict=True
+        ):
             started = time.perf_counter()
+            # With a reranker, fetch more candidates for it to order; keep the best top_k.
+            limit = max(options.top_k, self.rerank_candidates if self.reranker else 0)
             request = SearchRequest(
                 dense=row.tolist(),
                 sparse=sparse_vector,
                 mode=options.mode,
                 where=where,
-                limit=options.top_k,
+                limit=limit,
                 score_threshold=options.score_threshold,
                 prefetch_limit=max(50, options.top_k * 4),
                 mmr_diversity=options.mmr_diversity,
             )
             found = self.store.search(request)
-            if options.lead_chunk:
-                found = self._with_lead_chunk(found, request)
             search_ms = (time.perf_counter() - started) * 1000
             if not found:
                 self._explain_empty(where)
+            rerank_ms = 0.0
+            if self.reranker is not None and found:
+                started = time.perf_counter()
+                found = self.reranker.rerank(question, found)
+                rerank_ms = (time.perf_counter() - started) * 1000
+            found = found[: options.top_k]
+            if options.lead_chunk:
+                found = self._with_lead_chunk(found, replace(request, limit=options.top_k))
             if options.merge_adjacent:
                 found = merge_adjacent(found)
-            results.append(Retrieval(found, embed_ms, search_ms))
+            results.append(Retrieval(found, embed_ms, search_ms, rerank_ms))
         return results
 
     def _with_lead_chunk(self, found: list[Source], request: SearchRequest) -> list[Source]:

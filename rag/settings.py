@@ -143,6 +143,17 @@ class Settings(BaseSettings):
         description="Merge retrieved chunks that are neighbours in one document into one "
         "source (their overlap removed).",
     )
+    reranker_model: str | None = Field(
+        default=None,
+        description="A cross-encoder (Hugging Face id or local path) that reorders the "
+        "retrieved candidates; unset: no reranking.",
+    )
+    rerank_candidates: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Candidates fetched for the reranker to order (the best top_k are kept).",
+    )
     lead_chunk: bool = Field(
         default=True,
         description="In a search within one document (doc_id), keep the document's first "

@@ -89,7 +89,7 @@ class Answer:
 
     `sources` are the chunks the generator was given, numbered [1].. in order; `dropped` are
     retrieved chunks left out because the prompt budget was full. `timings` holds
-    milliseconds per stage (`embed_ms`, `search_ms`, `generate_ms`, `total_ms`).
+    milliseconds per stage (`embed_ms`, `search_ms`, `rerank_ms`, `generate_ms`, `total_ms`).
     """
 
     text: str
