@@ -15,6 +15,7 @@ from rag.errors import ModelLoadError
 from rag.generators.local import LocalGenerator
 from rag.reranker import CrossEncoderReranker
 from rag.settings import Settings
+from rag.types import Source
 
 QUESTION = "How long does confidentiality last?"
 
@@ -34,8 +35,8 @@ def cross_encoder(
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        num_labels=1,
     )
+    config.num_labels = 1  # one relevance score per (question, passage) pair
     BertForSequenceClassification(config).save_pretrained(folder)
     embedder.model.tokenizer.save_pretrained(folder)
     return folder
@@ -87,7 +88,5 @@ def test_a_reranker_that_cannot_load_is_one_line() -> None:
         CrossEncoderReranker("no/such-model").rerank("q", [_source()])
 
 
-def _source():  # type: ignore[no-untyped-def]
-    from rag.types import Source
-
+def _source() -> Source:
     return Source("d", "c", "text", 1.0)
