@@ -42,6 +42,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 from common import write_results
 
+from eval.report import bootstrap_ci
 from ingest import ingest_paths
 from rag import Pipeline, Query
 from rag.collection_info import wanted_spec
@@ -201,6 +202,13 @@ def ingest_variant(
     return settings, time.perf_counter() - started
 
 
+def paired(mine: Sequence[bool], other: Sequence[bool]) -> str:
+    """The mean paired difference and its 95% bootstrap interval, as text."""
+    differences = [float(a) - float(b) for a, b in zip(mine, other, strict=True)]
+    low, high = bootstrap_ci(differences)
+    return f"{sum(differences) / len(differences):+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
 def hit_rate(hits: Sequence[bool]) -> float:
     return round(sum(hits) / max(len(hits), 1), 3)
 
@@ -215,6 +223,7 @@ def run_set(
     started = time.perf_counter()
     naive = Naive(corpus, embedder.model)
     results: dict[str, Any] = {"documents": len(corpus), "questions": len(rows)}
+    per_row: dict[str, list[bool]] = {}
     methods: dict[str, Callable[[str, list[int]], list[int]]] = {
         "naive dense": naive.dense,
         "naive bm25": naive.bm25,
@@ -226,6 +235,7 @@ def run_set(
             ranked = method(row.question, naive.candidates(row.doc_id if scoped else None))[:k]
             hits.append(any(is_hit(name, row, naive.passages[i]) for i in ranked))
         results[label] = hit_rate(hits)
+        per_row[label] = hits
     results["naive_s"] = round(time.perf_counter() - started, 1)
     for variant in args.variants:
         with tempfile.TemporaryDirectory() as tmp:
@@ -252,11 +262,17 @@ def run_set(
                         )
                     label = mode if lead else f"{mode} without lead chunk"
                     results[f"{variant} {label}"] = hit_rate(hits)
-    best_naive = max(results[m] for m in methods)
+                    per_row[f"{variant} {label}"] = hits
+    best_naive = max(methods, key=lambda m: results[m])
+    # Paired differences on the same questions, with a 95% bootstrap interval.
     for variant in args.variants:
-        results[f"{variant} hybrid - best naive"] = round(
-            results[f"{variant} hybrid"] - best_naive, 3
-        )
+        pairs = [(f"{variant} hybrid", best_naive)]
+        pairs += [(f"{variant} hybrid", "before hybrid")] if variant != "before" else []
+        if scoped:
+            pairs.append((f"{variant} hybrid", f"{variant} hybrid without lead chunk"))
+        for mine, other in pairs:
+            if other in per_row:
+                results[f"{mine} - {other}"] = paired(per_row[mine], per_row[other])
     for key, value in results.items():
         print(f"  {key:32} {value}")
     return results

@@ -168,7 +168,13 @@ def test_ask_json_prints_the_answer_object(runner: CliRunner, ingested: Path) ->
     assert answer["backend"] == "local" and answer["text"]
     assert answer["sources"][0]["doc_id"] == "lease.md"
     assert answer["sources"][0]["metadata"]["domain"] == "legal"
-    assert set(answer["timings"]) == {"embed_ms", "search_ms", "generate_ms", "total_ms"}
+    assert set(answer["timings"]) == {
+        "embed_ms",
+        "search_ms",
+        "rerank_ms",
+        "generate_ms",
+        "total_ms",
+    }
 
 
 def test_ask_prints_the_answer_then_numbered_sources(runner: CliRunner, ingested: Path) -> None:

@@ -82,7 +82,7 @@ def test_a_run_writes_one_result_per_row_and_the_reports(
     assert summary["semantic_similarity"]["n"] == 3
     low, high = summary["f1"]["ci95"]
     assert low <= summary["f1"]["mean"] <= high
-    stages = {"embed_ms", "search_ms", "generate_ms", "service_ms", "total_ms"}
+    stages = {"embed_ms", "search_ms", "rerank_ms", "generate_ms", "service_ms", "total_ms"}
     assert set(summary["latency_ms"]) == stages
     versions = report["versions"]
     assert versions["collection_fingerprint"] == qa.retriever.check().fingerprint()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ingest import ingest_paths
 from ingest.context import context_line, indexed_text
-from rag import Pipeline
+from rag import Pipeline, Query
 from rag.collection_info import wanted_spec
 from rag.embedder import SentenceTransformerEmbedder
 from rag.settings import Settings
@@ -118,9 +118,10 @@ def test_a_search_within_one_document_keeps_its_lead_chunk(
     ingest_paths([docs], "legal", settings=settings, embedder=embedder)
     with Pipeline(settings, embedder=embedder) as qa:
         question = "What are the warranty terms?"
-        plain = qa.retrieve(question, doc_id="supply.md", top_k=3, lead_chunk=False)
+        query = Query(question, doc_id="supply.md", top_k=3, merge_adjacent=False)
+        plain = qa.retrieve(query, lead_chunk=False)
         assert all(s.metadata["chunk_index"] != 0 for s in plain)
-        kept = qa.retrieve(question, doc_id="supply.md", top_k=3)
+        kept = qa.retrieve(query)
         assert len(kept) == 3 and kept[-1].metadata["chunk_index"] == 0
         assert "Acme Ltd" in kept[-1].text and kept[:2] == plain[:2]
         # Not scoped to one document: the option changes nothing.

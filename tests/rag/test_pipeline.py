@@ -42,7 +42,7 @@ def test_ask_local_returns_a_full_answer(qa: Pipeline) -> None:
     assert answer.sources[0].doc_id == "lease.md"
     assert answer.sources[0].metadata["source"].endswith("lease.md")
     assert {s.metadata["domain"] for s in answer.sources} == {"legal"}
-    assert set(answer.timings) == {"embed_ms", "search_ms", "generate_ms", "total_ms"}
+    assert set(answer.timings) == {"embed_ms", "search_ms", "rerank_ms", "generate_ms", "total_ms"}
     assert answer.timings["generate_ms"] > 0
     assert answer.timings["total_ms"] >= answer.timings["generate_ms"]
     assert 0 < answer.usage.output_tokens <= 24
