@@ -43,6 +43,7 @@ bench: install
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_load.py
 	$(PY) benchmarks/bench_faults.py
+	$(PY) benchmarks/bench_retrieval.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
