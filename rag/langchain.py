@@ -2,18 +2,22 @@
 
 Apps already on LangChain plug adaptrag in without changing their chains:
 `pipeline.as_retriever()` yields `Document`s (metadata: doc_id, chunk_id, score and the
-stored payload); `pipeline.as_runnable()` maps a question to an `Answer`.
+stored payload); `pipeline.as_runnable()` maps a question to an `Answer`;
+`pipeline.as_runnable(output="message")` to an AI message that streams token by token
+(`| StrOutputParser()` gives text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.messages import AIMessageChunk
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 from pydantic import ConfigDict, Field
 from typing_extensions import Unpack
 
@@ -31,6 +35,10 @@ class Answers(Protocol):
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
         """The answers to queries (`Pipeline.answer`)."""
+        ...
+
+    def answer_stream(self, query: Query) -> Iterator[str | Answer]:
+        """Text deltas, then the `Answer` (`Pipeline.answer_stream`)."""
         ...
 
 
@@ -69,23 +77,56 @@ def _question(value: Any) -> str:
     )
 
 
+def _query(value: Any, ask: Mapping[str, Any]) -> Query:
+    extra = {k: v for k, v in value.items() if k != "question"} if isinstance(value, dict) else {}
+    return Query.of(_question(value), {**ask, **extra})
+
+
+def answer_metadata(answer: Answer) -> dict[str, Any]:
+    """What an `AIMessage` carries of an `Answer` besides its text."""
+    data = answer.to_dict()
+    return {key: value for key, value in data.items() if key != "text"}
+
+
+def message_runnable(pipeline: Answers, ask: dict[str, Any]) -> Runnable[Any, AIMessageChunk]:
+    """A Runnable from a question to an AI message whose text streams token by token.
+
+    `.stream()` / `.astream()` yield `AIMessageChunk`s as the model writes; the last one
+    carries the answer's sources, citations, route, usage and timings in
+    `response_metadata`. `invoke` returns their sum, so `| StrOutputParser()` gives text.
+    """
+
+    def chunks(value: Any) -> Iterator[AIMessageChunk]:
+        for event in pipeline.answer_stream(_query(value, ask)):
+            if isinstance(event, str):
+                yield AIMessageChunk(content=event)
+            else:
+                yield AIMessageChunk(content="", response_metadata=answer_metadata(event))
+
+    def transform(inputs: Iterator[Any]) -> Iterator[AIMessageChunk]:
+        for value in inputs:
+            yield from chunks(value)
+
+    async def atransform(inputs: AsyncIterator[Any]) -> AsyncIterator[AIMessageChunk]:
+        async for value in inputs:
+            events = chunks(value)  # the model runs on a worker thread, not on the loop
+            while (chunk := await asyncio.to_thread(next, events, None)) is not None:
+                yield chunk
+
+    return RunnableGenerator(transform, atransform, name="adaptrag_message")
+
+
 def answer_runnable(pipeline: Answers, ask: dict[str, Any]) -> Runnable[Any, Answer]:
     """A Runnable from a question (or a dict with "question" and ask's arguments) to an Answer.
 
     `batch` goes through `Pipeline.ask_many`, so local generation is batched.
     """
 
-    def query(value: Any) -> Query:
-        extra = (
-            {k: v for k, v in value.items() if k != "question"} if isinstance(value, dict) else {}
-        )
-        return Query.of(_question(value), {**ask, **extra})
-
     def invoke(value: Any) -> Answer:
-        return pipeline.answer([query(value)])[0]
+        return pipeline.answer([_query(value, ask)])[0]
 
     def batch(values: list[Any]) -> list[Answer]:
-        return pipeline.answer([query(value) for value in values])
+        return pipeline.answer([_query(value, ask) for value in values])
 
     return _BatchedLambda(invoke, batch_func=batch, name="adaptrag_ask")
 

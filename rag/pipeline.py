@@ -12,9 +12,10 @@ runtime over the registry in the data dir (imported when first needed).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from typing_extensions import Unpack
 
 from rag.citations import extract_citations
 from rag.embedder import Embedder, SentenceTransformerEmbedder
+from rag.errors import ConfigError
 from rag.generators import Generation, Generator, make_generator
 from rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from rag.query import Query, QueryOptions
@@ -229,11 +231,44 @@ class Pipeline:
 
         return PipelineRetriever(pipeline=self, search=search)
 
-    def as_runnable(self, **ask: Any) -> Runnable[Any, Answer]:
-        """A LangChain Runnable from a question (or {"question": ...}) to an `Answer`."""
-        from rag.langchain import answer_runnable
+    def as_runnable(self, output: str = "answer", **ask: Any) -> Runnable[Any, Any]:
+        """A LangChain Runnable from a question (or {"question": ...}) to an `Answer`, or
+        with `output="message"` to an `AIMessageChunk` that streams token by token (its
+        `response_metadata` holds the sources, citations, route, usage and timings)."""
+        from rag.langchain import answer_runnable, message_runnable
 
+        if output == "message":
+            return message_runnable(self, ask)
+        if output != "answer":
+            raise ConfigError(f"unknown output {output!r}; use answer or message")
         return answer_runnable(self, ask)
+
+    # --- async: the same calls on a worker thread, so an event loop never blocks ------------
+
+    async def aretrieve(
+        self, question: str | Query, **options: Unpack[QueryOptions]
+    ) -> list[Source]:
+        """`retrieve` without blocking the event loop."""
+        return await asyncio.to_thread(self.retrieve, Query.of(question, options))
+
+    async def aask(self, question: str | Query, **options: Unpack[QueryOptions]) -> Answer:
+        """`ask` without blocking the event loop."""
+        return (await asyncio.to_thread(self.answer, [Query.of(question, options)]))[0]
+
+    async def aask_many(
+        self, questions: Sequence[str | Query], **options: Unpack[QueryOptions]
+    ) -> list[Answer]:
+        """`ask_many` without blocking the event loop."""
+        queries = [Query.of(q, options) for q in questions]
+        return await asyncio.to_thread(self.answer, queries)
+
+    async def astream(
+        self, question: str | Query, **options: Unpack[QueryOptions]
+    ) -> AsyncIterator[str | Answer]:
+        """`stream` without blocking the event loop: each step runs on a worker thread."""
+        events = self.answer_stream(Query.of(question, options))
+        while (event := await asyncio.to_thread(next, events, None)) is not None:
+            yield event
 
     # --- stages --------------------------------------------------------------------------
 

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ingest import ingest_paths
+from rag.embedder import SentenceTransformerEmbedder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -50,3 +53,25 @@ def test_the_python_api_example_runs_as_written(isolated_env: Path, tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines()[0].split() == ["2", "0", "0", "0", "[]"]  # the report
+
+
+def test_the_langchain_example_runs_as_written(
+    isolated_env: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("**LangChain**", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None and "StrOutputParser" in match.group(1)
+    ingest_paths([ROOT / "examples" / "sample" / "legal"], "legal", embedder=embedder)
+    env = dict(os.environ, ADAPTRAG_MAX_NEW_TOKENS="8")
+    result = subprocess.run(
+        [sys.executable, "-c", match.group(1)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer, documents = result.stdout.rsplit("\n", 2)[:2]
+    assert answer.strip() and "northwind-lease.md" in documents

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from helpers.corpora import pipeline_over
 from langchain_core.documents import Document
+from langchain_core.messages import AIMessageChunk
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from rag import Answer, Pipeline
 from rag.embedder import SentenceTransformerEmbedder
+from rag.errors import ConfigError
 from rag.generators.local import LocalGenerator
 from rag.settings import Settings
 
@@ -72,3 +76,44 @@ def test_runnable_batch_answers_like_invoke_and_chains(qa: Pipeline) -> None:
 def test_runnable_rejects_inputs_it_cannot_read(qa: Pipeline) -> None:
     with pytest.raises(ValueError, match="question string"):
         qa.as_runnable().invoke(42)
+
+
+def test_the_message_runnable_streams_text_into_a_str_parser(qa: Pipeline) -> None:
+    from langchain_core.output_parsers import StrOutputParser
+
+    question = "How much notice does the tenant give?"
+    expected = qa.ask(question, domain="legal").text
+    chain = qa.as_runnable(output="message", domain="legal") | StrOutputParser()
+
+    assert chain.invoke(question) == expected
+    pieces = list(chain.stream(question))
+    assert len(pieces) > 1 and "".join(pieces) == expected  # token by token
+
+    async def collect() -> list[str]:
+        return [piece async for piece in chain.astream(question)]
+
+    assert "".join(asyncio.run(collect())) == expected
+    message = qa.as_runnable(output="message").invoke({"question": question, "top_k": 1})
+    assert isinstance(message, AIMessageChunk)
+    assert message.response_metadata["sources"][0]["doc_id"] == "lease.md"
+    assert message.response_metadata["backend"] == "local"
+    with pytest.raises(ConfigError, match="unknown output 'text'"):
+        qa.as_runnable(output="text")
+
+
+def test_the_async_methods_answer_like_the_sync_ones(qa: Pipeline) -> None:
+    question = "When are refunds paid?"
+
+    async def run() -> tuple[Any, ...]:
+        return (
+            await qa.aretrieve(question, top_k=2),
+            await qa.aask(question),
+            await qa.aask_many([question, question]),
+            [event async for event in qa.astream(question)],
+        )
+
+    sources, answer, many, events = asyncio.run(run())
+    assert sources == qa.retrieve(question, top_k=2)
+    assert answer.text == qa.ask(question).text == many[1].text
+    assert "".join(e for e in events if isinstance(e, str)) == answer.text
+    assert isinstance(events[-1], Answer) and events[-1].text == answer.text
