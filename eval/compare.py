@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.report import METRICS, bootstrap_ci
-from eval.runner import read_results
+from eval.runner import RUN_FILE, read_results
 from rag.errors import ConfigError
 
 
@@ -18,6 +18,38 @@ def paired_bootstrap_ci(
 ) -> tuple[float, float]:
     """95% interval of mean(second - first), resampling the same rows for both."""
     return bootstrap_ci([b - a for a, b in zip(first, second, strict=True)], seed=seed)
+
+
+# What changes a metric besides the system under test; a comparison warns when they differ.
+WATCHED_SETTINGS = (
+    "dataset_sha256",
+    "limit",
+    "backend",
+    "top_k",
+    "max_new_tokens",
+    "domain",
+    "scope",
+    "retrieval_only",
+)
+
+
+def setting_warnings(dirs: Sequence[Path]) -> list[str]:
+    """One line per recorded setting that differs between the runs (from each run.json)."""
+    configs = {}
+    for folder in dirs:
+        path = folder / RUN_FILE
+        configs[str(folder)] = json.loads(path.read_text()) if path.is_file() else {}
+    warnings = [
+        f"{name} has no {RUN_FILE}: its settings are unknown"
+        for name, c in configs.items()
+        if not c
+    ]
+    for key in WATCHED_SETTINGS:
+        values = {name: config.get(key) for name, config in configs.items() if config}
+        if len({json.dumps(v) for v in values.values()}) > 1:
+            shown = ", ".join(f"{name}: {value}" for name, value in values.items())
+            warnings.append(f"the runs differ in {key} ({shown}); not only the system changed")
+    return warnings
 
 
 def compare_runs(dirs: Sequence[str | Path], out: str | Path | None = None) -> dict[str, Any]:
@@ -54,8 +86,9 @@ def compare_runs(dirs: Sequence[str | Path], out: str | Path | None = None) -> d
             for n in names[1:]
         }
         table[metric] = entry
+    answered = [i for i in shared if all("f1" in runs[n][i]["metrics"] for n in names)]
     spread = sorted(
-        shared,
+        answered,  # retrieval-only runs have no answers to disagree on
         key=lambda i: (
             -(
                 max(runs[n][i]["metrics"]["f1"] for n in names)
@@ -75,6 +108,7 @@ def compare_runs(dirs: Sequence[str | Path], out: str | Path | None = None) -> d
     ]
     comparison = {
         "runs": names,
+        "warnings": setting_warnings([Path(d) for d in dirs]),
         "rows": len(shared),
         "metrics": table,
         "disagreements": disagreements,
@@ -93,6 +127,8 @@ def compare_markdown(comparison: dict[str, Any]) -> str:
     lines = [
         f"# Comparison on {comparison['rows']} shared rows",
         "",
+        *[f"> warning: {w}" for w in comparison.get("warnings", [])],
+        *([""] if comparison.get("warnings") else []),
         "| metric | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]

@@ -109,6 +109,8 @@ def eval_compare(
     from eval.compare import compare_markdown, compare_runs
 
     comparison = compare_runs(dirs, out)
+    for warning in comparison["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
     _emit(comparison, as_json, compare_markdown(comparison))
     last = comparison["runs"][-1]
     _gate({m: e["mean"][last] for m, e in comparison["metrics"].items()}, fail_under)

@@ -168,6 +168,9 @@ def test_compare_pairs_rows_and_the_gate_fails_below_threshold(
     assert difference["ci95"][0] <= difference["mean"] <= difference["ci95"][1]
     assert comparison["disagreements"][0]["id"] in {"q1", "q2", "q3"}
     assert (tmp_path / "cmp" / "compare.md").read_text().startswith("# Comparison on 3")
+    # The backend is what this comparison is about, and the one setting that differs.
+    assert [w.split(" (")[0] for w in comparison["warnings"]] == ["the runs differ in backend"]
+    assert "> warning: the runs differ in backend" in (tmp_path / "cmp" / "compare.md").read_text()
     assert check_gates({"f1": 0.4}, ["f1=0.5"]) == ["f1 0.4000 < 0.5"]
     assert check_gates({"f1": 0.6}, ["f1=0.5"]) == []
     with pytest.raises(ConfigError, match="unknown metric"):
@@ -259,6 +262,12 @@ def test_a_retrieval_only_run_scopes_each_row_to_its_document(
     assert "evaluating: 2/2 rows" in capsys.readouterr().err  # no TTY: progress lines
     with pytest.raises(ConfigError, match="unknown scope 'page'"):
         run_eval(dataset, tmp_path / "x", settings=qa.settings, pipeline=qa, scope="page")
+    narrow = tmp_path / "narrow"
+    run_eval(dataset, narrow, settings=qa.settings, pipeline=qa, top_k=1, retrieval_only=True)
+    comparison = compare_runs([out, narrow])
+    warnings = [w.split(" (")[0] for w in comparison["warnings"]]
+    assert warnings == ["the runs differ in top_k", "the runs differ in scope"]
+    assert comparison["disagreements"] == [] and "hit_at_k" in comparison["metrics"]
 
 
 def test_retrieval_is_scored_on_what_was_retrieved_and_prompt_drops_apart() -> None:
