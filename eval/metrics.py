@@ -22,9 +22,11 @@ from rag.types import QARow, Source
 __all__ = [
     "citation_precision",
     "exact_match",
+    "gold_count",
     "grounded_share",
     "hit_at_k",
     "is_refusal",
+    "judged_by_document",
     "mrr",
     "ndcg_at_k",
     "recall_at_k",
@@ -53,16 +55,19 @@ def _holds_evidence(text: str, evidence: str) -> bool:
     return len(wanted & set(source.split())) / len(wanted) >= 0.5
 
 
+def judged_by_document(row: QARow, *, within_document: bool = False) -> bool:
+    """Whether a source is relevant for being of the row's document; else, for a search
+    already scoped to that document (`within_document`) or a row without one, relevance is
+    holding an evidence passage."""
+    return bool(row.doc_id) and not (within_document and row.evidence)
+
+
 def relevant_ranks(
     row: QARow, sources: Sequence[Source], *, within_document: bool = False
 ) -> list[int] | None:
-    """1-based ranks of the relevant sources; None when the row has no retrieval gold.
-
-    A source is relevant when it is of the row's document; or, for a search already scoped
-    to that document (`within_document`) or a row without one, when it holds an evidence
-    passage.
-    """
-    if row.doc_id and not (within_document and row.evidence):
+    """1-based ranks of the relevant sources (see `judged_by_document`); None when the row
+    has no retrieval gold."""
+    if judged_by_document(row, within_document=within_document):
         return [n for n, s in enumerate(sources, 1) if s.doc_id == row.doc_id]
     if row.evidence:
         return [
@@ -73,8 +78,11 @@ def relevant_ranks(
     return None
 
 
-def _gold_count(row: QARow) -> int:
-    return 1 if row.doc_id else max(len(row.evidence), 1)
+def gold_count(row: QARow, *, within_document: bool = False) -> int:
+    """Gold items of a row: its document (1), or its evidence passages (at least 1)."""
+    if judged_by_document(row, within_document=within_document):
+        return 1
+    return max(len(row.evidence), 1)
 
 
 def hit_at_k(ranks: Sequence[int], k: int) -> float:
@@ -88,7 +96,7 @@ def recall_at_k(
     """Share of gold items found in the top k: the gold document (1 item), or each gold
     evidence passage that some top-k source holds (`within_document`: see relevant_ranks)."""
     top = sources[:k]
-    if row.doc_id and not (within_document and row.evidence):
+    if judged_by_document(row, within_document=within_document):
         return float(any(s.doc_id == row.doc_id for s in top))
     if row.evidence:
         found = sum(any(_holds_evidence(s.text, e) for s in top) for e in row.evidence)

@@ -44,12 +44,22 @@ def retrieval_metrics(
     """hit@k, recall@k, MRR and nDCG@k of what retrieval returned, best first (None where
     the row has no retrieval gold)."""
     ranks = metrics.relevant_ranks(row, retrieved, within_document=within_document)
-    gold = 1 if row.doc_id and not (within_document and row.evidence) else len(row.evidence)
+    return _ranked_metrics(row, retrieved, ranks, k, within_document)
+
+
+def _ranked_metrics(
+    row: QARow,
+    retrieved: Sequence[Source],
+    ranks: list[int] | None,
+    k: int,
+    within_document: bool,
+) -> dict[str, float | None]:
+    gold = metrics.gold_count(row, within_document=within_document)
     return {
         "hit_at_k": None if ranks is None else metrics.hit_at_k(ranks, k),
         "recall_at_k": metrics.recall_at_k(row, retrieved, k, within_document=within_document),
         "mrr": None if ranks is None else metrics.mrr(ranks),
-        "ndcg_at_k": None if ranks is None else metrics.ndcg_at_k(ranks, k, max(gold, 1)),
+        "ndcg_at_k": None if ranks is None else metrics.ndcg_at_k(ranks, k, gold),
     }
 
 
@@ -64,11 +74,10 @@ def row_metrics(
     them fit into the prompt.
     """
     retrieved = [*answer.sources, *answer.dropped]
-    scores = retrieval_metrics(row, retrieved, k, within_document=within_document)
     ranks = metrics.relevant_ranks(row, retrieved, within_document=within_document)
     in_prompt = [r for r in ranks or [] if r <= len(answer.sources)]
     return {
-        **scores,
+        **_ranked_metrics(row, retrieved, ranks, k, within_document),
         "gold_dropped": None if not ranks else float(not in_prompt),
         "exact_match": metrics.exact_match(answer.text, row.answers),
         "f1": metrics.token_f1(answer.text, row.answers),
@@ -79,24 +88,32 @@ def row_metrics(
     }
 
 
-def _result(
-    row: QARow, answer: Answer | None, error: str | None, k: int, config: EvalConfig
-) -> dict[str, Any]:
-    base: dict[str, Any] = {
+def _row_fields(row: QARow) -> dict[str, Any]:
+    """What every result line says of its row."""
+    return {
         "id": row.id,
         "question": row.question,
         "answers": row.answers,
         "domain": row.domain,
         "doc_id": row.doc_id,
     }
+
+
+def _source_fields(sources: Sequence[Source]) -> list[dict[str, Any]]:
+    """The sources of a result line, best first: ids and scores (not the text)."""
+    return [{"doc_id": s.doc_id, "chunk_id": s.chunk_id, "score": s.score} for s in sources]
+
+
+def _result(
+    row: QARow, answer: Answer | None, error: str | None, k: int, config: EvalConfig
+) -> dict[str, Any]:
+    base = _row_fields(row)
     if answer is None:
         return {**base, "error": error}
     return {
         **base,
         "answer": answer.text,
-        "sources": [
-            {"doc_id": s.doc_id, "chunk_id": s.chunk_id, "score": s.score} for s in answer.sources
-        ],
+        "sources": _source_fields(answer.sources),
         "backend": answer.backend,
         "model": answer.model,
         "adapter": answer.adapter,
@@ -325,8 +342,7 @@ def _answer(
 
 def _retrieval_result(qa: Pipeline, row: QARow, config: EvalConfig, k: int) -> dict[str, Any]:
     """A row of a retrieval-only run: the sources, their scores and the search latency."""
-    base: dict[str, Any] = {"id": row.id, "question": row.question, "answers": row.answers}
-    base |= {"domain": row.domain, "doc_id": row.doc_id}
+    base = _row_fields(row)
     started = time.perf_counter()
     try:
         sources = qa.retrieve(config.query(row))
@@ -335,9 +351,7 @@ def _retrieval_result(qa: Pipeline, row: QARow, config: EvalConfig, k: int) -> d
     elapsed = (time.perf_counter() - started) * 1000
     return {
         **base,
-        "sources": [
-            {"doc_id": s.doc_id, "chunk_id": s.chunk_id, "score": s.score} for s in sources
-        ],
+        "sources": _source_fields(sources),
         "timings": {"embed_ms": 0.0, "search_ms": elapsed, "generate_ms": 0.0, "total_ms": elapsed},
         "usage": asdict(Usage()),
         "metrics": retrieval_metrics(row, sources, k, within_document=config.within_document),

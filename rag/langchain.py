@@ -9,7 +9,6 @@ stored payload); `pipeline.as_runnable()` maps a question to an `Answer`;
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -23,6 +22,7 @@ from typing_extensions import Unpack
 
 from rag.errors import ConfigError
 from rag.query import Query, QueryOptions
+from rag.threads import iterate_on_thread
 from rag.types import Answer, Source
 
 
@@ -109,8 +109,7 @@ def message_runnable(pipeline: Answers, ask: dict[str, Any]) -> Runnable[Any, AI
 
     async def atransform(inputs: AsyncIterator[Any]) -> AsyncIterator[AIMessageChunk]:
         async for value in inputs:
-            events = chunks(value)  # the model runs on a worker thread, not on the loop
-            while (chunk := await asyncio.to_thread(next, events, None)) is not None:
+            async for chunk in iterate_on_thread(chunks(value)):  # the model off the loop
                 yield chunk
 
     return RunnableGenerator(transform, atransform, name="adaptrag_message")
@@ -119,7 +118,8 @@ def message_runnable(pipeline: Answers, ask: dict[str, Any]) -> Runnable[Any, AI
 def answer_runnable(pipeline: Answers, ask: dict[str, Any]) -> Runnable[Any, Answer]:
     """A Runnable from a question (or a dict with "question" and ask's arguments) to an Answer.
 
-    `batch` goes through `Pipeline.ask_many`, so local generation is batched.
+    `batch` answers every input in one `Pipeline.answer` call, so local generation is
+    batched.
     """
 
     def invoke(value: Any) -> Answer:

@@ -40,6 +40,7 @@ from rag.router import (
 )
 from rag.settings import Settings, load_settings
 from rag.stores import VectorStore, store_for
+from rag.threads import iterate_on_thread
 from rag.types import Answer, Source
 
 if TYPE_CHECKING:
@@ -266,8 +267,7 @@ class Pipeline:
         self, question: str | Query, **options: Unpack[QueryOptions]
     ) -> AsyncIterator[str | Answer]:
         """`stream` without blocking the event loop: each step runs on a worker thread."""
-        events = self.answer_stream(Query.of(question, options))
-        while (event := await asyncio.to_thread(next, events, None)) is not None:
+        async for event in iterate_on_thread(self.answer_stream(Query.of(question, options))):
             yield event
 
     # --- stages --------------------------------------------------------------------------

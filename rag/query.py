@@ -83,14 +83,8 @@ class Query:
 
     def search_options(self, defaults: SearchOptions) -> SearchOptions:
         """The deployment's search options with this query's choices, validated."""
-        return defaults.override(
-            top_k=self.top_k,
-            mode=self.mode,
-            score_threshold=self.score_threshold,
-            mmr_diversity=self.mmr_diversity,
-            merge_adjacent=self.merge_adjacent,
-            lead_chunk=self.lead_chunk,
-        )
+        return defaults.override(**{name: getattr(self, name) for name in SEARCH_FIELDS})
 
 
 OPTION_NAMES = tuple(f.name for f in fields(Query) if f.name != "question")
+SEARCH_FIELDS = tuple(f.name for f in fields(SearchOptions))  # each a field of Query too

@@ -165,8 +165,7 @@ class Retriever:
                 raise ConfigError("the question is empty; ask something")
         if not searches:
             return []
-        if self._spec is None:
-            self.check()
+        self.check()
         started = time.perf_counter()
         dense = self.embedder.embed_queries(questions)
         sparse = [self.sparse.encode_query(q) for q in questions]

@@ -15,7 +15,7 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import ConfigError
 from rag.generators.local import LocalGenerator
 from rag.prompts import NO_ANSWER
-from rag.query import OPTION_NAMES, Query, QueryOptions
+from rag.query import OPTION_NAMES, SEARCH_FIELDS, Query, QueryOptions
 from rag.settings import Settings
 from rag.types import Answer
 
@@ -188,6 +188,7 @@ def test_one_batch_answers_queries_that_differ_in_every_option(qa: Pipeline) -> 
 
 def test_the_keyword_form_and_the_query_have_the_same_fields() -> None:
     assert set(QueryOptions.__annotations__) == set(OPTION_NAMES)
+    assert set(SEARCH_FIELDS) <= set(OPTION_NAMES)  # every search option is a query field
     assert Query.of("q", {"top_k": 3}) == Query("q", top_k=3)
     assert Query.of(Query("q", domain="a"), {"top_k": 3}) == Query("q", domain="a", top_k=3)
     with pytest.raises(ConfigError, match=r"unknown query option\(s\) \['topk'\]"):
