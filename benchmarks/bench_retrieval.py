@@ -42,13 +42,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 from common import write_results
 
-from eval.report import bootstrap_ci
 from ingest import ingest_paths
 from rag import Pipeline, Query
 from rag.collection_info import wanted_spec
 from rag.embedder import SentenceTransformerEmbedder
 from rag.settings import Settings
-from rag.sparse import V1, V2, SparseConfig, SparseEncoder
+from rag.sparse import V1, V2, V3, SparseConfig, SparseEncoder
+from rag.stats import bootstrap_ci
 from rag.stores import ensure_collection, store_for
 from rag.stores.base import SearchMode
 
@@ -59,12 +59,28 @@ SETS = {
     "pubmedqa": ("pubmedqa_train.jsonl", "pubmedqa_train_corpus.jsonl", "all"),
 }
 # How each variant indexes chunks: (chunk context, sparse encoding). "before" is adaptrag
-# before issue 13 (the chunk alone, word tokens).
+# before issue 13 (the chunk alone, word tokens); "last stop" the default of the stop before
+# stemming and content words (v2 tokens, title context).
 VARIANTS: dict[str, tuple[str, str]] = {
-    "default": ("title", V2),
+    "default": ("title", V3),
+    "no title": ("none", V3),
+    "last stop": ("title", V2),
     "before": ("none", V1),
     "context only": ("title", V1),
     "tokens only": ("none", V2),
+    # A sentence per chunk written by the local model (SmolLM2-135M): slow on CPU, so
+    # measure it on a few documents (--docs 3).
+    "local context": ("title", V3),
+}
+CONTEXTUALIZE = {"local context": "local"}
+# How hybrid search fuses (settings changed at search time; the same index).
+SEARCHES: dict[str, dict[str, Any]] = {
+    "rrf": {},
+    "rrf dense x2": {"dense_weight": 2.0},
+    "rrf dense x0.5": {"dense_weight": 0.5},
+    "rrf prefetch 200": {"prefetch_limit": 200},
+    "dbsf": {"fusion": "dbsf"},
+    "content words off": {"content_words_over": 0},
 }
 _WORD = re.compile(r"\w+")
 
@@ -173,7 +189,7 @@ class Naive:
 
 
 def ingest_variant(
-    corpus: Sequence[dict[str, str]], tmp: Path, embedder: Any, variant: tuple[str, str]
+    corpus: Sequence[dict[str, str]], tmp: Path, embedder: Any, name: str
 ) -> tuple[Settings, float]:
     folder = tmp / "corpus"
     folder.mkdir(parents=True, exist_ok=True)
@@ -182,8 +198,13 @@ def ingest_variant(
         for d in corpus
     )
     (folder / "corpus.jsonl").write_text(records)
-    context, sparse = variant
-    settings = Settings(data_dir=tmp / "data", chunk_context=context)  # type: ignore[arg-type]
+    context, sparse = VARIANTS[name]
+    settings = Settings(
+        data_dir=tmp / "data",
+        chunk_context=context,  # type: ignore[arg-type]
+        contextualize=CONTEXTUALIZE.get(name, "none"),  # type: ignore[arg-type]
+        model_cache_dir=Settings().models_dir,
+    )
     # A collection keeps the encoding it was created with: create it with the variant's.
     store = store_for(settings)
     spec = wanted_spec(
@@ -193,6 +214,7 @@ def ingest_variant(
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         dimension=embedder.dimension,
         chunk_context=context,
+        generated_context=settings.contextualize,
     )
     ensure_collection(store, spec, ingest=True)
     started = time.perf_counter()
@@ -239,14 +261,20 @@ def run_set(
     results["naive_s"] = round(time.perf_counter() - started, 1)
     for variant in args.variants:
         with tempfile.TemporaryDirectory() as tmp:
-            settings, ingest_s = ingest_variant(corpus, Path(tmp), embedder, VARIANTS[variant])
+            settings, ingest_s = ingest_variant(corpus, Path(tmp), embedder, variant)
             results[f"{variant} ingest_s"] = round(ingest_s, 1)
             # Within one document, the lead chunk option matters: measure without it too.
-            modes: tuple[SearchMode, ...] = ("hybrid", "dense", "sparse")
-            runs = [(m, True) for m in modes]
-            runs += [(modes[0], False)] if scoped else []
-            with Pipeline(settings, embedder=embedder) as qa:
-                for mode, lead in runs:
+            # (label, mode, lead chunk, fusion settings); "hybrid" is the first search.
+            runs: list[tuple[str, SearchMode, bool, dict[str, Any]]] = [
+                ("hybrid" if n == 0 else f"hybrid {search}", "hybrid", True, SEARCHES[search])
+                for n, search in enumerate(args.searches)
+            ]
+            runs += [("dense", "dense", True, {}), ("sparse", "sparse", True, {})]
+            if scoped:
+                runs.append(("hybrid without lead chunk", "hybrid", False, {}))
+            for label, mode, lead, fusion in runs:
+                searched = settings.model_copy(update=fusion)
+                with Pipeline(searched, embedder=embedder) as qa:
                     hits = []
                     for row in rows:
                         query = Query(
@@ -260,16 +288,23 @@ def run_set(
                         hits.append(
                             any(is_hit(name, row, Passage(s.doc_id, s.text)) for s in sources)
                         )
-                    label = mode if lead else f"{mode} without lead chunk"
-                    results[f"{variant} {label}"] = hit_rate(hits)
-                    per_row[f"{variant} {label}"] = hits
+                results[f"{variant} {label}"] = hit_rate(hits)
+                per_row[f"{variant} {label}"] = hits
     best_naive = max(methods, key=lambda m: results[m])
     # Paired differences on the same questions, with a 95% bootstrap interval.
     for variant in args.variants:
         pairs = [(f"{variant} hybrid", best_naive)]
-        pairs += [(f"{variant} hybrid", "before hybrid")] if variant != "before" else []
+        pairs += [
+            (f"{variant} hybrid", f"{other} hybrid")
+            for other in ("before", "last stop")
+            if other != variant
+        ]
         if scoped:
             pairs.append((f"{variant} hybrid", f"{variant} hybrid without lead chunk"))
+        pairs += [
+            (f"{variant} hybrid {search}", f"{variant} hybrid") for search in args.searches[1:]
+        ]
+        pairs += [(f"{variant} hybrid", f"{variant} dense")]
         for mine, other in pairs:
             if other in per_row:
                 results[f"{mine} - {other}"] = paired(per_row[mine], per_row[other])
@@ -284,6 +319,13 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=20, help="documents per set (first N)")
     parser.add_argument("--questions", type=int, default=300, help="questions per set")
     parser.add_argument("--variants", nargs="+", default=["default"], choices=list(VARIANTS))
+    parser.add_argument(
+        "--searches",
+        nargs="+",
+        default=["rrf"],
+        choices=list(SEARCHES),
+        help="hybrid fusions to measure; the first is the one called 'hybrid'",
+    )
     parser.add_argument("--top-k", type=int, default=5)
     args = parser.parse_args()
     embedder = SentenceTransformerEmbedder.from_settings(Settings())

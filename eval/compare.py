@@ -8,17 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.report import METRICS, bootstrap_ci
+from eval.report import METRICS
 from eval.runner import RUN_FILE, read_results
 from rag.errors import ConfigError
-
-
-def paired_bootstrap_ci(
-    first: Sequence[float], second: Sequence[float], *, seed: int = 0
-) -> tuple[float, float]:
-    """95% interval of mean(second - first), resampling the same rows for both."""
-    return bootstrap_ci([b - a for a, b in zip(first, second, strict=True)], seed=seed)
-
+from rag.stats import paired_bootstrap_ci
 
 # What changes a metric besides the system under test; a comparison warns when they differ.
 WATCHED_SETTINGS = (

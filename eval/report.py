@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from eval.config import EvalConfig
 from eval.judge import JUDGE_PROMPT_VERSION
 from rag.prompts import PROMPT_VERSION
+from rag.stats import bootstrap_ci
 
 if TYPE_CHECKING:
     from eval.judge import Judge
@@ -42,18 +42,6 @@ METRICS = (
     "judge_faithful",
 )
 STAGES = ("embed_ms", "search_ms", "rerank_ms", "generate_ms", "service_ms", "total_ms")
-BOOTSTRAP_SAMPLES = 1000
-
-
-def bootstrap_ci(values: Sequence[float], *, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean (1,000 resamples, seeded)."""
-    if len(values) < 2:
-        mean = values[0] if values else 0.0
-        return mean, mean
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(BOOTSTRAP_SAMPLES))
-    return means[int(0.025 * BOOTSTRAP_SAMPLES)], means[int(0.975 * BOOTSTRAP_SAMPLES) - 1]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -28,7 +28,7 @@ from rag.generators import Generation, Generator, make_generator
 from rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from rag.query import Query, QueryOptions
 from rag.reranker import CrossEncoderReranker
-from rag.retrieval import Retrieval, Retriever, SearchOptions
+from rag.retrieval import Fusion, Retrieval, Retriever, SearchOptions
 from rag.router import (
     BASE_ADAPTER,
     AdapterChoice,
@@ -110,6 +110,8 @@ class Pipeline:
                     embedder,
                     reranker=CrossEncoderReranker.from_settings(self.settings),
                     rerank_candidates=self.settings.rerank_candidates,
+                    fusion=Fusion.from_settings(self.settings),
+                    content_words_over=self.settings.content_words_over,
                 )
             return self._retriever
 

@@ -14,13 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, get_args
 
-from rag.collection_info import wanted_spec
+from rag.collection_info import embedder_for, wanted_spec
+from rag.condense import content_words
 from rag.embedder import Embedder
 from rag.errors import CollectionNotFoundError, ConfigError
 from rag.reranker import Reranker
 from rag.sparse import SparseEncoder
 from rag.stores.base import (
     CollectionSpec,
+    FusionMethod,
     Scalar,
     SearchMode,
     SearchRequest,
@@ -101,6 +103,20 @@ def build_where(
 
 
 @dataclass(frozen=True)
+class Fusion:
+    """How a hybrid search fuses dense and sparse results (see `SearchRequest`)."""
+
+    method: FusionMethod = "rrf"
+    dense_weight: float = 1.0
+    prefetch_limit: int = 50
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Fusion:
+        """The fusion a deployment configured."""
+        return cls(settings.fusion, settings.dense_weight, settings.prefetch_limit)
+
+
+@dataclass(frozen=True)
 class Retrieval:
     """The sources found for one question, and what finding them cost."""
 
@@ -120,12 +136,16 @@ class Retriever:
         sparse: SparseEncoder | None = None,
         reranker: Reranker | None = None,
         rerank_candidates: int = 20,
+        fusion: Fusion | None = None,
+        content_words_over: int = 20,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.sparse = sparse or SparseEncoder()
         self.reranker = reranker
         self.rerank_candidates = rerank_candidates
+        self.fusion = fusion or Fusion()
+        self.content_words_over = content_words_over
         self._spec: CollectionSpec | None = None
 
     def check(self) -> CollectionSpec:
@@ -139,6 +159,7 @@ class Retriever:
                 )
             # Queries are encoded as the collection's chunks were (older versions included).
             self.sparse = SparseEncoder.matching(spec.sparse) or self.sparse
+            self.embedder = embedder_for(self.embedder, spec)
             wanted = wanted_spec(
                 self.embedder,
                 self.sparse,
@@ -146,6 +167,7 @@ class Retriever:
                 chunk_overlap_tokens=spec.chunk_overlap_tokens,
                 dimension=self.embedder.dimension,
                 chunk_context=spec.chunk_context,
+                generated_context=spec.generated_context,
             )
             spec.check_compatible(wanted, self.store.name, ingest=False)
             self._spec = spec
@@ -167,8 +189,9 @@ class Retriever:
             return []
         self.check()
         started = time.perf_counter()
-        dense = self.embedder.embed_queries(questions)
-        sparse = [self.sparse.encode_query(q) for q in questions]
+        searched = [content_words(q, self.content_words_over) for q in questions]
+        dense = self.embedder.embed_queries(searched)
+        sparse = [self.sparse.encode_query(q) for q in searched]
         embed_ms = (time.perf_counter() - started) * 1000 / len(questions)
         results = []
         for row, sparse_vector, (question, where, options) in zip(
@@ -184,8 +207,10 @@ class Retriever:
                 where=where,
                 limit=limit,
                 score_threshold=options.score_threshold,
-                prefetch_limit=max(50, options.top_k * 4),
+                prefetch_limit=max(self.fusion.prefetch_limit, options.top_k * 4),
                 mmr_diversity=options.mmr_diversity,
+                fusion=self.fusion.method,
+                dense_weight=self.fusion.dense_weight,
             )
             found = self.store.search(request)
             search_ms = (time.perf_counter() - started) * 1000

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
+import snowballstemmer
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -120,11 +121,52 @@ class Settings(BaseSettings):
         "collection keeps the mode it was created with.",
     )
 
+    contextualize: Literal["none", "claude", "local"] = Field(
+        default="none",
+        description="At ingest, have a model write a sentence per chunk that situates it in "
+        "its document, indexed with the chunk (Anthropic's contextual retrieval): claude "
+        "(the whole document prompt-cached; cost in the ingest report) or local (the local "
+        "model). Contexts are cached by content, so re-ingesting pays nothing. none: off.",
+    )
+    sparse_stemmer: str = Field(
+        default="english",
+        description="Language whose Snowball stemmer the keyword (sparse) index uses, so "
+        "'terminated' matches 'termination'; 'none' indexes words as written. A collection "
+        "keeps the stemmer it was created with.",
+    )
+
     top_k: int = Field(default=5, ge=1, le=100, description="Chunks retrieved per question.")
     search_mode: Literal["hybrid", "dense", "sparse"] = Field(
         default="hybrid",
         description="hybrid: Qdrant's RRF fusion of dense and sparse (BM25) results; dense: "
         "embeddings only; sparse: keywords only.",
+    )
+    fusion: Literal["rrf", "dbsf"] = Field(
+        default="rrf",
+        description="How hybrid search fuses its dense and sparse rankings: rrf (Reciprocal "
+        "Rank Fusion, k=60) or dbsf (Qdrant's Distribution-Based Score Fusion).",
+    )
+    dense_weight: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=10.0,
+        description="In rrf fusion, the weight of the dense ranking against the sparse one's "
+        "1.0 (Qdrant servers and Edge honour it; qdrant-client's in-process mode ignores it).",
+    )
+    prefetch_limit: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Candidates each side of a hybrid search brings to the fusion (at least "
+        "4 x top_k are taken).",
+    )
+    content_words_over: int = Field(
+        default=20,
+        ge=0,
+        le=10_000,
+        description="Questions of more than this many words (templated ones, mostly) are "
+        "searched by their content words, stop and instruction words dropped, on the dense "
+        "and the keyword side; the model still gets the whole question. 0 turns it off.",
     )
     score_threshold: float | None = Field(
         default=None,
@@ -288,6 +330,14 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("sparse_stemmer")
+    @classmethod
+    def _known_stemmer(cls, value: str) -> str:
+        languages = snowballstemmer.algorithms()
+        if value != "none" and value not in languages:
+            raise ValueError(f"no Snowball stemmer for {value!r}; use none or one of {languages}")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -45,14 +45,29 @@ def connection(settings: Settings) -> dict[str, Any]:
     }
 
 
-def store_for(settings: Settings, collection: str | None = None) -> VectorStore:
-    """The store of `collection` (default: the configured one) as `settings` describe it."""
-    return open_store(
-        collection or settings.collection,
-        **connection(settings),
-        shards=settings.qdrant_shards,
-        replicas=settings.qdrant_replicas,
-    )
+def store_for(
+    settings: Settings, collection: str | None = None, *, follow: bool = True
+) -> VectorStore:
+    """The store of `collection` (default: the configured one) as `settings` describe it.
+
+    With `follow`, a name switched to another version of the collection (blue/green, see
+    `VectorStore.serving`) opens that version; `follow=False` opens the named one itself.
+    """
+
+    def named(name: str) -> VectorStore:
+        return open_store(
+            name,
+            **connection(settings),
+            shards=settings.qdrant_shards,
+            replicas=settings.qdrant_replicas,
+        )
+
+    store = named(collection or settings.collection)
+    version = store.serving() if follow else None
+    if version is None:
+        return store
+    store.close()
+    return named(version)
 
 
 def open_store(

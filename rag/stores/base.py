@@ -27,6 +27,7 @@ SCROLL_PAGE = 1024
 
 Scalar = str | int | bool
 SearchMode = Literal["dense", "sparse", "hybrid"]
+FusionMethod = Literal["rrf", "dbsf"]
 C = TypeVar("C")
 F = TypeVar("F")
 
@@ -42,6 +43,8 @@ _SPEC_TYPES: dict[str, type] = {
     "chunk_overlap_tokens": int,
     "sparse": dict,
     "chunk_context": str,
+    "generated_context": str,
+    "base_embedding_model": str,
     "schema_version": int,
     "created_at": str,
 }
@@ -61,6 +64,8 @@ class CollectionSpec:
     chunk_overlap_tokens: int = 32
     sparse: dict[str, Any] = field(default_factory=dict)
     chunk_context: str = "none"  # what is indexed with each chunk (ingest/context.py)
+    generated_context: str = "none"  # who wrote chunk contexts (ingest/contextualize.py)
+    base_embedding_model: str = ""  # the model `embedding_model` was tuned from (ingest/tune.py)
     schema_version: int = SCHEMA_VERSION
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -134,6 +139,13 @@ class CollectionSpec:
                 f"collection {collection!r} has schema version {self.schema_version}, this "
                 f"adaptrag writes {wanted.schema_version}; {way_out}"
             )
+        if ingest and self.generated_context != wanted.generated_context:
+            raise ConfigError(
+                f"collection {collection!r} was built with generated chunk context "
+                f"{self.generated_context!r}, not {wanted.generated_context!r}; set "
+                f"ADAPTRAG_CONTEXTUALIZE={self.generated_context} (or --contextualize) or "
+                f"{way_out}"
+            )
         chunking = (self.chunk_tokens, self.chunk_overlap_tokens)
         if ingest and chunking != (wanted.chunk_tokens, wanted.chunk_overlap_tokens):
             raise ConfigError(
@@ -169,11 +181,15 @@ class Where:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """A dense, sparse or hybrid (RRF-fused) search, optionally diversified by MMR.
+    """A dense, sparse or hybrid (fused) search, optionally diversified by MMR.
 
-    With `mmr_diversity` (0 = relevance only, 1 = most diverse), the `prefetch_limit` best
-    candidates of the mode are re-ranked by Maximal Marginal Relevance on the dense vectors,
-    and scores are MMR scores; `score_threshold` always applies to the mode's own scores.
+    Hybrid takes the `prefetch_limit` best of each side and fuses them: `rrf` (Reciprocal
+    Rank Fusion, the dense ranking weighted `dense_weight` against the sparse one's 1.0) or
+    `dbsf` (Qdrant's Distribution-Based Score Fusion: each side's scores normalized by their
+    mean and spread, then summed). With `mmr_diversity` (0 = relevance only, 1 = most
+    diverse), the `prefetch_limit` best candidates of the mode are re-ranked by Maximal
+    Marginal Relevance on the dense vectors, and scores are MMR scores; `score_threshold`
+    always applies to the mode's own scores.
     """
 
     dense: Sequence[float] | None = None
@@ -184,6 +200,8 @@ class SearchRequest:
     score_threshold: float | None = None
     prefetch_limit: int = 50
     mmr_diversity: float | None = None
+    fusion: FusionMethod = "rrf"
+    dense_weight: float = 1.0
 
 
 class VectorStore(Protocol):
@@ -207,8 +225,9 @@ class VectorStore(Protocol):
         """Delete every point matching `where`."""
         ...
 
-    def scroll(self, where: Where | None, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
-        """Payloads (only `fields`) of every matching point, in no particular order."""
+    def scroll(self, where: Where | None, fields: Sequence[str] | None) -> Iterator[dict[str, Any]]:
+        """Payloads (only `fields`; None: whole payloads) of every matching point, in no
+        particular order."""
         ...
 
     def count(self, where: Where | None = None) -> int:
@@ -225,6 +244,14 @@ class VectorStore(Protocol):
 
     def optimize(self) -> None:
         """Build indexes after a bulk write (a no-op where the server does it itself)."""
+        ...
+
+    def serving(self) -> str | None:
+        """The collection that serves this name (blue/green versions), None: this one."""
+        ...
+
+    def set_serving(self, version: str | None) -> None:
+        """Point this name at another collection (atomically), or back at itself (None)."""
         ...
 
     def drop(self) -> None:

@@ -36,6 +36,7 @@ from rag.types import Source, SparseVector
 
 SPEC_FILE = "collection.json"
 PID_FILE = "owner.pid"
+SERVING_FILE = "serving.json"
 
 
 def collections_root(data_dir: Path) -> Path:
@@ -141,6 +142,13 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(list(vector.indices), list(vector.values))
 
 
+def _fusion(request: SearchRequest) -> qe.Fusion.Rrf | qe.Fusion.Dbsf:
+    if request.fusion == "dbsf":
+        return qe.Fusion.Dbsf()
+    weights = None if request.dense_weight == 1.0 else [request.dense_weight, 1.0]
+    return qe.Fusion.Rrf(k=RRF_K, weights=weights)
+
+
 class EdgeStore:
     """One collection in an embedded Qdrant Edge shard (see the module docstring)."""
 
@@ -205,8 +213,8 @@ class EdgeStore:
             raise StoreError("refusing to delete with an empty filter; use drop() instead")
         self._open().update(qe.UpdateOperation.delete_points_by_filter(condition))
 
-    def scroll(self, where: Where | None, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
-        """Payloads (only `fields`) of every matching point."""
+    def scroll(self, where: Where | None, fields: Sequence[str] | None) -> Iterator[dict[str, Any]]:
+        """Payloads (only `fields`; None: all) of every matching point."""
         shard, offset = self._open(), None
         while True:
             records, offset = shard.scroll(
@@ -214,7 +222,7 @@ class EdgeStore:
                     offset=offset,
                     limit=SCROLL_PAGE,
                     filter=_filter(where),
-                    with_payload=list(fields),
+                    with_payload=True if fields is None else list(fields),
                 )
             )
             for record in records:
@@ -234,7 +242,7 @@ class EdgeStore:
         return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def search(self, request: SearchRequest) -> list[Source]:
-        """Dense, sparse, or RRF-fused hybrid search (optionally MMR), filtered in the engine."""
+        """Dense, sparse, or fused hybrid search (optionally MMR), filtered in the engine."""
         dense_vector = [float(x) for x in request.dense or []]
         dense = qe.Query.Nearest(dense_vector, using=DENSE_VECTOR)
         sparse = qe.Query.Nearest(
@@ -249,7 +257,7 @@ class EdgeStore:
                     qe.Prefetch(limit=request.prefetch_limit, query=q, filter=condition)
                     for q in (dense, sparse)
                 ],
-                "query": qe.Fusion.Rrf(k=RRF_K),  # the stub omits Fusion.Rrf
+                "query": _fusion(request),
             }
         else:
             stage = {"query": dense if request.mode == "dense" else sparse}
@@ -287,6 +295,30 @@ class EdgeStore:
     def optimize(self) -> None:
         """Merge segments and build the HNSW index after a bulk write."""
         self._open().optimize()
+
+    def serving(self) -> str | None:
+        """The collection that serves this name (`serving.json`), None: this one."""
+        try:
+            data = json.loads((self.path / SERVING_FILE).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise StoreError(
+                f"{self.path / SERVING_FILE} is unreadable ({exc}); delete it to serve "
+                f"{self.name!r} itself"
+            ) from exc
+        version = data.get("collection") if isinstance(data, dict) else None
+        return version if isinstance(version, str) and version else None
+
+    def set_serving(self, version: str | None) -> None:
+        """Point this name at `version` with one atomic file rename (None: at itself)."""
+        target = self.path / SERVING_FILE
+        if version is None:
+            target.unlink(missing_ok=True)
+            return
+        tmp = self.path / f"{SERVING_FILE}.tmp"
+        tmp.write_text(json.dumps({"collection": version}))
+        tmp.replace(target)
 
     def drop(self) -> None:
         """Delete the collection's folder (taking the lock first, so a holder is not hurt)."""

@@ -32,6 +32,7 @@ from rag.stores.base import (
 from rag.types import Source, SparseVector
 
 METADATA_KEY = "adaptrag"
+SERVING_KEY = "adaptrag_serving"  # the collection version serving this name
 T = TypeVar("T")
 
 
@@ -108,6 +109,13 @@ def _filter(where: Where | None) -> models.Filter | None:
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
     return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _fusion(request: SearchRequest) -> models.RrfQuery | models.FusionQuery:
+    if request.fusion == "dbsf":
+        return models.FusionQuery(fusion=models.Fusion.DBSF)
+    weights = None if request.dense_weight == 1.0 else [request.dense_weight, 1.0]
+    return models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=weights))
 
 
 class ServerStore:
@@ -191,8 +199,8 @@ class ServerStore:
         selector = models.FilterSelector(filter=condition)
         _call(self.client, "delete", lambda: self.client.delete(self.name, selector, wait=True))
 
-    def scroll(self, where: Where | None, fields: Sequence[str]) -> Iterator[dict[str, Any]]:
-        """Payloads (only `fields`) of every matching point."""
+    def scroll(self, where: Where | None, fields: Sequence[str] | None) -> Iterator[dict[str, Any]]:
+        """Payloads (only `fields`; None: all) of every matching point."""
         offset: Any = None
         while True:
             page = partial(
@@ -201,7 +209,7 @@ class ServerStore:
                 scroll_filter=_filter(where),
                 limit=SCROLL_PAGE,
                 offset=offset,
-                with_payload=list(fields),
+                with_payload=True if fields is None else list(fields),
             )
             records, offset = _call(self.client, "scroll", page)
             for record in records:
@@ -230,7 +238,7 @@ class ServerStore:
         return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def search(self, request: SearchRequest) -> list[Source]:
-        """Dense, sparse, or RRF-fused hybrid search (optionally MMR), filtered in the engine."""
+        """Dense, sparse, or fused hybrid search (optionally MMR), filtered in the engine."""
         condition = _filter(request.where)
         dense = [float(x) for x in request.dense or []]
         sparse = _sparse(request.sparse or SparseVector([], []))
@@ -244,7 +252,7 @@ class ServerStore:
                     )
                     for vector, using in ((dense, DENSE_VECTOR), (sparse, SPARSE_VECTOR))
                 ],
-                "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+                "query": _fusion(request),
             }
         elif request.mode == "dense":
             stage = {"query": dense, "using": DENSE_VECTOR}
@@ -282,6 +290,22 @@ class ServerStore:
 
     def optimize(self) -> None:
         """The server indexes in the background; nothing to do."""
+
+    def serving(self) -> str | None:
+        """The collection that serves this name (from this one's metadata), None: this one."""
+        if not self._exists():
+            return None
+        info = _call(self.client, "read collection", lambda: self.client.get_collection(self.name))
+        version = (info.config.metadata or {}).get(SERVING_KEY)
+        return version if isinstance(version, str) and version else None
+
+    def set_serving(self, version: str | None) -> None:
+        """Point this name at `version` with one metadata update (None: at itself)."""
+        _call(
+            self.client,
+            f"switch collection {self.name!r}",
+            lambda: self.client.update_collection(self.name, metadata={SERVING_KEY: version}),
+        )
 
     def drop(self) -> None:
         """Delete the collection and everything in it."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from rag.sparse import V1, V2, SparseConfig, SparseEncoder, tokenize
+import pytest
+
+from rag.errors import ConfigError
+from rag.settings import Settings
+from rag.sparse import V1, V2, V3, SparseConfig, SparseEncoder, tokenize
 
 
 def test_tokens_are_lowercased_words_without_stopwords() -> None:
-    assert tokenize("The Tenant shall give 90 days' notice, per Clause 7.") == [
+    assert tokenize("The Tenant shall give 90 days' notice, per Clause 7.", V2) == [
         "tenant",
         "shall",
         "give",
@@ -55,7 +59,7 @@ def test_text_without_words_gives_an_empty_vector() -> None:
 
 
 def test_glued_letters_and_digits_also_give_their_runs() -> None:
-    assert tokenize("AMD's FY2018 10-K revenue") == [
+    assert tokenize("AMD's FY2018 10-K revenue", V2) == [
         "amd",
         "s",
         "fy2018",
@@ -81,3 +85,61 @@ def test_a_collection_is_queried_with_the_encoding_it_was_built_with() -> None:
     )
     assert SparseEncoder.matching({"version": "bm25-someday-v9"}) is None
     assert SparseEncoder.matching({"version": V2, "unknown_field": 1}) is None
+
+
+def test_v3_stems_words_and_keeps_identifiers_whole() -> None:
+    assert tokenize("Terminated licensing agreements under the 10-K and ISO-9001") == [
+        "termin",
+        "licens",
+        "agreement",
+        "10",
+        "k",
+        "iso",
+        "9001",
+        "10-k",
+        "iso-9001",
+    ]
+    # So a question's inflection meets the clause's: "terminate" / "termination".
+    question = set(SparseEncoder().encode_query("When can the lease be terminated?").indices)
+    clause = set(SparseEncoder().encode_passage("Termination of the lease").indices)
+    assert len(question & clause) == 2  # lease, termin
+    # Words only (no digits) joined by hyphens are not identifiers: "non-compete" is two.
+    assert "non-compet" not in tokenize("a non-compete clause")
+    # Without a stemmer, v3 keeps words as written.
+    plain = SparseConfig(stemmer=None)
+    assert tokenize("terminated leases", plain.version, plain.stemmer) == ["terminated", "leases"]
+
+
+def test_v3_uses_the_snowball_stop_list() -> None:
+    assert tokenize("What should not be done before the closing?") == ["done", "close"]
+    assert tokenize("What should not be done before the closing?", V2) == [
+        "what",
+        "should",
+        "not",
+        "done",
+        "before",
+        "closing",
+    ]
+
+
+def test_records_of_older_versions_read_back_unchanged() -> None:
+    """A v2 collection's record has no stemmer field: matching must give the same record
+    (the collection check compares them) and encode as v2 did, unstemmed."""
+    recorded = {"k1": 1.2, "b": 0.75, "avg_doc_tokens": 120.0, "index_bits": 31, "version": V2}
+    matched = SparseEncoder.matching(recorded)
+    assert matched is not None and matched.config.as_dict() == recorded
+    assert matched.encode_query("terminated") == SparseEncoder(
+        SparseConfig(version=V2)
+    ).encode_query("terminated")
+    assert SparseEncoder().config.as_dict()["stemmer"] == "english"
+    assert SparseEncoder().config.version == V3
+    assert SparseEncoder.matching({**recorded, "version": V3, "stemmer": "klingon"}) is None
+
+
+def test_the_stemmer_language_is_a_setting() -> None:
+    german = SparseEncoder.for_language("german")
+    assert tokenize("Kündigungen", german.config.version, german.config.stemmer) == ["kundig"]
+    assert SparseEncoder.for_language("none").config.stemmer is None
+    assert Settings(sparse_stemmer="french").sparse_stemmer == "french"
+    with pytest.raises((ValueError, ConfigError), match="no Snowball stemmer for 'klingon'"):
+        Settings(sparse_stemmer="klingon")

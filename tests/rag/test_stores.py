@@ -6,6 +6,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,16 @@ class StoreContract:
         top_two = {h.doc_id for h in store.search(request)[:2]}
         assert top_two == {"lease", "hedging"}  # one from each retriever
 
+    def test_dbsf_fusion_also_takes_the_best_of_each_side(self, store) -> None:
+        store.create(SPEC)
+        store.upsert(_chunks())
+        request = SearchRequest(
+            dense=_vector(0), sparse=SPARSE.encode_query("hedged forwards"), limit=4, fusion="dbsf"
+        )
+        hits = store.search(request)
+        assert {h.doc_id for h in hits[:2]} == {"lease", "hedging"}
+        assert len(hits) == 4 and hits[0].score >= hits[-1].score
+
     def test_filters_apply_inside_the_search(self, store) -> None:
         store.create(SPEC)
         store.upsert(_chunks())
@@ -165,6 +176,14 @@ class StoreContract:
         with pytest.raises(ConfigError, match="chunk_tokens=200"):
             ensure_collection(store, rechunked, ingest=True)
 
+    def test_a_name_can_be_served_by_another_version(self, store) -> None:
+        store.create(SPEC)
+        assert store.serving() is None
+        store.set_serving("contract-v2")
+        assert store.serving() == "contract-v2"
+        store.set_serving(None)
+        assert store.serving() is None
+
     def test_drop_removes_everything(self, store) -> None:
         store.create(SPEC)
         store.upsert(_chunks())
@@ -178,6 +197,19 @@ class TestEdgeStore(StoreContract):
         store = EdgeStore(tmp_path, "contract")
         yield store
         store.close()
+
+    def test_rrf_weights_the_dense_ranking(self, store: EdgeStore) -> None:
+        """A heavier dense side lifts what only dense search found ("lease": no keyword
+        matches). qdrant-client's in-process mode ignores weights; Edge and servers do not."""
+        store.create(SPEC)
+        store.upsert(_chunks())
+        request = SearchRequest(dense=_vector(0), sparse=SPARSE.encode_query("hedged forwards"))
+
+        def lease_score(weight: float) -> float:
+            hits = store.search(replace(request, dense_weight=weight))
+            return next(h.score for h in hits if h.doc_id == "lease")
+
+        assert lease_score(0.3) < lease_score(1.0) < lease_score(3.0)
 
     def test_payload_indexes_exist_on_domain_and_doc_id(self, store: EdgeStore) -> None:
         store.create(SPEC)
@@ -246,3 +278,16 @@ class TestServerStore(StoreContract):
         )
         with pytest.raises(StoreError, match="not built by adaptrag"):
             store.spec()
+
+    def test_the_fusion_reaches_the_server_query_as_qdrant_spells_it(self) -> None:
+        """What a Qdrant server receives (the in-process mode cannot show weights at work)."""
+        from qdrant_client import models
+
+        from rag.stores.server import _fusion
+
+        assert _fusion(SearchRequest()) == models.RrfQuery(rrf=models.Rrf(k=60))
+        weighted = _fusion(SearchRequest(dense_weight=2.0))
+        assert weighted == models.RrfQuery(rrf=models.Rrf(k=60, weights=[2.0, 1.0]))
+        assert _fusion(SearchRequest(fusion="dbsf")) == models.FusionQuery(
+            fusion=models.Fusion.DBSF
+        )
