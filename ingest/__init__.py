@@ -10,14 +10,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ingest.contextualize import Contextualizer, contextualizer_for
 from ingest.job import IngestJob, ProgressHook
 from ingest.loaders import LoaderOptions
 from ingest.report import FileIssue, IngestReport
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.settings import Settings, load_settings
+from rag.sparse import SparseEncoder
 from rag.stores import VectorStore, store_for
 
-__all__ = ["FileIssue", "IngestJob", "IngestReport", "LoaderOptions", "ingest_paths"]
+__all__ = [
+    "Contextualizer",
+    "FileIssue",
+    "IngestJob",
+    "IngestReport",
+    "LoaderOptions",
+    "ingest_paths",
+]
 
 
 def ingest_paths(
@@ -58,12 +67,15 @@ def ingest_paths(
     settings = settings or load_settings()
     own_store = store is None
     store = store or store_for(settings, collection)
+    contextualizer = contextualizer_for(settings)
     job = IngestJob(
         store,
         embedder or SentenceTransformerEmbedder.from_settings(settings),
         chunk_tokens=settings.chunk_tokens,
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         chunk_context=settings.chunk_context,
+        sparse=SparseEncoder.for_language(settings.sparse_stemmer),
+        contextualizer=contextualizer,
         # Several model batches per embedding call keep the model busy between writes.
         batch_chunks=settings.embedding_batch_size * 4,
         show_progress=show_progress,
@@ -82,3 +94,5 @@ def ingest_paths(
     finally:
         if own_store:
             store.close()
+        if contextualizer is not None:
+            contextualizer.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rag.types import Chunk, Document
 
@@ -44,17 +45,51 @@ def indexed_text(
     *,
     token_length: Callable[[str], int],
     max_tokens: int,
+    generated: str = "",
 ) -> str:
     """The text to embed and sparse-encode for `chunk`, within `max_tokens` model tokens.
 
-    The context is shortened word by word until the whole fits, so the model never
-    truncates the chunk itself.
+    The context (the title line in "title" mode, then any `generated` sentence) is
+    shortened word by word until the whole fits, so the model never truncates the chunk.
     """
-    if mode == "none":
+    line = context_line(document, chunk) if mode == "title" else ""
+    context = " ".join(part for part in (line, generated) if part)
+    if not context:
         return chunk.text
-    context = context_line(document, chunk)
     room = max_tokens - token_length(chunk.text) - 2  # the joining newlines
     words = context.split()
     while words and token_length(" ".join(words)) > room:
         words = words[: max(0, len(words) - max(1, len(words) // 4))]
     return f"{' '.join(words)}\n\n{chunk.text}" if words else chunk.text
+
+
+def stored_indexed_text(
+    payload: dict[str, Any],
+    mode: str,
+    *,
+    token_length: Callable[[str], int],
+    max_tokens: int,
+) -> str:
+    """What was indexed for a stored chunk, from its payload (to index it again).
+
+    Chunks store the context they were indexed with (`context`); for chunks stored before
+    that field, it is rebuilt from the title, source and headings in the payload.
+    """
+    text = str(payload.get("text", ""))
+    if "context" in payload:
+        context = str(payload["context"] or "")
+        return f"{context}\n\n{text}" if context else text
+    document = Document(
+        str(payload.get("doc_id", "")),
+        "",
+        str(payload.get("title", "")),
+        str(payload.get("source", "")),
+        {"format": payload.get("format")},
+    )
+    chunk = Chunk(
+        document.doc_id,
+        int(payload.get("chunk_index", 0)),
+        text,
+        {"headings": payload.get("headings", [])},
+    )
+    return indexed_text(document, chunk, mode, token_length=token_length, max_tokens=max_tokens)

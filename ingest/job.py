@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ingest.chunking import Chunker
 from ingest.context import indexed_text
+from ingest.contextualize import Contextualizer
 from ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
 from ingest.report import FileIssue, IngestReport
 from ingest.sync import (
@@ -35,7 +36,7 @@ from ingest.sync import (
     deletions,
     read_manifest,
 )
-from rag.collection_info import wanted_spec
+from rag.collection_info import embedder_for, wanted_spec
 from rag.embedder import Embedder
 from rag.errors import ConfigError
 from rag.sparse import SparseEncoder
@@ -111,6 +112,7 @@ class IngestJob:
         chunk_overlap_tokens: int,
         sparse: SparseEncoder | None = None,
         chunk_context: str = "none",
+        contextualizer: Contextualizer | None = None,
         batch_chunks: int = 256,
         show_progress: bool | None = None,
         on_progress: ProgressHook | None = None,
@@ -121,6 +123,7 @@ class IngestJob:
         self.chunk_overlap_tokens = chunk_overlap_tokens
         self.sparse = sparse or SparseEncoder()
         self.chunk_context = chunk_context
+        self.contextualizer = contextualizer
         self.batch_chunks = batch_chunks
         self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
         self.on_progress = on_progress
@@ -137,6 +140,7 @@ class IngestJob:
             chunk_overlap_tokens=self.chunk_overlap_tokens,
             dimension=dimension,
             chunk_context=self.chunk_context,
+            generated_context=self.contextualizer.usage.backend if self.contextualizer else "none",
         )
 
     def _check_existing(self) -> CollectionSpec | None:
@@ -149,6 +153,7 @@ class IngestJob:
         if existing is not None:
             self.sparse = SparseEncoder.matching(existing.sparse) or self.sparse
             self.chunk_context = existing.chunk_context
+            self.embedder = embedder_for(self.embedder, existing)
             existing.check_compatible(
                 self._spec_for(existing.dimension), self.store.name, ingest=True
             )
@@ -160,14 +165,24 @@ class IngestJob:
             wanted = self._spec_for(self.embedder.dimension)
             self._spec = ensure_collection(self.store, wanted, ingest=True)
 
-    def _indexed_text(self, document: Document, chunk: Chunk) -> str:
-        return indexed_text(
-            document,
-            chunk,
-            self.chunk_context,
-            token_length=self.embedder.token_length,
-            max_tokens=self.embedder.max_chunk_tokens,
+    def _indexed_texts(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:
+        """What is embedded and sparse-encoded for each chunk (context included)."""
+        generated = (
+            self.contextualizer.contexts(document, chunks)
+            if self.contextualizer is not None
+            else [""] * len(chunks)
         )
+        return [
+            indexed_text(
+                document,
+                chunk,
+                self.chunk_context,
+                token_length=self.embedder.token_length,
+                max_tokens=self.embedder.max_chunk_tokens,
+                generated=context,
+            )
+            for chunk, context in zip(chunks, generated, strict=True)
+        ]
 
     def _chunks(self, document: Document) -> list[Chunk]:
         if self._chunker is None:
@@ -214,6 +229,8 @@ class IngestJob:
             report.deleted = len(doomed)
         if not dry_run and (report.chunks_embedded or report.deleted):
             self.store.optimize()
+        if self.contextualizer is not None:
+            report.context = self.contextualizer.usage.to_dict()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -359,7 +376,7 @@ class _Run:
             self._put(self._to_write, _Batch([], [work]))
             return
         chunks = self.job._chunks(document)
-        texts = [self.job._indexed_text(document, c) for c in chunks]
+        texts = self.job._indexed_texts(document, chunks)
         sparse = [self.job.sparse.encode_passage(text) for text in texts]
         work = _Work(document, document_hash, file, action, chunks, sparse, texts)
         self._put(self._to_embed, work)
@@ -431,14 +448,21 @@ class _Run:
         points: list[StoredChunk] = []
         row = 0
         for work in works:
-            for chunk, sparse in zip(work.chunks, work.sparse, strict=True):
-                points.append(self._point(work, chunk, sparse, vectors[row], ingested_at))
+            for chunk, sparse, text in zip(work.chunks, work.sparse, work.texts, strict=True):
+                context = text[: -len(chunk.text)].strip() if text != chunk.text else ""
+                points.append(self._point(work, chunk, sparse, vectors[row], ingested_at, context))
                 row += 1
         self._advance(bar, "embed", len(texts))
         self._put(self._to_write, _Batch(points, works))
 
     def _point(
-        self, work: _Work, chunk: Chunk, sparse: SparseVector, vector: Any, ingested_at: str
+        self,
+        work: _Work,
+        chunk: Chunk,
+        sparse: SparseVector,
+        vector: Any,
+        ingested_at: str,
+        context: str,
     ) -> StoredChunk:
         document = work.document
         point_id = chunk_id(self.domain, document.doc_id, work.document_hash, chunk.chunk_index)
@@ -454,6 +478,7 @@ class _Run:
             "source_root": str(work.source.root),
             "title": document.title,
             "text": chunk.text,
+            "context": context,  # indexed before the text (title line, generated sentence)
             "content_hash": work.document_hash,
             "ingested_at": ingested_at,
         }

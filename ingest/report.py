@@ -21,6 +21,8 @@ class IngestReport:
     `plan` lists `{"doc_id", "action"}` for every document a dry run looked at; `replaced`
     lists `{"doc_id", "previous_source", "source"}` for every document whose stored version
     came from another file, now gone (a moved file, an earlier upload), that this run replaced.
+    `context` (with generated chunk context) says how many contexts were generated and
+    found cached, the tokens they took and their estimated cost.
     """
 
     collection: str
@@ -37,6 +39,7 @@ class IngestReport:
     seconds: float = 0.0
     dry_run: bool = False
     plan: list[dict[str, str]] = field(default_factory=list)
+    context: dict[str, Any] | None = None  # generated chunk contexts: counts, tokens, cost
 
     @property
     def ok(self) -> bool:

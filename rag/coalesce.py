@@ -80,6 +80,10 @@ class CoalescingEmbedder:
         with self._cond:
             return len(self._queue)
 
+    def with_model(self, model_id: str) -> CoalescingEmbedder:
+        """A coalescing embedder over the wrapped one's version with another model."""
+        return CoalescingEmbedder(self.inner.with_model(model_id), self.max_batch, self.max_wait_s)
+
     def token_length(self, text: str) -> int:
         """Tokens in `text` (not coalesced: no model call)."""
         return self.inner.token_length(text)

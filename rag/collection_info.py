@@ -25,6 +25,8 @@ def wanted_spec(
     chunk_overlap_tokens: int,
     dimension: int,
     chunk_context: str = "none",
+    generated_context: str = "none",
+    base_embedding_model: str = "",
 ) -> CollectionSpec:
     """The record a collection built by these encoders and chunk settings carries."""
     return CollectionSpec(
@@ -37,7 +39,17 @@ def wanted_spec(
         chunk_overlap_tokens=chunk_overlap_tokens,
         sparse=sparse.config.as_dict(),
         chunk_context=chunk_context,
+        generated_context=generated_context,
+        base_embedding_model=base_embedding_model,
     )
+
+
+def embedder_for(embedder: Embedder, spec: CollectionSpec) -> Embedder:
+    """The embedder that reads `spec`'s collection: `embedder`, or its tuned version when
+    the collection was built by a model tuned from it (`adaptrag embeddings tune`)."""
+    if spec.base_embedding_model and spec.base_embedding_model == embedder.model_id:
+        return embedder.with_model(spec.embedding_model)
+    return embedder
 
 
 def domain_snapshot(store: VectorStore, domain: str) -> str:
@@ -73,6 +85,7 @@ def describe_collection(
         "dimension": spec.dimension,
         "chunks": store.count(visible),
         "fingerprint": spec.fingerprint(),
+        "serving": store.serving() or name,  # the version queries of this name go to
     }
     if detail:
         chunks_by_domain = store.facet("domain", visible)

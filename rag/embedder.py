@@ -59,6 +59,11 @@ class Embedder(Protocol):
         """One row per query, in the caller's order."""
         ...
 
+    def with_model(self, model_id: str) -> Embedder:
+        """This embedder (device, prefixes, batching) over another model: a version of this
+        model tuned for a collection (`adaptrag embeddings tune`)."""
+        ...
+
 
 def resolve_model_path(model_id: str) -> str:
     """Where to load `model_id` from: the packaged MiniLM for the default id, else the id itself."""
@@ -133,6 +138,17 @@ class SentenceTransformerEmbedder:
     def model_id(self) -> str:
         """The id the user chose (recorded in the collection, compared on every open)."""
         return self._model_id
+
+    def with_model(self, model_id: str) -> SentenceTransformerEmbedder:
+        """The same configuration over another model (loaded on first use)."""
+        return SentenceTransformerEmbedder(
+            model_id,
+            device=self.device,
+            batch_size=self.batch_size,
+            query_prefix=self.query_prefix,
+            passage_prefix=self.passage_prefix,
+            normalize=self.normalize,
+        )
 
     @property
     def model(self) -> Any:

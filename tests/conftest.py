@@ -73,6 +73,8 @@ def claude_env(anthropic_server: FakeAnthropic, monkeypatch: pytest.MonkeyPatch)
     anthropic_server.arrived.clear()
     anthropic_server.stream_error = None
     anthropic_server.cache_read_input_tokens = 0
+    anthropic_server.prompt_cache = False
+    anthropic_server._cached_prefixes.clear()
     anthropic_server.reply = cite_first_source
     monkeypatch.setenv("ANTHROPIC_BASE_URL", anthropic_server.url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)

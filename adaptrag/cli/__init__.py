@@ -13,6 +13,7 @@ from adaptrag.cli import (  # noqa: F401
     ask_cmd,
     collections_cmd,
     config_cmd,
+    embeddings_cmd,
     eval_cmd,
     ingest_cmd,
     serve_cmd,

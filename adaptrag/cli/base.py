@@ -112,6 +112,12 @@ adapters_app = typer.Typer(
     cls=_Group, no_args_is_help=True, help="Train, list and manage per-domain LoRA adapters."
 )
 app.add_typer(adapters_app, name="adapters")
+embeddings_app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    help="Tune the embedding model on a domain's questions (blue/green collection versions).",
+)
+app.add_typer(embeddings_app, name="embeddings")
 eval_app = typer.Typer(
     cls=_Group, no_args_is_help=True, help="Evaluate answer quality, compare runs, gate in CI."
 )
@@ -151,7 +157,8 @@ def _emit(data: Any, as_json: bool, human: str) -> None:
 
 
 def _store(settings: Settings, name: str) -> Any:
-    """The store of collection `name` (its backend imported only now)."""
+    """The store of collection `name` itself, not the version serving it (its backend
+    imported only now)."""
     from rag.stores import store_for
 
-    return store_for(settings, name)
+    return store_for(settings, name, follow=False)

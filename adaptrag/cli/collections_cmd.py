@@ -47,6 +47,7 @@ def collections_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         "\n".join(
             f"{r['name']}\t{r.get('chunks', '?')} chunks\t"
             f"{r.get('embedding_model', r.get('error'))}"
+            + (f"\tserved by {r['serving']}" if r.get("serving", r["name"]) != r["name"] else "")
             for r in rows
         )
         or f"no collections yet (data dir {settings.data_dir}); run `adaptrag ingest`"
@@ -83,6 +84,12 @@ def collections_drop(
     """Delete a collection and everything in it."""
     settings = _settings(ctx)
     _describe(settings, name, detail=False)  # a clear error if it does not exist
+    served = _served_by(settings, name)
+    if served:
+        raise ConfigError(
+            f"collection {name!r} serves {served[0]!r}; switch it first (adaptrag collections "
+            f"switch {served[0]} [VERSION]), then drop"
+        )
     if not yes:
         if as_json or not sys.stdin.isatty():
             raise ConfigError(f"refusing to drop {name!r} without confirmation; pass --yes")
@@ -90,3 +97,46 @@ def collections_drop(
     store = _store(settings, name)
     store.drop()
     _emit({"dropped": name}, as_json, f"dropped {name}")
+
+
+def _served_by(settings: Settings, version: str) -> list[str]:
+    """The collection names whose queries go to `version`."""
+    from rag.stores import collection_names, connection
+
+    names = []
+    for name in collection_names(**connection(settings)):
+        store = _store(settings, name)
+        try:
+            if name != version and store.serving() == version:
+                names.append(name)
+        finally:
+            store.close()
+    return names
+
+
+@collections_app.command("switch")
+def collections_switch(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Collection name that queries and ingests use."),
+    version: str | None = typer.Argument(
+        None, help="Collection that serves NAME from now on (NAME-vN); none: NAME itself."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Point a collection name at one of its versions (blue/green; atomic), or back."""
+    settings = _settings(ctx)
+    root = _describe(settings, name, detail=False)
+    if version is not None and version != name:
+        target = _describe(settings, version, detail=False)
+        if target["dimension"] != root["dimension"]:
+            raise ConfigError(
+                f"{version!r} holds {target['dimension']}-d vectors, {name!r} "
+                f"{root['dimension']}-d; it is not a version of {name!r}"
+            )
+    store = _store(settings, name)
+    try:
+        store.set_serving(None if version in (None, name) else version)
+    finally:
+        store.close()
+    serving = version or name
+    _emit({"name": name, "serving": serving}, as_json, f"{name} is served by {serving}")

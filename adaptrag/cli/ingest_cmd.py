@@ -49,12 +49,17 @@ def ingest(
         help="Put PREFIX/ before every document id, so two folders with the same file names "
         "stay separate documents.",
     ),
+    contextualize: str | None = typer.Option(
+        None,
+        "--contextualize",
+        help="claude | local | none: " + Settings.field_help("contextualize"),
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Ingest documents into a collection (idempotent: unchanged files cost nothing)."""
     from ingest import LoaderOptions, ingest_paths
 
-    settings = _settings(ctx, collection=collection)
+    settings = _settings(ctx, collection=collection, contextualize=contextualize)
     report = ingest_paths(
         paths,
         domain,
@@ -74,6 +79,14 @@ def ingest(
         f"{report.deleted} deleted; {report.chunks_embedded} chunks embedded, "
         f"{report.chunks_total} in these documents ({report.seconds:.1f} s)"
     ]
+    if report.context is not None:
+        c = report.context
+        lines.append(
+            f"  chunk context by {c['backend']} ({c['model']}): {c['generated']} generated, "
+            f"{c['cached']} cached; {c['input_tokens']} input tokens ("
+            f"{c['cache_read_input_tokens']} cache reads, {c['cache_creation_input_tokens']} "
+            f"cache writes), {c['output_tokens']} output, ${c['cost_usd']:.4f}"
+        )
     lines += [f"  {step['action']:<9} {step['doc_id']}" for step in report.plan]
     lines += [
         f"  replaced {step['doc_id']}: was from {step['previous_source']} (gone)"

@@ -67,6 +67,10 @@ class FakeAnthropic:
         self.arrived = threading.Event()
         self.stream_error: str | None = None
         self.cache_read_input_tokens = 0
+        # With `prompt_cache`, system blocks marked cache_control are cached as the API does:
+        # the first request with a prefix writes it, later ones read it (usage says which).
+        self.prompt_cache = False
+        self._cached_prefixes: set[str] = set()
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -194,7 +198,16 @@ def _message(
 ) -> dict[str, Any]:
     system = body.get("system", "")
     system_text = system if isinstance(system, str) else "".join(b["text"] for b in system)
-    prompt_chars = len(system_text) + len(json.dumps(body.get("messages", [])))
+    prompt_tokens = (len(system_text) + len(json.dumps(body.get("messages", [])))) // 4
+    cache_read, cache_write = fake.cache_read_input_tokens, 0
+    if fake.prompt_cache and isinstance(system, list) and system[-1].get("cache_control"):
+        prefix_tokens = len(system_text) // 4
+        if system_text in fake._cached_prefixes:
+            cache_read = prefix_tokens
+        else:
+            fake._cached_prefixes.add(system_text)
+            cache_write = prefix_tokens
+        prompt_tokens -= prefix_tokens
     return {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
         "type": "message",
@@ -204,9 +217,9 @@ def _message(
         "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": {
-            "input_tokens": prompt_chars // 4,
+            "input_tokens": prompt_tokens,
             "output_tokens": len(text.split()),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": fake.cache_read_input_tokens,
+            "cache_creation_input_tokens": cache_write,
+            "cache_read_input_tokens": cache_read,
         },
     }

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rag.coalesce import CoalescingEmbedder
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.errors import ModelBusyError
 
 
@@ -41,6 +41,9 @@ class Gated:
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed_passages(texts)
+
+    def with_model(self, model_id: str) -> Embedder:
+        return self.inner.with_model(model_id)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         first = not self.calls

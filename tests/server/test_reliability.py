@@ -27,7 +27,7 @@ from helpers.server import ADMIN, KEYS, LEGAL_INGEST, SAMPLE, Served, server_set
 from test_ingest_api import wait_for
 
 from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.generators.local import LocalGenerator
 
 
@@ -368,6 +368,9 @@ def test_readiness_is_503_while_the_query_path_hangs(
         def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
             self.release.wait(60)
             return embedder.embed_queries(texts)
+
+        def with_model(self, model_id: str) -> Embedder:
+            return embedder.with_model(model_id)
 
     tmp = tmp_path_factory.mktemp("hung")
     settings = server_settings(tmp, models_dir, request_timeout_s=1)
