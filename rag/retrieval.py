@@ -106,7 +106,7 @@ def build_where(
 class Fusion:
     """How a hybrid search fuses dense and sparse results (see `SearchRequest`)."""
 
-    method: FusionMethod = "rrf"
+    method: FusionMethod = "dbsf"
     dense_weight: float = 1.0
     prefetch_limit: int = 50
 

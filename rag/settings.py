@@ -142,9 +142,10 @@ class Settings(BaseSettings):
         "embeddings only; sparse: keywords only.",
     )
     fusion: Literal["rrf", "dbsf"] = Field(
-        default="rrf",
-        description="How hybrid search fuses its dense and sparse rankings: rrf (Reciprocal "
-        "Rank Fusion, k=60) or dbsf (Qdrant's Distribution-Based Score Fusion).",
+        default="dbsf",
+        description="How hybrid search fuses its dense and sparse results: dbsf (Qdrant's "
+        "Distribution-Based Score Fusion: each side's scores normalized, then summed; "
+        "measured best on CUAD and SQuAD) or rrf (Reciprocal Rank Fusion, k=60).",
     )
     dense_weight: float = Field(
         default=1.0,
@@ -171,7 +172,7 @@ class Settings(BaseSettings):
     score_threshold: float | None = Field(
         default=None,
         description="Drop retrieved chunks scoring below this (the score of the search mode: "
-        "cosine for dense, BM25 for sparse, RRF for hybrid). Unset keeps every top_k chunk.",
+        "cosine for dense, BM25 for sparse, the fusion's score for hybrid). Unset keeps every top_k chunk.",
     )
     mmr_diversity: float | None = Field(
         default=None,
