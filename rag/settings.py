@@ -172,7 +172,8 @@ class Settings(BaseSettings):
     score_threshold: float | None = Field(
         default=None,
         description="Drop retrieved chunks scoring below this (the score of the search mode: "
-        "cosine for dense, BM25 for sparse, the fusion's score for hybrid). Unset keeps every top_k chunk.",
+        "cosine for dense, BM25 for sparse, the fusion's score for hybrid). Unset keeps every "
+        "top_k chunk.",
     )
     mmr_diversity: float | None = Field(
         default=None,
