@@ -75,10 +75,11 @@ VARIANTS: dict[str, tuple[str, str]] = {
 CONTEXTUALIZE = {"local context": "local"}
 # How hybrid search fuses (settings changed at search time; the same index).
 SEARCHES: dict[str, dict[str, Any]] = {
-    "rrf": {},
-    "rrf dense x2": {"dense_weight": 2.0},
-    "rrf dense x0.5": {"dense_weight": 0.5},
-    "rrf prefetch 200": {"prefetch_limit": 200},
+    "default": {},
+    "rrf": {"fusion": "rrf"},
+    "rrf dense x2": {"fusion": "rrf", "dense_weight": 2.0},
+    "rrf dense x0.5": {"fusion": "rrf", "dense_weight": 0.5},
+    "prefetch 200": {"prefetch_limit": 200},
     "dbsf": {"fusion": "dbsf"},
     "content words off": {"content_words_over": 0},
 }
@@ -322,7 +323,7 @@ def main() -> None:
     parser.add_argument(
         "--searches",
         nargs="+",
-        default=["rrf"],
+        default=["default"],
         choices=list(SEARCHES),
         help="hybrid fusions to measure; the first is the one called 'hybrid'",
     )
