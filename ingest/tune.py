@@ -131,7 +131,9 @@ def _norm(text: str) -> str:
 
 
 def find_pairs(
-    rows: Sequence[QARow], chunks: Sequence[dict[str, Any]], indexed: Callable[[dict], str]
+    rows: Sequence[QARow],
+    chunks: Sequence[dict[str, Any]],
+    indexed: Callable[[dict[str, Any]], str],
 ) -> list[_Pair]:
     """Each row with the chunks that hold its evidence (see the module docstring)."""
     by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -169,9 +171,13 @@ def _where(domain: str, pair: _Pair, scope: Scope) -> Where | None:
 
 
 def hard_negatives(
-    retriever: Retriever, pairs: Sequence[_Pair], domain: str, options: TuneOptions
+    retriever: Retriever,
+    pairs: Sequence[_Pair],
+    domain: str,
+    options: TuneOptions,
+    indexed: Callable[[dict[str, Any]], str],
 ) -> list[list[str]]:
-    """Per pair, the texts of the top dense results that are not its positives."""
+    """Per pair, what was indexed for the top dense results that are not its positives."""
     search = SearchOptions(top_k=10, mode="dense", merge_adjacent=False, lead_chunk=False)
     found = retriever.search_many(
         [(p.question, _where(domain, p, options.scope), search) for p in pairs]
@@ -179,17 +185,12 @@ def hard_negatives(
     negatives = []
     for pair, retrieval in zip(pairs, found, strict=True):
         texts = [
-            _indexed_of_source(s.metadata, s.text)
+            indexed({**s.metadata, "text": s.text})
             for s in retrieval.sources
             if s.chunk_id not in pair.positives
         ]
         negatives.append(texts[: options.negatives])
     return negatives
-
-
-def _indexed_of_source(metadata: dict[str, Any], text: str) -> str:
-    context = str(metadata.get("context") or "")
-    return f"{context}\n\n{text}" if context else text
 
 
 def train(
@@ -397,7 +398,7 @@ def tune_embeddings(
     report.pairs, report.train, report.held_out = len(pairs), len(train_pairs), len(held)
 
     started = time.perf_counter()
-    negatives = hard_negatives(retriever, train_pairs, domain, options)
+    negatives = hard_negatives(retriever, train_pairs, domain, options, indexed)
     triples = [
         (p.question, p.positive_text, negs)
         for p, negs in zip(train_pairs, negatives, strict=True)

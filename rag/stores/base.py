@@ -203,6 +203,11 @@ class SearchRequest:
     fusion: FusionMethod = "rrf"
     dense_weight: float = 1.0
 
+    @property
+    def rrf_weights(self) -> list[float] | None:
+        """RRF weights of the (dense, sparse) prefetches; None when equal."""
+        return None if self.dense_weight == 1.0 else [self.dense_weight, 1.0]
+
 
 class VectorStore(Protocol):
     """One collection of chunks in some Qdrant, whichever engine runs it."""

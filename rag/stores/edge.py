@@ -145,8 +145,7 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
 def _fusion(request: SearchRequest) -> qe.Fusion.Rrf | qe.Fusion.Dbsf:
     if request.fusion == "dbsf":
         return qe.Fusion.Dbsf()
-    weights = None if request.dense_weight == 1.0 else [request.dense_weight, 1.0]
-    return qe.Fusion.Rrf(k=RRF_K, weights=weights)
+    return qe.Fusion.Rrf(k=RRF_K, weights=request.rrf_weights)
 
 
 class EdgeStore:

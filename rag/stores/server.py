@@ -114,8 +114,7 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
 def _fusion(request: SearchRequest) -> models.RrfQuery | models.FusionQuery:
     if request.fusion == "dbsf":
         return models.FusionQuery(fusion=models.Fusion.DBSF)
-    weights = None if request.dense_weight == 1.0 else [request.dense_weight, 1.0]
-    return models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=weights))
+    return models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=request.rrf_weights))
 
 
 class ServerStore:
