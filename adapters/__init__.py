@@ -22,14 +22,19 @@ from rag.settings import Settings
 from rag.stores import store_for
 
 if TYPE_CHECKING:
-    from adapters.training import TrainOptions, TrainResult, train_adapter
+    from adapters.options import TrainOptions
+    from adapters.training import TrainResult, train_adapter
 
 # Training needs torch; listing, registering and routing adapters do not. `import adapters`
 # stays light (the server's /v1/adapters, the CLI), and training loads on first use.
-_TRAINING = frozenset({"TrainOptions", "TrainResult", "train_adapter"})
+_TRAINING = frozenset({"TrainResult", "train_adapter"})
 
 
 def __getattr__(name: str) -> Any:
+    if name == "TrainOptions":
+        from adapters.options import TrainOptions
+
+        return TrainOptions
     if name in _TRAINING:
         from adapters import training
 

@@ -72,7 +72,12 @@ class AdapterInfo:
         return f"{self.name}/v{self.version}"
 
     def beats_base(self) -> bool:
-        """Whether its held-out F1 is above the base model's (the promotion rule)."""
+        """Whether it passed the gate (`adapters.gate`: the interval of its held-out F1 gain
+        over the base model lies above 0). Metadata from before the gate had an interval
+        keeps its old rule: a higher mean F1."""
+        gate = self.scores.get("gate")
+        if gate is not None:
+            return bool(gate.get("passed"))
         adapter, base = self.scores.get("adapter", {}), self.scores.get("base", {})
         return float(adapter.get("f1", -1.0)) > float(base.get("f1", 0.0))
 

@@ -6,19 +6,26 @@ the answer tokens only. Validation loss is checked every `eval_every` steps: the
 weights are kept, training stops after `patience` checks without improvement, and a
 checkpoint (weights, optimizer, step) lets `resume=True` continue an interrupted run.
 The result is registered as a new version; it becomes the domain's active adapter only if
-it beats the base model on the held-out rows through the real pipeline (or `force=True`).
+it passes the gate (`adapters.gate`: its F1 gain over the base model on the held-out rows,
+through the real pipeline, has a 95% interval above zero), or with `force=True`.
+
+The same data, options and seed give the same weights and the same gate result: training
+and gate run on a fixed number of threads (`threads`, recorded in the metadata) with
+torch's deterministic algorithms, the data order and LoRA initialization are seeded, and
+the gate decodes greedily.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +33,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from adapters.gate import MIN_GATE_ROWS, describe_gate, run_gate
+from adapters.options import TrainOptions
 from adapters.raft import RaftSettings, TrainingExample, build_examples
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from rag.collection_info import domain_snapshot
@@ -34,47 +43,10 @@ from rag.generators.local import LocalGenerator
 from rag.pipeline import Pipeline
 from rag.qa import file_hash, read_qa
 from rag.router import BASE_ADAPTER
-from rag.scoring import exact_match, token_f1
 from rag.settings import Settings
 from rag.types import QARow
 
 logger = logging.getLogger(__name__)
-DEFAULT_TARGETS = ("q_proj", "v_proj")
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """Everything `adaptrag adapters train` takes; defaults suit SmolLM2-135M on a CPU."""
-
-    domain: str
-    data: Path
-    name: str | None = None
-    base_model: str | None = None
-    epochs: float = 1.0
-    max_steps: int | None = None
-    lr: float = 3e-4
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    targets: tuple[str, ...] = DEFAULT_TARGETS
-    eval_split: float = 0.1
-    distractors: int = 3
-    oracle_p: float = 0.8
-    seed: int = 0
-    batch_size: int = 4
-    max_seq_tokens: int = 768
-    eval_every: int = 20
-    patience: int = 3
-    gate_rows: int | None = 50
-    force: bool = False
-    resume: bool = False
-
-    def run_id(self, data_hash: str) -> str:
-        """Identifies a run for resuming: same options and data, same run."""
-        identity = {k: v for k, v in asdict(self).items() if k not in ("force", "resume")}
-        identity["data"] = data_hash
-        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
-        return f"{self.name or self.domain}-{digest.hexdigest()[:10]}"
 
 
 @dataclass
@@ -103,21 +75,54 @@ class TrainResult:
             "skipped_rows": self.skipped_rows,
             "stopped_early": self.stopped_early,
             "eval_losses": self.eval_losses,
+            "gate": describe_gate(self.adapter.scores),
         }
 
 
 def split_rows(
     rows: Sequence[QARow], eval_split: float, seed: int
 ) -> tuple[list[QARow], list[QARow]]:
-    """A seeded train/validation split; the validation part has at least one row."""
+    """A seeded train/validation split.
+
+    The held-out part (validation loss and the gate) is `eval_split` of the rows, but at
+    least `MIN_GATE_ROWS` (30) when that leaves three quarters for training (a quarter of
+    the rows otherwise), and at least one row.
+    """
     if len(rows) < 2:
         raise ConfigError("training needs at least 2 QA rows (one is held out for validation)")
     if not 0.0 < eval_split < 1.0:
         raise ConfigError(f"--eval-split must be between 0 and 1, not {eval_split}")
     shuffled = list(rows)
     random.Random(seed).shuffle(shuffled)
-    held_out = min(len(rows) - 1, max(1, round(len(rows) * eval_split)))
+    wanted = max(1, round(len(rows) * eval_split), min(MIN_GATE_ROWS, len(rows) // 4))
+    held_out = min(len(rows) - 1, wanted)
     return shuffled[held_out:], shuffled[:held_out]
+
+
+def default_threads() -> int:
+    """Training threads when none are given: the machine's CPUs, at most 8."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+@contextmanager
+def reproducible(threads: int) -> Iterator[None]:
+    """Fixed threads and torch's deterministic algorithms, restored afterwards.
+
+    The thread count changes how float sums are split, so it is fixed for a run;
+    `warn_only` keeps an op without a deterministic kernel from failing the run.
+    """
+    saved = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        torch.use_deterministic_algorithms(saved[1], warn_only=saved[2])
 
 
 def _encode(generator: LocalGenerator, example: TrainingExample) -> tuple[list[int], list[int]]:
@@ -155,18 +160,6 @@ def _eval_loss(
     return sum(loss * w for loss, w in zip(losses, weights, strict=True)) / sum(weights)
 
 
-def score_answers(answers: Sequence[str], rows: Sequence[QARow]) -> dict[str, float]:
-    """Mean exact match and token F1 of answers against the rows' gold answers."""
-    n = max(len(rows), 1)
-    return {
-        "em": round(
-            sum(exact_match(a, r.answers) for a, r in zip(answers, rows, strict=True)) / n, 4
-        ),
-        "f1": round(sum(token_f1(a, r.answers) for a, r in zip(answers, rows, strict=True)) / n, 4),
-        "n": len(rows),
-    }
-
-
 def train_adapter(
     options: TrainOptions,
     *,
@@ -174,7 +167,7 @@ def train_adapter(
     pipeline: Pipeline | None = None,
     show_progress: bool | None = None,
 ) -> TrainResult:
-    """Train, register and (if it beats the base model) activate an adapter; see the module."""
+    """Train, register and (if it passes the gate) activate an adapter; see the module."""
     from peft import LoraConfig, get_peft_model
 
     name = options.name or options.domain
@@ -191,122 +184,133 @@ def train_adapter(
     train_rows, val_rows = split_rows(rows, options.eval_split, options.seed)
     data_hash = file_hash(options.data)
     registry = AdapterRegistry(settings.data_dir)
+    if pipeline is not None and pipeline.settings.temperature > 0:
+        raise ConfigError(
+            f"the gate compares greedy answers, but the pipeline samples (temperature "
+            f"{pipeline.settings.temperature}); pass a pipeline with temperature 0"
+        )
     own_pipeline = pipeline is None
-    qa = pipeline or Pipeline(settings)
+    # The gate decodes greedily whatever ADAPTRAG_TEMPERATURE says: same rows, same answers.
+    qa = pipeline or Pipeline(settings.model_copy(update={"temperature": 0.0}))
     started = time.perf_counter()
+    threads = options.threads or default_threads()
     try:
-        # A model of our own to train: the serving one (in qa) stays untouched.
-        trainer = LocalGenerator(
-            base_model, models_dir=settings.models_dir, device=settings.generator_device
-        )
-        raft = RaftSettings(options.distractors, options.oracle_p, options.seed)
-        budget = options.max_seq_tokens - 48  # room for the answer and end-of-turn
-        train_examples, skipped = build_examples(
-            train_rows,
-            qa.retriever,
-            options.domain,
-            raft,
-            count_tokens=trainer.count_tokens,
-            budget_tokens=budget,
-        )
-        val_examples, _ = build_examples(
-            val_rows,
-            qa.retriever,
-            options.domain,
-            replace(raft, oracle_p=1.0),
-            count_tokens=trainer.count_tokens,
-            budget_tokens=budget,
-        )
-        if not train_examples:
-            raise ConfigError(
-                f"none of the {len(train_rows)} training rows has its answer in the "
-                f"{options.domain!r} chunks or an 'evidence' field; check --domain and the data"
+        with reproducible(threads):
+            # A model of our own to train: the serving one (in qa) stays untouched.
+            trainer = LocalGenerator(
+                base_model, models_dir=settings.models_dir, device=settings.generator_device
             )
-        encoded = [_encode(trainer, e) for e in train_examples]
-        val_encoded = [_encode(trainer, e) for e in val_examples] or encoded[:1]
-        pad_id = trainer.tokenizer.pad_token_id
+            raft = RaftSettings(options.distractors, options.oracle_p, options.seed)
+            budget = options.max_seq_tokens - 48  # room for the answer and end-of-turn
+            train_examples, skipped = build_examples(
+                train_rows,
+                qa.retriever,
+                options.domain,
+                raft,
+                count_tokens=trainer.count_tokens,
+                budget_tokens=budget,
+            )
+            val_examples, _ = build_examples(
+                val_rows,
+                qa.retriever,
+                options.domain,
+                replace(raft, oracle_p=1.0),
+                count_tokens=trainer.count_tokens,
+                budget_tokens=budget,
+            )
+            if not train_examples:
+                raise ConfigError(
+                    f"none of the {len(train_rows)} training rows has its answer in the "
+                    f"{options.domain!r} chunks or an 'evidence' field; check --domain and the data"
+                )
+            encoded = [_encode(trainer, e) for e in train_examples]
+            val_encoded = [_encode(trainer, e) for e in val_examples] or encoded[:1]
+            pad_id = trainer.tokenizer.pad_token_id
 
-        torch.manual_seed(options.seed)
-        lora = LoraConfig(
-            r=options.r,
-            lora_alpha=options.alpha,
-            lora_dropout=options.dropout,
-            target_modules=list(options.targets),
-            task_type="CAUSAL_LM",
-        )
-        try:
-            model = get_peft_model(trainer.hf_model, lora)
-        except ValueError as exc:
-            raise ConfigError(
-                f"LoRA targets {list(options.targets)} do not fit {base_model}: {exc}"
-            ) from exc
-        run_dir = registry.root / ".runs" / options.run_id(data_hash)
-        state = _fit(model, encoded, val_encoded, pad_id, options, run_dir, name, show_progress)
-        del model, trainer  # free the training copy before serving the candidate
+            torch.manual_seed(options.seed)
+            lora = LoraConfig(
+                r=options.r,
+                lora_alpha=options.alpha,
+                lora_dropout=options.dropout,
+                target_modules=list(options.targets),
+                task_type="CAUSAL_LM",
+            )
+            try:
+                model = get_peft_model(trainer.hf_model, lora)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"LoRA targets {list(options.targets)} do not fit {base_model}: {exc}"
+                ) from exc
+            run_dir = registry.root / ".runs" / options.run_id(data_hash)
+            state = _fit(model, encoded, val_encoded, pad_id, options, run_dir, name, show_progress)
+            del model, trainer  # free the training copy before serving the candidate
 
-        fingerprint = _fingerprint(qa)
-        store = qa.retriever.store
-        spec = qa.retriever.check()
-        info = registry.register(
-            run_dir / "best",
-            AdapterInfo(
-                name=name,
-                version=0,
-                domain=options.domain,
-                base_model=base_model,
-                base_fingerprint=fingerprint,
-                lora={
-                    "r": options.r,
-                    "alpha": options.alpha,
-                    "dropout": options.dropout,
-                    "targets": list(options.targets),
-                },
-                data={
-                    "path": str(options.data),
-                    "sha256": data_hash,
-                    "rows": len(rows),
-                    "train_rows": len(train_rows),
-                    "val_rows": len(val_rows),
-                    "examples": len(train_examples),
-                    "skipped_rows": skipped,
-                },
-                raft=asdict(raft),
-                training={
-                    "steps": state.step,
-                    "batch_size": options.batch_size,
-                    "lr": options.lr,
-                    "epochs": options.epochs,
-                    "max_steps": options.max_steps,
-                    "best_eval_loss": round(state.best_loss, 4),
-                    "eval_losses": state.eval_losses,
-                    "stopped_early": state.stopped_early,
-                    "seconds": round(state.seconds, 2),
-                    "seconds_per_step": round(state.seconds / max(state.steps_run, 1), 3),
-                },
-                collection={
-                    "name": store.name,
-                    "fingerprint": spec.fingerprint(),
-                    "snapshot": domain_snapshot(store, options.domain),
-                },
-            ),
-        )
-        gate = val_rows[: options.gate_rows] if options.gate_rows else val_rows
-        scores = gate_scores(qa, info.ref, gate, options.domain)
-        registry.update_scores(info, scores)
-        promoted = options.force or info.beats_base()
-        if promoted:
-            registry.activate(info.ref)
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return TrainResult(
-            adapter=info,
-            promoted=promoted,
-            steps=state.step,
-            seconds=time.perf_counter() - started,
-            examples=len(train_examples),
-            skipped_rows=skipped,
-            stopped_early=state.stopped_early,
-            eval_losses=list(state.eval_losses),
-        )
+            fingerprint = _fingerprint(qa)
+            store = qa.retriever.store
+            spec = qa.retriever.check()
+            info = registry.register(
+                run_dir / "best",
+                AdapterInfo(
+                    name=name,
+                    version=0,
+                    domain=options.domain,
+                    base_model=base_model,
+                    base_fingerprint=fingerprint,
+                    lora={
+                        "r": options.r,
+                        "alpha": options.alpha,
+                        "dropout": options.dropout,
+                        "targets": list(options.targets),
+                    },
+                    data={
+                        "path": str(options.data),
+                        "sha256": data_hash,
+                        "rows": len(rows),
+                        "train_rows": len(train_rows),
+                        "val_rows": len(val_rows),
+                        "examples": len(train_examples),
+                        "skipped_rows": skipped,
+                    },
+                    raft=asdict(raft),
+                    training={
+                        "steps": state.step,
+                        "batch_size": options.batch_size,
+                        "lr": options.lr,
+                        "epochs": options.epochs,
+                        "max_steps": options.max_steps,
+                        "best_eval_loss": round(state.best_loss, 4),
+                        "eval_losses": state.eval_losses,
+                        "stopped_early": state.stopped_early,
+                        "seconds": round(state.seconds, 2),
+                        "seconds_per_step": round(state.seconds / max(state.steps_run, 1), 3),
+                        "seed": options.seed,
+                        "threads": threads,
+                        "run_id": options.run_id(data_hash),
+                    },
+                    collection={
+                        "name": store.name,
+                        "fingerprint": spec.fingerprint(),
+                        "snapshot": domain_snapshot(store, options.domain),
+                    },
+                ),
+            )
+            gate_rows = val_rows[: options.gate_rows] if options.gate_rows else val_rows
+            gate = run_gate(qa, info.ref, gate_rows, options.domain)
+            registry.update_scores(info, gate.to_scores())
+            promoted = options.force or info.beats_base()
+            if promoted:
+                registry.activate(info.ref)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return TrainResult(
+                adapter=info,
+                promoted=promoted,
+                steps=state.step,
+                seconds=time.perf_counter() - started,
+                examples=len(train_examples),
+                skipped_rows=skipped,
+                stopped_early=state.stopped_early,
+                eval_losses=list(state.eval_losses),
+            )
     finally:
         if own_pipeline:
             qa.close()
@@ -413,14 +417,3 @@ def _fingerprint(qa: Pipeline) -> str:
     local = qa.generator("local")
     assert isinstance(local, LocalGenerator)
     return base_fingerprint(local.hf_model.config.to_dict(), local.tokenizer)
-
-
-def gate_scores(qa: Pipeline, ref: str, rows: Sequence[QARow], domain: str) -> dict[str, Any]:
-    """Held-out EM and F1 of the adapter and of the base model, through the real pipeline."""
-    questions = [r.question for r in rows]
-    adapter = qa.ask_many(questions, domain=domain, backend="local", adapter=ref)
-    base = qa.ask_many(questions, domain=domain, backend="local", adapter=BASE_ADAPTER)
-    return {
-        "adapter": score_answers([a.text for a in adapter], rows),
-        "base": score_answers([a.text for a in base], rows),
-    }

@@ -12,6 +12,19 @@
    the adapter and by the base model through the full pipeline: EM and F1 of both.
 
 Prints ratios and writes benchmarks/results/adapters.json.
+
+    python benchmarks/bench_adapters.py --sweep [--sets demo-legal,squad,...]
+        [--variants baseline,steps 24,...]
+
+4. The recipe sweep: for each QA set (the three demo domains, SQuAD articles, PubMedQA
+   abstracts with their yes/no/maybe labels, CUAD contracts) and each recipe variant (one
+   change from the baseline: steps, learning rate, rank, target modules, oracle
+   probability, answer length), an adapter is trained and gated through the full pipeline
+   on the set's held-out rows (30). Per cell: base and adapter F1, EM, value correct
+   (gold value in the answer), label accuracy (PubMedQA), value in sources, the F1 gain
+   with its paired 95% interval, and the training time. The base model's answers are
+   computed once per set and answer length. Writes benchmarks/results/adapters_sweep.json
+   after every cell and prints the table as Markdown at the end.
 """
 
 from __future__ import annotations
@@ -32,7 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch
-from common import write_results
+from common import RESULTS, write_results
 
 from adapters import AdapterRegistry, AdapterRuntime, TrainOptions, add_adapter, train_adapter
 from adapters.training import split_rows
@@ -211,6 +224,202 @@ def bench_quality(args: argparse.Namespace, settings: Settings, work: Path) -> d
     return out
 
 
+EXAMPLES = ROOT / "examples"
+SWEEP_BASE = {  # the recipe every variant changes one thing of
+    "max_steps": 12,
+    "lr": 1e-3,
+    "batch_size": 4,
+    "distractors": 1,
+    "oracle_p": 0.9,
+    "max_seq_tokens": 512,
+    "eval_every": 6,
+    "r": 8,
+    "alpha": 16,
+    "targets": ("q_proj", "v_proj"),
+}
+VARIANTS: dict[str, dict[str, Any]] = {  # name: TrainOptions changes, "answer_tokens"
+    "baseline": {},
+    "steps 24": {"max_steps": 24, "eval_every": 6},
+    "steps 48": {"max_steps": 48, "eval_every": 12},
+    "lr 3e-4 x24": {"lr": 3e-4, "max_steps": 24},
+    "lr 2e-3": {"lr": 2e-3},
+    "r 16": {"r": 16, "alpha": 32},
+    "qkvo": {"targets": ("q_proj", "k_proj", "v_proj", "o_proj")},
+    "all linear": {
+        "targets": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    },
+    "distractors 2": {"distractors": 2, "max_seq_tokens": 640},
+    "oracle 0.6": {"oracle_p": 0.6},
+    "oracle 1.0": {"oracle_p": 1.0},
+    "answer 48": {"answer_tokens": 48},
+}
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.open()]
+
+
+def _corpus_of(name: str, docs: set[str], work: Path) -> Path:
+    """The lines of shared/data/<name>_corpus.jsonl whose doc_id is in `docs`."""
+    out = work / f"{name}_corpus.jsonl"
+    with out.open("w") as target:
+        for line in (SHARED / f"{name}_corpus.jsonl").open():
+            if json.loads(line)["doc_id"] in docs:
+                target.write(line)
+    return out
+
+
+def sweep_set(name: str, work: Path, rows: int) -> tuple[str, list[Path], list[dict[str, Any]]]:
+    """(domain, what to ingest, QA rows) of a sweep set."""
+    if name.startswith("demo-"):
+        domain = name.removeprefix("demo-")
+        return (
+            domain,
+            [EXAMPLES / "corpus" / domain],
+            _jsonl(EXAMPLES / "qa" / f"{domain}_train.jsonl"),
+        )
+    if name == "squad":
+        data = _jsonl(SHARED / "squad_dev.jsonl")
+        articles = {d for d, _ in Counter(r["doc_id"] for r in data).most_common(3)}
+        picked = [r for r in data if r["doc_id"] in articles]
+    elif name == "pubmedqa":
+        picked = _jsonl(SHARED / "pubmedqa_train.jsonl")[:rows]
+    elif name == "cuad":
+        data = _jsonl(SHARED / "cuad_dev.jsonl")
+        picked, docs = [], set()
+        for doc, _ in Counter(r["doc_id"] for r in data).most_common():
+            if len(picked) >= rows:
+                break
+            docs.add(doc)
+            picked += [r for r in data if r["doc_id"] == doc]
+    else:
+        raise SystemExit(
+            f"unknown sweep set {name!r}; known: demo-legal, demo-finance, "
+            "demo-medical, squad, pubmedqa, cuad"
+        )
+    random.Random(0).shuffle(picked)
+    picked = picked[:rows]
+    source = {"squad": "squad_dev", "pubmedqa": "pubmedqa_train", "cuad": "cuad_dev"}[name]
+    corpus = _corpus_of(source, {r["doc_id"] for r in picked}, work)
+    return "general", [corpus], [{**r, "domain": "general"} for r in picked]
+
+
+def bench_sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Every variant on every set (variant by variant, so early results cover all sets)."""
+    cache = Settings().models_dir
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {list(VARIANTS)}")
+    prepared: dict[str, tuple[str, Path, Settings]] = {}
+    for name in sets:
+        folder = work / name.replace(" ", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        domain, corpus, rows = sweep_set(name, folder, args.sweep_rows)
+        data = folder / "qa.jsonl"
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        settings = Settings(
+            data_dir=folder / "data", model_cache_dir=cache, max_new_tokens=24, top_k=3
+        )
+        report = ingest_paths(corpus, domain, settings=settings)
+        print(f"{name}: {len(rows)} rows, {report.chunks_total} chunks", flush=True)
+        prepared[name] = (domain, data, settings)
+    pipelines: dict[tuple[str, int], Pipeline] = {}
+    cells: list[dict[str, Any]] = []
+    previous = RESULTS / "adapters_sweep.json"
+    if args.resume and previous.is_file():  # cells of an earlier run with the same base recipe
+        cells += json.loads(previous.read_text())["cells"]
+    done = {(c["set"], c["variant"]) for c in cells}
+    out: dict[str, Any] = {
+        "base_recipe": {**SWEEP_BASE, "targets": list(SWEEP_BASE["targets"])},
+        "cells": cells,
+    }
+    try:
+        for variant in variants:
+            change = dict(VARIANTS[variant])
+            answer_tokens = change.pop("answer_tokens", 24)
+            for name in sets:
+                if (name, variant) in done:
+                    continue
+                domain, data, settings = prepared[name]
+                key = (name, answer_tokens)
+                if key not in pipelines:
+                    pipelines[key] = Pipeline(
+                        settings.model_copy(update={"max_new_tokens": answer_tokens})
+                    )
+                options = TrainOptions(
+                    **{**SWEEP_BASE, **change},
+                    domain=domain,
+                    data=data,
+                    name=f"{domain}-{len(cells)}",
+                    eval_split=0.2,
+                )
+                started = time.perf_counter()
+                result = train_adapter(
+                    options,
+                    settings=pipelines[key].settings,
+                    pipeline=pipelines[key],
+                    show_progress=False,
+                )
+                scores = result.adapter.scores
+                cell = {
+                    "set": name,
+                    "variant": variant,
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "train_seconds": result.adapter.training["seconds"],
+                    "steps": result.steps,
+                    "adapter": scores["adapter"],
+                    "base": scores["base"],
+                    "gate": scores["gate"],
+                }
+                cells.append(cell)
+                print(sweep_line(cell), flush=True)
+                write_results("adapters_sweep", out)
+    finally:
+        for qa in pipelines.values():
+            qa.close()
+    print("\n" + sweep_table(cells))
+    return out
+
+
+def sweep_line(cell: dict[str, Any]) -> str:
+    a, b, g = cell["adapter"], cell["base"], cell["gate"]
+    label = (
+        f" label {b.get('label_accuracy', 0):.2f}->{a.get('label_accuracy', 0):.2f}"
+        if "label_accuracy" in a
+        else ""
+    )
+    return (
+        f"{cell['set']:<13} {cell['variant']:<12} F1 {b['f1']:.3f}->{a['f1']:.3f} "
+        f"{g['f1_difference']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}] "
+        f"value {b['value_correct']:.2f}->{a['value_correct']:.2f} (in sources "
+        f"{a['value_in_sources']:.2f}){label} {'PASS' if g['passed'] else 'fail'} "
+        f"{cell['train_seconds']:.0f}s train"
+    )
+
+
+def sweep_table(cells: list[dict[str, Any]]) -> str:
+    lines = [
+        "| set | variant | base F1 | adapter F1 | F1 gain [95% CI] | base EM | adapter EM "
+        "| base value | adapter value | value in sources | base label | adapter label | gate "
+        "| train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cells:
+        a, b, g = c["adapter"], c["base"], c["gate"]
+        low, high = g["ci95"]
+        lines.append(
+            f"| {c['set']} | {c['variant']} | {b['f1']:.3f} | {a['f1']:.3f} | "
+            f"{g['f1_difference']:+.3f} [{low:+.3f}, {high:+.3f}] | {b['em']:.3f} | "
+            f"{a['em']:.3f} | "
+            f"{b['value_correct']:.2f} | {a['value_correct']:.2f} | {a['value_in_sources']:.2f} | "
+            f"{b.get('label_accuracy', '')} | {a.get('label_accuracy', '')} | "
+            f"{'pass' if g['passed'] else 'fail'} | {c['train_seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=3, help="SQuAD articles to ingest")
@@ -220,8 +429,21 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--targets", default="q_proj,v_proj", help="LoRA target modules")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--sweep", action="store_true", help="the recipe sweep only")
+    parser.add_argument(
+        "--sets", default="demo-legal,demo-finance,demo-medical,squad,pubmedqa,cuad"
+    )
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--sweep-rows", type=int, default=150, help="QA rows per public set")
+    parser.add_argument("--resume", action="store_true", help="keep the cells already measured")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="adaptrag-bench-adapters-"))
+    if args.sweep:
+        try:
+            bench_sweep(args, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     settings = Settings(
         data_dir=work / "data", model_cache_dir=Settings().models_dir, max_new_tokens=32
     )

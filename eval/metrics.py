@@ -16,17 +16,19 @@ import numpy as np
 
 from rag.citations import CITATION_PATTERN, cited_numbers
 from rag.prompts import NO_ANSWER
-from rag.scoring import exact_match, normalize_answer, token_f1
+from rag.scoring import contains_answer, exact_match, label_correct, normalize_answer, token_f1
 from rag.types import QARow, Source
 
 __all__ = [
     "citation_precision",
+    "contains_answer",
     "exact_match",
     "gold_count",
     "grounded_share",
     "hit_at_k",
     "is_refusal",
     "judged_by_document",
+    "label_correct",
     "mrr",
     "ndcg_at_k",
     "recall_at_k",

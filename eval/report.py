@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 METRICS = (
     "exact_match",
     "f1",
+    "value_correct",
+    "value_in_sources",
+    "label_correct",
     "rouge_l",
     "semantic_similarity",
     "refusal",

@@ -81,6 +81,11 @@ def row_metrics(
         "gold_dropped": None if not ranks else float(not in_prompt),
         "exact_match": metrics.exact_match(answer.text, row.answers),
         "f1": metrics.token_f1(answer.text, row.answers),
+        "value_correct": metrics.contains_answer(answer.text, row.answers),
+        "value_in_sources": metrics.contains_answer(
+            "\n".join(s.text for s in answer.sources), row.answers
+        ),
+        "label_correct": metrics.label_correct(answer.text, row.answers),
         "rouge_l": metrics.rouge_l(answer.text, row.answers),
         "refusal": float(metrics.is_refusal(answer.text)),
         "grounded": metrics.grounded_share(answer.text, answer.sources),

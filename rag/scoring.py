@@ -1,4 +1,10 @@
-"""Answer scores shared by adapter promotion and evaluation: SQuAD's EM and token F1.
+"""Answer scores shared by adapter promotion and evaluation.
+
+SQuAD's EM and token F1, and two that say whether the answer carries the document's value:
+`contains_answer` (a gold answer appears, as whole words, in the answer: "value correct";
+or in the sources the model was given: "value in sources"), and `label_correct` for
+yes/no/maybe questions (PubMedQA's labels: the first label word of the answer is the gold
+label).
 
 Normalization (SQuAD v1.1): lower-case, drop punctuation and the articles a/an/the,
 collapse whitespace. Citation markers like `[1]` are removed first: they are not part of
@@ -44,3 +50,26 @@ def token_f1(prediction: str, gold: Sequence[str]) -> float:
             precision, recall = common / len(predicted), common / len(reference)
             best = max(best, 2 * precision * recall / (precision + recall))
     return best
+
+
+LABELS = ("yes", "no", "maybe")
+
+
+def contains_answer(text: str, gold: Sequence[str]) -> float:
+    """1.0 when a normalized gold answer appears in the normalized text as whole words."""
+    padded = f" {normalize_answer(text)} "
+    return float(any(f" {g} " in padded for g in map(normalize_answer, gold) if g))
+
+
+def answer_label(text: str) -> str | None:
+    """The first of yes/no/maybe in the normalized text, if any."""
+    return next((word for word in normalize_answer(text).split() if word in LABELS), None)
+
+
+def label_correct(prediction: str, gold: Sequence[str]) -> float | None:
+    """For a row whose first gold answer is yes, no or maybe: 1.0 when the prediction's
+    first label word is that label; None for other rows."""
+    label = normalize_answer(gold[0]) if gold else ""
+    if label not in LABELS:
+        return None
+    return float(answer_label(prediction) == label)

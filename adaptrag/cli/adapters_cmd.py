@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from adapters.gate import describe_gate
+from adapters.options import TrainOptions
 from adaptrag.cli.base import (
     JsonOption,
     _emit,
@@ -22,13 +24,12 @@ from rag.errors import ConfigError
 
 
 def _scores_line(scores: dict[str, Any]) -> str:
-    adapter, base = scores.get("adapter", {}), scores.get("base", {})
-    if not adapter:
+    if not scores.get("adapter"):
         return "not evaluated"
-    return (
-        f"held-out F1 {adapter.get('f1', 0):.3f} vs base {base.get('f1', 0):.3f}, "
-        f"EM {adapter.get('em', 0):.3f} vs {base.get('em', 0):.3f} (n={adapter.get('n', 0)})"
-    )
+    return f"held-out {describe_gate(scores)}"
+
+
+_DEFAULT = TrainOptions(domain="", data=Path())
 
 
 @adapters_app.command("train")
@@ -40,36 +41,54 @@ def adapters_train(
     base_model: str | None = typer.Option(
         None, "--base-model", help="Base model (default: ADAPTRAG_GENERATOR_MODEL)."
     ),
-    epochs: float = typer.Option(1.0, "--epochs", help="Passes over the training rows."),
+    epochs: float = typer.Option(
+        _DEFAULT.epochs, "--epochs", help="Passes over the training rows."
+    ),
     max_steps: int | None = typer.Option(
-        None, "--max-steps", help="Stop after this many steps (overrides --epochs)."
+        _DEFAULT.max_steps, "--max-steps", help="Stop after this many steps (overrides --epochs)."
     ),
-    lr: float = typer.Option(3e-4, "--lr", help="Learning rate."),
-    r: int = typer.Option(8, "--r", help="LoRA rank."),
-    alpha: int = typer.Option(16, "--alpha", help="LoRA alpha (scale = alpha / r)."),
-    dropout: float = typer.Option(0.05, "--dropout", help="LoRA dropout."),
+    lr: float = typer.Option(_DEFAULT.lr, "--lr", help="Learning rate."),
+    r: int = typer.Option(_DEFAULT.r, "--r", help="LoRA rank."),
+    alpha: int = typer.Option(_DEFAULT.alpha, "--alpha", help="LoRA alpha (scale = alpha / r)."),
+    dropout: float = typer.Option(_DEFAULT.dropout, "--dropout", help="LoRA dropout."),
     targets: str = typer.Option(
-        "q_proj,v_proj", "--targets", help="Comma-separated modules LoRA adapts."
+        ",".join(_DEFAULT.targets), "--targets", help="Comma-separated modules LoRA adapts."
     ),
-    eval_split: float = typer.Option(0.1, "--eval-split", help="Share of rows held out."),
-    distractors: int = typer.Option(3, "--distractors", help="Retrieved distractor chunks."),
+    eval_split: float = typer.Option(
+        _DEFAULT.eval_split,
+        "--eval-split",
+        help="Share of rows held out (at least 30 when the data has 120 or more).",
+    ),
+    distractors: int = typer.Option(
+        _DEFAULT.distractors, "--distractors", help="Retrieved distractor chunks."
+    ),
     oracle_p: float = typer.Option(
-        0.8, "--oracle-p", help="Chance the answering chunk is in the prompt."
+        _DEFAULT.oracle_p, "--oracle-p", help="Chance the answering chunk is in the prompt."
     ),
-    batch_size: int = typer.Option(4, "--batch-size", help="Examples per step."),
-    eval_every: int = typer.Option(20, "--eval-every", help="Steps between validation checks."),
+    batch_size: int = typer.Option(_DEFAULT.batch_size, "--batch-size", help="Examples per step."),
+    eval_every: int = typer.Option(
+        _DEFAULT.eval_every, "--eval-every", help="Steps between validation checks."
+    ),
     patience: int = typer.Option(
-        3, "--patience", help="Checks without improvement before stopping."
+        _DEFAULT.patience, "--patience", help="Checks without improvement before stopping."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the split, examples and LoRA init."),
+    seed: int = typer.Option(
+        _DEFAULT.seed, "--seed", help="Seed of the split, examples, data order and LoRA init."
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", help="CPU threads for training and gate (default: CPUs, at most 8)."
+    ),
+    gate_rows: int | None = typer.Option(
+        None, "--gate-rows", help="Gate on the first N held-out rows (default: all)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
     force: bool = typer.Option(
-        False, "--force", help="Activate the adapter even if it does not beat the base model."
+        False, "--force", help="Activate the adapter even if it does not pass the gate."
     ),
     as_json: bool = JsonOption,
 ) -> None:
     """Train a LoRA adapter for a domain on retrieval-aware examples; promote it if it wins."""
-    from adapters import TrainOptions, train_adapter
+    from adapters import train_adapter
 
     options = TrainOptions(
         domain=domain,
@@ -90,12 +109,18 @@ def adapters_train(
         eval_every=eval_every,
         patience=patience,
         seed=seed,
+        threads=threads,
+        gate_rows=gate_rows,
         resume=resume,
         force=force,
     )
     result = train_adapter(options, settings=_settings(ctx))
     info = result.adapter
-    verdict = "active" if result.promoted else "registered, not active (did not beat the base)"
+    passed = info.beats_base()
+    if result.promoted and not passed:
+        verdict = "active (--force: it did not pass the gate)"
+    else:
+        verdict = "active" if result.promoted else "registered, not active (did not pass the gate)"
     human = (
         f"{info.ref} for {info.domain}: {result.steps} steps, {result.examples} examples "
         f"({result.skipped_rows} rows skipped), {result.seconds:.0f} s\n"

@@ -55,9 +55,12 @@ def test_train_prints_both_scores_and_list_shows_the_adapter(
         "--force",
     )
     assert trained["promoted"] is True and trained["steps"] == 1
-    assert set(trained["scores"]) == {"adapter", "base"}
+    assert set(trained["scores"]) == {"adapter", "base", "gate"}
+    gate = trained["scores"]["gate"]
+    assert trained["gate"].startswith("adapter F1") and f"on {gate['rows']} rows" in trained["gate"]
     human = legal.invoke(app, ["adapters", "list"]).stdout
-    assert "legal/v1\tlegal\tactive" in human and "held-out F1" in human
+    assert "legal/v1\tlegal\tactive" in human and "held-out adapter F1" in human
+    assert ("-> passes" in human) == gate["passed"]
 
     (row,) = run(legal, "adapters", "list")
     assert row["name"] == "legal" and row["active"] is True and row["stale"] is False

@@ -52,8 +52,11 @@ def test_training_registers_a_version_in_peft_format_with_its_metadata(
     assert len(meta["training"]["eval_losses"]) == 2  # checks at steps 2 and 3
     assert meta["training"]["seconds_per_step"] > 0
     for system in ("adapter", "base"):
-        assert set(meta["scores"][system]) == {"em", "f1", "n"}
+        assert set(meta["scores"][system]) == {"em", "f1", "value_correct", "value_in_sources", "n"}
         assert meta["scores"][system]["n"] == 2
+    gate = meta["scores"]["gate"]
+    assert gate["rows"] == 2 and len(gate["ci95"]) == 2 and "interval" in gate["rule"]
+    assert meta["training"]["threads"] >= 1 and meta["training"]["seed"] == 0
     assert meta["created_at"]
 
 
@@ -147,6 +150,9 @@ def test_bad_training_input_is_a_one_line_error(indexed_legal: Settings, tmp_pat
     (tmp_path / "bad.jsonl").write_text('{"question": "q"}\n')
     with pytest.raises(ConfigError, match=r"bad\.jsonl:1 needs 'answers'"):
         train_adapter(TrainOptions("legal", tmp_path / "bad.jsonl"), settings=indexed_legal)
+    sampling = indexed_legal.model_copy(update={"temperature": 0.7})
+    with Pipeline(sampling) as qa, pytest.raises(ConfigError, match="greedy answers"):
+        train_adapter(TrainOptions("legal", data), settings=sampling, pipeline=qa)
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path, models_dir: Path) -> None:

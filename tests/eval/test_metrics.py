@@ -9,10 +9,12 @@ import pytest
 
 from eval.metrics import (
     citation_precision,
+    contains_answer,
     exact_match,
     grounded_share,
     hit_at_k,
     is_refusal,
+    label_correct,
     mrr,
     ndcg_at_k,
     recall_at_k,
@@ -67,6 +69,22 @@ def test_answer_metrics_follow_squad_normalization() -> None:
     # prediction "ninety days notice" vs gold "90 days notice": 2 common, P=2/3, R=2/3
     assert token_f1("ninety days notice", ["90 days notice"]) == pytest.approx(2 / 3)
     assert token_f1("x", ["y", "x"]) == 1.0  # best over the gold answers
+
+
+def test_value_correct_wants_the_gold_value_as_whole_words() -> None:
+    gold = ["one hundred and eighty (180) days", "180 days"]
+    assert contains_answer("Notice of 180 days [2] is needed.", gold) == 1.0
+    assert contains_answer("Notice of 60 days is needed.", gold) == 0.0  # right form, wrong value
+    assert contains_answer("Notice of 1180 days.", gold) == 0.0  # not a part of a word
+    assert contains_answer("anything", ["", "  "]) == 0.0  # an empty gold matches nothing
+    assert contains_answer("The treasury hedges 60% of purchases.", ["60%"]) == 1.0
+
+
+def test_label_correct_reads_the_first_yes_no_maybe_word() -> None:
+    assert label_correct("Yes, in 80% of patients [1].", ["yes", "It helped."]) == 1.0
+    assert label_correct("No. Yes would overstate it.", ["yes"]) == 0.0
+    assert label_correct("It is unclear.", ["maybe"]) == 0.0
+    assert label_correct("Twelve.", ["twelve"]) is None  # not a labelled row
 
 
 def test_rouge_l_is_the_f1_of_the_longest_common_subsequence() -> None:

@@ -281,5 +281,11 @@ def test_retrieval_is_scored_on_what_was_retrieved_and_prompt_drops_apart() -> N
     scores = row_metrics(row, answer, 5)
     assert scores["hit_at_k"] == 1.0 and scores["mrr"] == 0.5  # retrieval found it 2nd
     assert scores["gold_dropped"] == 1.0  # but the prompt budget left it out
+    assert (scores["value_correct"], scores["value_in_sources"]) == (0.0, 0.0)  # dropped
     kept = row_metrics(row, Answer("x", [gold], [], "local", "m"), 5)
     assert kept["gold_dropped"] == 0.0
+    assert (kept["value_correct"], kept["value_in_sources"], kept["label_correct"]) == (
+        0.0,
+        1.0,
+        None,
+    )

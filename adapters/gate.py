@@ -1,0 +1,164 @@
+"""The promotion gate: does a new adapter beat the base model on held-out rows?
+
+Both answer every held-out row through the real pipeline (greedy decoding, under the
+training run's fixed thread count). Each row gets token F1, exact match and "value
+correct" (a gold answer appears in the answer), and label accuracy for yes/no/maybe rows.
+The adapter passes when the paired bootstrap 95% interval of the mean F1 difference
+(adapter − base, row by row; `rag.stats`, seeded) lies above zero: a decision that one
+or two lucky rows cannot flip, and the same decision on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rag.collection_info import domain_snapshot
+from rag.router import BASE_ADAPTER
+from rag.scoring import contains_answer, exact_match, label_correct, token_f1
+from rag.stats import paired_bootstrap_ci
+from rag.types import Answer, QARow
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+
+GATE_RULE = (
+    "promoted when the paired bootstrap 95% interval of the mean F1 difference "
+    "(adapter - base) over the held-out rows lies above 0"
+)
+MIN_GATE_ROWS = 30  # held out when the data has 4x as many rows (see `split_rows`)
+
+
+def row_scores(answers: Sequence[Answer], rows: Sequence[QARow]) -> dict[str, list[float]]:
+    """Per row: EM, F1, value correct, value in sources (a gold answer in the sources the
+    model was given) and, for rows with a yes/no/maybe gold, label correct."""
+    scores: dict[str, list[float]] = {
+        "em": [],
+        "f1": [],
+        "value_correct": [],
+        "value_in_sources": [],
+        "label": [],
+    }
+    for answer, row in zip(answers, rows, strict=True):
+        text = answer.text
+        scores["em"].append(exact_match(text, row.answers))
+        scores["f1"].append(token_f1(text, row.answers))
+        scores["value_correct"].append(contains_answer(text, row.answers))
+        sources = "\n".join(s.text for s in answer.sources)
+        scores["value_in_sources"].append(contains_answer(sources, row.answers))
+        label = label_correct(text, row.answers)
+        if label is not None:
+            scores["label"].append(label)
+    return scores
+
+
+def mean_scores(scores: dict[str, list[float]], rows: int) -> dict[str, Any]:
+    """Means rounded to 4 places, `n` rows, and `label_accuracy` where rows had labels."""
+    means: dict[str, Any] = {
+        name: round(sum(values) / max(len(values), 1), 4)
+        for name, values in scores.items()
+        if name != "label"
+    }
+    means["n"] = rows
+    if scores["label"]:
+        means["label_accuracy"] = round(sum(scores["label"]) / len(scores["label"]), 4)
+        means["label_rows"] = len(scores["label"])
+    return means
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Both systems' held-out scores, the F1 difference, its interval and the decision."""
+
+    rows: int
+    adapter: dict[str, Any]
+    base: dict[str, Any]
+    f1_difference: float
+    ci95: tuple[float, float]
+    passed: bool
+
+    @classmethod
+    def of(
+        cls, adapter: Sequence[Answer], base: Sequence[Answer], rows: Sequence[QARow]
+    ) -> GateResult:
+        """Score both systems' answers to `rows` and decide."""
+        ours, theirs = row_scores(adapter, rows), row_scores(base, rows)
+        low, high = paired_bootstrap_ci(theirs["f1"], ours["f1"])
+        difference = (sum(ours["f1"]) - sum(theirs["f1"])) / max(len(rows), 1)
+        return cls(
+            rows=len(rows),
+            adapter=mean_scores(ours, len(rows)),
+            base=mean_scores(theirs, len(rows)),
+            f1_difference=round(difference, 4),
+            ci95=(round(low, 4), round(high, 4)),
+            passed=len(rows) >= 2 and low > 0,
+        )
+
+    def to_scores(self) -> dict[str, Any]:
+        """The adapter metadata's `scores`: both systems and the `gate` decision."""
+        return {
+            "adapter": self.adapter,
+            "base": self.base,
+            "gate": {
+                "rows": self.rows,
+                "f1_difference": self.f1_difference,
+                "ci95": list(self.ci95),
+                "passed": self.passed,
+                "rule": GATE_RULE,
+            },
+        }
+
+
+def describe_gate(scores: dict[str, Any]) -> str:
+    """One line: both F1s, the difference with its interval, and the verdict."""
+    adapter, base, gate = scores["adapter"], scores["base"], scores.get("gate")
+    line = f"adapter F1 {adapter['f1']:.3f} vs base {base['f1']:.3f} on {adapter['n']} rows"
+    if gate is None:  # metadata written before the interval was part of the gate
+        return line
+    low, high = gate["ci95"]
+    verdict = "passes" if gate["passed"] else "does not pass"
+    return f"{line}: {gate['f1_difference']:+.3f} [{low:+.3f}, {high:+.3f}] -> {verdict}"
+
+
+# The base model's gate answers, per pipeline: a sweep or a retrain gates many adapters on
+# the same rows, and the base answers only change with the questions, the settings or the
+# domain's documents (all in the key). Greedy decoding makes them the same every time.
+_BASE_ANSWERS: weakref.WeakKeyDictionary[Pipeline, dict[str, list[Answer]]] = (
+    weakref.WeakKeyDictionary()
+)
+_BASE_ANSWERS_KEPT = 8
+
+
+def _base_key(qa: Pipeline, questions: Sequence[str], domain: str) -> str:
+    identity = [
+        qa.settings.model_dump_json(),
+        qa.collection,
+        domain,
+        domain_snapshot(qa.retriever.store, domain),
+        list(questions),
+    ]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
+
+
+def base_answers(qa: Pipeline, questions: Sequence[str], domain: str) -> list[Answer]:
+    """The base model's answers to `questions` (remembered per pipeline, see above)."""
+    key = _base_key(qa, questions, domain)
+    kept = _BASE_ANSWERS.setdefault(qa, {})
+    if key not in kept:
+        answers = qa.ask_many(list(questions), domain=domain, backend="local", adapter=BASE_ADAPTER)
+        while len(kept) >= _BASE_ANSWERS_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = answers
+    return kept[key]
+
+
+def run_gate(qa: Pipeline, ref: str, rows: Sequence[QARow], domain: str) -> GateResult:
+    """Held-out answers of the adapter `ref` and of the base model, through the pipeline."""
+    questions = [r.question for r in rows]
+    adapter = qa.ask_many(questions, domain=domain, backend="local", adapter=ref)
+    base = base_answers(qa, questions, domain)
+    return GateResult.of(adapter, base, rows)
