@@ -44,7 +44,12 @@ def test_training_registers_a_version_in_peft_format_with_its_metadata(
     meta = json.loads((info.path / "adaptrag.json").read_text())
     assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert len(meta["base_fingerprint"]) == 16
-    assert meta["lora"] == {"r": 8, "alpha": 16, "dropout": 0.05, "targets": ["q_proj", "v_proj"]}
+    assert meta["lora"] == {
+        "r": 8,
+        "alpha": 16,
+        "dropout": 0.05,
+        "targets": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    }
     assert meta["data"]["rows"] == 5 and meta["data"]["val_rows"] == 2
     assert len(meta["data"]["sha256"]) == 64
     assert meta["raft"] == {"distractors": 3, "oracle_p": 0.8, "seed": 0}
