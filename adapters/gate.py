@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.collection_info import domain_snapshot
 from rag.router import BASE_ADAPTER
-from rag.scoring import contains_answer, exact_match, label_correct, token_f1
+from rag.scoring import answer_scores
 from rag.stats import paired_bootstrap_ci
 from rag.types import Answer, QARow
 
@@ -34,8 +34,9 @@ MIN_GATE_ROWS = 30  # held out when the data has 4x as many rows (see `split_row
 
 
 def row_scores(answers: Sequence[Answer], rows: Sequence[QARow]) -> dict[str, list[float]]:
-    """Per row: EM, F1, value correct, value in sources (a gold answer in the sources the
-    model was given) and, for rows with a yes/no/maybe gold, label correct."""
+    """Per row, `rag.scoring.answer_scores`: EM, F1, value correct, value in sources and,
+    for rows with a yes/no/maybe gold, label correct."""
+    names = {"exact_match": "em", "label_correct": "label"}
     scores: dict[str, list[float]] = {
         "em": [],
         "f1": [],
@@ -44,15 +45,10 @@ def row_scores(answers: Sequence[Answer], rows: Sequence[QARow]) -> dict[str, li
         "label": [],
     }
     for answer, row in zip(answers, rows, strict=True):
-        text = answer.text
-        scores["em"].append(exact_match(text, row.answers))
-        scores["f1"].append(token_f1(text, row.answers))
-        scores["value_correct"].append(contains_answer(text, row.answers))
-        sources = "\n".join(s.text for s in answer.sources)
-        scores["value_in_sources"].append(contains_answer(sources, row.answers))
-        label = label_correct(text, row.answers)
-        if label is not None:
-            scores["label"].append(label)
+        sources = [s.text for s in answer.sources]
+        for name, value in answer_scores(answer.text, sources, row.answers).items():
+            if value is not None:
+                scores[names.get(name, name)].append(value)
     return scores
 
 

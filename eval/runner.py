@@ -30,6 +30,7 @@ from rag.errors import AdaptragError, BackendError, ConfigError
 from rag.pipeline import Pipeline
 from rag.qa import file_hash, read_qa
 from rag.router import claude_configured
+from rag.scoring import answer_scores
 from rag.settings import Settings
 from rag.types import Answer, QARow, Source, Usage
 
@@ -79,13 +80,7 @@ def row_metrics(
     return {
         **_ranked_metrics(row, retrieved, ranks, k, within_document),
         "gold_dropped": None if not ranks else float(not in_prompt),
-        "exact_match": metrics.exact_match(answer.text, row.answers),
-        "f1": metrics.token_f1(answer.text, row.answers),
-        "value_correct": metrics.contains_answer(answer.text, row.answers),
-        "value_in_sources": metrics.contains_answer(
-            "\n".join(s.text for s in answer.sources), row.answers
-        ),
-        "label_correct": metrics.label_correct(answer.text, row.answers),
+        **answer_scores(answer.text, [s.text for s in answer.sources], row.answers),
         "rouge_l": metrics.rouge_l(answer.text, row.answers),
         "refusal": float(metrics.is_refusal(answer.text)),
         "grounded": metrics.grounded_share(answer.text, answer.sources),

@@ -73,3 +73,18 @@ def label_correct(prediction: str, gold: Sequence[str]) -> float | None:
     if label not in LABELS:
         return None
     return float(answer_label(prediction) == label)
+
+
+def answer_scores(
+    text: str, sources: Sequence[str], gold: Sequence[str]
+) -> dict[str, float | None]:
+    """The answer scores of one row, as evaluation reports and the adapter gate use them:
+    exact_match, f1, value_correct, value_in_sources (a gold answer in the texts of the
+    sources the model was given) and label_correct (None for rows without a label)."""
+    return {
+        "exact_match": exact_match(text, gold),
+        "f1": token_f1(text, gold),
+        "value_correct": contains_answer(text, gold),
+        "value_in_sources": contains_answer("\n".join(sources), gold),
+        "label_correct": label_correct(text, gold),
+    }
