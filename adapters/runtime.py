@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from rag.errors import ConfigError
 from rag.generators.base import PEFT_BASE, Generation, Generator
+from rag.loading import loading
 from rag.prompts import Prompt
 from rag.router import AdapterChoice
 
@@ -98,7 +99,7 @@ class AdapterRuntime:
         if self._loaded.get(name) == path:
             self._loaded.move_to_end(name)
             return
-        with generator.lock:
+        with generator.lock, loading():
             model = generator.hf_model
             if isinstance(model, PeftModel):
                 if name in self._loaded:  # the same ref, re-registered elsewhere: reload

@@ -44,7 +44,15 @@ METRICS = (
     "judge_correct",
     "judge_faithful",
 )
-STAGES = ("embed_ms", "search_ms", "rerank_ms", "generate_ms", "service_ms", "total_ms")
+STAGES = (
+    "embed_ms",
+    "search_ms",
+    "rerank_ms",
+    "generate_ms",
+    "service_ms",
+    "total_ms",
+    "load_ms",
+)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -93,8 +101,10 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _with_service(timings: dict[str, float]) -> dict[str, float]:
     """The row's timings plus `service_ms`: its own embed + search + generation share.
-    `total_ms` is the wall time of the row's whole batch (what a batch caller waits)."""
-    timings = {"rerank_ms": 0.0, **timings}  # runs from before the reranker have none
+    `total_ms` is the wall time of the row's whole batch (what a batch caller waits), less
+    `load_ms`, the model loading the batch triggered or waited for."""
+    # Runs from before the reranker or the load clock have neither.
+    timings = {"rerank_ms": 0.0, "load_ms": 0.0, **timings}
     service = (
         timings["embed_ms"] + timings["search_ms"] + timings["rerank_ms"] + timings["generate_ms"]
     )

@@ -27,6 +27,7 @@ from eval.config import EvalConfig
 from eval.judge import Judge, Verdict, judge_prompt
 from eval.report import write_report
 from rag.errors import AdaptragError, BackendError, ConfigError
+from rag.loading import Stopwatch, load_clock
 from rag.pipeline import Pipeline
 from rag.qa import file_hash, read_qa
 from rag.router import claude_configured
@@ -343,16 +344,18 @@ def _answer(
 def _retrieval_result(qa: Pipeline, row: QARow, config: EvalConfig, k: int) -> dict[str, Any]:
     """A row of a retrieval-only run: the sources, their scores and the search latency."""
     base = _row_fields(row)
-    started = time.perf_counter()
-    try:
-        sources = qa.retrieve(config.query(row))
-    except AdaptragError as error:
-        return {**base, "error": f"{type(error).__name__}: {error}"}
-    elapsed = (time.perf_counter() - started) * 1000
+    with load_clock() as clock:
+        watch = Stopwatch()
+        try:
+            sources = qa.retrieve(config.query(row))
+        except AdaptragError as error:
+            return {**base, "error": f"{type(error).__name__}: {error}"}
+        elapsed = watch.ms()
+    timings = {"embed_ms": 0.0, "search_ms": elapsed, "generate_ms": 0.0, "total_ms": elapsed}
     return {
         **base,
         "sources": _source_fields(sources),
-        "timings": {"embed_ms": 0.0, "search_ms": elapsed, "generate_ms": 0.0, "total_ms": elapsed},
+        "timings": {**timings, "load_ms": clock.ms},
         "usage": asdict(Usage()),
         "metrics": retrieval_metrics(row, sources, k, within_document=config.within_document),
         "error": None,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from rag.errors import ConfigError, ModelLoadError
+from rag.loading import loading
 from rag.settings import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ class SentenceTransformerEmbedder:
     def model(self) -> Any:
         """The loaded `SentenceTransformer`, loading it on first access (thread-safe)."""
         if self._model is None:
-            with self._lock:
+            with loading(), self._lock:
                 if self._model is None:
                     self._model = self._load()
         return self._model

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from rag.citations import extract_citations
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.errors import ConfigError
 from rag.generators import Generation, Generator, make_generator
+from rag.loading import Stopwatch, clocked, load_clock
 from rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from rag.query import Query, QueryOptions
 from rag.reranker import CrossEncoderReranker
@@ -59,7 +59,7 @@ class _Prepared:
     prompt: Prompt
     dropped: list[Source]
     max_new_tokens: int
-    started: float
+    watch: Stopwatch
 
 
 class Pipeline:
@@ -188,31 +188,38 @@ class Pipeline:
         """The answers to `queries`: one embedding batch, then one batch of local generation
         per answer length (`generation_batch_size`, adapters mixed per row) and concurrent
         Claude calls (`claude_concurrency`)."""
-        prepared = self._prepare(queries)
-        groups: dict[tuple[str, int], list[_Prepared]] = {}
-        for item in prepared:
-            if item.prompt.sources:  # nothing retrieved: nothing to generate from
-                key = (item.route.backend, item.max_new_tokens)
-                groups.setdefault(key, []).append(item)
-        generations: dict[int, tuple[Generation, float]] = {}
-        for group in groups.values():
-            started = time.perf_counter()
-            outputs = self._generate(group)
-            # A batch has one duration; each answer reports its share.
-            share_ms = (time.perf_counter() - started) * 1000 / len(group)
-            for item, output in zip(group, outputs, strict=True):
-                generations[id(item)] = (output, share_ms)
-        return [self._finish(p, *generations.get(id(p), (None, 0.0))) for p in prepared]
+        with load_clock() as clock:
+            prepared = self._prepare(queries)
+            groups: dict[tuple[str, int], list[_Prepared]] = {}
+            for item in prepared:
+                if item.prompt.sources:  # nothing retrieved: nothing to generate from
+                    key = (item.route.backend, item.max_new_tokens)
+                    groups.setdefault(key, []).append(item)
+            generations: dict[int, tuple[Generation, float]] = {}
+            for group in groups.values():
+                watch = Stopwatch()
+                outputs = self._generate(group)
+                # A batch has one duration; each answer reports its share.
+                share_ms = watch.ms() / len(group)
+                for item, output in zip(group, outputs, strict=True):
+                    generations[id(item)] = (output, share_ms)
+            return [
+                self._finish(p, *generations.get(id(p), (None, 0.0)), load_ms=clock.ms)
+                for p in prepared
+            ]
 
     def answer_stream(self, query: Query) -> Iterator[str | Answer]:
         """`answer` for one query, as text deltas then the `Answer`."""
-        (prepared,) = self._prepare([query])
+        with load_clock() as clock:  # set around each step only: a stream may change threads
+            (prepared,) = self._prepare([query])
         if not prepared.prompt.sources:
-            answer = self._finish(prepared, None, 0.0)
+            with load_clock(clock):
+                answer = self._finish(prepared, None, 0.0, load_ms=clock.ms)
             yield answer.text
             yield answer
             return
-        started = time.perf_counter()
+        with load_clock(clock):
+            watch = Stopwatch()
         generation: Generation | None = None
         max_new = prepared.max_new_tokens
         if prepared.route.backend == "local":
@@ -221,12 +228,14 @@ class Pipeline:
             )
         else:
             events = prepared.generator.stream(prepared.prompt, max_new_tokens=max_new)
-        for event in events:
+        for event in clocked(events, clock):
             if isinstance(event, str):
                 yield event
             else:
                 generation = event
-        yield self._finish(prepared, generation, (time.perf_counter() - started) * 1000)
+        with load_clock(clock):
+            answer = self._finish(prepared, generation, watch.ms(), load_ms=clock.ms)
+        yield answer
 
     def as_retriever(self, **search: Any) -> BaseRetriever:
         """A LangChain `BaseRetriever` over this pipeline (`search`: retrieve's arguments)."""
@@ -276,7 +285,7 @@ class Pipeline:
 
     def _prepare(self, queries: Sequence[Query]) -> list[_Prepared]:
         """Retrieve for every query (one embedding batch), route each, fit its prompt."""
-        started = time.perf_counter()
+        watch = Stopwatch()
         for query in queries:
             check_backend(query.backend or self.settings.backend)  # before any model loads
         searches = [(q.question, q.where(), q.search_options(self.search_options)) for q in queries]
@@ -303,7 +312,7 @@ class Pipeline:
                 budget_tokens=budget,
             )
             prepared.append(
-                _Prepared(query, route, generator, retrieval, prompt, dropped, max_new, started)
+                _Prepared(query, route, generator, retrieval, prompt, dropped, max_new, watch)
             )
         return prepared
 
@@ -323,7 +332,12 @@ class Pipeline:
         return generator.generate_many(prompts, max_new_tokens=max_new)
 
     def _finish(
-        self, prepared: _Prepared, generation: Generation | None, generate_ms: float
+        self,
+        prepared: _Prepared,
+        generation: Generation | None,
+        generate_ms: float,
+        *,
+        load_ms: float,
     ) -> Answer:
         # With nothing retrieved there is nothing to answer from: no model call, no cost.
         generation = generation or Generation(NO_ANSWER, prepared.generator.model)
@@ -343,7 +357,8 @@ class Pipeline:
                 "search_ms": round(retrieval.search_ms, 3),
                 "rerank_ms": round(retrieval.rerank_ms, 3),
                 "generate_ms": round(generate_ms, 3),
-                "total_ms": round((time.perf_counter() - prepared.started) * 1000, 3),
+                "total_ms": round(prepared.watch.ms(), 3),
+                "load_ms": round(load_ms, 3),
             },
             dropped=prepared.dropped,
         )

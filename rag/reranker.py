@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.embedder import resolve_device
 from rag.errors import ModelLoadError
+from rag.loading import loading
 from rag.types import Source
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ class CrossEncoderReranker:
     @property
     def model(self) -> Any:
         """The loaded model (a one-line `ModelLoadError` for an id that cannot load)."""
-        with self._lock:
+        if self._model is not None:
+            return self._model
+        with loading(), self._lock:
             if self._model is None:
                 from sentence_transformers import CrossEncoder
 

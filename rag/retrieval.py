@@ -9,7 +9,6 @@ embedder in use, so a query never compares vectors of two different models.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, get_args
@@ -18,6 +17,7 @@ from rag.collection_info import embedder_for, wanted_spec
 from rag.condense import content_words
 from rag.embedder import Embedder
 from rag.errors import CollectionNotFoundError, ConfigError
+from rag.loading import Stopwatch
 from rag.reranker import Reranker
 from rag.sparse import SparseEncoder
 from rag.stores.base import (
@@ -188,16 +188,16 @@ class Retriever:
         if not searches:
             return []
         self.check()
-        started = time.perf_counter()
+        watch = Stopwatch()
         searched = [content_words(q, self.content_words_over) for q in questions]
         dense = self.embedder.embed_queries(searched)
         sparse = [self.sparse.encode_query(q) for q in searched]
-        embed_ms = (time.perf_counter() - started) * 1000 / len(questions)
+        embed_ms = watch.ms() / len(questions)
         results = []
         for row, sparse_vector, (question, where, options) in zip(
             dense, sparse, searches, strict=True
         ):
-            started = time.perf_counter()
+            watch = Stopwatch()
             # With a reranker, fetch more candidates for it to order; keep the best top_k.
             limit = max(options.top_k, self.rerank_candidates if self.reranker else 0)
             request = SearchRequest(
@@ -213,14 +213,14 @@ class Retriever:
                 dense_weight=self.fusion.dense_weight,
             )
             found = self.store.search(request)
-            search_ms = (time.perf_counter() - started) * 1000
+            search_ms = watch.ms()
             if not found:
                 self._explain_empty(where)
             rerank_ms = 0.0
             if self.reranker is not None and found:
-                started = time.perf_counter()
+                watch = Stopwatch()
                 found = self.reranker.rerank(question, found)
-                rerank_ms = (time.perf_counter() - started) * 1000
+                rerank_ms = watch.ms()
             found = found[: options.top_k]
             if options.lead_chunk:
                 found = self._with_lead_chunk(found, replace(request, limit=options.top_k))

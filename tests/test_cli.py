@@ -174,6 +174,7 @@ def test_ask_json_prints_the_answer_object(runner: CliRunner, ingested: Path) ->
         "rerank_ms",
         "generate_ms",
         "total_ms",
+        "load_ms",
     }
 
 

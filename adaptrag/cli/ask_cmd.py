@@ -59,6 +59,7 @@ def _describe_answer(answer: Any, *, with_text: bool = True) -> str:
         f"{answer.backend} · {answer.model} · {answer.route} · {t['total_ms']:.0f} ms (embed "
         f"{t['embed_ms']:.0f}, search {t['search_ms']:.0f}, generate {t['generate_ms']:.0f})"
         f" · {answer.usage.input_tokens}+{answer.usage.output_tokens} tokens{cost}"
+        + (f" · models loaded in {t['load_ms']:.0f} ms" if t.get("load_ms") else "")
     )
     return "\n".join(lines)
 

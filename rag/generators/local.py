@@ -34,6 +34,7 @@ from rag.deadline import DeadlineExceeded, check, current_deadline, remaining_s
 from rag.embedder import resolve_device
 from rag.errors import AdaptragError, BackendError, ModelBusyError, ModelLoadError
 from rag.generators.base import PEFT_BASE, Generation
+from rag.loading import loading
 from rag.prompts import Prompt
 from rag.settings import DEFAULT_GENERATOR_MODEL
 from rag.types import Usage
@@ -146,7 +147,7 @@ class LocalGenerator:
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            with self._load_lock:
+            with loading(), self._load_lock:
                 if self._loaded is None:
                     self._loaded = self._load_model()
         return self._loaded

@@ -83,6 +83,7 @@ def test_a_run_writes_one_result_per_row_and_the_reports(
     low, high = summary["f1"]["ci95"]
     assert low <= summary["f1"]["mean"] <= high
     stages = {"embed_ms", "search_ms", "rerank_ms", "generate_ms", "service_ms", "total_ms"}
+    stages.add("load_ms")
     assert set(summary["latency_ms"]) == stages
     versions = report["versions"]
     assert versions["collection_fingerprint"] == qa.retriever.check().fingerprint()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.corpora import index_corpus, pipeline_over
@@ -42,13 +44,53 @@ def test_ask_local_returns_a_full_answer(qa: Pipeline) -> None:
     assert answer.sources[0].doc_id == "lease.md"
     assert answer.sources[0].metadata["source"].endswith("lease.md")
     assert {s.metadata["domain"] for s in answer.sources} == {"legal"}
-    assert set(answer.timings) == {"embed_ms", "search_ms", "rerank_ms", "generate_ms", "total_ms"}
+    stages = {"embed_ms", "search_ms", "rerank_ms", "generate_ms", "total_ms", "load_ms"}
+    assert set(answer.timings) == stages
     assert answer.timings["generate_ms"] > 0
     assert answer.timings["total_ms"] >= answer.timings["generate_ms"]
     assert 0 < answer.usage.output_tokens <= 24
     data = json.loads(json.dumps(answer.to_dict()))
     assert data["sources"][0]["doc_id"] == "lease.md"
     assert data["dropped"] == [] and "citations" in data
+
+
+class _SlowLoadingEmbedder(SentenceTransformerEmbedder):
+    """The real embedder, whose first load takes at least LOAD_S longer."""
+
+    LOAD_S = 1.5
+
+    def _load(self) -> Any:
+        time.sleep(self.LOAD_S)
+        return super()._load()
+
+
+def test_model_loading_is_reported_apart_from_the_stages(
+    indexed_corpus: Settings, local_generator: LocalGenerator
+) -> None:
+    embedder = _SlowLoadingEmbedder.from_settings(indexed_corpus)  # not loaded yet
+    with pipeline_over(indexed_corpus, embedder, local_generator, max_new_tokens=4) as qa:
+        started = time.perf_counter()
+        first = qa.ask(QUESTION, domain="legal", backend="local")
+        wall_ms = (time.perf_counter() - started) * 1000
+        second = qa.ask(QUESTION, domain="legal", backend="local")
+
+    load_s = _SlowLoadingEmbedder.LOAD_S
+    assert first.timings["load_ms"] >= load_s * 1000
+    # The load is not in any stage: the stages and the total leave it out.
+    assert first.timings["total_ms"] <= wall_ms - first.timings["load_ms"] + 1
+    assert first.timings["embed_ms"] <= wall_ms - load_s * 1000
+    assert second.timings["load_ms"] == 0.0  # loaded once, reused
+
+
+def test_a_stream_reports_its_load_time_too(
+    indexed_corpus: Settings, local_generator: LocalGenerator
+) -> None:
+    embedder = _SlowLoadingEmbedder.from_settings(indexed_corpus)
+    with pipeline_over(indexed_corpus, embedder, local_generator, max_new_tokens=4) as qa:
+        *_, final = qa.stream(QUESTION, domain="legal", backend="local")
+
+    assert isinstance(final, Answer)
+    assert final.timings["load_ms"] >= _SlowLoadingEmbedder.LOAD_S * 1000
 
 
 def test_ask_claude_cites_sources_and_reports_usage_and_cost(
