@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.report import METRICS
+from eval.definitions import METRICS
 from eval.runner import RUN_FILE, read_results
 from rag.errors import ConfigError
 from rag.stats import paired_bootstrap_ci

@@ -1,12 +1,12 @@
 """Reports of a run: summary metrics with bootstrap confidence intervals, versions, plots.
 
-`DIR/report.json` (machine-readable), `DIR/report.md` and `DIR/report.html` (with PNG
-plots: metric bars with their intervals, latency distribution, per-domain F1).
+`DIR/report.json` (machine-readable), `DIR/report.md`, and `DIR/report.html` (`eval.page`:
+definitions, every row, and PNG plots: the higher-is-better metrics with their intervals,
+the latency distribution, per-domain F1).
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval.config import EvalConfig
+from eval.definitions import LOWER_IS_BETTER, METRICS
 from eval.judge import JUDGE_PROMPT_VERSION
+from eval.page import as_html
 from rag.prompts import PROMPT_VERSION
 from rag.stats import bootstrap_ci
 
@@ -25,25 +27,6 @@ if TYPE_CHECKING:
     from eval.judge import Judge
     from rag.pipeline import Pipeline
 
-METRICS = (
-    "exact_match",
-    "f1",
-    "value_correct",
-    "value_in_sources",
-    "label_correct",
-    "rouge_l",
-    "semantic_similarity",
-    "refusal",
-    "grounded",
-    "citation_precision",
-    "hit_at_k",
-    "recall_at_k",
-    "mrr",
-    "ndcg_at_k",
-    "gold_dropped",
-    "judge_correct",
-    "judge_faithful",
-)
 STAGES = (
     "embed_ms",
     "search_ms",
@@ -151,7 +134,7 @@ def write_report(
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text(markdown(report))
     plots = write_plots(out, report["summary"], results)
-    (out / "report.html").write_text(as_html(report, plots))
+    (out / "report.html").write_text(as_html(report, results, plots))
     return report
 
 
@@ -175,11 +158,12 @@ def markdown(report: dict[str, Any]) -> str:
         f"({versions_['collection_fingerprint']}), dataset sha256 "
         f"{versions_['dataset_sha256'][:12]}, prompt {versions_['prompt_version']}.",
         "",
-        "| metric | mean | 95% CI | n |",
-        "|---|---|---|---|",
+        "| metric | mean | 95% CI | n | better |",
+        "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {name} | {mean:.3f} | [{low:.3f}, {high:.3f}] | {n} |"
+        f"| {name} | {mean:.3f} | [{low:.3f}, {high:.3f}] | {n} | "
+        f"{'lower' if name in LOWER_IS_BETTER else 'higher'} |"
         for name, mean, low, high, n in metric_rows(summary)
     ]
     lines += ["", "| stage | p50 ms | p95 ms |", "|---|---|---|"]
@@ -211,7 +195,8 @@ def write_plots(out: Path, summary: dict[str, Any], results: Sequence[dict[str, 
     import matplotlib.pyplot as plt
 
     names = []
-    rows = metric_rows(summary)
+    # Shares where higher is better only: refusal and gold_dropped would read as gains.
+    rows = [r for r in metric_rows(summary) if r[0] not in LOWER_IS_BETTER]
     if rows:
         fig, ax = plt.subplots(figsize=(8, 3.5))
         labels = [r[0] for r in rows]
@@ -219,7 +204,7 @@ def write_plots(out: Path, summary: dict[str, Any], results: Sequence[dict[str, 
         errors = [[r[1] - r[2] for r in rows], [r[3] - r[1] for r in rows]]
         ax.bar(labels, means, yerr=errors, capsize=3, color="#4c72b0")
         ax.set_ylim(0, 1)
-        ax.set_title("metrics (mean, 95% bootstrap CI)")
+        ax.set_title("metrics, higher is better (mean, 95% bootstrap CI)")
         ax.tick_params(axis="x", rotation=45)
         fig.tight_layout()
         fig.savefig(out / "metrics.png", dpi=100)
@@ -246,13 +231,3 @@ def write_plots(out: Path, summary: dict[str, Any], results: Sequence[dict[str, 
         plt.close(fig)
         names.append("domains.png")
     return names
-
-
-def as_html(report: dict[str, Any], plots: Sequence[str]) -> str:
-    """A self-describing HTML page: the Markdown tables as preformatted text, then the plots."""
-    body = html.escape(markdown(report))
-    images = "".join(f'<p><img src="{name}" alt="{name}"></p>' for name in plots)
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>adaptrag evaluation</title>"
-        f"</head><body><pre>{body}</pre>{images}</body></html>\n"
-    )

@@ -101,8 +101,12 @@ def _row_fields(row: QARow) -> dict[str, Any]:
 
 
 def _source_fields(sources: Sequence[Source]) -> list[dict[str, Any]]:
-    """The sources of a result line, best first: ids and scores (not the text)."""
-    return [{"doc_id": s.doc_id, "chunk_id": s.chunk_id, "score": s.score} for s in sources]
+    """The sources of a result line, best first: ids, scores and the text the model saw
+    (the HTML report shows it; the RAGAS export needs it)."""
+    return [
+        {"doc_id": s.doc_id, "chunk_id": s.chunk_id, "score": s.score, "text": s.text}
+        for s in sources
+    ]
 
 
 def _result(

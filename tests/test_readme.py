@@ -57,3 +57,16 @@ def test_the_langchain_example_runs_as_written(
     ingest_paths([ROOT / "examples" / "sample" / "legal"], "legal", embedder=embedder)
     answer, documents = run(code, ROOT, 8).rsplit("\n", 2)[:2]
     assert answer.strip() and "northwind-lease.md" in documents
+
+
+def test_the_metric_table_is_the_reports_definitions() -> None:
+    from eval.definitions import DEFINITIONS
+
+    lines = (ROOT / "README.md").read_text().split("| metric | definition |\n|---|---|\n", 1)[1]
+    table = {}
+    for line in lines.splitlines():
+        if not line.startswith("| `"):
+            break
+        name, definition = line[3:-2].split("` | ", 1)
+        table[name] = definition
+    assert table == DEFINITIONS

@@ -13,6 +13,7 @@ from adaptrag.cli.base import (
     _settings,
     eval_app,
 )
+from rag.errors import ConfigError
 from rag.settings import Settings
 
 # --- eval ------------------------------------------------------------------------------
@@ -114,3 +115,24 @@ def eval_compare(
     _emit(comparison, as_json, compare_markdown(comparison))
     last = comparison["runs"][-1]
     _gate({m: e["mean"][last] for m, e in comparison["metrics"].items()}, fail_under)
+
+
+@eval_app.command("export")
+def eval_export(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `eval run`."),
+    to: str = typer.Option("ragas", "--format", help="Export format: ragas."),
+    out: Path | None = typer.Option(None, "--out", help="Output file (RUN_DIR/ragas.jsonl)."),
+) -> None:
+    """Export a run's answered rows for RAGAS (`EvaluationDataset.from_jsonl`)."""
+    from eval.export import export_ragas
+
+    if to != "ragas":
+        raise ConfigError(f"unknown export format {to!r}; use ragas")
+    done = export_ragas(run_dir, out)
+    left = []
+    if done.skipped_errors:
+        left.append(f"{done.skipped_errors} failed")
+    if done.skipped_unanswered:
+        left.append(f"{done.skipped_unanswered} without an answer (retrieval only)")
+    tail = f"; left out: {', '.join(left)}" if left else ""
+    typer.echo(f"wrote {done.rows} RAGAS samples to {done.path}{tail}")
