@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eval.definitions import DEFINITIONS, LOWER_IS_BETTER
+from eval.judge import coverage_line
 
 ROW_METRICS = ("f1", "exact_match", "value_correct", "grounded", "hit_at_k")
 _CODE = re.compile(r"`([^`]+)`")
@@ -155,6 +156,7 @@ def as_html(report: dict[str, Any], results: Sequence[dict[str, Any]], plots: Se
         images.get("latency.png", ""),
         f"<p>Tokens: {summary['tokens']['input']} in, {summary['tokens']['output']} out; "
         f"{cost}.</p>",
+        f"<p>{_text(coverage_line(summary))}</p>" if summary.get("judge_coverage") else "",
     ]
     if domains:
         parts += ["<h2>F1 by domain</h2>", f"<p>{domains}</p>", images.get("domains.png", "")]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from eval.config import EvalConfig
 from eval.definitions import LOWER_IS_BETTER, METRICS
-from eval.judge import JUDGE_PROMPT_VERSION
+from eval.judge import JUDGE_PROMPT_VERSION, coverage_line, judge_coverage
 from eval.page import as_html
 from rag.prompts import PROMPT_VERSION
 from rag.stats import bootstrap_ci
@@ -71,9 +71,10 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "output": sum(r["usage"]["output_tokens"] for r in answered),
     }
     summary["cost_usd"] = round(sum(r["usage"]["cost_usd"] for r in answered), 6)
-    judged = [r["judge"]["usage"] for r in answered if r.get("judge")]
+    judged = [r for r in answered if r.get("judge")]
     if judged:
-        summary["judge_cost_usd"] = round(sum(u["cost_usd"] for u in judged), 6)
+        summary["judge_cost_usd"] = round(sum(r["judge"]["usage"]["cost_usd"] for r in judged), 6)
+        summary["judge_coverage"] = judge_coverage(judged)
     by_domain: dict[str, list[float]] = defaultdict(list)
     for r in answered:
         if r["metrics"].get("f1") is not None:  # not in retrieval-only runs
@@ -181,7 +182,7 @@ def markdown(report: dict[str, Any]) -> str:
             if versions_.get("judge")
             else "."
         ),
-        "",
+        *(["", coverage_line(summary), ""] if summary.get("judge_coverage") else [""]),
         "F1 by domain: " + ", ".join(f"{d} {v:.3f}" for d, v in summary["f1_by_domain"].items()),
     ]
     return "\n".join(lines) + "\n"

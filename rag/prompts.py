@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rag.errors import ConfigError
 from rag.types import Source
@@ -27,12 +28,27 @@ _TAG = re.compile(r"<(/?)(source)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
+class Tool:
+    """A tool the model must answer through: structured output, checked by its JSON schema
+    (Claude's tool use with a forced `tool_choice`)."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Prompt:
-    """A system instruction and a user message holding the numbered sources and the question."""
+    """A system instruction and a user message holding the numbered sources and the question.
+
+    With `tool`, a backend that supports tool use (Claude) replies by calling it, and the
+    `Generation` carries the call's arguments in `data`; others reply in text.
+    """
 
     system: str
     user: str
     sources: tuple[Source, ...]
+    tool: Tool | None = None
 
     def messages(self) -> list[dict[str, str]]:
         """Chat messages (system first) for a chat template or a Messages API."""

@@ -71,6 +71,7 @@ def eval_run(
 
     Progress: a bar on a terminal, else a line on stderr every 10 s.
     """
+    from eval.judge import coverage_line
     from eval.report import metric_rows
     from eval.runner import run_eval
 
@@ -95,6 +96,8 @@ def eval_run(
         f"  {name:<20} {mean:.3f}  [{low:.3f}, {high:.3f}]  n={n}"
         for name, mean, low, high, n in metric_rows(summary)
     ]
+    if summary.get("judge_coverage"):
+        lines.append(f"  {coverage_line(summary)}")
     _emit(report, as_json, "\n".join(lines))
     _gate({name: summary[name]["mean"] for name, *_ in metric_rows(summary)}, fail_under)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from rag.prompts import Prompt
 from rag.types import Usage
@@ -20,6 +20,7 @@ class Generation:
     text: str
     model: str
     usage: Usage = field(default_factory=Usage)
+    data: dict[str, Any] | None = None  # the arguments of the prompt's tool, when it was called
 
 
 class Generator(Protocol):

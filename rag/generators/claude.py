@@ -99,7 +99,7 @@ class ClaudeGenerator:
         return (len(prompt.system) + len(prompt.user)) // CHARS_PER_TOKEN + 16
 
     def _request(self, prompt: Prompt, max_new_tokens: int) -> dict[str, Any]:
-        return {
+        request: dict[str, Any] = {
             "model": self._model,
             "max_tokens": max_new_tokens,
             "system": [
@@ -107,9 +107,22 @@ class ClaudeGenerator:
             ],
             "messages": [{"role": "user", "content": prompt.user}],
         }
+        if prompt.tool is not None:  # structured output: the reply is this tool's call
+            tool = prompt.tool
+            request["tools"] = [
+                {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "input_schema": tool.input_schema,
+                }
+            ]
+            request["tool_choice"] = {"type": "tool", "name": tool.name}
+        return request
 
     def _generation(self, message: Any) -> Generation:
         text = "".join(block.text for block in message.content if block.type == "text")
+        calls = [block.input for block in message.content if block.type == "tool_use"]
+        data = calls[0] if calls and isinstance(calls[0], dict) else None
         raw = message.usage
         usage = Usage(
             input_tokens=raw.input_tokens,
@@ -118,7 +131,8 @@ class ClaudeGenerator:
             cache_creation_input_tokens=raw.cache_creation_input_tokens or 0,
         )
         usage = Usage(**{**usage.__dict__, "cost_usd": self.prices.cost(usage)})
-        return Generation(text=text.strip(), model=str(message.model or self._model), usage=usage)
+        model = str(message.model or self._model)
+        return Generation(text=text.strip(), model=model, usage=usage, data=data)
 
     def _client_in_time(self) -> anthropic.Anthropic:
         """The client, given no more time per attempt than the request has left."""

@@ -188,9 +188,9 @@ def test_export_of_a_run_without_source_text_is_a_one_line_error(
     copy = tmp_path / "old"
     copy.mkdir()
     old: list[dict[str, Any]] = []
-    for result in read_results(run_dir):
-        sources = [{k: v for k, v in s.items() if k != "text"} for s in result["sources"]]
-        old.append({**result, "sources": sources})
+    for line in read_results(run_dir):
+        sources = [{k: v for k, v in s.items() if k != "text"} for s in line["sources"]]
+        old.append({**line, "sources": sources})
     (copy / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in old))
 
     with pytest.raises(ConfigError, match="re-run `adaptrag eval run`"):

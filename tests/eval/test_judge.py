@@ -6,7 +6,7 @@ import json
 
 from helpers.fake_anthropic import FakeAnthropic
 
-from eval.judge import JUDGE_SYSTEM, Judge, judge_prompt, parse_verdict
+from eval.judge import JUDGE_SYSTEM, JUDGE_TOOL, Judge, judge_coverage, judge_prompt, parse_verdict
 from rag.generators.claude import ClaudeGenerator, Prices
 from rag.types import Source, Usage
 
@@ -18,7 +18,7 @@ def test_the_prompt_shows_sources_gold_and_answer() -> None:
         "Monthly [1].",
         [Source("a", "c", "Rent is due monthly.", 1.0)],
     )
-    assert prompt.system == JUDGE_SYSTEM
+    assert prompt.system == JUDGE_SYSTEM and prompt.tool == JUDGE_TOOL
     assert '<source id="1" title="a">\nRent is due monthly.\n</source>' in prompt.user
     assert "- monthly\n- each month" in prompt.user
     assert prompt.user.endswith("Answer to grade:\nMonthly [1].")
@@ -54,4 +54,39 @@ def test_the_judge_grades_concurrently_through_the_messages_api(
     assert [v.correct for v in verdicts] == [1.0, 0.0]
     assert all(v.faithful == 1.0 and v.usage.cost_usd > 0 for v in verdicts)
     sent = claude_env.requests[-1]["body"]
-    assert sent["max_tokens"] == 200 and sent["system"][0]["text"] == JUDGE_SYSTEM
+    assert sent["max_tokens"] == 300 and sent["system"][0]["text"] == JUDGE_SYSTEM
+    # structured output: the verdict is a forced call of the judge's tool, with its schema
+    assert sent["tool_choice"] == {"type": "tool", "name": "record_verdict"}
+    assert sent["tools"][0]["input_schema"]["required"] == ["correct", "faithful", "reason"]
+
+
+def test_a_tool_call_with_wrong_types_is_unparseable_and_counted(
+    claude_env: FakeAnthropic,
+) -> None:
+    replies = iter(
+        [
+            json.dumps({"correct": True, "faithful": True, "reason": "same"}),
+            json.dumps({"correct": "yes", "faithful": True, "reason": "typed wrong"}),
+        ]
+    )
+    claude_env.reply = lambda body: next(replies)
+    source = [Source("a", "c", "Rent is due monthly.", 1.0)]
+    prompts = [judge_prompt("When is rent due?", ["monthly"], "Monthly [1].", source)] * 2
+    judge = Judge(ClaudeGenerator(concurrency=1, prices=Prices(1.0, 1.0)))
+
+    good, bad = judge.grade_many(prompts)
+
+    assert (good.correct, good.reason) == (1.0, "same")
+    assert bad.correct is None and bad.faithful is None
+    assert bad.reason.startswith("unparseable judge reply") and bad.usage.cost_usd > 0
+    rows = [
+        {"metrics": {"judge_correct": v.correct}, "judge": {"reason": v.reason}}
+        for v in (good, bad)
+    ]
+    assert judge_coverage(rows) == {
+        "asked": 2,
+        "graded": 1,
+        "unparseable": 1,
+        "failed": 0,
+        "coverage": 0.5,
+    }

@@ -139,7 +139,10 @@ def test_compare_pairs_rows_and_the_gate_fails_below_threshold(
 
     def reply(body: dict[str, Any]) -> str:
         if body["system"][0]["text"] == JUDGE_SYSTEM:  # grading: only the tenant answer is right
-            right = "Ninety days" in body["messages"][0]["content"].split("Answer to grade:")[1]
+            user = body["messages"][0]["content"]
+            if "When are refunds paid?" in user:  # a verdict of the wrong type: unusable
+                return json.dumps({"correct": "no", "faithful": True, "reason": "typed wrong"})
+            right = "Ninety days" in user.split("Answer to grade:")[1]
             return json.dumps({"correct": right, "faithful": True, "reason": "checked"})
         question = body["messages"][0]["content"].rpartition("Question:")[2]
         return "Ninety days [1]." if "tenant" in question else "I don't know."
@@ -154,11 +157,23 @@ def test_compare_pairs_rows_and_the_gate_fails_below_threshold(
         pipeline=qa,
     )
     summary = report["summary"]
-    assert summary["judge_correct"]["mean"] == pytest.approx(1 / 3)
+    # The refunds row's verdict was unusable: not a grade, but counted and shown.
+    assert summary["judge_correct"]["mean"] == pytest.approx(1 / 2)
+    assert summary["judge_correct"]["n"] == 2
     assert summary["judge_faithful"]["mean"] == 1.0 and summary["judge_cost_usd"] > 0
+    assert summary["judge_coverage"] == {
+        "asked": 3,
+        "graded": 2,
+        "unparseable": 1,
+        "failed": 0,
+        "coverage": pytest.approx(2 / 3),
+    }
+    line = "judge graded 2 of 3 answers (1 unparseable, 0 failed; judge cost $"
+    assert line in (tmp_path / "claude" / "report.md").read_text()
+    assert line in (tmp_path / "claude" / "report.html").read_text()
     assert report["versions"]["judge"] == {
         "model": "claude-sonnet-5-5",
-        "prompt_version": "judge-v1",
+        "prompt_version": "judge-v2",
     }
 
     comparison = compare_runs([tmp_path / "local", tmp_path / "claude"], tmp_path / "cmp")

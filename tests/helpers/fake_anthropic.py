@@ -127,6 +127,8 @@ class FakeAnthropic:
                 text = fake.reply(body)
                 if body.get("stream"):
                     return self._stream(body, text)
+                if body.get("tool_choice", {}).get("type") == "tool":
+                    return self._json(200, _tool_call(body, text, fake))
                 return self._json(200, _message(body, text, fake, stop_reason="end_turn"))
 
             def _json(self, status: int, data: dict[str, Any], **headers: str) -> None:
@@ -223,3 +225,25 @@ def _message(
             "cache_read_input_tokens": cache_read,
         },
     }
+
+
+def _tool_call(body: dict[str, Any], text: str, fake: FakeAnthropic) -> dict[str, Any]:
+    """A forced tool call (`tool_choice` names the tool): the reply text, a JSON object, is
+    the call's input, as the API returns it in a `tool_use` block; other text stays text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    message = _message(body, text, fake, stop_reason="tool_use")
+    if isinstance(data, dict):
+        name = body["tool_choice"]["name"]
+        assert name in {t["name"] for t in body.get("tools", [])}, "tool_choice names no tool"
+        message["content"] = [
+            {
+                "type": "tool_use",
+                "id": f"toolu_{uuid.uuid4().hex[:24]}",
+                "name": name,
+                "input": data,
+            }
+        ]
+    return message
