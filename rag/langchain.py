@@ -1,10 +1,12 @@
-"""LangChain integration: the pipeline as a `BaseRetriever` and as a `Runnable`.
+"""LangChain integration: the pipeline as a `BaseRetriever`, as a `Runnable`, and its local
+model (with a domain's adapter) as a chat model.
 
 Apps already on LangChain plug adaptrag in without changing their chains:
 `pipeline.as_retriever()` yields `Document`s (metadata: doc_id, chunk_id, score and the
 stored payload); `pipeline.as_runnable()` maps a question to an `Answer`;
 `pipeline.as_runnable(output="message")` to an AI message that streams token by token
-(`| StrOutputParser()` gives text).
+(`| StrOutputParser()` gives text); `pipeline.chat_model(adapter="legal")` is a
+`BaseChatModel` over the local model tuned for a domain, for the user's own chains.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import CallbackManagerForLLMRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.messages import AIMessageChunk
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 from pydantic import ConfigDict, Field
 from typing_extensions import Unpack
 
 from rag.errors import ConfigError
+from rag.generators.base import Generation
+from rag.prompts import Prompt
 from rag.query import Query, QueryOptions
 from rag.threads import iterate_on_thread
 from rag.types import Answer, Source
@@ -149,3 +155,128 @@ class _BatchedLambda(RunnableLambda[Any, Answer]):
         if return_exceptions:  # per-input errors: fall back to one call per input
             return super().batch(inputs, config, return_exceptions=True, **kwargs)
         return list(self._batch_func(list(inputs)))
+
+
+class Completes(Protocol):
+    """What the chat model needs of a pipeline (`rag.Pipeline` is one)."""
+
+    def complete(
+        self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
+    ) -> Generation:
+        """The local model's reply (`Pipeline.complete`)."""
+        ...
+
+    def complete_stream(
+        self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
+    ) -> Iterator[str | Generation]:
+        """Text deltas, then the `Generation` (`Pipeline.complete_stream`)."""
+        ...
+
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def conversation_prompt(messages: Sequence[BaseMessage]) -> Prompt:
+    """LangChain messages as a prompt whose turns the local model's chat template renders."""
+    turns = []
+    for message in messages:
+        role = _ROLES.get(message.type)
+        if role is None:
+            raise ConfigError(
+                f"the local chat model takes system, human and ai messages, not {message.type!r}"
+            )
+        turns.append((role, message.text))
+    system = "\n".join(text for role, text in turns if role == "system")
+    user = next((text for role, text in reversed(turns) if role == "user"), "")
+    return Prompt(system=system, user=user, sources=(), conversation=tuple(turns))
+
+
+def _cut(text: str, stop: Sequence[str] | None) -> str:
+    """The text up to the first stop sequence (the model may have written past it)."""
+    for marker in stop or ():
+        text = text.split(marker, 1)[0]
+    return text
+
+
+def _usage(generation: Generation) -> UsageMetadata:
+    used = generation.usage
+    return UsageMetadata(
+        input_tokens=used.input_tokens,
+        output_tokens=used.output_tokens,
+        total_tokens=used.input_tokens + used.output_tokens,
+    )
+
+
+class AdapterChatModel(BaseChatModel):
+    """The local model, with a registered LoRA adapter (or none), as a LangChain chat model.
+
+    The adapter is switched per call on the shared model, as for `Pipeline.ask`; the base
+    model's fingerprint is checked against the adapter's. `stop` sequences cut the text.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    pipeline: Any
+    adapter: str | None = None
+    max_new_tokens: int | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "adaptrag-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"adapter": self.adapter or "base", "max_new_tokens": self.max_new_tokens}
+
+    def _metadata(self, generation: Generation) -> dict[str, Any]:
+        return {"model_name": generation.model, "adapter": self.adapter or "base"}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        generation = self.pipeline.complete(
+            conversation_prompt(messages), adapter=self.adapter, max_new_tokens=self.max_new_tokens
+        )
+        message = AIMessage(
+            content=_cut(generation.text, stop).strip(),
+            response_metadata=self._metadata(generation),
+            usage_metadata=_usage(generation),
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        events = self.pipeline.complete_stream(
+            conversation_prompt(messages), adapter=self.adapter, max_new_tokens=self.max_new_tokens
+        )
+        written, pending, started = "", "", False
+        for event in events:
+            if isinstance(event, str):
+                piece = _cut(written + event, stop)[len(written) :]
+                written += event
+                if not started:  # the text is stripped, as `invoke`'s is
+                    piece = piece.lstrip()
+                    started = bool(piece)
+                body = (pending + piece).rstrip()  # trailing spaces wait for more text
+                pending = (pending + piece)[len(body) :]
+                if body:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=body))
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(body, chunk=chunk)
+                    yield chunk
+            else:
+                final = AIMessageChunk(
+                    content="",
+                    response_metadata=self._metadata(event),
+                    usage_metadata=_usage(event),
+                )
+                yield ChatGenerationChunk(message=final)

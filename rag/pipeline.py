@@ -44,6 +44,7 @@ from rag.threads import iterate_on_thread
 from rag.types import Answer, Source
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.retrievers import BaseRetriever
     from langchain_core.runnables import Runnable
 
@@ -254,6 +255,39 @@ class Pipeline:
         if output != "answer":
             raise ConfigError(f"unknown output {output!r}; use answer or message")
         return answer_runnable(self, ask)
+
+    def chat_model(
+        self, adapter: str | None = None, *, max_new_tokens: int | None = None
+    ) -> BaseChatModel:
+        """The local model as a LangChain chat model, with a registered adapter (`name` or
+        `name/vN`; None or "base": the base model). No retrieval: the chain's messages are the
+        prompt. `.invoke`, `.batch`, `.stream` and `.astream` work as for any chat model."""
+        from rag.langchain import AdapterChatModel
+
+        if adapter not in (None, BASE_ADAPTER):
+            self.adapters.resolve(adapter)  # an unknown adapter fails here, in one line
+        return AdapterChatModel(pipeline=self, adapter=adapter, max_new_tokens=max_new_tokens)
+
+    def complete(
+        self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
+    ) -> Generation:
+        """The local model's reply to `prompt` with no retrieval, with `adapter` (as
+        `chat_model`)."""
+        generator, choice = self._local(adapter)
+        max_new = max_new_tokens or self.settings.max_new_tokens
+        return self.adapters.generate_many(generator, [prompt], [choice], max_new_tokens=max_new)[0]
+
+    def complete_stream(
+        self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
+    ) -> Iterator[str | Generation]:
+        """`complete` as text deltas, then the `Generation`."""
+        generator, choice = self._local(adapter)
+        max_new = max_new_tokens or self.settings.max_new_tokens
+        return self.adapters.stream(generator, prompt, choice, max_new_tokens=max_new)
+
+    def _local(self, adapter: str | None) -> tuple[Generator, AdapterChoice | None]:
+        choice = None if adapter in (None, BASE_ADAPTER) else self.adapters.resolve(adapter)
+        return self.generator("local"), choice
 
     # --- async: the same calls on a worker thread, so an event loop never blocks ------------
 

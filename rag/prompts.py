@@ -42,16 +42,21 @@ class Prompt:
     """A system instruction and a user message holding the numbered sources and the question.
 
     With `tool`, a backend that supports tool use (Claude) replies by calling it, and the
-    `Generation` carries the call's arguments in `data`; others reply in text.
+    `Generation` carries the call's arguments in `data`; others reply in text. With
+    `conversation` ((role, text) turns: a LangChain chat model's messages), the local model's
+    chat template renders those turns instead of `system` + `user`.
     """
 
     system: str
     user: str
     sources: tuple[Source, ...]
     tool: Tool | None = None
+    conversation: tuple[tuple[str, str], ...] = ()
 
     def messages(self) -> list[dict[str, str]]:
         """Chat messages (system first) for a chat template or a Messages API."""
+        if self.conversation:
+            return [{"role": role, "content": text} for role, text in self.conversation]
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
 
 

@@ -59,6 +59,22 @@ def test_the_langchain_example_runs_as_written(
     assert answer.strip() and "northwind-lease.md" in documents
 
 
+def test_the_chat_model_example_runs_as_written(
+    isolated_env: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    from helpers.adapters import random_adapter
+
+    from adapters import add_adapter
+    from rag.settings import load_settings
+
+    code = example("**Chat model**")
+    assert 'chat_model(adapter="legal")' in code
+    add_adapter(random_adapter(models_dir, tmp_path / "peft", 3), "legal", settings=load_settings())
+    output = run(code, ROOT, 8)
+    # the chain's answer, then the streamed one (a random adapter may write newlines)
+    assert sum(1 for line in output.splitlines() if line.strip()) >= 2
+
+
 def test_the_metric_table_is_the_reports_definitions() -> None:
     from eval.definitions import DEFINITIONS
 

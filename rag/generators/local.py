@@ -208,6 +208,9 @@ class LocalGenerator:
                     prompt.messages(), add_generation_prompt=True, tokenize=False
                 )
             )
+        if prompt.conversation:
+            turns = "\n\n".join(f"{role}: {text}" for role, text in prompt.conversation)
+            return f"{turns}\n\nassistant:"
         return f"{prompt.system}\n\n{prompt.user}\n\nAnswer:"
 
     def count_tokens(self, prompt: Prompt) -> int:
