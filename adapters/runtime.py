@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from adapters.compat import quiet_peft
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from rag.errors import ConfigError
 from rag.generators.base import PEFT_BASE, Generation, Generator
@@ -99,7 +100,7 @@ class AdapterRuntime:
         if self._loaded.get(name) == path:
             self._loaded.move_to_end(name)
             return
-        with generator.lock, loading():
+        with generator.lock, loading(), quiet_peft():
             model = generator.hf_model
             if isinstance(model, PeftModel):
                 if name in self._loaded:  # the same ref, re-registered elsewhere: reload

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from adapters.compat import quiet_peft
 from adapters.gate import MIN_GATE_ROWS, describe_gate, run_gate
 from adapters.options import TrainOptions
 from adapters.raft import RaftSettings, TrainingExample, build_examples
@@ -236,7 +237,8 @@ def train_adapter(
                 task_type="CAUSAL_LM",
             )
             try:
-                model = get_peft_model(trainer.hf_model, lora)
+                with quiet_peft():
+                    model = get_peft_model(trainer.hf_model, lora)
             except ValueError as exc:
                 raise ConfigError(
                     f"LoRA targets {list(options.targets)} do not fit {base_model}: {exc}"

@@ -9,6 +9,7 @@ bounded, so memory stays flat however large the corpus.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import sys
@@ -41,6 +42,7 @@ from rag.embedder import Embedder
 from rag.errors import ConfigError
 from rag.sparse import SparseEncoder
 from rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
+from rag.tracing import set_attributes, span
 from rag.types import Chunk, Document, SparseVector, is_domain_name
 
 ProgressHook = Callable[[str, int, int | None], None]
@@ -217,7 +219,22 @@ class IngestJob:
         manifest = read_manifest(self.store, domain)
         report = IngestReport(collection=self.store.name, domain=domain, dry_run=dry_run)
         run = _Run(self, domain, manifest, report)
-        run.execute(files, dry_run=dry_run, options=loader_options)
+        with span(
+            "adaptrag.ingest",
+            domain=domain,
+            collection=self.store.name,
+            files=len(files),
+            dry_run=dry_run,
+        ) as current:
+            run.execute(files, dry_run=dry_run, options=loader_options)
+            set_attributes(
+                current,
+                added=report.added,
+                updated=report.updated,
+                unchanged=report.unchanged,
+                failed=len(report.failed),
+                chunks_embedded=report.chunks_embedded,
+            )
         if sync:
             failed_sources = {str(Path(f.path).resolve()) for f in report.failed}
             doomed = deletions(manifest, run.seen, roots, failed_sources)
@@ -286,10 +303,14 @@ class _Run:
         parse_bar = self._bar("parse", "file", len(files))
         embed_bar = self._bar("embed", "chunk")
         store_bar = self._bar("store", "chunk")
+        # Each stage thread runs in a copy of this context, so its spans join the ingest's.
+        parsing, writing = contextvars.copy_context(), contextvars.copy_context()
         parser = _Stage(
-            "adaptrag-parse", lambda: self._parse(files, dry_run, options, parse_bar), self._stop
+            "adaptrag-parse",
+            lambda: parsing.run(self._parse, files, dry_run, options, parse_bar),
+            self._stop,
         )
-        writer = _Stage("adaptrag-write", lambda: self._write(store_bar), self._stop)
+        writer = _Stage("adaptrag-write", lambda: writing.run(self._write, store_bar), self._stop)
         parser.start()
         writer.start()
         try:
@@ -326,7 +347,8 @@ class _Run:
             for file in files:
                 if self._stop.is_set():
                     return
-                self._parse_file(file, dry_run, options)
+                with span("adaptrag.ingest.parse", file=str(file.path)):
+                    self._parse_file(file, dry_run, options)
                 self._advance(bar, "parse", 1)
         finally:
             self._put(self._to_embed, _DONE)
@@ -443,7 +465,8 @@ class _Run:
     def _embed_batch(self, works: list[_Work], bar: tqdm[Any]) -> None:
         self.job._ensure_writable()
         texts = [text for w in works for text in w.texts]
-        vectors = self.job.embedder.embed_passages(texts)
+        with span("adaptrag.ingest.embed", chunks=len(texts), documents=len(works)):
+            vectors = self.job.embedder.embed_passages(texts)
         ingested_at = datetime.now(UTC).isoformat()
         points: list[StoredChunk] = []
         row = 0
@@ -497,7 +520,8 @@ class _Run:
                 continue
             if batch is _DONE:
                 return
-            store.upsert(batch.points)
+            with span("adaptrag.ingest.store", points=len(batch.points)):
+                store.upsert(batch.points)
             self._advance(bar, "store", len(batch.points))
             for work in batch.documents:
                 # Old versions go only now that every chunk of the new one is stored.

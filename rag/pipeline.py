@@ -41,6 +41,7 @@ from rag.router import (
 from rag.settings import Settings, load_settings
 from rag.stores import VectorStore, store_for
 from rag.threads import iterate_on_thread
+from rag.tracing import end_span, set_attributes, span, start_span
 from rag.types import Answer, Source
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class Pipeline:
         """The answers to `queries`: one embedding batch, then one batch of local generation
         per answer length (`generation_batch_size`, adapters mixed per row) and concurrent
         Claude calls (`claude_concurrency`)."""
-        with load_clock() as clock:
+        with load_clock() as clock, span("adaptrag.answer", questions=len(queries)):
             prepared = self._prepare(queries)
             groups: dict[tuple[str, int], list[_Prepared]] = {}
             for item in prepared:
@@ -229,11 +230,28 @@ class Pipeline:
             )
         else:
             events = prepared.generator.stream(prepared.prompt, max_new_tokens=max_new)
-        for event in clocked(events, clock):
-            if isinstance(event, str):
-                yield event
-            else:
-                generation = event
+        generating = start_span(
+            "adaptrag.generate",
+            backend=prepared.route.backend,
+            model=prepared.generator.model,
+            batch=1,
+            max_new_tokens=max_new,
+            adapters=[prepared.route.adapter_ref or "base"],
+            stream=True,
+        )
+        try:
+            for event in clocked(events, clock):
+                if isinstance(event, str):
+                    yield event
+                else:
+                    generation = event
+        finally:  # also when the caller stops reading (a client that went away)
+            usage = generation.usage if generation is not None else None
+            end_span(
+                generating,
+                input_tokens=usage.input_tokens if usage else None,
+                output_tokens=usage.output_tokens if usage else None,
+            )
         with load_clock(clock):
             answer = self._finish(prepared, generation, watch.ms(), load_ms=clock.ms)
         yield answer
@@ -360,10 +378,27 @@ class Pipeline:
         """One batch of one backend and answer length."""
         generator, max_new = group[0].generator, group[0].max_new_tokens
         prompts = [p.prompt for p in group]
-        if group[0].route.backend == "local":
-            adapters = [p.route.adapter for p in group]
-            return self.adapters.generate_many(generator, prompts, adapters, max_new_tokens=max_new)
-        return generator.generate_many(prompts, max_new_tokens=max_new)
+        with span(
+            "adaptrag.generate",
+            backend=group[0].route.backend,
+            model=generator.model,
+            batch=len(group),
+            max_new_tokens=max_new,
+            adapters=sorted({p.route.adapter_ref or "base" for p in group}),
+        ) as current:
+            if group[0].route.backend == "local":
+                adapters = [p.route.adapter for p in group]
+                done = self.adapters.generate_many(
+                    generator, prompts, adapters, max_new_tokens=max_new
+                )
+            else:
+                done = generator.generate_many(prompts, max_new_tokens=max_new)
+            set_attributes(
+                current,
+                input_tokens=sum(g.usage.input_tokens for g in done),
+                output_tokens=sum(g.usage.output_tokens for g in done),
+            )
+            return done
 
     def _finish(
         self,

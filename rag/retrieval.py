@@ -29,6 +29,7 @@ from rag.stores.base import (
     VectorStore,
     Where,
 )
+from rag.tracing import set_attributes, span
 from rag.types import Source
 
 if TYPE_CHECKING:
@@ -189,9 +190,10 @@ class Retriever:
             return []
         self.check()
         watch = Stopwatch()
-        searched = [content_words(q, self.content_words_over) for q in questions]
-        dense = self.embedder.embed_queries(searched)
-        sparse = [self.sparse.encode_query(q) for q in searched]
+        with span("adaptrag.embed", questions=len(questions), model=self.embedder.model_id):
+            searched = [content_words(q, self.content_words_over) for q in questions]
+            dense = self.embedder.embed_queries(searched)
+            sparse = [self.sparse.encode_query(q) for q in searched]
         embed_ms = watch.ms() / len(questions)
         results = []
         for row, sparse_vector, (question, where, options) in zip(
@@ -212,14 +214,19 @@ class Retriever:
                 fusion=self.fusion.method,
                 dense_weight=self.fusion.dense_weight,
             )
-            found = self.store.search(request)
+            with span(
+                "adaptrag.search", mode=options.mode, limit=limit, fusion=self.fusion.method
+            ) as current:
+                found = self.store.search(request)
+                set_attributes(current, results=len(found))
             search_ms = watch.ms()
             if not found:
                 self._explain_empty(where)
             rerank_ms = 0.0
             if self.reranker is not None and found:
                 watch = Stopwatch()
-                found = self.reranker.rerank(question, found)
+                with span("adaptrag.rerank", candidates=len(found)):
+                    found = self.reranker.rerank(question, found)
                 rerank_ms = watch.ms()
             found = found[: options.top_k]
             if options.lead_chunk:

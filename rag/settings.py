@@ -229,6 +229,30 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(
         default=200, ge=1, le=8192, description="Most tokens an answer may have (both backends)."
     )
+    repetition_penalty: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=2.0,
+        description="Local model: > 1 discourages tokens it already wrote (transformers' "
+        "repetition_penalty); 1 = off.",
+    )
+    no_repeat_ngram_size: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Local model: never write the same n-gram of this many tokens twice; 0 = off.",
+    )
+    stop_at_paragraph: bool = Field(
+        default=True,
+        description="Local model: end an answer at its first blank line after some text, where "
+        "an untuned model starts a second answer or repeats itself.",
+    )
+    tracing: Literal["off", "console", "otlp"] = Field(
+        default="off",
+        description="OpenTelemetry spans of the CLI and the server (`adaptrag[otel]`): "
+        "`console` writes them as JSON to stderr, `otlp` exports them where the standard "
+        "OTEL_EXPORTER_OTLP_* variables say. Apps using the Python API set their own provider.",
+    )
     temperature: float = Field(
         default=0.0,
         ge=0.0,

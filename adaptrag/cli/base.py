@@ -29,6 +29,7 @@ from rag.errors import (
     UpstreamAuthError,
 )
 from rag.settings import Settings, load_settings
+from rag.tracing import configure_tracing
 
 EXIT_FILE_FAILED = 1
 EXIT_USAGE = 2
@@ -146,7 +147,9 @@ def _root(
 
 
 def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
-    return load_settings((ctx.obj or {}).get("config"), **overrides)
+    settings = load_settings((ctx.obj or {}).get("config"), **overrides)
+    configure_tracing(settings.tracing)
+    return settings
 
 
 def _emit(data: Any, as_json: bool, human: str) -> None:

@@ -29,6 +29,7 @@ from rag.coalesce import CoalescingEmbedder
 from rag.embedder import SentenceTransformerEmbedder
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from rag.tracing import configure_tracing
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and fields around the files
 
@@ -41,6 +42,7 @@ def create_app(
     warm_up: bool = True,
 ) -> FastAPI:
     """The API over one pipeline (built from `settings` when not given)."""
+    configure_tracing(settings.tracing)
     keyring = keys if keys is not None else Keyring.from_settings(settings)
     # Concurrent requests share query-embedding batches.
     qa = pipeline or Pipeline(

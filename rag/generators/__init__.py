@@ -28,7 +28,7 @@ def make_generator(backend: str, settings: Settings) -> Generator:
             concurrency=settings.claude_concurrency,
             prices=Prices(settings.claude_input_usd_per_mtok, settings.claude_output_usd_per_mtok),
         )
-    from rag.generators.local import LocalGenerator
+    from rag.generators.local import Decoding, LocalGenerator
 
     return LocalGenerator(
         settings.generator_model,
@@ -37,4 +37,9 @@ def make_generator(backend: str, settings: Settings) -> Generator:
         temperature=settings.temperature,
         batch_size=settings.generation_batch_size,
         max_waiting=settings.max_waiting_generations,
+        decoding=Decoding(
+            repetition_penalty=settings.repetition_penalty,
+            no_repeat_ngram_size=settings.no_repeat_ngram_size,
+            stop_at_paragraph=settings.stop_at_paragraph,
+        ),
     )

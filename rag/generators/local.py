@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,44 @@ class _Stop(StoppingCriteria):
         return torch.full((input_ids.shape[0],), stop, dtype=torch.bool)
 
 
+PARAGRAPH = "\n\n"
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How the local model decodes, beyond greedy or sampled (defaults measured by
+    `benchmarks/bench_generation.py`; see docs/decisions.md).
+
+    `repetition_penalty` (> 1 discourages tokens already written) and
+    `no_repeat_ngram_size` (no n-gram twice; 0 = off) are transformers' own; with
+    `stop_at_paragraph`, an answer ends at its first blank line after some text, where an
+    untuned model starts over ("The answer is: ...") or repeats itself.
+    """
+
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    stop_at_paragraph: bool = False
+
+
+class _ParagraphStop(StoppingCriteria):
+    """Stops each row at its first blank line after some text (the first complete answer)."""
+
+    def __init__(self, tokenizer: Any, width: int) -> None:
+        self.tokenizer = tokenizer
+        self.width = width
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kw: Any) -> Any:
+        done = []
+        for row in input_ids:
+            new = row[self.width :]
+            ended = False
+            if len(new) and "\n" in self.tokenizer.decode(new[-1:]):  # only then decode it all
+                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                ended = PARAGRAPH in text.lstrip()
+            done.append(ended)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
 class LocalGenerator:
     """A transformers causal LM answering with its chat template, greedy by default."""
 
@@ -114,8 +153,10 @@ class LocalGenerator:
         temperature: float = 0.0,
         batch_size: int = 8,
         max_waiting: int | None = None,
+        decoding: Decoding = Decoding(),
     ) -> None:
         self._model_id = model_id
+        self.decoding = decoding
         self.models_dir = models_dir
         self.device = device
         self.temperature = temperature
@@ -237,10 +278,21 @@ class LocalGenerator:
             top_p=None,
             top_k=None,
             pad_token_id=self.tokenizer.pad_token_id,
+            repetition_penalty=self.decoding.repetition_penalty,
+            no_repeat_ngram_size=self.decoding.no_repeat_ngram_size,
         )
         if config.eos_token_id is None:
             config.eos_token_id = self.tokenizer.eos_token_id
         return config
+
+    def _stops(
+        self, cancel: threading.Event | None, deadline: float | None, width: int
+    ) -> StoppingCriteriaList:
+        """The deadline (and a stream's cancel), and the end of the first paragraph."""
+        stops: list[StoppingCriteria] = [_Stop(cancel, deadline)]
+        if self.decoding.stop_at_paragraph:
+            stops.append(_ParagraphStop(self.tokenizer, width))
+        return StoppingCriteriaList(stops)
 
     def _eos_ids(self, config: Any) -> set[int]:
         eos = config.eos_token_id
@@ -254,6 +306,8 @@ class LocalGenerator:
             if int(token) in eos:
                 break
         text = self.tokenizer.decode(produced, skip_special_tokens=True).strip()
+        if self.decoding.stop_at_paragraph:
+            text = text.split(PARAGRAPH, 1)[0].strip()
         usage = Usage(input_tokens=prompt_tokens, output_tokens=len(produced))
         return Generation(text=text, model=self._model_id, usage=usage)
 
@@ -302,7 +356,6 @@ class LocalGenerator:
         results: list[Generation | None] = [None] * len(prompts)
         config = self._generation_config(max_new_tokens)
         deadline = current_deadline()
-        stop = StoppingCriteriaList([_Stop(None, deadline)])
         for start in range(0, len(order), self.batch_size):
             indexes = order[start : start + self.batch_size]
             extra = {
@@ -311,6 +364,7 @@ class LocalGenerator:
             }
             inputs = self._inputs([prompts[i] for i in indexes])
             width = inputs["input_ids"].shape[1]
+            stop = self._stops(None, deadline, width)
             try:
                 with self._turn(deadline), torch.inference_mode():
                     output = self.hf_model.generate(
@@ -352,7 +406,7 @@ class LocalGenerator:
                         **inputs,
                         generation_config=config,
                         streamer=streamer,
-                        stopping_criteria=StoppingCriteriaList([_Stop(cancel, deadline)]),
+                        stopping_criteria=self._stops(cancel, deadline, width),
                         **generate_kwargs,
                     )
             except Exception as exc:  # noqa: BLE001 - handed to the consumer below
