@@ -40,6 +40,7 @@ bench: install
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_query.py
 	$(PY) benchmarks/bench_adapters.py
+	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_load.py
 	$(PY) benchmarks/bench_faults.py
