@@ -157,22 +157,6 @@ class _BatchedLambda(RunnableLambda[Any, Answer]):
         return list(self._batch_func(list(inputs)))
 
 
-class Completes(Protocol):
-    """What the chat model needs of a pipeline (`rag.Pipeline` is one)."""
-
-    def complete(
-        self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
-    ) -> Generation:
-        """The local model's reply (`Pipeline.complete`)."""
-        ...
-
-    def complete_stream(
-        self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
-    ) -> Iterator[str | Generation]:
-        """Text deltas, then the `Generation` (`Pipeline.complete_stream`)."""
-        ...
-
-
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 

@@ -231,13 +231,7 @@ class Pipeline:
         else:
             events = prepared.generator.stream(prepared.prompt, max_new_tokens=max_new)
         generating = start_span(
-            "adaptrag.generate",
-            backend=prepared.route.backend,
-            model=prepared.generator.model,
-            batch=1,
-            max_new_tokens=max_new,
-            adapters=[prepared.route.adapter_ref or "base"],
-            stream=True,
+            "adaptrag.generate", **_generate_attributes([prepared]), stream=True
         )
         try:
             for event in clocked(events, clock):
@@ -291,21 +285,22 @@ class Pipeline:
     ) -> Generation:
         """The local model's reply to `prompt` with no retrieval, with `adapter` (as
         `chat_model`)."""
-        generator, choice = self._local(adapter)
-        max_new = max_new_tokens or self.settings.max_new_tokens
+        generator, choice, max_new = self._local(adapter, max_new_tokens)
         return self.adapters.generate_many(generator, [prompt], [choice], max_new_tokens=max_new)[0]
 
     def complete_stream(
         self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
     ) -> Iterator[str | Generation]:
         """`complete` as text deltas, then the `Generation`."""
-        generator, choice = self._local(adapter)
-        max_new = max_new_tokens or self.settings.max_new_tokens
+        generator, choice, max_new = self._local(adapter, max_new_tokens)
         return self.adapters.stream(generator, prompt, choice, max_new_tokens=max_new)
 
-    def _local(self, adapter: str | None) -> tuple[Generator, AdapterChoice | None]:
+    def _local(
+        self, adapter: str | None, max_new_tokens: int | None
+    ) -> tuple[Generator, AdapterChoice | None, int]:
+        """The local generator, the adapter named (None: the base model), the answer length."""
         choice = None if adapter in (None, BASE_ADAPTER) else self.adapters.resolve(adapter)
-        return self.generator("local"), choice
+        return self.generator("local"), choice, max_new_tokens or self.settings.max_new_tokens
 
     # --- async: the same calls on a worker thread, so an event loop never blocks ------------
 
@@ -378,14 +373,7 @@ class Pipeline:
         """One batch of one backend and answer length."""
         generator, max_new = group[0].generator, group[0].max_new_tokens
         prompts = [p.prompt for p in group]
-        with span(
-            "adaptrag.generate",
-            backend=group[0].route.backend,
-            model=generator.model,
-            batch=len(group),
-            max_new_tokens=max_new,
-            adapters=sorted({p.route.adapter_ref or "base" for p in group}),
-        ) as current:
+        with span("adaptrag.generate", **_generate_attributes(group)) as current:
             if group[0].route.backend == "local":
                 adapters = [p.route.adapter for p in group]
                 done = self.adapters.generate_many(
@@ -431,3 +419,14 @@ class Pipeline:
             },
             dropped=prepared.dropped,
         )
+
+
+def _generate_attributes(group: Sequence[_Prepared]) -> dict[str, Any]:
+    """What an `adaptrag.generate` span says of a batch of one backend and answer length."""
+    return {
+        "backend": group[0].route.backend,
+        "model": group[0].generator.model,
+        "batch": len(group),
+        "max_new_tokens": group[0].max_new_tokens,
+        "adapters": sorted({p.route.adapter_ref or "base" for p in group}),
+    }
