@@ -5,6 +5,9 @@ beside it (at most `max_loaded`, least recently used evicted, never one in use).
 generation names its adapter per row (`adapter_names=`; `PEFT_BASE` is the base model), so a
 batch may mix domains and no request depends on a globally "active" adapter: concurrent
 requests cannot see each other's weights.
+
+On an inference server (backend=openai) the server holds the adapters instead: each row is
+sent to its adapter's served name (`adapters.served`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from adapters.compat import quiet_peft
 from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
+from adapters.served import ServedAdapters
 from rag.errors import ConfigError
-from rag.generators.base import PEFT_BASE, Generation, Generator
+from rag.generators.base import PEFT_BASE, AdapterServer, Generation, Generator
 from rag.loading import loading
 from rag.prompts import Prompt
 from rag.router import AdapterChoice
@@ -47,18 +51,26 @@ def _adaptable(generator: Generator) -> LocalGenerator:
     """The local generator (adapters run on nothing else), or a one-line error."""
     if not hasattr(generator, "attach_adapters"):
         raise ConfigError(
-            f"adapters run on the local model, not on backend={generator.backend}; "
-            "use backend=local or no adapter"
+            f"adapters run on the local model or an inference server, not on "
+            f"backend={generator.backend}; use backend=local, backend=openai or no adapter"
         )
     return cast("LocalGenerator", generator)
+
+
+def _server(generator: Generator) -> AdapterServer | None:
+    """The generator as an adapter-serving inference server, if it is one."""
+    return cast("AdapterServer", generator) if hasattr(generator, "load_adapter") else None
 
 
 class AdapterRuntime:
     """The `AdapterProvider` of `rag.Pipeline`, backed by the registry under the data dir."""
 
-    def __init__(self, registry: AdapterRegistry, *, max_loaded: int = 8) -> None:
+    def __init__(
+        self, registry: AdapterRegistry, *, max_loaded: int = 8, server_dir: str | None = None
+    ) -> None:
         self.registry = registry
         self.max_loaded = max_loaded
+        self.served = ServedAdapters(registry.root, server_dir)
         self._loaded: OrderedDict[str, str] = OrderedDict()  # PEFT name -> folder, LRU order
         self._in_use: dict[str, int] = {}
         self._fingerprints: dict[int, str] = {}
@@ -158,6 +170,10 @@ class AdapterRuntime:
         max_new_tokens: int,
     ) -> list[Generation]:
         """One batch where each prompt uses its own adapter (None: the base model)."""
+        server = _server(generator)
+        if server is not None:
+            served = [None if a is None else self.served.name(server, a) for a in adapters]
+            return server.generate_many(prompts, max_new_tokens=max_new_tokens, models=served)
         attached = getattr(generator, "adapters_attached", False)
         if all(adapter is None for adapter in adapters) and not attached:
             return generator.generate_many(prompts, max_new_tokens=max_new_tokens)
@@ -177,6 +193,11 @@ class AdapterRuntime:
         max_new_tokens: int,
     ) -> Iterator[str | Generation]:
         """Token deltas with one adapter, then the `Generation`."""
+        server = _server(generator)
+        if server is not None:
+            name = None if adapter is None else self.served.name(server, adapter)
+            yield from server.stream(prompt, max_new_tokens=max_new_tokens, model=name)
+            return
         if adapter is None and not getattr(generator, "adapters_attached", False):
             yield from generator.stream(prompt, max_new_tokens=max_new_tokens)
             return

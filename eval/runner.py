@@ -242,11 +242,8 @@ def run_eval(
     own = pipeline is None
     qa = pipeline or Pipeline(settings)
     grader = Judge(qa.generator("claude")) if judge else None
-    batch = (
-        settings.generation_batch_size
-        if (backend or "") != "claude"
-        else (settings.claude_concurrency * 2)
-    )
+    concurrent = {"claude": settings.claude_concurrency, "openai": settings.openai_concurrency}
+    batch = concurrent[backend] * 2 if backend in concurrent else settings.generation_batch_size
     try:
         with (
             (out / RESULTS_FILE).open("a", encoding="utf-8") as sink,

@@ -31,6 +31,7 @@ from rag.reranker import CrossEncoderReranker
 from rag.retrieval import Fusion, Retrieval, Retriever, SearchOptions
 from rag.router import (
     BASE_ADAPTER,
+    MODEL_BACKENDS,
     AdapterChoice,
     AdapterProvider,
     Route,
@@ -65,13 +66,14 @@ class _Prepared:
 
 
 class Pipeline:
-    """Question answering over one collection, with the local model or Claude.
+    """Question answering over one collection, with the local model, a served model or Claude.
 
     Args:
         settings: defaults to `load_settings()` (environment and ADAPTRAG_CONFIG).
         collection: overrides `settings.collection`.
         embedder / store / generators / adapters: use these instead of building them from
-            settings (generators by backend name: {"local": ..., "claude": ...}).
+            settings (generators by backend name: {"local": ..., "claude": ...,
+            "openai": ...}).
     """
 
     def __init__(
@@ -118,7 +120,7 @@ class Pipeline:
             return self._retriever
 
     def generator(self, backend: str) -> Generator:
-        """The generator of a backend ("local" or "claude"), built once."""
+        """The generator of a backend ("local", "claude" or "openai"), built once."""
         with self._lock:
             if backend not in self._generators:
                 self._generators[backend] = make_generator(backend, self.settings)
@@ -135,6 +137,7 @@ class Pipeline:
                 self._adapters = AdapterRuntime(
                     AdapterRegistry(self.settings.data_dir),
                     max_loaded=self.settings.max_loaded_adapters,
+                    server_dir=self.settings.openai_adapters_dir,
                 )
             return self._adapters
 
@@ -224,7 +227,7 @@ class Pipeline:
             watch = Stopwatch()
         generation: Generation | None = None
         max_new = prepared.max_new_tokens
-        if prepared.route.backend == "local":
+        if prepared.route.backend in MODEL_BACKENDS:
             events = self.adapters.stream(
                 prepared.generator, prepared.prompt, prepared.route.adapter, max_new_tokens=max_new
             )
@@ -348,6 +351,7 @@ class Pipeline:
                 domain=topic,
                 forced=chosen,
                 active=self.adapters.active(topic) if topic and chosen is None else None,
+                served=bool(self.settings.openai_base_url),
             )
             generator = self.generator(route.backend)
             max_new = query.max_new_tokens or self.settings.max_new_tokens
@@ -374,7 +378,7 @@ class Pipeline:
         generator, max_new = group[0].generator, group[0].max_new_tokens
         prompts = [p.prompt for p in group]
         with span("adaptrag.generate", **_generate_attributes(group)) as current:
-            if group[0].route.backend == "local":
+            if group[0].route.backend in MODEL_BACKENDS:
                 adapters = [p.route.adapter for p in group]
                 done = self.adapters.generate_many(
                     generator, prompts, adapters, max_new_tokens=max_new

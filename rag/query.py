@@ -45,7 +45,7 @@ class Query:
     - `domain`, `doc_id`, `filters`: which chunks may be retrieved (filtered in the store).
     - `top_k`, `mode`, `score_threshold`, `mmr_diversity`, `merge_adjacent`,
       `lead_chunk`: `SearchOptions`.
-    - `backend` ("auto", "local", "claude"), `adapter` (`name`, `name/vN`, or "base" for
+    - `backend` ("auto", "local", "claude", "openai"), `adapter` (`name`, `name/vN`, or "base" for
       the base model), `max_new_tokens`: generation.
     """
 

@@ -1,13 +1,16 @@
 """Routing: which backend (and adapter) answers a question, and why.
 
 The domain is the one asked for or, when absent, the one most retrieved chunks belong to.
-- `adapter=NAME`: the local model with that adapter (an error with backend=claude);
-  `adapter="base"`: the local model without any adapter.
-- `backend="local"`: the local model, with the domain's active adapter when it has one.
+"The model" below is the local transformers model, or, when an OpenAI-compatible server
+is configured (ADAPTRAG_OPENAI_BASE_URL, e.g. vLLM), the model that server serves.
+- `adapter=NAME`: the model with that adapter (an error with backend=claude);
+  `adapter="base"`: the model without any adapter.
+- `backend="local"` / `backend="openai"`: that model, with the domain's active adapter
+  when it has one.
 - `backend="claude"`: Claude.
-- `backend="auto"`: the domain's active adapter when its stored held-out F1 beats the base
-  model's; else Claude when an Anthropic key is configured and `prefer_claude` is on; else
-  the base local model.
+- `backend="auto"`: the domain's active adapter on the model when it passed its gate;
+  else Claude when an Anthropic key is configured and `prefer_claude` is on; else the
+  base model.
 The reason goes into `Answer.route`.
 """
 
@@ -24,7 +27,8 @@ from rag.generators.base import Generation, Generator
 from rag.prompts import Prompt
 from rag.types import Source
 
-BACKENDS = ("auto", "local", "claude")
+BACKENDS = ("auto", "local", "claude", "openai")
+MODEL_BACKENDS = ("local", "openai")  # where adapters run: in process, or on a served model
 BASE_ADAPTER = "base"  # adapter="base": the base model, even where a domain has an adapter
 
 
@@ -125,27 +129,34 @@ def choose_backend(
     domain: str | None = None,
     forced: AdapterChoice | None = None,
     active: AdapterChoice | None = None,
+    served: bool = False,
 ) -> Route:
-    """The route for a request by the policy in this module's docstring."""
+    """The route for a request by the policy in this module's docstring (`served`: an
+    OpenAI-compatible server is configured, and takes the local model's place)."""
     check_backend(requested)
+    model = requested if requested in MODEL_BACKENDS else ("openai" if served else "local")
     if forced is not None and forced.ref == BASE_ADAPTER:
         if requested == "claude":
-            raise ConfigError("adapter=base means the local base model; drop backend=claude")
-        return Route("local", "base model requested")
+            raise ConfigError("adapter=base means the base model; drop backend=claude")
+        return Route(model, "base model requested")
     if forced is not None:
         if requested == "claude":
-            raise ConfigError("an adapter runs on the local model; drop backend=claude or adapter=")
-        return Route("local", f"adapter {forced.ref} requested", forced)
-    if requested == "local":
+            raise ConfigError(
+                "an adapter runs on the local model or an inference server; drop "
+                "backend=claude or adapter="
+            )
+        return Route(model, f"adapter {forced.ref} requested", forced)
+    if requested in MODEL_BACKENDS:
         if active is not None:
-            return Route("local", f"local: {domain}'s active adapter", active)
-        return Route("local", "requested")
+            return Route(model, f"{model}: {domain}'s active adapter", active)
+        return Route(model, "requested")
     if requested == "claude":
         return Route("claude", "requested")
     if active is not None and active.beats_base:
-        return Route("local", f"auto: {domain}'s adapter beats the base model", active)
+        return Route(model, f"auto: {domain}'s adapter beats the base model", active)
+    where = "the inference server" if served else "the local model"
     if not claude_configured():
-        return Route("local", "auto: no ANTHROPIC_API_KEY, so the local model")
+        return Route(model, f"auto: no ANTHROPIC_API_KEY, so {where}")
     if not prefer_claude:
-        return Route("local", "auto: prefer_claude is off, so the local model")
+        return Route(model, f"auto: prefer_claude is off, so {where}")
     return Route("claude", "auto: ANTHROPIC_API_KEY is set and prefer_claude is on")

@@ -203,10 +203,12 @@ class Settings(BaseSettings):
         description="In a search within one document (doc_id), keep the document's first "
         "chunk (title, parties, dates) among the results when the search missed it.",
     )
-    backend: Literal["auto", "local", "claude"] = Field(
+    backend: Literal["auto", "local", "claude", "openai"] = Field(
         default="auto",
-        description="Who answers: local (the transformers model), claude (Anthropic API), or "
-        "auto (Claude when ANTHROPIC_API_KEY is set and prefer_claude is true, else local).",
+        description="Who answers: local (the transformers model), openai (an OpenAI-compatible "
+        "server such as vLLM), claude (Anthropic API), or auto (a domain's adapter that passed "
+        "its gate; else Claude when ANTHROPIC_API_KEY is set and prefer_claude is true; else "
+        "the base model: openai when openai_base_url is set, else local).",
     )
     prefer_claude: bool = Field(
         default=True,
@@ -302,6 +304,44 @@ class Settings(BaseSettings):
     )
     claude_output_usd_per_mtok: float = Field(
         default=15.0, ge=0, description="Price of a million output tokens, for the cost estimate."
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="An OpenAI-compatible inference server (vLLM: http://HOST:8000/v1) for "
+        "backend=openai; when set, auto and adapters use it instead of the local model.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="The server's API key (vLLM's --api-key); unset: none."
+    )
+    openai_model: str | None = Field(
+        default=None,
+        description="The served base model id; unset: the one base model the server lists.",
+    )
+    openai_timeout_s: float = Field(
+        default=60.0, gt=0, description="Timeout of one request to the server, in seconds."
+    )
+    openai_max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Retries (exponential backoff) on 429, 5xx, timeouts and lost connections.",
+    )
+    openai_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Requests in flight at once in ask_many (the server batches them).",
+    )
+    openai_context_tokens: int = Field(
+        default=8192,
+        ge=256,
+        description="The served model's context length, when /v1/models gives no max_model_len.",
+    )
+    openai_adapters_dir: str | None = Field(
+        default=None,
+        description="Where the server reads this data dir's adapters folder, for loading "
+        "adapters at run time (vLLM in compose: /var/lib/adaptrag/adapters); unset: the same "
+        "path as here.",
     )
     api_keys: SecretStr | None = Field(
         default=None,

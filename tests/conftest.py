@@ -14,6 +14,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 from helpers.corpora import index_corpus, write_corpus
 from helpers.fake_anthropic import API_KEY, FakeAnthropic, cite_first_source
+from helpers.fake_openai import FakeOpenAI
 
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generators.local import LocalGenerator
@@ -79,6 +80,23 @@ def claude_env(anthropic_server: FakeAnthropic, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", anthropic_server.url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
     return anthropic_server
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI-compatible (vLLM) server, one per session."""
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def openai_env(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
+    """The real openai SDK pointed at the fake server (ADAPTRAG_OPENAI_BASE_URL); the fake
+    starts clean, and retries wait little."""
+    openai_server.reset()
+    monkeypatch.setenv("ADAPTRAG_OPENAI_BASE_URL", openai_server.url)
+    return openai_server
 
 
 @pytest.fixture

@@ -185,17 +185,24 @@ def adapters_delete(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Delete an adapter version."""
+    """Delete an adapter version (and unload it from the inference server, if one is set)."""
     from adapters import AdapterRegistry
+    from adapters.runtime import choice
+    from adapters.served import unserve
 
-    registry = AdapterRegistry(_settings(ctx).data_dir)
+    settings = _settings(ctx)
+    registry = AdapterRegistry(settings.data_dir)
     target = registry.get(ref).ref
     if not yes:
         if as_json or not sys.stdin.isatty():
             raise ConfigError(f"refusing to delete {target} without confirmation; pass --yes")
         typer.confirm(f"Delete adapter {target}?", abort=True)
-    registry.delete(target)
-    _emit({"deleted": target}, as_json, f"deleted {target}")
+    served = unserve(settings, choice(registry.delete(target)))
+    _emit(
+        {"deleted": target, "server": served},
+        as_json,
+        f"deleted {target}" + (f"; {served}" if served else ""),
+    )
 
 
 @adapters_app.command("add")

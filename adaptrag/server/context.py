@@ -44,7 +44,12 @@ class Server:
         """Load the models (in a thread at startup); ready, or not ready and why."""
         try:
             self.qa.retriever.embedder.embed_queries(["warm up"])
-            if self.settings.backend != "claude":
+            served = self.settings.backend == "openai" or (
+                self.settings.backend == "auto" and self.settings.openai_base_url
+            )
+            if served:
+                self._check_server()
+            elif self.settings.backend != "claude":
                 generator: Any = self.qa.generator("local")
                 getattr(generator, "hf_model", None)
             self.ready.set()
@@ -54,6 +59,15 @@ class Server:
         except Exception as error:  # never "loading models" forever: not ready, and why
             self.warm_error = f"{type(error).__name__}: {error}"
             logger.exception("warm-up failed")
+
+    def _check_server(self) -> None:
+        """Say in the log whether the inference server answers; it may start after us, so
+        being unreachable now does not keep this server from being ready."""
+        try:
+            base: Any = self.qa.generator("openai")
+            logger.info("inference server serves %s", base.base().id)
+        except AdaptragError as error:
+            logger.warning("inference server not usable yet: %s", error)
 
     @property
     def jobs(self) -> IngestJobQueue:

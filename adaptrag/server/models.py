@@ -32,7 +32,9 @@ class RetrieveRequest(_Body):
 class AskRequest(RetrieveRequest):
     """A question and how to answer it."""
 
-    backend: Literal["auto", "local", "claude"] | None = Field(None, description="Who answers.")
+    backend: Literal["auto", "local", "claude", "openai"] | None = Field(
+        None, description="Who answers."
+    )
     adapter: str | None = Field(None, description="Force an adapter (name, name/vN or 'base').")
     max_new_tokens: int | None = Field(None, ge=1, le=4096, description="Longest answer.")
 

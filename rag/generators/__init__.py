@@ -1,6 +1,6 @@
 """Generators: the `Generator` Protocol and a factory that builds a backend from settings.
 
-Backend modules (and their libraries: torch and transformers, anthropic) are imported only
+Backend modules (and their libraries: torch and transformers, anthropic, openai) are imported only
 when that backend is first used.
 """
 
@@ -17,7 +17,20 @@ __all__ = ["Generation", "Generator", "make_generator"]
 
 
 def make_generator(backend: str, settings: Settings) -> Generator:
-    """The generator for `backend` ("local" or "claude") as `settings` configure it."""
+    """The generator for `backend` ("local", "claude" or "openai") as `settings` say."""
+    if backend == "openai":
+        from rag.generators.openai import OpenAIGenerator
+
+        key = settings.openai_api_key
+        return OpenAIGenerator(
+            settings.openai_base_url,
+            api_key=key.get_secret_value() if key else None,
+            model=settings.openai_model,
+            timeout_s=settings.openai_timeout_s,
+            max_retries=settings.openai_max_retries,
+            concurrency=settings.openai_concurrency,
+            context_tokens=settings.openai_context_tokens,
+        )
     if backend == "claude":
         from rag.generators.claude import ClaudeGenerator, Prices
 

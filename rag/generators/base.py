@@ -56,3 +56,49 @@ class Generator(Protocol):
     def close(self) -> None:
         """Release connections (the model itself stays cached)."""
         ...
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One model an inference server lists: the base model, or a LoRA adapter (`parent` set)."""
+
+    id: str
+    root: str = ""  # what the server loaded it from (vLLM: the HF id or a path)
+    parent: str | None = None  # a LoRA adapter's base model id
+    max_model_len: int | None = None
+
+
+class AdapterServer(Generator, Protocol):
+    """A generator whose server serves LoRA adapters by name (`rag.generators.openai`)."""
+
+    def base(self) -> ServedModel:
+        """The served base model."""
+        ...
+
+    def served(self, *, refresh: bool = False) -> list[ServedModel]:
+        """What the server serves (bases and adapters)."""
+        ...
+
+    def load_adapter(self, name: str, path: str) -> bool:
+        """Load an adapter from a path the server reads; False: the server does not allow it."""
+        ...
+
+    def unload_adapter(self, name: str) -> bool:
+        """Unload an adapter; False: the server does not allow it."""
+        ...
+
+    def generate_many(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        models: Sequence[str | None] | None = None,
+    ) -> list[Generation]:
+        """`Generator.generate_many`, each prompt by its served adapter (None: the base)."""
+        ...
+
+    def stream(
+        self, prompt: Prompt, *, max_new_tokens: int, model: str | None = None
+    ) -> Iterator[str | Generation]:
+        """`Generator.stream` by a served adapter (None: the base)."""
+        ...
