@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from adapters import AdapterRegistry, AdapterRuntime, add_adapter
 from adapters.served import same_base
-from eval.runner import run_eval
 from adaptrag.cli import app
+from eval.runner import run_eval
 from rag import Pipeline
 from rag.errors import ConfigError
 from rag.generators.base import ServedModel
