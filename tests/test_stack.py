@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from adapters.options import TrainOptions
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +97,36 @@ def test_the_ingest_job_and_the_cluster_profile(compose: dict[str, Any]) -> None
     env = services["api-cluster"]["environment"]
     assert int(env["ADAPTRAG_QDRANT_SHARDS"]) >= 3 and int(env["ADAPTRAG_QDRANT_REPLICAS"]) >= 2
     assert services["api-cluster"]["profiles"] == ["cluster"]
+
+
+def test_the_gpu_profile_serves_the_adapters_on_vllm_and_the_api_answers_through_it(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    vllm, api = services["vllm"], services["api-gpu"]
+    assert vllm["profiles"] == ["gpu"] and api["profiles"] == ["gpu"]
+    assert re.fullmatch(r"vllm/vllm-openai:v\d+\.\d+\.\d+", vllm["image"])
+    args = vllm["command"]
+    base = Settings().generator_model  # the base the adapters are trained on by default
+    assert args[0] == base and api["environment"]["ADAPTRAG_OPENAI_MODEL"] == base
+    assert "--enable-lora" in args and int(args[args.index("--max-loras") + 1]) >= 1
+    assert int(args[args.index("--max-lora-rank") + 1]) >= TrainOptions("d", Path()).r
+    assert vllm["environment"]["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
+    port = args[args.index("--port") + 1]
+    assert "/health" in " ".join(vllm["healthcheck"]["test"])
+    devices = vllm["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    # The API loads adapters by their registry path: vLLM must read that path, read-only.
+    env = api["environment"]
+    assert "adaptrag_data:/var/lib/adaptrag:ro" in vllm["volumes"]
+    assert "adaptrag_data:/var/lib/adaptrag" in api["volumes"]
+    data_dir = re.search(r"ADAPTRAG_DATA_DIR=(\S+)", (ROOT / "Dockerfile").read_text())
+    assert data_dir and env["ADAPTRAG_OPENAI_ADAPTERS_DIR"] == f"{data_dir[1]}/adapters"
+    assert env["ADAPTRAG_OPENAI_BASE_URL"] == f"http://vllm:{port}/v1"
+    assert api["depends_on"]["vllm"]["condition"] == "service_healthy"
+    assert api["depends_on"]["qdrant"]["condition"] == "service_healthy"
+    published = {p.split(":")[1] for s in services.values() for p in s.get("ports", [])}
+    assert len(published) == sum(len(s.get("ports", [])) for s in services.values())
 
 
 def test_every_adaptrag_variable_is_a_setting(compose: dict[str, Any]) -> None:
