@@ -73,6 +73,29 @@ class _Batch:
     documents: list[_Work]
 
 
+@dataclass(frozen=True)
+class Unloaded:
+    """Why a file gave no documents: skipped (nothing to ingest) or failed."""
+
+    issue: FileIssue
+    skipped: bool = False
+
+
+Loaded = list[Document] | Unloaded  # what loading one file gave
+
+
+def load_file(file: SourceFile, options: LoaderOptions) -> Loaded:
+    """The documents of one file, or why it has none."""
+    try:
+        return load(file, options)
+    except SkipFile as exc:
+        return Unloaded(FileIssue(str(file.path), str(exc)), skipped=True)
+    except LoadError as exc:
+        return Unloaded(FileIssue(str(file.path), str(exc)))
+    except Exception as exc:  # noqa: BLE001 - a parser failing on a bad file
+        return Unloaded(FileIssue(str(file.path), f"{type(exc).__name__}: {exc}"))
+
+
 class _Stage(threading.Thread):
     """A daemon thread that keeps its exception for the caller and stops the other stages."""
 
@@ -161,12 +184,6 @@ class IngestJob:
             )
         return existing
 
-    def _ensure_writable(self) -> None:
-        """Create the collection if needed; check it against the loaded model's dimension."""
-        if self._spec is None:
-            wanted = self._spec_for(self.embedder.dimension)
-            self._spec = ensure_collection(self.store, wanted, ingest=True)
-
     def _indexed_texts(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:
         """What is embedded and sparse-encoded for each chunk (context included)."""
         generated = (
@@ -191,6 +208,26 @@ class IngestJob:
             limit = min(self.chunk_tokens, self.embedder.max_chunk_tokens)
             self._chunker = Chunker(self.embedder.token_length, limit, self.chunk_overlap_tokens)
         return self._chunker.split(document)
+
+    def prepare(self, document: Document) -> tuple[list[Chunk], list[str], list[SparseVector]]:
+        """A document's chunks, the text indexed for each (context included), and each
+        one's sparse vector: everything but the dense embedding."""
+        chunks = self._chunks(document)
+        texts = self._indexed_texts(document, chunks)
+        return chunks, texts, [self.sparse.encode_passage(text) for text in texts]
+
+    def _ensure_writable(self, dimension: int | None = None) -> None:
+        """Create the collection if needed; check it against the model's dimension (given,
+        or read from the loaded model)."""
+        if self._spec is None:
+            wanted = self._spec_for(dimension or self.embedder.dimension)
+            self._spec = ensure_collection(self.store, wanted, ingest=True)
+
+    def _new_run(
+        self, domain: str, manifest: dict[str, StoredDocument], report: IngestReport
+    ) -> _Run:
+        """The run that executes the stages (threads here; `ingest.distributed`: Ray)."""
+        return _Run(self, domain, manifest, report)
 
     # --- run ----------------------------------------------------------------------------
 
@@ -218,7 +255,7 @@ class IngestJob:
         self._check_existing()
         manifest = read_manifest(self.store, domain)
         report = IngestReport(collection=self.store.name, domain=domain, dry_run=dry_run)
-        run = _Run(self, domain, manifest, report)
+        run = self._new_run(domain, manifest, report)
         with span(
             "adaptrag.ingest",
             domain=domain,
@@ -354,19 +391,15 @@ class _Run:
             self._put(self._to_embed, _DONE)
 
     def _parse_file(self, file: SourceFile, dry_run: bool, options: LoaderOptions) -> None:
+        self.accept(file, load_file(file, options), dry_run)
+
+    def accept(self, file: SourceFile, loaded: Loaded, dry_run: bool) -> None:
+        """Plan the documents of one loaded file (or report why it has none)."""
         report = self.report
-        try:
-            documents = load(file, options)
-        except SkipFile as exc:
-            report.skipped.append(FileIssue(str(file.path), str(exc)))
+        if isinstance(loaded, Unloaded):
+            (report.skipped if loaded.skipped else report.failed).append(loaded.issue)
             return
-        except LoadError as exc:
-            report.failed.append(FileIssue(str(file.path), str(exc)))
-            return
-        except Exception as exc:  # noqa: BLE001 - a parser failing on a bad file
-            report.failed.append(FileIssue(str(file.path), f"{type(exc).__name__}: {exc}"))
-            return
-        for document in documents:
+        for document in loaded:
             if document.doc_id in self._first_source:
                 report.failed.append(
                     FileIssue(
@@ -392,15 +425,17 @@ class _Run:
         if action is Action.UNCHANGED:
             self._count(action, stored.chunks_by_hash[document_hash] if stored else 0)
             return
+        work = _Work(document, document_hash, file, action, [], [])
         if action is Action.CLEANUP:
             # The new version is stored whole (a run was cut off before deleting the old one).
-            work = _Work(document, document_hash, file, action, [], [])
             self._put(self._to_write, _Batch([], [work]))
             return
-        chunks = self.job._chunks(document)
-        texts = self.job._indexed_texts(document, chunks)
-        sparse = [self.job.sparse.encode_passage(text) for text in texts]
-        work = _Work(document, document_hash, file, action, chunks, sparse, texts)
+        self.submit(work)
+
+    def submit(self, work: _Work) -> None:
+        """A document to chunk, embed and store: chunked here, embedded on the caller's
+        thread."""
+        work.chunks, work.texts, work.sparse = self.job.prepare(work.document)
         self._put(self._to_embed, work)
 
     def _may_replace(self, file: SourceFile, document: Document, stored: StoredDocument) -> bool:
@@ -467,6 +502,11 @@ class _Run:
         texts = [text for w in works for text in w.texts]
         with span("adaptrag.ingest.embed", chunks=len(texts), documents=len(works)):
             vectors = self.job.embedder.embed_passages(texts)
+        self._advance(bar, "embed", len(texts))
+        self._put(self._to_write, _Batch(self.points(works, vectors), works))
+
+    def points(self, works: Sequence[_Work], vectors: Any) -> list[StoredChunk]:
+        """The stored points of embedded documents (`vectors`: one row per chunk, in order)."""
         ingested_at = datetime.now(UTC).isoformat()
         points: list[StoredChunk] = []
         row = 0
@@ -475,8 +515,7 @@ class _Run:
                 context = text[: -len(chunk.text)].strip() if text != chunk.text else ""
                 points.append(self._point(work, chunk, sparse, vectors[row], ingested_at, context))
                 row += 1
-        self._advance(bar, "embed", len(texts))
-        self._put(self._to_write, _Batch(points, works))
+        return points
 
     def _point(
         self,
@@ -510,7 +549,6 @@ class _Run:
     # --- stage 3: write -----------------------------------------------------------------
 
     def _write(self, bar: tqdm[Any]) -> None:
-        store = self.job.store
         while True:
             try:
                 batch = self._to_write.get(timeout=0.1)
@@ -520,23 +558,28 @@ class _Run:
                 continue
             if batch is _DONE:
                 return
-            with span("adaptrag.ingest.store", points=len(batch.points)):
-                store.upsert(batch.points)
-            self._advance(bar, "store", len(batch.points))
-            for work in batch.documents:
-                # Old versions go only now that every chunk of the new one is stored.
-                if work.action is not Action.ADD:
-                    store.delete(
-                        Where(
-                            equals={"domain": self.domain, "doc_id": work.document.doc_id},
-                            not_equals={"content_hash": work.document_hash},
-                        )
+            self.store(batch, bar)
+
+    def store(self, batch: _Batch, bar: tqdm[Any]) -> None:
+        """Write a batch: its chunks first, then the old versions of its documents."""
+        store = self.job.store
+        with span("adaptrag.ingest.store", points=len(batch.points)):
+            store.upsert(batch.points)
+        self._advance(bar, "store", len(batch.points))
+        for work in batch.documents:
+            # Old versions go only now that every chunk of the new one is stored.
+            if work.action is not Action.ADD:
+                store.delete(
+                    Where(
+                        equals={"domain": self.domain, "doc_id": work.document.doc_id},
+                        not_equals={"content_hash": work.document_hash},
                     )
-                stored = self.manifest.get(work.document.doc_id)
-                chunks = len(work.chunks) or (
-                    stored.chunks_by_hash[work.document_hash] if stored else 0
                 )
-                self._count(work.action, chunks)
-            with self._lock:
-                self.report.chunks_embedded += len(batch.points)
-            logger.info("stored %d chunks (%d documents)", len(batch.points), len(batch.documents))
+            stored = self.manifest.get(work.document.doc_id)
+            chunks = len(work.chunks) or (
+                stored.chunks_by_hash[work.document_hash] if stored else 0
+            )
+            self._count(work.action, chunks)
+        with self._lock:
+            self.report.chunks_embedded += len(batch.points)
+        logger.info("stored %d chunks (%d documents)", len(batch.points), len(batch.documents))
