@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.contextualize import Contextualizer, contextualizer_for
 from ingest.job import IngestJob, ProgressHook
@@ -18,6 +19,9 @@ from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.settings import Settings, load_settings
 from rag.sparse import SparseEncoder
 from rag.stores import VectorStore, store_for
+
+if TYPE_CHECKING:
+    from ingest.distributed import RayOptions
 
 __all__ = [
     "Contextualizer",
@@ -44,6 +48,7 @@ def ingest_paths(
     store: VectorStore | None = None,
     show_progress: bool | None = None,
     on_progress: ProgressHook | None = None,
+    ray: RayOptions | None = None,
 ) -> IngestReport:
     """Ingest files and folders into `domain` of a collection; return what happened.
 
@@ -60,6 +65,8 @@ def ingest_paths(
             ingests often keeps one loaded embedder).
         show_progress: progress bars on stderr; None shows them on a terminal.
         on_progress: `on_progress(stage, done, total)` after each step (see `IngestJob`).
+        ray: parse and embed on Ray (`ingest.distributed`; needs `adaptrag[ray]`); the
+            plan, the report and the stored points are the same as without.
 
     Unchanged documents cost no embedding; a changed document's new chunks are stored
     before its old ones are deleted; a file that fails is reported and the run goes on.
@@ -68,20 +75,27 @@ def ingest_paths(
     own_store = store is None
     store = store or store_for(settings, collection)
     contextualizer = contextualizer_for(settings)
-    job = IngestJob(
-        store,
-        embedder or SentenceTransformerEmbedder.from_settings(settings),
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap_tokens=settings.chunk_overlap_tokens,
-        chunk_context=settings.chunk_context,
-        sparse=SparseEncoder.for_language(settings.sparse_stemmer),
-        contextualizer=contextualizer,
-        # Several model batches per embedding call keep the model busy between writes.
-        batch_chunks=settings.embedding_batch_size * 4,
-        show_progress=show_progress,
-        on_progress=on_progress,
-    )
+    job_class: type[IngestJob] = IngestJob
+    extra = {}
+    if ray is not None:
+        from ingest.distributed import RayIngestJob
+
+        job_class, extra = RayIngestJob, {"ray_options": ray}
     try:
+        job = job_class(
+            store,
+            embedder or SentenceTransformerEmbedder.from_settings(settings),
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap_tokens=settings.chunk_overlap_tokens,
+            chunk_context=settings.chunk_context,
+            sparse=SparseEncoder.for_language(settings.sparse_stemmer),
+            contextualizer=contextualizer,
+            # Several model batches per embedding call keep the model busy between writes.
+            batch_chunks=settings.embedding_batch_size * 4,
+            show_progress=show_progress,
+            on_progress=on_progress,
+            **extra,
+        )
         return job.run(
             paths,
             domain,

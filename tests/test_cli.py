@@ -61,6 +61,10 @@ def test_dry_run_lists_the_plan_in_human_output(runner: CliRunner, corpus: Path)
         (["ingest", "/no/such/path", "--domain", "legal"], "path /no/such/path does not exist"),
         (["ingest", ".", "--domain", "legal team"], "invalid domain 'legal team'"),
         (["collections", "info", "nope"], "collection 'nope' does not exist"),
+        (
+            ["ingest", ".", "--domain", "legal", "--ray", "--contextualize", "local"],
+            "--ray does not generate chunk context yet",
+        ),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_with_exit_2(

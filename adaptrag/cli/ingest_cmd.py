@@ -54,12 +54,29 @@ def ingest(
         "--contextualize",
         help="claude | local | none: " + Settings.field_help("contextualize"),
     ),
+    ray: bool = typer.Option(
+        False,
+        "--ray",
+        help="Parse and embed on Ray (pip install 'adaptrag[ray]'): a local Ray, or the "
+        "cluster at --ray-address / RAY_ADDRESS. Same plan, report and stored points.",
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="A running Ray cluster (ray://HOST:10001 or auto)."
+    ),
+    ray_actors: int | None = typer.Option(
+        None, "--ray-actors", min=1, help="Embedding actors (default: one per GPU, else CPU)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Ingest documents into a collection (idempotent: unchanged files cost nothing)."""
     from ingest import LoaderOptions, ingest_paths
 
     settings = _settings(ctx, collection=collection, contextualize=contextualize)
+    distributed = None
+    if ray or ray_address or ray_actors:
+        from ingest.distributed import RayOptions
+
+        distributed = RayOptions(address=ray_address, actors=ray_actors)
     report = ingest_paths(
         paths,
         domain,
@@ -71,6 +88,7 @@ def ingest(
         loader_options=LoaderOptions(
             text_field=text_field, id_field=id_field, title_field=title_field, id_prefix=id_prefix
         ),
+        ray=distributed,
     )
     data = report.to_dict()
     lines = [
