@@ -1,6 +1,6 @@
 """Ingestion throughput against its baselines, measured in the same process.
 
-    python benchmarks/bench_ingest.py [--corpus FILE.jsonl] [--docs N]
+    python benchmarks/bench_ingest.py [--corpus FILE.jsonl] [--docs N] [--ray [--actors N]]
 
 Ratios printed (and written to benchmarks/results/ingest.json):
 - ingest / raw encode: our whole job (parse, chunk, embed, upsert into Qdrant Edge,
@@ -8,6 +8,10 @@ Ratios printed (and written to benchmarks/results/ingest.json):
 - ingest / LangChain: against `QdrantVectorStore.from_texts` with `HuggingFaceEmbeddings`
   on the same texts (pre-chunked for it, which favours it). Target >= 1.0.
 - first ingest / re-ingest of the unchanged corpus. Target >= 50.
+- with --ray: the single-process job / `ingest --ray` on a local Ray (each document its own
+  file, so parsing spreads too), Ray's start-up timed apart. On one machine the actors
+  share its cores with nothing gained over the threaded job; what it shows is the
+  overhead of the distribution, which a cluster pays once per run.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def main() -> None:
         "--corpus", type=Path, default=SHARED, help="corpus JSONL {doc_id,title,text}"
     )
     parser.add_argument("--docs", type=int, default=16, help="documents taken from the corpus")
+    parser.add_argument("--ray", action="store_true", help="also time ingest --ray")
+    parser.add_argument("--actors", type=int, default=None, help="Ray embedding actors")
     args = parser.parse_args()
     if not args.corpus.exists():
         sys.exit(f"error: corpus {args.corpus} not found; pass --corpus FILE.jsonl")
@@ -122,14 +128,80 @@ def main() -> None:
             "first_ingest_vs_reingest": 50.0,
         },
     }
+    if args.ray:
+        results["ray"] = bench_ray(corpus, work, settings, embedder, args.actors)
     for name, value in results["seconds"].items():
         print(f"{name:<12} {value:8.2f} s")
     for name, value in results["ratios"].items():
         target = results["targets"][name]
         verdict = "ok" if value >= target else "BELOW TARGET"
         print(f"{name:<26} {value:8.2f}x  (target >= {target}) {verdict}")
-    write_results("ingest", results)
+    if args.ray:
+        ray_results = results["ray"]
+        print(
+            f"ray: start {ray_results['ray_start_s']:.1f} s; folder of "
+            f"{ray_results['files']} files: single-process {ray_results['single_s']:.1f} s, "
+            f"ray ({ray_results['actors']} actors) {ray_results['ray_s']:.1f} s; "
+            f"single / ray = {ray_results['single_vs_ray']:.2f}x"
+        )
+    write_results("ingest-ray" if args.ray else "ingest", results)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_ray(
+    corpus: Path,
+    work: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    actors: int | None,
+) -> dict[str, float]:
+    """The same documents as a folder of files, ingested by the threaded job and on Ray."""
+    import json
+
+    import ray
+
+    from ingest.distributed import RayOptions
+
+    folder = work / "files"
+    folder.mkdir()
+    for n, line in enumerate(corpus.read_text().splitlines()):
+        record = json.loads(line)
+        (folder / f"doc{n:04d}.md").write_text(f"# {record.get('title', '')}\n\n{record['text']}")
+    _, start_s = _timed(lambda: ray.init(include_dashboard=False, log_to_driver=False))
+    options = RayOptions(actors=actors)
+    single, single_s = _timed(
+        lambda: ingest_paths(
+            [folder],
+            "bench",
+            settings=settings,
+            collection="single",
+            embedder=embedder,
+            show_progress=False,
+        )
+    )
+    on_ray, ray_s = _timed(
+        lambda: ingest_paths(
+            [folder],
+            "bench",
+            settings=settings,
+            collection="ray",
+            embedder=embedder,
+            show_progress=False,
+            ray=options,
+        )
+    )
+    assert on_ray.chunks_embedded == single.chunks_embedded, (on_ray, single)
+    used = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    ray.shutdown()
+    return {
+        "files": len(list(folder.iterdir())),
+        "chunks": single.chunks_embedded,
+        "actors": used,
+        "ray_start_s": start_s,
+        "single_s": single_s,
+        "ray_s": ray_s,
+        "single_vs_ray": single_s / ray_s,
+    }
 
 
 if __name__ == "__main__":

@@ -79,6 +79,24 @@ class Settings(BaseSettings):
         ge=1,
         description="Copies of each shard on a Qdrant cluster (2 or more survive a node loss).",
     )
+    qdrant_write_consistency: int = Field(
+        default=1,
+        ge=1,
+        description="On a cluster, copies of a shard that must acknowledge a write before it "
+        "counts (a collection's write_consistency_factor, set when it is created; at most "
+        "qdrant_replicas).",
+    )
+    qdrant_read_consistency: str | None = Field(
+        default=None,
+        pattern=r"^(\d+|majority|quorum|all)$",
+        description="On a cluster, copies a search reads and agrees on: a number, majority, "
+        "quorum or all. Unset: one copy (fastest).",
+    )
+    qdrant_shard_by_domain: bool = Field(
+        default=False,
+        description="Create collections with one shard key per domain (custom sharding), so "
+        "a search within a domain reads only its shards. Set before the first ingest.",
+    )
     embedding_model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
         description="sentence-transformers model: a Hugging Face id or a local path. The default "

@@ -60,6 +60,9 @@ def store_for(
             **connection(settings),
             shards=settings.qdrant_shards,
             replicas=settings.qdrant_replicas,
+            write_consistency=settings.qdrant_write_consistency,
+            read_consistency=settings.qdrant_read_consistency,
+            shard_by_domain=settings.qdrant_shard_by_domain,
         )
 
     store = named(collection or settings.collection)
@@ -78,14 +81,27 @@ def open_store(
     qdrant_api_key: str | None = None,
     shards: int = 1,
     replicas: int = 1,
+    write_consistency: int = 1,
+    read_consistency: str | None = None,
+    shard_by_domain: bool = False,
 ) -> VectorStore:
     """The store for `collection`: embedded Edge under `data_dir`, or the server at `qdrant_url`
-    (where a collection it creates gets `shards` shards of `replicas` copies each)."""
+    (where a collection it creates gets `shards` shards of `replicas` copies each; the
+    cluster settings are `ServerStore`'s)."""
     if qdrant_url:
         from rag.stores.server import ServerStore, shared_client
+        from rag.stores.server import read_consistency as consistency
 
         client = shared_client(qdrant_url, qdrant_api_key)
-        return ServerStore(client, collection, shards=shards, replicas=replicas)
+        return ServerStore(
+            client,
+            collection,
+            shards=shards,
+            replicas=replicas,
+            write_consistency=write_consistency,
+            read_consistency=consistency(read_consistency),
+            shard_by_domain=shard_by_domain,
+        )
     from rag.stores.edge import EdgeStore
 
     return EdgeStore(data_dir, collection)

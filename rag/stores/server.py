@@ -117,16 +117,46 @@ def _fusion(request: SearchRequest) -> models.RrfQuery | models.FusionQuery:
     return models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=request.rrf_weights))
 
 
+def read_consistency(value: str | None) -> int | models.ReadConsistencyType | None:
+    """A read consistency setting: a number of replicas, or majority / quorum / all."""
+    if value is None or value == "":
+        return None
+    if value.isdigit():
+        return int(value)
+    return models.ReadConsistencyType(value)
+
+
 class ServerStore:
-    """One collection on a Qdrant server (or qdrant-client's in-process engine)."""
+    """One collection on a Qdrant server (or qdrant-client's in-process engine).
+
+    On a cluster: a collection it creates gets `shards` shards of `replicas` copies, and a
+    write is acknowledged once `write_consistency` copies hold it; a search reads
+    `read_consistency` copies (None: one). With `shard_by_domain`, the collection is created
+    with custom sharding and each domain gets its own shard key (`shards` shards of it): a
+    search within one domain then reads only that domain's shards.
+    """
 
     def __init__(
-        self, client: QdrantClient, name: str, *, shards: int = 1, replicas: int = 1
+        self,
+        client: QdrantClient,
+        name: str,
+        *,
+        shards: int = 1,
+        replicas: int = 1,
+        write_consistency: int = 1,
+        read_consistency: int | models.ReadConsistencyType | None = None,
+        shard_by_domain: bool = False,
     ) -> None:
         self.client = client
         self.name = name
         self.shards = shards
         self.replicas = replicas
+        self.write_consistency = write_consistency
+        self.read_consistency = read_consistency
+        self.shard_by_domain = shard_by_domain
+        self._custom: bool | None = None  # whether the collection has custom sharding
+        self._shard_keys: set[str] = set()
+        self._keys_lock = threading.Lock()
 
     def _exists(self) -> bool:
         return bool(
@@ -166,13 +196,16 @@ class ServerStore:
                     SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
                 },
                 metadata={METADATA_KEY: spec.to_dict()},
-                shard_number=self.shards,
+                shard_number=None if self.shard_by_domain else self.shards,
                 replication_factor=self.replicas,
+                write_consistency_factor=self.write_consistency,
+                sharding_method=models.ShardingMethod.CUSTOM if self.shard_by_domain else None,
             )
             for key in INDEXED_FIELDS:
                 self.client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)
 
         _call(self.client, f"create collection {self.name!r}", create)
+        self._custom = self.shard_by_domain
 
     def upsert(self, chunks: Sequence[StoredChunk]) -> None:
         """Insert or replace points by id (idempotent), waiting until they are stored."""
@@ -187,8 +220,60 @@ class ServerStore:
             )
             for c in chunks
         ]
-        if points:
+        if not points:
+            return
+        if not self._custom_sharding():
             _call(self.client, "upsert", lambda: self.client.upsert(self.name, points, wait=True))
+            return
+        by_domain: dict[str, list[models.PointStruct]] = {}
+        for point in points:
+            by_domain.setdefault(str((point.payload or {}).get("domain")), []).append(point)
+        for domain, part in by_domain.items():
+            self._ensure_shard_key(domain)
+            _call(
+                self.client,
+                "upsert",
+                lambda d=domain, p=part: self.client.upsert(  # type: ignore[misc]
+                    self.name, p, wait=True, shard_key_selector=d
+                ),
+            )
+
+    def _custom_sharding(self) -> bool:
+        """Whether the collection is sharded by domain (read once from the server)."""
+        if self._custom is None:
+            info = _call(
+                self.client, "read collection", lambda: self.client.get_collection(self.name)
+            )
+            self._custom = info.config.params.sharding_method == models.ShardingMethod.CUSTOM
+        return self._custom
+
+    def _ensure_shard_key(self, domain: str) -> None:
+        """Create a domain's shard key before its first write (once; another writer may
+        have created it already)."""
+        with self._keys_lock:
+            if domain in self._shard_keys:
+                return
+            try:
+                self.client.create_shard_key(
+                    self.name,
+                    domain,
+                    shards_number=self.shards,
+                    replication_factor=self.replicas,
+                )
+            except UnexpectedResponse as exc:
+                if "already exists" not in str(exc):
+                    raise StoreError(
+                        f"Qdrant refused to create shard key {domain!r}: HTTP "
+                        f"{exc.status_code} {exc.reason_phrase}"
+                    ) from exc
+            self._shard_keys.add(domain)
+
+    def _shard_key(self, where: Where | None) -> str | None:
+        """The shard key a filtered read can stay within: its one domain, if sharded so."""
+        domain = (where.equals if where else {}).get("domain")
+        if isinstance(domain, str) and self._custom_sharding():
+            return domain
+        return None
 
     def delete(self, where: Where) -> None:
         """Delete every point matching `where` (an empty filter is refused)."""
@@ -282,6 +367,8 @@ class ServerStore:
                 query_filter=condition,
                 limit=request.limit,
                 with_payload=True,
+                consistency=self.read_consistency,
+                shard_key_selector=self._shard_key(request.where),
                 **kwargs,
             ),
         )
