@@ -39,6 +39,7 @@ class RecordingQdrant:
                 body = json.loads(self.rfile.read(length)) if length else None
                 recorder.requests.append((self.command, url.path, parse_qs(url.query), body))
                 result: Any = True
+                payload: dict[str, Any]
                 if url.path == "/":
                     payload = {"title": "qdrant - vector search engine", "version": "1.19.0"}
                 elif url.path.endswith("/exists"):
