@@ -172,8 +172,9 @@ class AdapterRuntime:
         """One batch where each prompt uses its own adapter (None: the base model)."""
         server = _server(generator)
         if server is not None:
-            served = [None if a is None else self.served.name(server, a) for a in adapters]
-            return server.generate_many(prompts, max_new_tokens=max_new_tokens, models=served)
+            return self.served.generate_many(
+                server, prompts, adapters, max_new_tokens=max_new_tokens
+            )
         attached = getattr(generator, "adapters_attached", False)
         if all(adapter is None for adapter in adapters) and not attached:
             return generator.generate_many(prompts, max_new_tokens=max_new_tokens)
@@ -195,8 +196,7 @@ class AdapterRuntime:
         """Token deltas with one adapter, then the `Generation`."""
         server = _server(generator)
         if server is not None:
-            name = None if adapter is None else self.served.name(server, adapter)
-            yield from server.stream(prompt, max_new_tokens=max_new_tokens, model=name)
+            yield from self.served.stream(server, prompt, adapter, max_new_tokens=max_new_tokens)
             return
         if adapter is None and not getattr(generator, "adapters_attached", False):
             yield from generator.stream(prompt, max_new_tokens=max_new_tokens)

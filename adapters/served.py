@@ -14,12 +14,14 @@ The server's own LRU (`--max-loras`) decides which adapters sit on the GPU.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import cast
 
-from rag.errors import AdaptragError, ConfigError
+from rag.errors import AdaptragError, ConfigError, NotServedError
 from rag.generators import make_generator
-from rag.generators.base import AdapterServer, ServedModel
+from rag.generators.base import AdapterServer, Generation, ServedModel
+from rag.prompts import Prompt
 from rag.router import AdapterChoice
 from rag.settings import Settings
 
@@ -82,6 +84,57 @@ class ServedAdapters:
                 name = declared.id
             self._ready[key] = name
             return name
+
+    def generate_many(
+        self,
+        server: AdapterServer,
+        prompts: Sequence[Prompt],
+        adapters: Sequence[AdapterChoice | None],
+        *,
+        max_new_tokens: int,
+    ) -> list[Generation]:
+        """Each prompt by its adapter's served name (None: the base model). A server that
+        no longer serves an adapter it had (restarted, or another replica behind the same
+        URL) gets it loaded again, and the batch is asked once more."""
+        for attempt in (1, 2):
+            names = [None if a is None else self.name(server, a) for a in adapters]
+            try:
+                return server.generate_many(prompts, max_new_tokens=max_new_tokens, models=names)
+            except NotServedError:
+                if attempt == 2 or all(a is None for a in adapters):
+                    raise
+                self._lost(server)
+        raise AssertionError("unreachable")
+
+    def stream(
+        self,
+        server: AdapterServer,
+        prompt: Prompt,
+        adapter: AdapterChoice | None,
+        *,
+        max_new_tokens: int,
+    ) -> Iterator[str | Generation]:
+        """`generate_many`'s one prompt as a stream (the server refuses an unknown name
+        before any text, so the retry never repeats text)."""
+        name = None if adapter is None else self.name(server, adapter)
+        events = server.stream(prompt, max_new_tokens=max_new_tokens, model=name)
+        try:
+            first = next(events)
+        except NotServedError:
+            if adapter is None:
+                raise
+            self._lost(server)
+            name = self.name(server, adapter)
+            events = server.stream(prompt, max_new_tokens=max_new_tokens, model=name)
+            first = next(events)
+        yield first
+        yield from events
+
+    def _lost(self, server: AdapterServer) -> None:
+        """Forget what this server was known to serve; it is checked again on next use."""
+        with self._lock:
+            self._ready = {k: n for k, n in self._ready.items() if k[0] != id(server)}
+        server.served(refresh=True)
 
     def forget(self, server: AdapterServer, adapter: AdapterChoice) -> bool:
         """Unload a deleted adapter from the server; False when the server keeps it (it

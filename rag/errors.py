@@ -19,6 +19,10 @@ class EmbeddingMismatchError(ConfigError):
     """A collection was built with another embedding model (or prefixes) than the one asked for."""
 
 
+class NotServedError(ConfigError):
+    """An inference server does not serve the model or adapter name asked for."""
+
+
 class StoreError(AdaptragError, RuntimeError):
     """The vector store failed or refused an operation."""
 

@@ -20,7 +20,13 @@ import httpx
 import openai
 
 from rag.deadline import DeadlineExceeded, remaining_s
-from rag.errors import AdaptragError, BackendError, ConfigError, UpstreamAuthError
+from rag.errors import (
+    AdaptragError,
+    BackendError,
+    ConfigError,
+    NotServedError,
+    UpstreamAuthError,
+)
 from rag.generators.base import Generation, ServedModel
 from rag.prompts import Prompt
 from rag.types import Usage
@@ -282,7 +288,7 @@ class OpenAIGenerator:
                 "server's --api-key"
             )
         if isinstance(exc, openai.NotFoundError):
-            return ConfigError(
+            return NotServedError(
                 f"{where} does not serve {model!r} ({self._serving(exc)}); set "
                 "ADAPTRAG_OPENAI_MODEL to a served base model, or check the adapter's served name"
             )

@@ -77,6 +77,22 @@ def test_a_mixed_batch_and_a_stream_name_each_rows_adapter(
     assert {b["lora_name"] for b in loads(openai_env)} == {"legal-v1", "legal-v2"}
 
 
+def test_a_restarted_server_gets_the_adapter_loaded_again(
+    served: Settings, openai_env: FakeOpenAI
+) -> None:
+    with Pipeline(served) as qa:
+        assert qa.ask(QUESTION, adapter="legal/v1", backend="openai").model == "legal-v1"
+        openai_env.loras.clear()  # vLLM restarted: adapters loaded at run time are gone
+        again = qa.ask(QUESTION, adapter="legal/v1", backend="openai")
+        openai_env.loras.clear()
+        *deltas, streamed = list(qa.stream(QUESTION, adapter="legal/v1", backend="openai"))
+    assert again.model == "legal-v1" and getattr(streamed, "model", None) == "legal-v1"
+    assert "".join(str(d) for d in deltas).strip() == getattr(streamed, "text", None)
+    assert [b["lora_name"] for b in loads(openai_env)] == ["legal-v1"] * 3
+    refused = [b["model"] for b in openai_env.chat_requests()]
+    assert refused == ["legal-v1"] * 5  # answered, refused + answered, refused + answered
+
+
 def test_adapters_the_server_declares_are_used_without_loading(
     served: Settings, openai_env: FakeOpenAI
 ) -> None:
