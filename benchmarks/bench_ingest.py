@@ -51,7 +51,11 @@ def main() -> None:
     )
     parser.add_argument("--docs", type=int, default=16, help="documents taken from the corpus")
     parser.add_argument("--ray", action="store_true", help="also time ingest --ray")
+    parser.add_argument(
+        "--ray-only", action="store_true", help="only the Ray comparison (its own baseline)"
+    )
     parser.add_argument("--actors", type=int, default=None, help="Ray embedding actors")
+    parser.add_argument("--docs-per-batch", type=int, default=2, help="documents per actor call")
     args = parser.parse_args()
     if not args.corpus.exists():
         sys.exit(f"error: corpus {args.corpus} not found; pass --corpus FILE.jsonl")
@@ -64,6 +68,12 @@ def main() -> None:
     settings = Settings(data_dir=work / "data", collection="bench")
     embedder = SentenceTransformerEmbedder.from_settings(settings)
     embedder.embed_passages(["warm up the model"] * 8)
+    if args.ray_only:
+        ray_results = bench_ray(corpus, work, settings, embedder, args.actors, args.docs_per_batch)
+        print_ray(ray_results)
+        write_results("ingest-ray", {"ray": ray_results})
+        shutil.rmtree(work, ignore_errors=True)
+        return
 
     # The exact chunk texts the job will embed.
     chunker = Chunker(
@@ -129,7 +139,9 @@ def main() -> None:
         },
     }
     if args.ray:
-        results["ray"] = bench_ray(corpus, work, settings, embedder, args.actors)
+        results["ray"] = bench_ray(
+            corpus, work, settings, embedder, args.actors, args.docs_per_batch
+        )
     for name, value in results["seconds"].items():
         print(f"{name:<12} {value:8.2f} s")
     for name, value in results["ratios"].items():
@@ -137,15 +149,19 @@ def main() -> None:
         verdict = "ok" if value >= target else "BELOW TARGET"
         print(f"{name:<26} {value:8.2f}x  (target >= {target}) {verdict}")
     if args.ray:
-        ray_results = results["ray"]
-        print(
-            f"ray: start {ray_results['ray_start_s']:.1f} s; folder of "
-            f"{ray_results['files']} files: single-process {ray_results['single_s']:.1f} s, "
-            f"ray ({ray_results['actors']} actors) {ray_results['ray_s']:.1f} s; "
-            f"single / ray = {ray_results['single_vs_ray']:.2f}x"
-        )
+        print_ray(results["ray"])
     write_results("ingest-ray" if args.ray else "ingest", results)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def print_ray(results: dict[str, float]) -> None:
+    """One line: Ray's start, both runs, their ratio."""
+    print(
+        f"ray: start {results['ray_start_s']:.1f} s; folder of {results['files']} files, "
+        f"{results['chunks']} chunks: single-process {results['single_s']:.1f} s, ray "
+        f"({results['actors']} actors, {results['documents_per_batch']} documents per call) "
+        f"{results['ray_s']:.1f} s; single / ray = {results['single_vs_ray']:.2f}x"
+    )
 
 
 def bench_ray(
@@ -154,6 +170,7 @@ def bench_ray(
     settings: Settings,
     embedder: SentenceTransformerEmbedder,
     actors: int | None,
+    docs_per_batch: int,
 ) -> dict[str, float]:
     """The same documents as a folder of files, ingested by the threaded job and on Ray."""
     import json
@@ -168,7 +185,7 @@ def bench_ray(
         record = json.loads(line)
         (folder / f"doc{n:04d}.md").write_text(f"# {record.get('title', '')}\n\n{record['text']}")
     _, start_s = _timed(lambda: ray.init(include_dashboard=False, log_to_driver=False))
-    options = RayOptions(actors=actors)
+    options = RayOptions(actors=actors, documents_per_batch=docs_per_batch)
     single, single_s = _timed(
         lambda: ingest_paths(
             [folder],
@@ -197,6 +214,7 @@ def bench_ray(
         "files": len(list(folder.iterdir())),
         "chunks": single.chunks_embedded,
         "actors": used,
+        "documents_per_batch": docs_per_batch,
         "ray_start_s": start_s,
         "single_s": single_s,
         "ray_s": ray_s,

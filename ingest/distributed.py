@@ -207,6 +207,8 @@ class _RayRun(_Run):
             batch_size=options.documents_per_batch,
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_gpus=1 if gpus else 0,
+            # Without GPUs each actor gets its share of the CPUs (Ray sets its torch threads).
+            num_cpus=1 if gpus else max(1, cpus // actors),
         )
         batch: list[_Work] = []
         vectors: list[Any] = []

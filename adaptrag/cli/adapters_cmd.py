@@ -234,7 +234,7 @@ def adapters_synth(
     n: int = typer.Option(..., "--n", help="Pairs to write (one per sampled chunk)."),
     out: Path = typer.Option(..., "--out", help="QA JSONL file to write."),
     backend: str = typer.Option(
-        "auto", "--backend", "-b", help="claude, local, or auto (Claude when a key is set)."
+        "auto", "--backend", "-b", help="claude, local, openai, or auto (Claude when a key is set)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the chunk sample."),
     as_json: bool = JsonOption,
