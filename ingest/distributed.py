@@ -50,14 +50,9 @@ class RayOptions:
 @dataclass(frozen=True)
 class _Recipe:
     """What an actor needs to chunk and embed exactly as the driver's job would (picklable:
-    the model is loaded in the actor)."""
+    the embedder travels unloaded, and the actor loads its model)."""
 
-    model_id: str
-    device: str
-    batch_size: int
-    query_prefix: str
-    passage_prefix: str
-    normalize: bool
+    embedder: SentenceTransformerEmbedder
     chunk_tokens: int
     chunk_overlap_tokens: int
     chunk_context: str
@@ -65,17 +60,9 @@ class _Recipe:
 
     def job(self) -> IngestJob:
         """An IngestJob (no store: it only prepares and embeds) like the driver's."""
-        embedder = SentenceTransformerEmbedder(
-            self.model_id,
-            device=self.device,
-            batch_size=self.batch_size,
-            query_prefix=self.query_prefix,
-            passage_prefix=self.passage_prefix,
-            normalize=self.normalize,
-        )
         return IngestJob(
             None,  # type: ignore[arg-type]  # never written to
-            embedder,
+            self.embedder,
             chunk_tokens=self.chunk_tokens,
             chunk_overlap_tokens=self.chunk_overlap_tokens,
             sparse=self.sparse,
@@ -127,12 +114,7 @@ class RayIngestJob(IngestJob):
         if not isinstance(embedder, SentenceTransformerEmbedder):
             raise ConfigError("--ray embeds with a sentence-transformers model; drop --ray")
         return _Recipe(
-            embedder.model_id,
-            embedder.device,
-            embedder.batch_size,
-            embedder.query_prefix,
-            embedder.passage_prefix,
-            embedder.normalize,
+            embedder.with_model(embedder.model_id),  # the same configuration, not loaded
             self.chunk_tokens,
             self.chunk_overlap_tokens,
             self.chunk_context,

@@ -151,6 +151,22 @@ class SentenceTransformerEmbedder:
             normalize=self.normalize,
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Its configuration only (pickled for another process, e.g. a Ray actor): the model
+        and the locks are made again there."""
+        state = dict(self.__dict__)
+        for name in ("_model", "_lock", "_encode_lock", "_local"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Its configuration, with no model loaded yet and fresh locks."""
+        self.__dict__.update(state)
+        self._model = None
+        self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
+        self._local = threading.local()
+
     @property
     def model(self) -> Any:
         """The loaded `SentenceTransformer`, loading it on first access (thread-safe)."""

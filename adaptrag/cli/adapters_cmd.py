@@ -198,11 +198,8 @@ def adapters_delete(
             raise ConfigError(f"refusing to delete {target} without confirmation; pass --yes")
         typer.confirm(f"Delete adapter {target}?", abort=True)
     served = unserve(settings, choice(registry.delete(target)))
-    _emit(
-        {"deleted": target, "server": served},
-        as_json,
-        f"deleted {target}" + (f"; {served}" if served else ""),
-    )
+    data = {"deleted": target, **({"server": served} if served else {})}
+    _emit(data, as_json, f"deleted {target}" + (f"; {served}" if served else ""))
 
 
 @adapters_app.command("add")

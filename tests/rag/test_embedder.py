@@ -125,3 +125,16 @@ def test_token_counting_in_one_thread_never_breaks_encoding_in_another(
     )
     alone = embedder.embed_passages(texts[:3])
     np.testing.assert_allclose(alone, embedder.embed_passages(texts)[:3], atol=1e-5)
+
+
+def test_an_embedder_pickles_as_its_configuration_and_embeds_the_same_elsewhere(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    import pickle
+
+    embedder.embed_passages(["loaded"])  # a loaded model does not travel
+    copy = pickle.loads(pickle.dumps(embedder))
+    assert copy._model is None and copy.model_id == embedder.model_id
+    assert len(pickle.dumps(embedder)) < 10_000
+    texts = ["The tenant gives ninety days notice."]
+    assert (copy.embed_passages(texts) == embedder.embed_passages(texts)).all()
