@@ -72,9 +72,14 @@ def ingest_paths(
     before its old ones are deleted; a file that fails is reported and the run goes on.
     """
     settings = settings or load_settings()
+    contextualizer = contextualizer_for(settings)  # a backend that cannot work fails first
     own_store = store is None
-    store = store or store_for(settings, collection)
-    contextualizer = contextualizer_for(settings)
+    try:
+        store = store or store_for(settings, collection)
+    except BaseException:
+        if contextualizer is not None:
+            contextualizer.close()
+        raise
     job_class: type[IngestJob] = IngestJob
     extra = {}
     if ray is not None:

@@ -30,7 +30,7 @@ from rag.prompts import Prompt
 from rag.settings import Settings
 from rag.types import Chunk, Document
 
-ContextBackend = Literal["none", "claude", "local"]
+ContextBackend = Literal["none", "claude", "local", "openai"]
 PROMPT_VERSION = 1
 MAX_NEW_TOKENS = 80
 _SYSTEM = (
@@ -186,4 +186,6 @@ def contextualizer_for(settings: Settings) -> Contextualizer | None:
     generator = make_generator(settings.contextualize, settings)
     if settings.contextualize == "claude":
         generator.client  # type: ignore[attr-defined]  # noqa: B018  (no key: fail now)
+    if settings.contextualize == "openai":
+        generator.base()  # type: ignore[attr-defined]  # unreachable or no model: fail now
     return Contextualizer(generator, ContextCache(settings.data_dir / CACHE_FILE))

@@ -139,12 +139,13 @@ class Settings(BaseSettings):
         "collection keeps the mode it was created with.",
     )
 
-    contextualize: Literal["none", "claude", "local"] = Field(
+    contextualize: Literal["none", "claude", "local", "openai"] = Field(
         default="none",
         description="At ingest, have a model write a sentence per chunk that situates it in "
         "its document, indexed with the chunk (Anthropic's contextual retrieval): claude "
-        "(the whole document prompt-cached; cost in the ingest report) or local (the local "
-        "model). Contexts are cached by content, so re-ingesting pays nothing. none: off.",
+        "(the whole document prompt-cached; cost in the ingest report), local (the local "
+        "model) or openai (the inference server, e.g. vLLM, whose prefix cache keeps the "
+        "document). Contexts are cached by content, so re-ingesting pays nothing. none: off.",
     )
     sparse_stemmer: str = Field(
         default="english",

@@ -52,7 +52,7 @@ def ingest(
     contextualize: str | None = typer.Option(
         None,
         "--contextualize",
-        help="claude | local | none: " + Settings.field_help("contextualize"),
+        help="claude | local | openai | none: " + Settings.field_help("contextualize"),
     ),
     ray: bool = typer.Option(
         False,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from helpers.fake_anthropic import FakeAnthropic
+from helpers.fake_openai import BASE_MODEL, FakeOpenAI
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
@@ -17,7 +18,7 @@ from ingest import ingest_paths
 from ingest.contextualize import CACHE_FILE, ContextCache, Contextualizer
 from rag import Pipeline, Query
 from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError
+from rag.errors import BackendError, ConfigError
 from rag.generators.claude import Prices
 from rag.settings import Settings
 from rag.stores import store_for
@@ -195,3 +196,42 @@ def test_the_local_model_writes_contexts_too(
     again = Contextualizer(local_generator, cache)
     assert again.contexts(document, chunks) == contexts and again.usage.generated == 0
     cache.close()
+
+
+def test_an_inference_server_writes_contexts_and_an_absent_one_fails_before_reading(
+    tmp_path: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    openai_env: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--contextualize openai`: the document goes first in every prompt (what a server's
+    prefix cache reuses), each chunk is asked for once, and the contexts are indexed."""
+
+    def situate_served(body: dict[str, Any], lora: object) -> str:
+        system = body["messages"][0]["content"]
+        title = re.search(r"<document>\n(\w+)", system)
+        assert title is not None and body["model"] == BASE_MODEL
+        return f"This part belongs to the {CODE_WORDS[title.group(1)]} agreement."
+
+    openai_env.reply = situate_served
+    folder = write_documents(tmp_path / "docs")
+    served = small_chunks(settings, contextualize="openai", openai_base_url=openai_env.url)
+    report = ingest_paths([folder], "legal", settings=served, embedder=embedder)
+    context = report.context
+    assert context is not None and context["backend"] == "openai"
+    assert context["model"] == BASE_MODEL and context["cost_usd"] == 0.0
+    assert context["generated"] == len(openai_env.chat_requests()) == report.chunks_embedded
+    with Pipeline(served, embedder=embedder) as qa:
+        sources = qa.retrieve(Query("quokkaline", mode="sparse", top_k=10, merge_adjacent=False))
+    assert sources and {s.doc_id for s in sources} == {"services.md"}
+
+    down = small_chunks(
+        settings,
+        contextualize="openai",
+        openai_base_url="http://127.0.0.1:9/v1",
+        openai_max_retries=0,
+        collection="down",
+    )
+    with pytest.raises(BackendError, match="cannot reach the inference server"):
+        ingest_paths([folder], "legal", settings=down, embedder=embedder)
