@@ -82,6 +82,7 @@ SEARCHES: dict[str, dict[str, Any]] = {
     "prefetch 200": {"prefetch_limit": 200},
     "dbsf": {"fusion": "dbsf"},
     "content words off": {"content_words_over": 0},
+    "fill": {"fill_after_merge": True},
 }
 _WORD = re.compile(r"\w+")
 
@@ -254,10 +255,13 @@ def run_set(
     }
     for label, method in methods.items():
         hits = []
+        chars = []
         for row in rows:
             ranked = method(row.question, naive.candidates(row.doc_id if scoped else None))[:k]
             hits.append(any(is_hit(name, row, naive.passages[i]) for i in ranked))
+            chars.append(sum(len(naive.passages[i].text) for i in ranked))
         results[label] = hit_rate(hits)
+        results[f"{label} chars"] = round(sum(chars) / max(1, len(chars)))
         per_row[label] = hits
     results["naive_s"] = round(time.perf_counter() - started, 1)
     for variant in args.variants:
@@ -277,6 +281,7 @@ def run_set(
                 searched = settings.model_copy(update=fusion)
                 with Pipeline(searched, embedder=embedder) as qa:
                     hits = []
+                    chars = []  # the text a question gets back: what a hit is bought with
                     for row in rows:
                         query = Query(
                             row.question,
@@ -289,7 +294,9 @@ def run_set(
                         hits.append(
                             any(is_hit(name, row, Passage(s.doc_id, s.text)) for s in sources)
                         )
+                        chars.append(sum(len(s.text) for s in sources))
                 results[f"{variant} {label}"] = hit_rate(hits)
+                results[f"{variant} {label} chars"] = round(sum(chars) / max(1, len(chars)))
                 per_row[f"{variant} {label}"] = hits
     best_naive = max(methods, key=lambda m: results[m])
     # Paired differences on the same questions, with a 95% bootstrap interval.

@@ -116,6 +116,7 @@ class Pipeline:
                     rerank_candidates=self.settings.rerank_candidates,
                     fusion=Fusion.from_settings(self.settings),
                     content_words_over=self.settings.content_words_over,
+                    fill_after_merge=self.settings.fill_after_merge,
                 )
             return self._retriever
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _FILTER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _MIN_OVERLAP_CHARS = 16  # shorter repeats between neighbours are coincidence, not overlap
+FILL_CANDIDATES = 3  # with fill_after_merge: candidates fetched per passage asked for
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class Retriever:
         rerank_candidates: int = 20,
         fusion: Fusion | None = None,
         content_words_over: int = 20,
+        fill_after_merge: bool = False,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -147,6 +149,7 @@ class Retriever:
         self.rerank_candidates = rerank_candidates
         self.fusion = fusion or Fusion()
         self.content_words_over = content_words_over
+        self.fill_after_merge = fill_after_merge
         self._spec: CollectionSpec | None = None
 
     def check(self) -> CollectionSpec:
@@ -201,7 +204,13 @@ class Retriever:
         ):
             watch = Stopwatch()
             # With a reranker, fetch more candidates for it to order; keep the best top_k.
-            limit = max(options.top_k, self.rerank_candidates if self.reranker else 0)
+            # Filling after merging takes more candidates than top_k too (merged neighbours
+            # count as one passage).
+            fill = self.fill_after_merge and options.merge_adjacent
+            limit = max(
+                options.top_k * (FILL_CANDIDATES if fill else 1),
+                self.rerank_candidates if self.reranker else 0,
+            )
             request = SearchRequest(
                 dense=row.tolist(),
                 sparse=sparse_vector,
@@ -228,13 +237,27 @@ class Retriever:
                 with span("adaptrag.rerank", candidates=len(found)):
                     found = self.reranker.rerank(question, found)
                 rerank_ms = watch.ms()
-            found = found[: options.top_k]
-            if options.lead_chunk:
-                found = self._with_lead_chunk(found, replace(request, limit=options.top_k))
+            if fill:
+                found = self._fill(found, request, options.top_k, lead=options.lead_chunk)
+            else:
+                found = found[: options.top_k]
+                if options.lead_chunk:
+                    found = self._with_lead_chunk(found, replace(request, limit=options.top_k))
             if options.merge_adjacent:
                 found = merge_adjacent(found)
             results.append(Retrieval(found, embed_ms, search_ms, rerank_ms))
         return results
+
+    def _fill(
+        self, found: list[Source], request: SearchRequest, top_k: int, *, lead: bool
+    ) -> list[Source]:
+        """The chunks of the best `top_k` passages (the lead chunk last when it is missed)."""
+        chosen = top_passages(found, top_k)
+        if lead and chosen:
+            with_lead = self._with_lead_chunk(chosen, replace(request, limit=len(chosen) + 1))
+            if len(with_lead) > len(chosen):  # the lead was missing: it takes the last place
+                return [*top_passages(found, top_k - 1), with_lead[-1]]
+        return chosen
 
     def _with_lead_chunk(self, found: list[Source], request: SearchRequest) -> list[Source]:
         """For a search within one document: its lead chunk (title, parties, dates) as the
@@ -261,6 +284,18 @@ class Retriever:
                 f"domain {domain!r} has no documents in collection {self.store.name!r} "
                 f"(domains: {known}); give one of those as domain=, or ingest into it"
             )
+
+
+def top_passages(candidates: Sequence[Source], n: int) -> list[Source]:
+    """The best-ranked chunks that make at most `n` passages (runs of neighbouring chunks of
+    one document, as `merge_adjacent` joins them): a chunk next to one already taken joins
+    its passage; the first that would start passage n + 1 ends the list."""
+    chosen: list[Source] = []
+    for source in candidates:
+        if n <= 0 or len(merge_adjacent([*chosen, source])) > n:
+            break
+        chosen.append(source)
+    return chosen
 
 
 def merge_adjacent(sources: Sequence[Source]) -> list[Source]:

@@ -180,6 +180,11 @@ class Settings(BaseSettings):
         description="Candidates each side of a hybrid search brings to the fusion (at least "
         "4 x top_k are taken).",
     )
+    fill_after_merge: bool = Field(
+        default=False,
+        description="When neighbouring chunks are merged, take further candidates so a "
+        "search still returns top_k passages (a merged run counts as one).",
+    )
     content_words_over: int = Field(
         default=20,
         ge=0,

@@ -10,7 +10,7 @@ import pytest
 from ingest import ingest_paths
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import CollectionNotFoundError, ConfigError, EmbeddingMismatchError
-from rag.retrieval import Retriever, SearchOptions, build_where, merge_adjacent
+from rag.retrieval import Retriever, SearchOptions, build_where, merge_adjacent, top_passages
 from rag.settings import Settings
 from rag.stores import Where, connection, open_store
 from rag.types import Source
@@ -141,3 +141,39 @@ def test_adjacent_chunks_merge_without_their_overlap_and_keep_the_best_rank() ->
 def test_neighbours_without_overlap_are_joined_by_a_line_break() -> None:
     merged = merge_adjacent([chunk(0, "One.", 1.0), chunk(1, "Two.", 0.5)])
     assert [s.text for s in merged] == ["One.\nTwo."]
+
+
+def test_top_passages_count_merged_neighbours_as_one() -> None:
+    ranked = [chunk(4, "a", 0.9), chunk(5, "b", 0.8), chunk(9, "c", 0.7), chunk(1, "x", 0.6, "e")]
+    assert [s.chunk_id for s in top_passages(ranked, 2)] == ["d-4", "d-5", "d-9"]
+    assert [s.chunk_id for s in top_passages(ranked, 3)] == ["d-4", "d-5", "d-9", "e-1"]
+    assert top_passages(ranked, 0) == []
+    # A chunk that would start passage n + 1 ends the list, even if a later one would join.
+    assert [s.chunk_id for s in top_passages([*ranked[:1], ranked[2], ranked[1]], 1)] == ["d-4"]
+
+
+def test_filling_after_a_merge_returns_top_k_passages(
+    corpus: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Four neighbouring clauses match: merged, they are one passage; filling brings three
+    more passages, and keeps every chunk the plain search returned."""
+    store = open_store(settings.collection, **connection(settings))
+    clauses = "\n\n".join(f"## Clause {n}\n\nClause {n} binds the tenant." for n in range(40))
+    (corpus / "long.md").write_text(f"# Long lease\n\n{clauses}\n")
+    small = settings.model_copy(update={"chunk_tokens": 16, "chunk_overlap_tokens": 0})
+    ingest_paths([corpus], "legal", settings=small, embedder=embedder, store=store)
+    question = "clause 17 clause 18 clause 19 clause 20"
+    options = SearchOptions().override(top_k=4, mode="sparse", lead_chunk=False)
+    where = build_where(doc_id="long.md")
+    try:
+        plain = Retriever(store, embedder).search(question, where, options).sources
+        filler = Retriever(store, embedder, fill_after_merge=True)
+        filled = filler.search(question, where, options).sources
+    finally:
+        store.close()
+
+    def ids(sources: list[Source]) -> set[str]:
+        return {i for s in sources for i in s.metadata.get("chunk_ids", [s.chunk_id])}
+
+    assert len(plain) == 1 and len(ids(plain)) == 4  # the four clauses, merged
+    assert len(filled) == 4 and ids(plain) <= ids(filled)
