@@ -181,7 +181,7 @@ class Settings(BaseSettings):
         "4 x top_k are taken).",
     )
     fill_after_merge: bool = Field(
-        default=False,
+        default=True,
         description="When neighbouring chunks are merged, take further candidates so a "
         "search still returns top_k passages (a merged run counts as one).",
     )
