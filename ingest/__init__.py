@@ -74,12 +74,6 @@ def ingest_paths(
     settings = settings or load_settings()
     contextualizer = contextualizer_for(settings)  # a backend that cannot work fails first
     own_store = store is None
-    try:
-        store = store or store_for(settings, collection)
-    except BaseException:
-        if contextualizer is not None:
-            contextualizer.close()
-        raise
     job_class: type[IngestJob] = IngestJob
     extra = {}
     if ray is not None:
@@ -87,6 +81,7 @@ def ingest_paths(
 
         job_class, extra = RayIngestJob, {"ray_options": ray}
     try:
+        store = store or store_for(settings, collection)
         job = job_class(
             store,
             embedder or SentenceTransformerEmbedder.from_settings(settings),
@@ -111,7 +106,7 @@ def ingest_paths(
             loader_options=loader_options,
         )
     finally:
-        if own_store:
+        if own_store and store is not None:  # None: opening it failed
             store.close()
         if contextualizer is not None:
             contextualizer.close()

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from ingest.report import IngestReport
     from ingest.sync import StoredDocument
 
-logger = logging.getLogger(__name__)
-
 EXTRA = "pip install 'adaptrag[ray]'"
 
 
@@ -40,11 +38,13 @@ EXTRA = "pip install 'adaptrag[ray]'"
 class RayOptions:
     """Where and how wide: `address` of a running cluster (None: RAY_ADDRESS, else a local
     Ray started for the run), `actors` embedding actors (None: one per GPU, else one per
-    CPU), `documents_per_batch` documents per actor call."""
+    CPU), `documents_per_batch` documents per actor call (small: long documents vary a lot
+    in size, and a batch is the unit Ray balances; with 8 one actor did two thirds of the
+    work in benchmarks/bench_ingest.py --ray-only)."""
 
     address: str | None = None
     actors: int | None = None
-    documents_per_batch: int = 8
+    documents_per_batch: int = 2
 
 
 @dataclass(frozen=True)
@@ -140,11 +140,9 @@ class _RayRun(_Run):
         """Collected, to be chunked and embedded by the actors."""
         self._pending.append(work)
 
-    def _put(self, target: Any, item: Any) -> None:
-        """A document to clean up needs no embedding: stored at once (there is no writer
-        thread here)."""
-        if isinstance(item, _Batch):
-            self.store(item, self._bars["store"])
+    def to_writer(self, batch: _Batch) -> None:
+        """Stored at once: there is no writer thread here."""
+        self.store(batch, self._bars["store"])
 
     def execute(self, files: list[SourceFile], *, dry_run: bool, options: LoaderOptions) -> None:
         ray = _ray(self.job.ray_options)

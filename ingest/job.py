@@ -428,7 +428,7 @@ class _Run:
         work = _Work(document, document_hash, file, action, [], [])
         if action is Action.CLEANUP:
             # The new version is stored whole (a run was cut off before deleting the old one).
-            self._put(self._to_write, _Batch([], [work]))
+            self.to_writer(_Batch([], [work]))
             return
         self.submit(work)
 
@@ -503,7 +503,11 @@ class _Run:
         with span("adaptrag.ingest.embed", chunks=len(texts), documents=len(works)):
             vectors = self.job.embedder.embed_passages(texts)
         self._advance(bar, "embed", len(texts))
-        self._put(self._to_write, _Batch(self.points(works, vectors), works))
+        self.to_writer(_Batch(self.points(works, vectors), works))
+
+    def to_writer(self, batch: _Batch) -> None:
+        """Hand a batch to the writer thread (`store` writes it)."""
+        self._put(self._to_write, batch)
 
     def points(self, works: Sequence[_Work], vectors: Any) -> list[StoredChunk]:
         """The stored points of embedded documents (`vectors`: one row per chunk, in order)."""

@@ -13,8 +13,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from rag.errors import AdaptragError
+
+T = TypeVar("T")
 
 _deadline: ContextVar[float | None] = ContextVar("adaptrag_deadline", default=None)
 
@@ -49,3 +52,16 @@ def check(what: str, deadline: float | None = None) -> None:
     left = remaining_s(deadline)
     if left is not None and left <= 0:
         raise DeadlineExceeded(f"{what} stopped at the request's time limit")
+
+
+def client_in_time(client: T, timeout_s: float, what: str) -> T:
+    """An API SDK client (anthropic, openai: both have `with_options`) given no more time per
+    attempt than the request has left; past the limit, `what` stops here."""
+    left = remaining_s()
+    if left is None:
+        return client
+    if left <= 0:
+        raise DeadlineExceeded(f"{what} stopped at the request's time limit")
+    sdk: Any = client  # typed loosely: the two SDKs share the method, not a base class
+    bounded: T = sdk.with_options(timeout=min(timeout_s, left))
+    return bounded

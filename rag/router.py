@@ -122,6 +122,12 @@ def check_backend(requested: str) -> None:
         raise ConfigError(f"unknown backend {requested!r}; use one of {', '.join(BACKENDS)}")
 
 
+def model_backend(requested: str, *, served: bool) -> str:
+    """Where "the model" runs for a request: the backend named, or for auto and claude
+    (whose adapters and fallbacks run on the model) the server when one is configured."""
+    return requested if requested in MODEL_BACKENDS else ("openai" if served else "local")
+
+
 def choose_backend(
     requested: str,
     *,
@@ -134,7 +140,7 @@ def choose_backend(
     """The route for a request by the policy in this module's docstring (`served`: an
     OpenAI-compatible server is configured, and takes the local model's place)."""
     check_backend(requested)
-    model = requested if requested in MODEL_BACKENDS else ("openai" if served else "local")
+    model = model_backend(requested, served=served)
     if forced is not None and forced.ref == BASE_ADAPTER:
         if requested == "claude":
             raise ConfigError("adapter=base means the base model; drop backend=claude")

@@ -19,6 +19,7 @@ from adaptrag.server.metrics import Metrics
 from rag.deadline import time_limit
 from rag.errors import AdaptragError
 from rag.pipeline import Pipeline
+from rag.router import model_backend
 from rag.settings import Settings
 
 logger = logging.getLogger("adaptrag.server")
@@ -44,12 +45,12 @@ class Server:
         """Load the models (in a thread at startup); ready, or not ready and why."""
         try:
             self.qa.retriever.embedder.embed_queries(["warm up"])
-            served = self.settings.backend == "openai" or (
-                self.settings.backend == "auto" and self.settings.openai_base_url
-            )
-            if served:
+            served = bool(self.settings.openai_base_url)
+            if self.settings.backend == "claude":
+                pass  # nothing to load: Claude is an API
+            elif model_backend(self.settings.backend, served=served) == "openai":
                 self._check_server()
-            elif self.settings.backend != "claude":
+            else:
                 generator: Any = self.qa.generator("local")
                 getattr(generator, "hf_model", None)
             self.ready.set()

@@ -15,7 +15,7 @@ from typing import Any
 
 import anthropic
 
-from rag.deadline import DeadlineExceeded, remaining_s
+from rag.deadline import client_in_time
 from rag.errors import BackendError, ConfigError, UpstreamAuthError
 from rag.generators.base import Generation
 from rag.prompts import Prompt
@@ -136,12 +136,7 @@ class ClaudeGenerator:
 
     def _client_in_time(self) -> anthropic.Anthropic:
         """The client, given no more time per attempt than the request has left."""
-        left = remaining_s()
-        if left is None:
-            return self.client
-        if left <= 0:
-            raise DeadlineExceeded("the Claude call stopped at the request's time limit")
-        return self.client.with_options(timeout=min(self.timeout_s, left))
+        return client_in_time(self.client, self.timeout_s, "the Claude call")
 
     def generate(self, prompt: Prompt, *, max_new_tokens: int) -> Generation:
         """One Messages API call (retried by the SDK on transient failures)."""

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import openai
 
-from rag.deadline import DeadlineExceeded, remaining_s
+from rag.deadline import client_in_time
 from rag.errors import (
     AdaptragError,
     BackendError,
@@ -195,12 +195,7 @@ class OpenAIGenerator:
 
     def _client_in_time(self) -> openai.OpenAI:
         """The client, given no more time per attempt than the request has left."""
-        left = remaining_s()
-        if left is None:
-            return self.client
-        if left <= 0:
-            raise DeadlineExceeded("the inference server call stopped at the request's time limit")
-        return self.client.with_options(timeout=min(self.timeout_s, left))
+        return client_in_time(self.client, self.timeout_s, "the inference server call")
 
     def generate(
         self, prompt: Prompt, *, max_new_tokens: int, model: str | None = None
