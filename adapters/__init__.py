@@ -1,6 +1,6 @@
 """Per-domain LoRA adapters: retrieval-aware training, a registry, runtime switching.
 
-from adapters import TrainOptions, train_adapter, list_adapters
+from adaptrag.adapters import TrainOptions, train_adapter, list_adapters
 result = train_adapter(TrainOptions(domain="legal", data=Path("qa.jsonl")), settings=settings)
 result.adapter.ref, result.promoted, result.adapter.scores   # held-out EM/F1, adapter vs base
 
@@ -14,16 +14,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
-from adapters.runtime import AdapterRuntime
-from rag.collection_info import domain_snapshot
-from rag.errors import ConfigError, StoreError
-from rag.settings import Settings
-from rag.stores import store_for
+from adaptrag.adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
+from adaptrag.adapters.runtime import AdapterRuntime
+from adaptrag.rag.collection_info import domain_snapshot
+from adaptrag.rag.errors import ConfigError, StoreError
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import store_for
 
 if TYPE_CHECKING:
-    from adapters.options import TrainOptions
-    from adapters.training import TrainResult, train_adapter
+    from adaptrag.adapters.options import TrainOptions
+    from adaptrag.adapters.training import TrainResult, train_adapter
 
 # Training needs torch; listing, registering and routing adapters do not. `import adapters`
 # stays light (the server's /v1/adapters, the CLI), and training loads on first use.
@@ -32,11 +32,11 @@ _TRAINING = frozenset({"TrainResult", "train_adapter"})
 
 def __getattr__(name: str) -> Any:
     if name == "TrainOptions":
-        from adapters.options import TrainOptions
+        from adaptrag.adapters.options import TrainOptions
 
         return TrainOptions
     if name in _TRAINING:
-        from adapters import training
+        from adaptrag.adapters import training
 
         return getattr(training, name)
     raise AttributeError(f"module 'adapters' has no attribute {name!r}")
@@ -101,7 +101,7 @@ def add_adapter(
     if not (path / "adapter_config.json").is_file():
         raise ConfigError(f"{path} is not a PEFT adapter folder (no adapter_config.json)")
     model_id = base_model or settings.generator_model
-    from rag.generators.local import LocalGenerator  # torch only when a model is loaded
+    from adaptrag.rag.generators.local import LocalGenerator  # torch only when a model is loaded
 
     base = LocalGenerator(model_id, models_dir=settings.models_dir, device="cpu")
     try:

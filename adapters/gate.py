@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rag.collection_info import domain_snapshot
-from rag.router import BASE_ADAPTER
-from rag.scoring import answer_scores
-from rag.stats import paired_bootstrap_ci
-from rag.types import Answer, QARow
+from adaptrag.rag.collection_info import domain_snapshot
+from adaptrag.rag.router import BASE_ADAPTER
+from adaptrag.rag.scoring import answer_scores
+from adaptrag.rag.stats import paired_bootstrap_ci
+from adaptrag.rag.types import Answer, QARow
 
 if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
+    from adaptrag.rag.pipeline import Pipeline
 
 GATE_RULE = (
     "promoted when the paired bootstrap 95% interval of the mean F1 difference "

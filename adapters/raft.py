@@ -15,10 +15,10 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.prompts import NO_ANSWER, Prompt, fit_prompt
-from rag.retrieval import Retriever, SearchOptions, build_where
-from rag.scoring import normalize_answer
-from rag.types import QARow, Source
+from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
+from adaptrag.rag.retrieval import Retriever, SearchOptions, build_where
+from adaptrag.rag.scoring import normalize_answer
+from adaptrag.rag.types import QARow, Source
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConfigError
+from adaptrag.rag.errors import ConfigError
 
 METADATA_FILE = "adaptrag.json"
 ACTIVE_FILE = "active.json"

@@ -17,17 +17,17 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from adapters.compat import quiet_peft
-from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
-from adapters.served import ServedAdapters
-from rag.errors import ConfigError
-from rag.generators.base import PEFT_BASE, AdapterServer, Generation, Generator
-from rag.loading import loading
-from rag.prompts import Prompt
-from rag.router import AdapterChoice
+from adaptrag.adapters.compat import quiet_peft
+from adaptrag.adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
+from adaptrag.adapters.served import ServedAdapters
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.base import PEFT_BASE, AdapterServer, Generation, Generator
+from adaptrag.rag.loading import loading
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.router import AdapterChoice
 
 if TYPE_CHECKING:  # the model library loads only when a model does
-    from rag.generators.local import LocalGenerator
+    from adaptrag.rag.generators.local import LocalGenerator
 
 
 def choice(info: AdapterInfo) -> AdapterChoice:

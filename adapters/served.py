@@ -18,12 +18,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import cast
 
-from rag.errors import AdaptragError, ConfigError, NotServedError
-from rag.generators import make_generator
-from rag.generators.base import AdapterServer, Generation, ServedModel
-from rag.prompts import Prompt
-from rag.router import AdapterChoice
-from rag.settings import Settings
+from adaptrag.rag.errors import AdaptragError, ConfigError, NotServedError
+from adaptrag.rag.generators import make_generator
+from adaptrag.rag.generators.base import AdapterServer, Generation, ServedModel
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.router import AdapterChoice
+from adaptrag.rag.settings import Settings
 
 
 def served_name(adapter: AdapterChoice) -> str:

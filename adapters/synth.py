@@ -14,12 +14,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.raft import holds_answer
-from rag.errors import ConfigError
-from rag.generators import Generator
-from rag.prompts import Prompt
-from rag.stores import VectorStore, Where
-from rag.types import QARow
+from adaptrag.adapters.raft import holds_answer
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators import Generator
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.stores import VectorStore, Where
+from adaptrag.rag.types import QARow
 
 SYNTH_SYSTEM = (
     "You write one exam question about a passage and its answer. The answer must be a short "

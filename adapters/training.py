@@ -33,19 +33,19 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from adapters.compat import quiet_peft
-from adapters.gate import MIN_GATE_ROWS, describe_gate, run_gate
-from adapters.options import TrainOptions
-from adapters.raft import RaftSettings, TrainingExample, build_examples
-from adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
-from rag.collection_info import domain_snapshot
-from rag.errors import ConfigError
-from rag.generators.local import LocalGenerator
-from rag.pipeline import Pipeline
-from rag.qa import file_hash, read_qa
-from rag.router import BASE_ADAPTER
-from rag.settings import Settings
-from rag.types import QARow
+from adaptrag.adapters.compat import quiet_peft
+from adaptrag.adapters.gate import MIN_GATE_ROWS, describe_gate, run_gate
+from adaptrag.adapters.options import TrainOptions
+from adaptrag.adapters.raft import RaftSettings, TrainingExample, build_examples
+from adaptrag.adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
+from adaptrag.rag.collection_info import domain_snapshot
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.pipeline import Pipeline
+from adaptrag.rag.qa import file_hash, read_qa
+from adaptrag.rag.router import BASE_ADAPTER
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import QARow
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,58 @@
-"""The application layer: the `adaptrag` command and the HTTP server.
+"""adaptrag: question answering over your documents, with per-domain LoRA adapters, on Qdrant.
 
-It sits above the four packages of the product (`rag`, `ingest`, `adapters`, `eval`) and
-is the only place that imports more than one of them to serve a user; none of them imports
-it (tests/test_layers.py keeps it so). Apps embed `rag.Pipeline` instead.
+    from adaptrag import Pipeline, ingest_paths, load_settings
+
+    ingest_paths(["contracts/"], domain="legal")
+    qa = Pipeline(load_settings())      # ADAPTRAG_* environment variables and YAML
+    answer = qa.ask("What is the notice period?", domain="legal")
+    answer.text, answer.sources, answer.citations, answer.timings
+
+The names below are the public surface. The product's four jobs are packages of their own:
+`adaptrag.rag` (the core), `adaptrag.ingest`, `adaptrag.adapters` and `adaptrag.eval`;
+`adaptrag.cli` and `adaptrag.server` are the command and the HTTP server. None of these
+imports a model library: models load on first use.
 """
+
+from adaptrag.ingest import IngestReport, ingest_paths
+from adaptrag.rag import Answer, Chunk, Citation, Document, Pipeline, Query, Source
+from adaptrag.rag.errors import (
+    AdaptragError,
+    BackendError,
+    CollectionNotFoundError,
+    ConfigError,
+    EmbeddingMismatchError,
+    ModelBusyError,
+    ModelLoadError,
+    NotServedError,
+    StoreBusyError,
+    StoreError,
+    UpstreamAuthError,
+)
+from adaptrag.rag.settings import Settings, load_settings
+from adaptrag.version import __version__
+
+__all__ = [
+    "AdaptragError",
+    "Answer",
+    "BackendError",
+    "Chunk",
+    "Citation",
+    "CollectionNotFoundError",
+    "ConfigError",
+    "Document",
+    "EmbeddingMismatchError",
+    "IngestReport",
+    "ModelBusyError",
+    "ModelLoadError",
+    "NotServedError",
+    "Pipeline",
+    "Query",
+    "Settings",
+    "Source",
+    "StoreBusyError",
+    "StoreError",
+    "UpstreamAuthError",
+    "__version__",
+    "ingest_paths",
+    "load_settings",
+]

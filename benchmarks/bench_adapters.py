@@ -47,15 +47,21 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 from common import RESULTS, write_results
 
-from adapters import AdapterRegistry, AdapterRuntime, TrainOptions, add_adapter, train_adapter
-from adapters.training import split_rows
-from ingest import ingest_paths
-from rag import Pipeline
-from rag.generators.local import LocalGenerator
-from rag.prompts import build_prompt
-from rag.qa import read_qa
-from rag.settings import Settings
-from rag.types import Source
+from adaptrag.adapters import (
+    AdapterRegistry,
+    AdapterRuntime,
+    TrainOptions,
+    add_adapter,
+    train_adapter,
+)
+from adaptrag.adapters.training import split_rows
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag import Pipeline
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.prompts import build_prompt
+from adaptrag.rag.qa import read_qa
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Source
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -28,8 +28,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from common import write_results
 
-from rag.settings import Settings
-from rag.stores import store_for
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import store_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CUAD = ROOT.parent / "shared" / "data" / "cuad_dev_corpus.jsonl"

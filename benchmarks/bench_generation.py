@@ -30,14 +30,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from common import write_results
 
-from adapters import AdapterRegistry
-from ingest import ingest_paths
-from rag import Pipeline
-from rag.generators.local import Decoding, LocalGenerator
-from rag.qa import read_qa
-from rag.query import Query
-from rag.scoring import answer_scores
-from rag.settings import Settings, load_settings
+from adaptrag.adapters import AdapterRegistry
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag import Pipeline
+from adaptrag.rag.generators.local import Decoding, LocalGenerator
+from adaptrag.rag.qa import read_qa
+from adaptrag.rag.query import Query
+from adaptrag.rag.scoring import answer_scores
+from adaptrag.rag.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = ("legal", "finance", "medical")

@@ -29,11 +29,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from common import write_results
 
-from ingest import ingest_paths
-from ingest.chunking import Chunker
-from ingest.loaders import SourceFile, load
-from rag.embedder import SentenceTransformerEmbedder, resolve_model_path
-from rag.settings import Settings
+from adaptrag.ingest import ingest_paths
+from adaptrag.ingest.chunking import Chunker
+from adaptrag.ingest.loaders import SourceFile, load
+from adaptrag.rag.embedder import SentenceTransformerEmbedder, resolve_model_path
+from adaptrag.rag.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad_dev_corpus.jsonl"
 
@@ -177,7 +177,7 @@ def bench_ray(
 
     import ray
 
-    from ingest.distributed import RayOptions
+    from adaptrag.ingest.distributed import RayOptions
 
     folder = work / "files"
     folder.mkdir()

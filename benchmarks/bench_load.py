@@ -40,8 +40,8 @@ import httpx
 from bench_server import KEY, free_port, percentile, serve
 from common import write_results
 
-from ingest import ingest_paths
-from rag.settings import Settings
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample"

@@ -32,16 +32,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 from common import write_results
 
-from rag.collection_info import wanted_spec
-from rag.embedder import SentenceTransformerEmbedder
-from rag.prompts import build_prompt
-from rag.retrieval import Retriever, SearchOptions, build_where
-from rag.settings import Settings
-from rag.sparse import SparseEncoder
-from rag.stores import VectorStore
-from rag.stores.base import StoredChunk
-from rag.stores.edge import EdgeStore
-from rag.stores.server import ServerStore
+from adaptrag.rag.collection_info import wanted_spec
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.prompts import build_prompt
+from adaptrag.rag.retrieval import Retriever, SearchOptions, build_where
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.stores import VectorStore
+from adaptrag.rag.stores.base import StoredChunk
+from adaptrag.rag.stores.edge import EdgeStore
+from adaptrag.rag.stores.server import ServerStore
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT.parent / "shared" / "data" / "squad_dev.jsonl"
@@ -188,9 +188,9 @@ def bench_retrieval(args: argparse.Namespace, embedder: SentenceTransformerEmbed
 def bench_ask(embedder: SentenceTransformerEmbedder) -> dict:
     import torch
 
-    from ingest import ingest_paths
-    from rag.generators.local import LocalGenerator
-    from rag.pipeline import Pipeline
+    from adaptrag.ingest import ingest_paths
+    from adaptrag.rag.generators.local import LocalGenerator
+    from adaptrag.rag.pipeline import Pipeline
 
     work = Path(tempfile.mkdtemp(prefix="adaptrag-bench-ask-"))
     settings = Settings(data_dir=work, max_new_tokens=64, backend="local")

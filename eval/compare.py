@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.definitions import METRICS
-from eval.runner import RUN_FILE, read_results
-from rag.errors import ConfigError
-from rag.stats import paired_bootstrap_ci
+from adaptrag.eval.definitions import METRICS
+from adaptrag.eval.runner import RUN_FILE, read_results
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.stats import paired_bootstrap_ci
 
 # What changes a metric besides the system under test; a comparison warns when they differ.
 WATCHED_SETTINGS = (

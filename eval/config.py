@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.query import Query
-from rag.types import QARow
+from adaptrag.rag.query import Query
+from adaptrag.rag.types import QARow
 
 
 @dataclass(frozen=True)

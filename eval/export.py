@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.runner import read_results
-from rag.errors import ConfigError
+from adaptrag.eval.runner import read_results
+from adaptrag.rag.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.generators.base import Generation, Generator
-from rag.prompts import Prompt, Tool, format_source
-from rag.types import Source, Usage
+from adaptrag.rag.generators.base import Generation, Generator
+from adaptrag.rag.prompts import Prompt, Tool, format_source
+from adaptrag.rag.types import Source, Usage
 
 JUDGE_PROMPT_VERSION = "judge-v2"
 JUDGE_MAX_TOKENS = 300

@@ -14,10 +14,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.citations import CITATION_PATTERN, cited_numbers
-from rag.prompts import NO_ANSWER
-from rag.scoring import contains_answer, exact_match, label_correct, normalize_answer, token_f1
-from rag.types import QARow, Source
+from adaptrag.rag.citations import CITATION_PATTERN, cited_numbers
+from adaptrag.rag.prompts import NO_ANSWER
+from adaptrag.rag.scoring import (
+    contains_answer,
+    exact_match,
+    label_correct,
+    normalize_answer,
+    token_f1,
+)
+from adaptrag.rag.types import QARow, Source
 
 __all__ = [
     "citation_precision",

@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from eval.definitions import DEFINITIONS, LOWER_IS_BETTER
-from eval.judge import coverage_line
+from adaptrag.eval.definitions import DEFINITIONS, LOWER_IS_BETTER
+from adaptrag.eval.judge import coverage_line
 
 ROW_METRICS = ("f1", "exact_match", "value_correct", "grounded", "hit_at_k")
 _CODE = re.compile(r"`([^`]+)`")

@@ -8,6 +8,7 @@ the latency distribution, per-domain F1).
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -16,16 +17,18 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.config import EvalConfig
-from eval.definitions import LOWER_IS_BETTER, METRICS
-from eval.judge import JUDGE_PROMPT_VERSION, coverage_line, judge_coverage
-from eval.page import as_html
-from rag.prompts import PROMPT_VERSION
-from rag.stats import bootstrap_ci
+from adaptrag.eval.config import EvalConfig
+from adaptrag.eval.definitions import LOWER_IS_BETTER, METRICS
+from adaptrag.eval.judge import JUDGE_PROMPT_VERSION, coverage_line, judge_coverage
+from adaptrag.eval.page import as_html
+from adaptrag.rag.prompts import PROMPT_VERSION
+from adaptrag.rag.stats import bootstrap_ci
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from eval.judge import Judge
-    from rag.pipeline import Pipeline
+    from adaptrag.eval.judge import Judge
+    from adaptrag.rag.pipeline import Pipeline
 
 STAGES = (
     "embed_ms",
@@ -189,8 +192,12 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_plots(out: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]]) -> list[str]:
-    """PNG plots beside the report; their file names."""
-    import matplotlib
+    """PNG plots beside the report; their file names (none without `adaptrag[eval]`)."""
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        logger.warning("no plots: they need matplotlib; pip install 'adaptrag[eval]'")
+        return []
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

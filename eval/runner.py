@@ -22,18 +22,18 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from eval import metrics
-from eval.config import EvalConfig
-from eval.judge import Judge, Verdict, judge_prompt
-from eval.report import write_report
-from rag.errors import AdaptragError, BackendError, ConfigError
-from rag.loading import Stopwatch, load_clock
-from rag.pipeline import Pipeline
-from rag.qa import file_hash, read_qa
-from rag.router import claude_configured
-from rag.scoring import answer_scores
-from rag.settings import Settings
-from rag.types import Answer, QARow, Source, Usage
+from adaptrag.eval import metrics
+from adaptrag.eval.config import EvalConfig
+from adaptrag.eval.judge import Judge, Verdict, judge_prompt
+from adaptrag.eval.report import write_report
+from adaptrag.rag.errors import AdaptragError, BackendError, ConfigError
+from adaptrag.rag.loading import Stopwatch, load_clock
+from adaptrag.rag.pipeline import Pipeline
+from adaptrag.rag.qa import file_hash, read_qa
+from adaptrag.rag.router import claude_configured
+from adaptrag.rag.scoring import answer_scores
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Answer, QARow, Source, Usage
 
 logger = logging.getLogger(__name__)
 RESULTS_FILE = "results.jsonl"

@@ -28,16 +28,16 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from adapters import AdapterRegistry
-from adapters.gate import describe_gate
-from adapters.training import TrainOptions, train_adapter
-from eval import compare_runs, run_eval
-from ingest import ingest_paths
-from rag import Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.qa import file_hash, read_qa
-from rag.router import claude_configured
-from rag.settings import Settings, load_settings
+from adaptrag.adapters import AdapterRegistry
+from adaptrag.adapters.gate import describe_gate
+from adaptrag.adapters.training import TrainOptions, train_adapter
+from adaptrag.eval import compare_runs, run_eval
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag import Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.qa import file_hash, read_qa
+from adaptrag.rag.router import claude_configured
+from adaptrag.rag.settings import Settings, load_settings
 
 HERE = Path(__file__).resolve().parent
 CORPUS, QA = HERE / "corpus", HERE / "qa"

@@ -1,6 +1,6 @@
 """The ingestion job: files on disk into a Qdrant collection, idempotent and incremental.
 
-from ingest import ingest_paths
+from adaptrag.ingest import ingest_paths
 report = ingest_paths(["contracts/"], domain="legal")
 report.added, report.updated, report.unchanged, report.deleted, report.failed
 """
@@ -11,17 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.contextualize import Contextualizer, contextualizer_for
-from ingest.job import IngestJob, ProgressHook
-from ingest.loaders import LoaderOptions
-from ingest.report import FileIssue, IngestReport
-from rag.embedder import Embedder, SentenceTransformerEmbedder
-from rag.settings import Settings, load_settings
-from rag.sparse import SparseEncoder
-from rag.stores import VectorStore, store_for
+from adaptrag.ingest.contextualize import Contextualizer, contextualizer_for
+from adaptrag.ingest.job import IngestJob, ProgressHook
+from adaptrag.ingest.loaders import LoaderOptions
+from adaptrag.ingest.report import FileIssue, IngestReport
+from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.settings import Settings, load_settings
+from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.stores import VectorStore, store_for
 
 if TYPE_CHECKING:
-    from ingest.distributed import RayOptions
+    from adaptrag.ingest.distributed import RayOptions
 
 __all__ = [
     "Contextualizer",
@@ -77,7 +77,7 @@ def ingest_paths(
     job_class: type[IngestJob] = IngestJob
     extra = {}
     if ray is not None:
-        from ingest.distributed import RayIngestJob
+        from adaptrag.ingest.distributed import RayIngestJob
 
         job_class, extra = RayIngestJob, {"ray_options": ray}
     try:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from rag.types import Chunk, Document
+from adaptrag.rag.types import Chunk, Document
 
 _HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 _SEPARATORS = ["\n\n", "\n", ". ", "; ", ", ", " ", ""]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.types import Chunk, Document
+from adaptrag.rag.types import Chunk, Document
 
 CONTEXT_MODES = ("none", "title")
 _RECORD_FORMATS = frozenset({"jsonl", "json", "csv"})  # many documents per file

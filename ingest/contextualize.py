@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rag.generators import make_generator
-from rag.generators.base import Generation, Generator
-from rag.prompts import Prompt
-from rag.settings import Settings
-from rag.types import Chunk, Document
+from adaptrag.rag.generators import make_generator
+from adaptrag.rag.generators.base import Generation, Generator
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Chunk, Document
 
 ContextBackend = Literal["none", "claude", "local", "openai"]
 PROMPT_VERSION = 1

@@ -20,16 +20,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ingest.job import IngestJob, LoaderOptions, _Batch, _Run, _Work, load_file
-from ingest.loaders import SourceFile
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError
-from rag.sparse import SparseEncoder
-from rag.tracing import span
+from adaptrag.ingest.job import IngestJob, LoaderOptions, _Batch, _Run, _Work, load_file
+from adaptrag.ingest.loaders import SourceFile
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.tracing import span
 
 if TYPE_CHECKING:
-    from ingest.report import IngestReport
-    from ingest.sync import StoredDocument
+    from adaptrag.ingest.report import IngestReport
+    from adaptrag.ingest.sync import StoredDocument
 
 EXTRA = "pip install 'adaptrag[ray]'"
 

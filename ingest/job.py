@@ -23,12 +23,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ingest.chunking import Chunker
-from ingest.context import indexed_text
-from ingest.contextualize import Contextualizer
-from ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
-from ingest.report import FileIssue, IngestReport
-from ingest.sync import (
+from adaptrag.ingest.chunking import Chunker
+from adaptrag.ingest.context import indexed_text
+from adaptrag.ingest.contextualize import Contextualizer
+from adaptrag.ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
+from adaptrag.ingest.report import FileIssue, IngestReport
+from adaptrag.ingest.sync import (
     Action,
     StoredDocument,
     chunk_id,
@@ -37,13 +37,13 @@ from ingest.sync import (
     deletions,
     read_manifest,
 )
-from rag.collection_info import embedder_for, wanted_spec
-from rag.embedder import Embedder
-from rag.errors import ConfigError
-from rag.sparse import SparseEncoder
-from rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
-from rag.tracing import set_attributes, span
-from rag.types import Chunk, Document, SparseVector, is_domain_name
+from adaptrag.rag.collection_info import embedder_for, wanted_spec
+from adaptrag.rag.embedder import Embedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
+from adaptrag.rag.tracing import set_attributes, span
+from adaptrag.rag.types import Chunk, Document, SparseVector, is_domain_name
 
 ProgressHook = Callable[[str, int, int | None], None]
 logger = logging.getLogger(__name__)

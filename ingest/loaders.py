@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from rag.errors import ConfigError
-from rag.types import Document
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.types import Document
 
 
 class SkipFile(Exception):

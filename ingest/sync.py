@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from rag.stores import VectorStore, Where
-from rag.types import Document
+from adaptrag.rag.stores import VectorStore, Where
+from adaptrag.rag.types import Document
 
 _CHUNK_NAMESPACE = uuid.UUID("5b0c6a52-6f0e-4c59-9a57-3c1f2f1f8e21")
 MANIFEST_FIELDS = ("doc_id", "content_hash", "chunk_count", "source", "source_root")

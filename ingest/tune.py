@@ -35,15 +35,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ingest.context import stored_indexed_text
-from rag.collection_info import embedder_for, wanted_spec
-from rag.embedder import Embedder, SentenceTransformerEmbedder
-from rag.errors import CollectionNotFoundError, ConfigError
-from rag.retrieval import Fusion, Retriever, SearchOptions, build_where
-from rag.settings import Settings
-from rag.sparse import SparseEncoder
-from rag.stats import paired_bootstrap_ci
-from rag.stores import (
+from adaptrag.ingest.context import stored_indexed_text
+from adaptrag.rag.collection_info import embedder_for, wanted_spec
+from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
+from adaptrag.rag.retrieval import Fusion, Retriever, SearchOptions, build_where
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.stats import paired_bootstrap_ci
+from adaptrag.rag.stores import (
     CollectionSpec,
     StoredChunk,
     VectorStore,
@@ -53,7 +53,7 @@ from rag.stores import (
     ensure_collection,
     store_for,
 )
-from rag.types import QARow
+from adaptrag.rag.types import QARow
 
 Scope = Literal["domain", "doc_id"]
 RULE = "promote when the paired 95% bootstrap interval of the held-out hit@k difference is > 0"
@@ -251,7 +251,7 @@ def _to_device(features: dict[str, Any], device: Any) -> dict[str, Any]:
 
 
 def _model_path(embedder: SentenceTransformerEmbedder) -> str:
-    from rag.embedder import resolve_model_path
+    from adaptrag.rag.embedder import resolve_model_path
 
     return resolve_model_path(embedder.model_id)
 

@@ -1,13 +1,13 @@
 """adaptrag's core: the question-answering Pipeline, settings, embeddings, stores, types.
 
-from rag import Pipeline, load_settings
+from adaptrag.rag import Pipeline, load_settings
 qa = Pipeline(load_settings())      # ADAPTRAG_* environment variables and YAML
 answer = qa.ask("What is the notice period?", domain="legal")
 answer.text, answer.sources, answer.citations, answer.timings
 """
 
-from rag.embedder import Embedder, SentenceTransformerEmbedder
-from rag.errors import (
+from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
     CollectionNotFoundError,
@@ -17,11 +17,11 @@ from rag.errors import (
     StoreBusyError,
     StoreError,
 )
-from rag.pipeline import Pipeline
-from rag.query import Query, QueryOptions
-from rag.retrieval import SearchOptions
-from rag.settings import Settings, load_settings
-from rag.types import Answer, Chunk, Citation, Document, Source, SparseVector, Usage
+from adaptrag.rag.pipeline import Pipeline
+from adaptrag.rag.query import Query, QueryOptions
+from adaptrag.rag.retrieval import SearchOptions
+from adaptrag.rag.settings import Settings, load_settings
+from adaptrag.rag.types import Answer, Chunk, Citation, Document, Source, SparseVector, Usage
 
 __all__ = [
     "AdaptragError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.types import Citation, Source
+from adaptrag.rag.types import Citation, Source
 
 # [1], [2, 3], [1][2]; a bracket holding anything but numbers is not a citation.
 # A citation marker: `[1]`, `[1, 3]`, `[2;4]`; group 1 holds the numbers. The one pattern

@@ -11,10 +11,10 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from rag.embedder import Embedder
-from rag.errors import CollectionNotFoundError
-from rag.sparse import SparseEncoder
-from rag.stores.base import CollectionSpec, VectorStore, Where
+from adaptrag.rag.embedder import Embedder
+from adaptrag.rag.errors import CollectionNotFoundError
+from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.stores.base import CollectionSpec, VectorStore, Where
 
 
 def wanted_spec(

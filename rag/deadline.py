@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from rag.errors import AdaptragError
+from adaptrag.rag.errors import AdaptragError
 
 T = TypeVar("T")
 

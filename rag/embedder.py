@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from rag.errors import ConfigError, ModelLoadError
-from rag.loading import loading
-from rag.settings import DEFAULT_EMBEDDING_MODEL
+from adaptrag.rag.errors import ConfigError, ModelLoadError
+from adaptrag.rag.loading import loading
+from adaptrag.rag.settings import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
+    from adaptrag.rag.settings import Settings
 
 logger = logging.getLogger(__name__)
 

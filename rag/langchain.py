@@ -24,12 +24,12 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 from pydantic import ConfigDict, Field
 from typing_extensions import Unpack
 
-from rag.errors import ConfigError
-from rag.generators.base import Generation
-from rag.prompts import Prompt
-from rag.query import Query, QueryOptions
-from rag.threads import iterate_on_thread
-from rag.types import Answer, Source
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.base import Generation
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.query import Query, QueryOptions
+from adaptrag.rag.threads import iterate_on_thread
+from adaptrag.rag.types import Answer, Source
 
 
 class Answers(Protocol):

@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from rag.citations import extract_citations
-from rag.embedder import Embedder, SentenceTransformerEmbedder
-from rag.errors import ConfigError
-from rag.generators import Generation, Generator, make_generator
-from rag.loading import Stopwatch, clocked, load_clock
-from rag.prompts import NO_ANSWER, Prompt, fit_prompt
-from rag.query import Query, QueryOptions
-from rag.reranker import CrossEncoderReranker
-from rag.retrieval import Fusion, Retrieval, Retriever, SearchOptions
-from rag.router import (
+from adaptrag.rag.citations import extract_citations
+from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators import Generation, Generator, make_generator
+from adaptrag.rag.loading import Stopwatch, clocked, load_clock
+from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
+from adaptrag.rag.query import Query, QueryOptions
+from adaptrag.rag.reranker import CrossEncoderReranker
+from adaptrag.rag.retrieval import Fusion, Retrieval, Retriever, SearchOptions
+from adaptrag.rag.router import (
     BASE_ADAPTER,
     MODEL_BACKENDS,
     AdapterChoice,
@@ -39,11 +39,11 @@ from rag.router import (
     choose_backend,
     infer_domain,
 )
-from rag.settings import Settings, load_settings
-from rag.stores import VectorStore, store_for
-from rag.threads import iterate_on_thread
-from rag.tracing import end_span, set_attributes, span, start_span
-from rag.types import Answer, Source
+from adaptrag.rag.settings import Settings, load_settings
+from adaptrag.rag.stores import VectorStore, store_for
+from adaptrag.rag.threads import iterate_on_thread
+from adaptrag.rag.tracing import end_span, set_attributes, span, start_span
+from adaptrag.rag.types import Answer, Source
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -132,8 +132,8 @@ class Pipeline:
         """Where domain adapters come from (the registry under the data dir by default)."""
         with self._lock:
             if self._adapters is None:
-                from adapters.registry import AdapterRegistry
-                from adapters.runtime import AdapterRuntime
+                from adaptrag.adapters.registry import AdapterRegistry
+                from adaptrag.adapters.runtime import AdapterRuntime
 
                 self._adapters = AdapterRuntime(
                     AdapterRegistry(self.settings.data_dir),
@@ -256,7 +256,7 @@ class Pipeline:
 
     def as_retriever(self, **search: Any) -> BaseRetriever:
         """A LangChain `BaseRetriever` over this pipeline (`search`: retrieve's arguments)."""
-        from rag.langchain import PipelineRetriever
+        from adaptrag.rag.langchain import PipelineRetriever
 
         return PipelineRetriever(pipeline=self, search=search)
 
@@ -264,7 +264,7 @@ class Pipeline:
         """A LangChain Runnable from a question (or {"question": ...}) to an `Answer`, or
         with `output="message"` to an `AIMessageChunk` that streams token by token (its
         `response_metadata` holds the sources, citations, route, usage and timings)."""
-        from rag.langchain import answer_runnable, message_runnable
+        from adaptrag.rag.langchain import answer_runnable, message_runnable
 
         if output == "message":
             return message_runnable(self, ask)
@@ -278,7 +278,7 @@ class Pipeline:
         """The local model as a LangChain chat model, with a registered adapter (`name` or
         `name/vN`; None or "base": the base model). No retrieval: the chain's messages are the
         prompt. `.invoke`, `.batch`, `.stream` and `.astream` work as for any chat model."""
-        from rag.langchain import AdapterChatModel
+        from adaptrag.rag.langchain import AdapterChatModel
 
         if adapter not in (None, BASE_ADAPTER):
             self.adapters.resolve(adapter)  # an unknown adapter fails here, in one line

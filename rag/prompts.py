@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.errors import ConfigError
-from rag.types import Source
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.types import Source
 
 PROMPT_VERSION = "qa-v1"
 NO_ANSWER = "I don't know."

@@ -10,8 +10,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from rag.errors import ConfigError
-from rag.types import QARow
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.types import QARow
 
 
 def read_qa(path: str | Path, *, domain: str | None = None) -> list[QARow]:

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypedDict
 
-from rag.errors import ConfigError
-from rag.retrieval import SearchOptions, build_where
-from rag.stores.base import Scalar, SearchMode, Where
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.retrieval import SearchOptions, build_where
+from adaptrag.rag.stores.base import Scalar, SearchMode, Where
 
 Filters = Mapping[str, Scalar | Sequence[Scalar]]
 """Payload conditions: key = value, or key = any of a list of values."""

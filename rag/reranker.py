@@ -17,13 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rag.embedder import resolve_device
-from rag.errors import ModelLoadError
-from rag.loading import loading
-from rag.types import Source
+from adaptrag.rag.embedder import resolve_device
+from adaptrag.rag.errors import ModelLoadError
+from adaptrag.rag.loading import loading
+from adaptrag.rag.types import Source
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
+    from adaptrag.rag.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, get_args
 
-from rag.collection_info import embedder_for, wanted_spec
-from rag.condense import content_words
-from rag.embedder import Embedder
-from rag.errors import CollectionNotFoundError, ConfigError
-from rag.loading import Stopwatch
-from rag.reranker import Reranker
-from rag.sparse import SparseEncoder
-from rag.stores.base import (
+from adaptrag.rag.collection_info import embedder_for, wanted_spec
+from adaptrag.rag.condense import content_words
+from adaptrag.rag.embedder import Embedder
+from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
+from adaptrag.rag.loading import Stopwatch
+from adaptrag.rag.reranker import Reranker
+from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.stores.base import (
     CollectionSpec,
     FusionMethod,
     Scalar,
@@ -29,11 +29,11 @@ from rag.stores.base import (
     VectorStore,
     Where,
 )
-from rag.tracing import set_attributes, span
-from rag.types import Source
+from adaptrag.rag.tracing import set_attributes, span
+from adaptrag.rag.types import Source
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
+    from adaptrag.rag.settings import Settings
 
 _FILTER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _MIN_OVERLAP_CHARS = 16  # shorter repeats between neighbours are coincidence, not overlap

@@ -22,10 +22,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.errors import ConfigError
-from rag.generators.base import Generation, Generator
-from rag.prompts import Prompt
-from rag.types import Source
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.base import Generation, Generator
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.types import Source
 
 BACKENDS = ("auto", "local", "claude", "openai")
 MODEL_BACKENDS = ("local", "openai")  # where adapters run: in process, or on a served model

@@ -18,7 +18,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 
-from rag.citations import CITATION_PATTERN
+from adaptrag.rag.citations import CITATION_PATTERN
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)

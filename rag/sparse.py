@@ -19,7 +19,7 @@ from typing import Any
 
 import snowballstemmer
 
-from rag.types import SparseVector
+from adaptrag.rag.types import SparseVector
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _LETTERS_OR_DIGITS = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)

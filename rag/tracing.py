@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rag.errors import ConfigError
+from adaptrag.rag.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,15 @@ from helpers.corpora import index_corpus, write_corpus
 from helpers.fake_anthropic import API_KEY, FakeAnthropic, cite_first_source
 from helpers.fake_openai import FakeOpenAI
 
-from rag.embedder import SentenceTransformerEmbedder
-from rag.generators.local import LocalGenerator
-from rag.settings import Settings
+import adaptrag
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.settings import Settings
+
+# tests/test_wheel.py runs some suites in a fresh virtualenv: they must test the wheel
+# installed there, not this checkout.
+if expected := os.environ.get("ADAPTRAG_EXPECT_INSTALLED"):
+    assert adaptrag.__file__.startswith(expected), (adaptrag.__file__, expected)
 
 
 @pytest.fixture(scope="session")

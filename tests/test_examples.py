@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import discover, load
-from rag.scoring import normalize_answer
+from adaptrag.ingest.loaders import discover, load
+from adaptrag.rag.scoring import normalize_answer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DOMAINS = ("legal", "finance", "medical")

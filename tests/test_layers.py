@@ -1,6 +1,12 @@
 """The layering rules of docs/architecture.md, read from the code's own imports.
 
-- `adaptrag` (the CLI and the server) is the application layer: no other package imports it.
+The folders `rag/`, `ingest/`, `adapters/`, `eval/` install and import as `adaptrag.rag`,
+`adaptrag.ingest`, `adaptrag.adapters`, `adaptrag.eval`; here each is named by its folder.
+
+- Every import of our code uses the full `adaptrag.` name: no bare `rag`, `ingest`,
+  `adapters` or `eval` (they collide with PyPI's AdapterHub `adapters`, shadow `eval`).
+- The application layer (`adaptrag` itself: its public surface, the CLI and the server) is
+  imported by no other package.
 - `rag` is the core: it imports none of `ingest`, `adapters`, `eval` at module level; its
   one way to them is the documented default adapter runtime, imported where it is built.
 - `ingest`, `adapters` and `eval` import `rag`, and never each other.
@@ -16,8 +22,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("adaptrag", "rag", "ingest", "adapters", "eval")
+PRODUCT = PACKAGES[1:]
 # (module, imported package): imports inside a function allowed as documented defaults.
 DEFAULTS = {("rag/pipeline.py", "adapters")}
+
+
+def package_of(module: str) -> str:
+    """The folder an imported module lives in: `adaptrag.rag.x` is `rag`, `adaptrag.cli` is
+    `adaptrag`; anything else is its own top-level name."""
+    parts = module.split(".")
+    if parts[0] == "adaptrag" and len(parts) > 1 and parts[1] in PRODUCT:
+        return parts[1]
+    return parts[0]
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:
@@ -31,12 +47,44 @@ def imports(path: Path) -> list[tuple[str, bool]]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
-        found += [(name.split(".")[0], id(node) in top_level) for name in names]
+        found += [(package_of(name), id(node) in top_level) for name in names]
     return found
 
 
 def modules(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
+    # adaptrag/rag etc. are links to the folders (the installed layout): each file once.
+    root = ROOT / package
+    return sorted(
+        path
+        for path in root.rglob("*.py")
+        if package != "adaptrag" or path.relative_to(root).parts[0] not in PRODUCT
+    )
+
+
+def test_the_product_folders_are_linked_into_the_namespace() -> None:
+    for package in PRODUCT:
+        link = ROOT / "adaptrag" / package
+        assert link.is_symlink() and link.resolve() == (ROOT / package).resolve()
+
+
+def _bare_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append("." * node.level + (node.module or ""))
+    return [name for name in found if name.startswith(".") or name.split(".")[0] in PRODUCT]
+
+
+def test_every_import_of_our_code_uses_the_adaptrag_name() -> None:
+    folders = [*PACKAGES, "tests", "benchmarks", "examples"]
+    files = [path for folder in folders for path in modules(folder)]
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}" for path in files for name in _bare_imports(path)
+    ]
+    assert offenders == []
 
 
 @pytest.mark.parametrize("package", PACKAGES[1:])
@@ -113,7 +161,8 @@ def test_no_two_modules_import_each_other() -> None:
     # A package and its own modules excepted (`eval/__init__` exports what they define).
     def name(path: Path) -> str:
         parts = path.relative_to(ROOT).with_suffix("").parts
-        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        return ".".join(parts if parts[0] == "adaptrag" else ("adaptrag", *parts))
 
     files = [path for package in PACKAGES for path in modules(package)]
     known = {name(path) for path in files}
@@ -129,13 +178,14 @@ def test_no_two_modules_import_each_other() -> None:
 
 def test_importing_any_package_loads_no_model_library() -> None:
     # Models load on first use: `adaptrag --help`, config errors and `/v1/adapters` stay
-    # instant, and `import adapters` no longer pays for torch.
+    # instant, and `import adaptrag.adapters` no longer pays for torch.
     import subprocess
     import sys
 
     code = (
         "import sys, importlib\n"
-        "for name in ('rag', 'ingest', 'adapters', 'eval', 'adaptrag.cli', 'adaptrag.server'):\n"
+        "for name in ('adaptrag', 'adaptrag.rag', 'adaptrag.ingest', 'adaptrag.adapters',\n"
+        "             'adaptrag.eval', 'adaptrag.cli', 'adaptrag.server'):\n"
         "    importlib.import_module(name)\n"
         "heavy = {'torch', 'transformers', 'peft', 'sentence_transformers'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"

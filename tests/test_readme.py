@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,8 +64,8 @@ def test_the_chat_model_example_runs_as_written(
 ) -> None:
     from helpers.adapters import random_adapter
 
-    from adapters import add_adapter
-    from rag.settings import load_settings
+    from adaptrag.adapters import add_adapter
+    from adaptrag.rag.settings import load_settings
 
     code = example("**Chat model**")
     assert 'chat_model(adapter="legal")' in code
@@ -76,7 +76,7 @@ def test_the_chat_model_example_runs_as_written(
 
 
 def test_the_metric_table_is_the_reports_definitions() -> None:
-    from eval.definitions import DEFINITIONS
+    from adaptrag.eval.definitions import DEFINITIONS
 
     lines = (ROOT / "README.md").read_text().split("| metric | definition |\n|---|---|\n", 1)[1]
     table = {}

@@ -16,6 +16,7 @@ from adaptrag.cli import (  # noqa: F401
     embeddings_cmd,
     eval_cmd,
     ingest_cmd,
+    models_cmd,
     serve_cmd,
 )
 from adaptrag.cli.base import app, cli_terms, exit_code

@@ -9,8 +9,8 @@ from typing import Any
 
 import typer
 
-from adapters.gate import describe_gate
-from adapters.options import TrainOptions
+from adaptrag.adapters.gate import describe_gate
+from adaptrag.adapters.options import TrainOptions
 from adaptrag.cli.base import (
     JsonOption,
     _emit,
@@ -18,7 +18,7 @@ from adaptrag.cli.base import (
     _store,
     adapters_app,
 )
-from rag.errors import ConfigError
+from adaptrag.rag.errors import ConfigError
 
 # --- adapters --------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ def adapters_train(
     as_json: bool = JsonOption,
 ) -> None:
     """Train a LoRA adapter for a domain on retrieval-aware examples; promote it if it wins."""
-    from adapters import train_adapter
+    from adaptrag.adapters import train_adapter
 
     options = TrainOptions(
         domain=domain,
@@ -132,7 +132,7 @@ def adapters_train(
 @adapters_app.command("list")
 def adapters_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List adapters: domain, base model, active, held-out scores, stale."""
-    from adapters import describe_adapters
+    from adaptrag.adapters import describe_adapters
 
     rows = describe_adapters(_settings(ctx))
     human = (
@@ -153,7 +153,7 @@ def adapters_show(
     as_json: bool = JsonOption,
 ) -> None:
     """Show an adapter's metadata."""
-    from adapters import AdapterRegistry, describe_adapters
+    from adaptrag.adapters import AdapterRegistry, describe_adapters
 
     settings = _settings(ctx)
     wanted = AdapterRegistry(settings.data_dir).get(ref).ref
@@ -168,7 +168,7 @@ def adapters_activate(
     as_json: bool = JsonOption,
 ) -> None:
     """Make an adapter version its domain's active adapter."""
-    from adapters import AdapterRegistry
+    from adaptrag.adapters import AdapterRegistry
 
     info = AdapterRegistry(_settings(ctx).data_dir).activate(ref)
     _emit(
@@ -186,9 +186,9 @@ def adapters_delete(
     as_json: bool = JsonOption,
 ) -> None:
     """Delete an adapter version (and unload it from the inference server, if one is set)."""
-    from adapters import AdapterRegistry
-    from adapters.runtime import choice
-    from adapters.served import unserve
+    from adaptrag.adapters import AdapterRegistry
+    from adaptrag.adapters.runtime import choice
+    from adaptrag.adapters.served import unserve
 
     settings = _settings(ctx)
     registry = AdapterRegistry(settings.data_dir)
@@ -215,7 +215,7 @@ def adapters_add(
     as_json: bool = JsonOption,
 ) -> None:
     """Register an existing PEFT adapter (checked against its base model)."""
-    from adapters import AdapterRegistry, add_adapter
+    from adaptrag.adapters import AdapterRegistry, add_adapter
 
     settings = _settings(ctx)
     info = add_adapter(path, domain, settings=settings, name=name, base_model=base_model)
@@ -237,9 +237,9 @@ def adapters_synth(
     as_json: bool = JsonOption,
 ) -> None:
     """Write question/answer pairs from a domain's chunks, for teams without labelled data."""
-    from adapters.synth import synth_rows, write_rows
-    from rag.generators import make_generator
-    from rag.router import choose_backend
+    from adaptrag.adapters.synth import synth_rows, write_rows
+    from adaptrag.rag.generators import make_generator
+    from adaptrag.rag.router import choose_backend
 
     settings = _settings(ctx)
     route = choose_backend(backend, prefer_claude=True)

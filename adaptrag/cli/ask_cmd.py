@@ -14,9 +14,9 @@ from adaptrag.cli.base import (
     _settings,
     app,
 )
-from rag.errors import ConfigError
-from rag.query import Query
-from rag.settings import Settings
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.query import Query
+from adaptrag.rag.settings import Settings
 
 # --- ask -------------------------------------------------------------------------------
 
@@ -102,7 +102,7 @@ def ask(
     With --json: one Answer object; with --stream --json: one JSON line per text delta
     ({"delta": ...}), then {"answer": ...}.
     """
-    from rag.pipeline import Pipeline
+    from adaptrag.rag.pipeline import Pipeline
 
     settings = _settings(ctx, collection=collection)
     query = Query.of(

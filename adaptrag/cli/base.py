@@ -15,12 +15,12 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from rag.errors import (
+from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
     CollectionNotFoundError,
@@ -28,8 +28,9 @@ from rag.errors import (
     StoreError,
     UpstreamAuthError,
 )
-from rag.settings import Settings, load_settings
-from rag.tracing import configure_tracing
+from adaptrag.rag.settings import Settings, load_settings
+from adaptrag.rag.tracing import configure_tracing
+from adaptrag.version import __version__
 
 EXIT_FILE_FAILED = 1
 EXIT_USAGE = 2
@@ -45,12 +46,27 @@ def exit_code(error: AdaptragError) -> int:
     return EXIT_USAGE
 
 
+def _reader_gone() -> NoReturn:
+    """The reader of stdout went away (`adaptrag ... | head`): stop quietly, exit 0."""
+    # Later writes, and the interpreter's last flush, go nowhere instead of raising again.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise typer.Exit(0)
+
+
 class _Group(TyperGroup):
     """Maps our errors to one stderr line and an exit code, for every subcommand."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:  # `--help` prints while the arguments are parsed
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _reader_gone()
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            _reader_gone()
         except AdaptragError as error:
             typer.echo(f"error: {cli_terms(str(error))}", err=True)
             raise typer.Exit(exit_code(error)) from None
@@ -100,31 +116,55 @@ def _save_traceback() -> str:
 
 app = typer.Typer(
     cls=_Group,
+    rich_markup_mode=None,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     help="adaptrag: hybrid RAG + per-domain LoRA adapters over your documents, on Qdrant.",
 )
 collections_app = typer.Typer(
-    cls=_Group, no_args_is_help=True, help="List, inspect and drop collections."
+    cls=_Group,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="List, inspect and drop collections.",
 )
 app.add_typer(collections_app, name="collections")
 adapters_app = typer.Typer(
-    cls=_Group, no_args_is_help=True, help="Train, list and manage per-domain LoRA adapters."
+    cls=_Group,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="Train, list and manage per-domain LoRA adapters.",
 )
 app.add_typer(adapters_app, name="adapters")
 embeddings_app = typer.Typer(
     cls=_Group,
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="Tune the embedding model on a domain's questions (blue/green collection versions).",
 )
 app.add_typer(embeddings_app, name="embeddings")
 eval_app = typer.Typer(
-    cls=_Group, no_args_is_help=True, help="Evaluate answer quality, compare runs, gate in CI."
+    cls=_Group,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="Evaluate answer quality, compare runs, gate in CI.",
 )
 app.add_typer(eval_app, name="eval")
+models_app = typer.Typer(
+    cls=_Group,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="Install and check the default models' weights.",
+)
+app.add_typer(models_app, name="models")
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"adaptrag {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -136,6 +176,13 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
     debug: bool = typer.Option(
         False, "--debug", help="Print the traceback of an unexpected error on stderr."
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print adaptrag's version and exit.",
+        callback=_print_version,
+        is_eager=True,
     ),
 ) -> None:
     logging.basicConfig(
@@ -162,6 +209,6 @@ def _emit(data: Any, as_json: bool, human: str) -> None:
 def _store(settings: Settings, name: str) -> Any:
     """The store of collection `name` itself, not the version serving it (its backend
     imported only now)."""
-    from rag.stores import store_for
+    from adaptrag.rag.stores import store_for
 
     return store_for(settings, name, follow=False)

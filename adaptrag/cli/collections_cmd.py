@@ -14,14 +14,14 @@ from adaptrag.cli.base import (
     _store,
     collections_app,
 )
-from rag.errors import ConfigError, StoreError
-from rag.settings import Settings
+from adaptrag.rag.errors import ConfigError, StoreError
+from adaptrag.rag.settings import Settings
 
 # --- collections -----------------------------------------------------------------------
 
 
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
-    from rag.collection_info import describe_collection
+    from adaptrag.rag.collection_info import describe_collection
 
     store = _store(settings, name)
     try:
@@ -33,7 +33,7 @@ def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
 @collections_app.command("list")
 def collections_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List the collections with their embedding model and size."""
-    from rag.stores import collection_names, connection
+    from adaptrag.rag.stores import collection_names, connection
 
     settings = _settings(ctx)
     names = collection_names(**connection(settings))
@@ -101,7 +101,7 @@ def collections_drop(
 
 def _served_by(settings: Settings, version: str) -> list[str]:
     """The collection names whose queries go to `version`."""
-    from rag.stores import collection_names, connection
+    from adaptrag.rag.stores import collection_names, connection
 
     names = []
     for name in collection_names(**connection(settings)):

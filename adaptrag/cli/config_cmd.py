@@ -10,7 +10,7 @@ from adaptrag.cli.base import (
     _settings,
     app,
 )
-from rag.settings import Settings
+from adaptrag.rag.settings import Settings
 
 # --- config ----------------------------------------------------------------------------
 

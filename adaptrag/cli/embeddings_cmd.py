@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from adaptrag.cli.base import JsonOption, _emit, _settings, embeddings_app
-from rag.settings import Settings
+from adaptrag.rag.settings import Settings
 
 
 @embeddings_app.command("tune")
@@ -33,8 +33,8 @@ def embeddings_tune(
 ) -> None:
     """Fine-tune the embedding model on a domain's QA rows; promote its collection version
     only when held-out hit@k is better beyond doubt (a paired bootstrap interval above 0)."""
-    from ingest.tune import TuneOptions, tune_embeddings
-    from rag.qa import read_qa
+    from adaptrag.ingest.tune import TuneOptions, tune_embeddings
+    from adaptrag.rag.qa import read_qa
 
     settings = _settings(ctx, collection=collection)
     options = TuneOptions(

@@ -13,8 +13,8 @@ from adaptrag.cli.base import (
     _settings,
     eval_app,
 )
-from rag.errors import ConfigError
-from rag.settings import Settings
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.settings import Settings
 
 # --- eval ------------------------------------------------------------------------------
 
@@ -24,7 +24,7 @@ FailUnderOption = typer.Option(
 
 
 def _gate(values: dict[str, float], gates: list[str]) -> None:
-    from eval.compare import check_gates
+    from adaptrag.eval.compare import check_gates
 
     failures = check_gates(values, gates)
     for failure in failures:
@@ -71,9 +71,9 @@ def eval_run(
 
     Progress: a bar on a terminal, else a line on stderr every 10 s.
     """
-    from eval.judge import coverage_line
-    from eval.report import metric_rows
-    from eval.runner import run_eval
+    from adaptrag.eval.judge import coverage_line
+    from adaptrag.eval.report import metric_rows
+    from adaptrag.eval.runner import run_eval
 
     settings = _settings(ctx, claude_concurrency=concurrency, max_new_tokens=max_new_tokens)
     report = run_eval(
@@ -110,7 +110,7 @@ def eval_compare(
     as_json: bool = JsonOption,
 ) -> None:
     """Side-by-side metrics with paired bootstrap CIs; --fail-under gates the last run."""
-    from eval.compare import compare_markdown, compare_runs
+    from adaptrag.eval.compare import compare_markdown, compare_runs
 
     comparison = compare_runs(dirs, out)
     for warning in comparison["warnings"]:
@@ -127,7 +127,7 @@ def eval_export(
     out: Path | None = typer.Option(None, "--out", help="Output file (RUN_DIR/ragas.jsonl)."),
 ) -> None:
     """Export a run's answered rows for RAGAS (`EvaluationDataset.from_jsonl`)."""
-    from eval.export import export_ragas
+    from adaptrag.eval.export import export_ragas
 
     if to != "ragas":
         raise ConfigError(f"unknown export format {to!r}; use ragas")

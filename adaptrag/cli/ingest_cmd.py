@@ -13,7 +13,7 @@ from adaptrag.cli.base import (
     _settings,
     app,
 )
-from rag.settings import Settings
+from adaptrag.rag.settings import Settings
 
 # --- ingest ----------------------------------------------------------------------------
 
@@ -69,12 +69,12 @@ def ingest(
     as_json: bool = JsonOption,
 ) -> None:
     """Ingest documents into a collection (idempotent: unchanged files cost nothing)."""
-    from ingest import LoaderOptions, ingest_paths
+    from adaptrag.ingest import LoaderOptions, ingest_paths
 
     settings = _settings(ctx, collection=collection, contextualize=contextualize)
     distributed = None
     if ray or ray_address or ray_actors:
-        from ingest.distributed import RayOptions
+        from adaptrag.ingest.distributed import RayOptions
 
         distributed = RayOptions(address=ray_address, actors=ray_actors)
     report = ingest_paths(

@@ -8,6 +8,10 @@ from adaptrag.cli.base import (
     _settings,
     app,
 )
+from adaptrag.rag.errors import ConfigError
+
+# The import names of the `adaptrag[server]` extra's packages (pyproject.toml).
+SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "multipart", "prometheus_client"}
 
 # --- serve -----------------------------------------------------------------------------
 
@@ -22,6 +26,14 @@ def serve(
     ),
 ) -> None:
     """Run the HTTP API (ask, stream, retrieve, ingest, collections, adapters, metrics)."""
-    from adaptrag.server import serve as run_server
+    try:
+        from adaptrag.server import serve as run_server
+    except ModuleNotFoundError as exc:
+        if exc.name not in SERVER_PACKAGES:
+            raise
+        raise ConfigError(
+            f"`adaptrag serve` needs the server's packages ({exc.name} is missing): "
+            "pip install 'adaptrag[server]'"
+        ) from None
 
     run_server(_settings(ctx), host=host, port=port, insecure=insecure)

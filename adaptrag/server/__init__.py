@@ -10,10 +10,10 @@ import json
 import logging
 from typing import Any
 
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.settings import Settings
 from adaptrag.server.app import create_app
 from adaptrag.server.auth import Keyring
-from rag.errors import ConfigError
-from rag.settings import Settings
 
 __all__ = ["create_app", "serve"]
 

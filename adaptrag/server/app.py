@@ -18,6 +18,11 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
+from adaptrag.rag.coalesce import CoalescingEmbedder
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.pipeline import Pipeline
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.tracing import configure_tracing
 from adaptrag.server.auth import Keyring
 from adaptrag.server.context import Server
 from adaptrag.server.errors import install_error_handlers
@@ -25,11 +30,7 @@ from adaptrag.server.guard import Guard
 from adaptrag.server.jobs import clear_uploads
 from adaptrag.server.metrics import observe_requests
 from adaptrag.server.routes import answers, catalog, health, ingest
-from rag.coalesce import CoalescingEmbedder
-from rag.embedder import SentenceTransformerEmbedder
-from rag.pipeline import Pipeline
-from rag.settings import Settings
-from rag.tracing import configure_tracing
+from adaptrag.version import __version__
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and fields around the files
 
@@ -64,7 +65,7 @@ def create_app(
 
     app = FastAPI(
         title="adaptrag",
-        version="1",
+        version=__version__,
         summary="Question answering over your documents: hybrid retrieval on Qdrant, local "
         "LoRA-adapted models or Claude.",
         lifespan=lifespan,

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from rag.errors import ConfigError
-from rag.settings import Settings
-from rag.types import is_domain_name
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import is_domain_name
 
 _ENTRY = re.compile(r"[;\s]+")
 MIN_KEY_CHARS = 16

@@ -12,15 +12,15 @@ from typing import Annotated, Any, TypeVar
 import anyio
 from fastapi import Depends, Request
 
+from adaptrag.rag.deadline import time_limit
+from adaptrag.rag.errors import AdaptragError
+from adaptrag.rag.pipeline import Pipeline
+from adaptrag.rag.router import model_backend
+from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Keyring
 from adaptrag.server.errors import ApiError, timeout_error
 from adaptrag.server.jobs import IngestJobQueue
 from adaptrag.server.metrics import Metrics
-from rag.deadline import time_limit
-from rag.errors import AdaptragError
-from rag.pipeline import Pipeline
-from rag.router import model_backend
-from rag.settings import Settings
 
 logger = logging.getLogger("adaptrag.server")
 T = TypeVar("T")

@@ -13,9 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adaptrag.server.auth import Forbidden
-from rag.deadline import DeadlineExceeded
-from rag.errors import (
+from adaptrag.rag.deadline import DeadlineExceeded
+from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
     CollectionNotFoundError,
@@ -24,7 +23,8 @@ from rag.errors import (
     ModelLoadError,
     StoreError,
 )
-from rag.settings import Settings
+from adaptrag.rag.settings import Settings
+from adaptrag.server.auth import Forbidden
 
 RETRY_AFTER_S = 5
 

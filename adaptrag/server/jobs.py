@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.embedder import Embedder
-from rag.errors import AdaptragError
-from rag.settings import Settings
-from rag.stores import VectorStore
+from adaptrag.rag.embedder import Embedder
+from adaptrag.rag.errors import AdaptragError
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import VectorStore
 
 logger = logging.getLogger(__name__)
 MAX_KEPT_JOBS = 200
@@ -114,7 +114,7 @@ class IngestJobQueue:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        from ingest import LoaderOptions, ingest_paths
+        from adaptrag.ingest import LoaderOptions, ingest_paths
 
         def on_progress(stage: str, done: int, total: int | None) -> None:
             job.progress[stage] = {"done": done, "total": total}

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from adaptrag.rag.types import Answer
 from adaptrag.server.errors import error_response
-from rag.types import Answer
 
 logger = logging.getLogger("adaptrag.server")
 

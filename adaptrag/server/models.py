@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.query import Filters, Query
+from adaptrag.rag.query import Filters, Query
 
 
 class _Body(BaseModel):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rag.generators.base import Generation, Generator
+from adaptrag.rag.generators.base import Generation, Generator
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
+    from adaptrag.rag.settings import Settings
 
 __all__ = ["Generation", "Generator", "make_generator"]
 
@@ -19,7 +19,7 @@ __all__ = ["Generation", "Generator", "make_generator"]
 def make_generator(backend: str, settings: Settings) -> Generator:
     """The generator for `backend` ("local", "claude" or "openai") as `settings` say."""
     if backend == "openai":
-        from rag.generators.openai import OpenAIGenerator
+        from adaptrag.rag.generators.openai import OpenAIGenerator
 
         key = settings.openai_api_key
         return OpenAIGenerator(
@@ -32,7 +32,7 @@ def make_generator(backend: str, settings: Settings) -> Generator:
             context_tokens=settings.openai_context_tokens,
         )
     if backend == "claude":
-        from rag.generators.claude import ClaudeGenerator, Prices
+        from adaptrag.rag.generators.claude import ClaudeGenerator, Prices
 
         return ClaudeGenerator(
             settings.claude_model,
@@ -41,7 +41,7 @@ def make_generator(backend: str, settings: Settings) -> Generator:
             concurrency=settings.claude_concurrency,
             prices=Prices(settings.claude_input_usd_per_mtok, settings.claude_output_usd_per_mtok),
         )
-    from rag.generators.local import Decoding, LocalGenerator
+    from adaptrag.rag.generators.local import Decoding, LocalGenerator
 
     return LocalGenerator(
         settings.generator_model,

@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rag.prompts import Prompt
-from rag.types import Usage
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.types import Usage
 
 PEFT_BASE = "__base__"
 """PEFT's own name for "no adapter" in `adapter_names=` (users say adapter="base")."""

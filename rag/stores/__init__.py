@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.stores.base import (
+from adaptrag.rag.stores.base import (
     CollectionSpec,
     SearchRequest,
     StoredChunk,
@@ -19,7 +19,7 @@ from rag.stores.base import (
 )
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
+    from adaptrag.rag.settings import Settings
 
 __all__ = [
     "CollectionSpec",
@@ -89,8 +89,8 @@ def open_store(
     (where a collection it creates gets `shards` shards of `replicas` copies each; the
     cluster settings are `ServerStore`'s)."""
     if qdrant_url:
-        from rag.stores.server import ServerStore, shared_client
-        from rag.stores.server import read_consistency as consistency
+        from adaptrag.rag.stores.server import ServerStore, shared_client
+        from adaptrag.rag.stores.server import read_consistency as consistency
 
         client = shared_client(qdrant_url, qdrant_api_key)
         return ServerStore(
@@ -102,7 +102,7 @@ def open_store(
             read_consistency=consistency(read_consistency),
             shard_by_domain=shard_by_domain,
         )
-    from rag.stores.edge import EdgeStore
+    from adaptrag.rag.stores.edge import EdgeStore
 
     return EdgeStore(data_dir, collection)
 
@@ -112,9 +112,9 @@ def collection_names(
 ) -> list[str]:
     """Names of the collections adaptrag built in the configured Qdrant."""
     if qdrant_url:
-        from rag.stores import server
+        from adaptrag.rag.stores import server
 
         return server.list_collections(server.shared_client(qdrant_url, qdrant_api_key))
-    from rag.stores import edge
+    from adaptrag.rag.stores import edge
 
     return edge.list_collections(data_dir)

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
-from rag.errors import ConfigError, EmbeddingMismatchError
-from rag.types import Source, SparseVector
+from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError
+from adaptrag.rag.types import Source, SparseVector
 
 SCHEMA_VERSION = 1
 DENSE_VECTOR = "dense"

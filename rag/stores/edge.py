@@ -18,8 +18,8 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from rag.errors import StoreBusyError, StoreError
-from rag.stores.base import (
+from adaptrag.rag.errors import StoreBusyError, StoreError
+from adaptrag.rag.stores.base import (
     DENSE_VECTOR,
     INDEXED_FIELDS,
     RRF_K,
@@ -32,7 +32,7 @@ from rag.stores.base import (
     source_from_payload,
     translate_where,
 )
-from rag.types import Source, SparseVector
+from adaptrag.rag.types import Source, SparseVector
 
 SPEC_FILE = "collection.json"
 PID_FILE = "owner.pid"

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from rag.errors import StoreError
-from rag.stores.base import (
+from adaptrag.rag.errors import StoreError
+from adaptrag.rag.stores.base import (
     DENSE_VECTOR,
     INDEXED_FIELDS,
     RRF_K,
@@ -29,7 +29,7 @@ from rag.stores.base import (
     source_from_payload,
     translate_where,
 )
-from rag.types import Source, SparseVector
+from adaptrag.rag.types import Source, SparseVector
 
 METADATA_KEY = "adaptrag"
 SERVING_KEY = "adaptrag_serving"  # the collection version serving this name

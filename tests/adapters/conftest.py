@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers.adapters import SAMPLE, legal_settings
 
-from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
-from rag.settings import Settings
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from adapters import add_adapter
-from rag import Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError
-from rag.generators.local import LocalGenerator
-from rag.settings import Settings
+from adaptrag.adapters import add_adapter
+from adaptrag.rag import Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.settings import Settings
 
 MESSAGES = [
     SystemMessage("You answer in one short sentence."),
@@ -54,7 +54,7 @@ def test_the_chat_model_answers_with_the_adapter_and_the_base_without(qa: Pipeli
     usage = with_adapter.usage_metadata
     assert usage is not None and 0 < usage["output_tokens"] <= 12
     # the same as the pipeline's own completion with that adapter (greedy decoding)
-    from rag.langchain import conversation_prompt
+    from adaptrag.rag.langchain import conversation_prompt
 
     assert with_adapter.text == qa.complete(conversation_prompt(MESSAGES), adapter="legal").text
     # and the base model's answer is the base model's, whatever the adapter did before

@@ -13,15 +13,15 @@ from helpers.fake_anthropic import FakeAnthropic
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
-from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
-from rag.qa import read_qa
-from rag.scoring import normalize_answer
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.qa import read_qa
+from adaptrag.rag.scoring import normalize_answer
 
 
 @pytest.fixture
 def legal(embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    from rag.settings import Settings
+    from adaptrag.rag.settings import Settings
 
     ingest_paths([SAMPLE], "legal", settings=Settings(), embedder=embedder)
     monkeypatch.setenv("ADAPTRAG_MAX_NEW_TOKENS", "8")

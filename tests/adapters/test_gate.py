@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.gate import GATE_RULE, GateResult, describe_gate
-from adapters.registry import AdapterInfo
-from adapters.training import reproducible, split_rows
-from rag.types import Answer, QARow, Source
+from adaptrag.adapters.gate import GATE_RULE, GateResult, describe_gate
+from adaptrag.adapters.registry import AdapterInfo
+from adaptrag.adapters.training import reproducible, split_rows
+from adaptrag.rag.types import Answer, QARow, Source
 
 
 def _rows(n: int) -> list[QARow]:

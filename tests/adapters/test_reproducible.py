@@ -9,8 +9,8 @@ import torch
 from helpers.adapters import write_qa
 from safetensors.torch import load_file
 
-from adapters import TrainOptions, train_adapter
-from rag.settings import Settings
+from adaptrag.adapters import TrainOptions, train_adapter
+from adaptrag.rag.settings import Settings
 
 
 @pytest.mark.slow

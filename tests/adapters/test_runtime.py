@@ -10,15 +10,15 @@ import pytest
 from helpers.adapters import random_adapter
 from helpers.fake_anthropic import FakeAnthropic
 
-from adapters import AdapterRegistry, AdapterRuntime, add_adapter, describe_adapters
-from ingest import ingest_paths
-from rag import Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError
-from rag.generators.local import LocalGenerator
-from rag.prompts import build_prompt
-from rag.settings import Settings
-from rag.types import Source
+from adaptrag.adapters import AdapterRegistry, AdapterRuntime, add_adapter, describe_adapters
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag import Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.prompts import build_prompt
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Source
 
 PROMPT = build_prompt(
     "How much notice does the tenant give?",
@@ -190,8 +190,8 @@ def test_list_flags_active_and_stale_adapters(
         assert {"name", "domain", "base_model", "active", "scores", "stale"} <= set(row)
     registry = AdapterRegistry(registered.data_dir)
     legal = registry.get("legal")
-    from rag.collection_info import domain_snapshot
-    from rag.stores import connection, open_store
+    from adaptrag.rag.collection_info import domain_snapshot
+    from adaptrag.rag.stores import connection, open_store
 
     store = open_store(registered.collection, **connection(registered))
     legal.collection = {"name": registered.collection, "snapshot": domain_snapshot(store, "legal")}

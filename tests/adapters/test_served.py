@@ -10,17 +10,17 @@ from helpers.adapters import random_adapter, write_qa
 from helpers.fake_openai import BASE_MODEL, FakeOpenAI, Lora
 from typer.testing import CliRunner
 
-from adapters import AdapterRegistry, AdapterRuntime, add_adapter
-from adapters.served import same_base
+from adaptrag.adapters import AdapterRegistry, AdapterRuntime, add_adapter
+from adaptrag.adapters.served import same_base
 from adaptrag.cli import app
-from eval.runner import run_eval
-from rag import Pipeline
-from rag.errors import ConfigError
-from rag.generators.base import ServedModel
-from rag.generators.local import LocalGenerator
-from rag.prompts import Prompt
-from rag.router import AdapterChoice
-from rag.settings import Settings
+from adaptrag.eval.runner import run_eval
+from adaptrag.rag import Pipeline
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.base import ServedModel
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.router import AdapterChoice
+from adaptrag.rag.settings import Settings
 
 QUESTION = "How much notice is needed to terminate the Northwind lease?"
 

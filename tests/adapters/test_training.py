@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from helpers.adapters import write_qa
 
-from adapters import AdapterRegistry, TrainOptions, TrainResult, train_adapter
-from adapters.raft import RaftSettings, build_examples, holds_answer
-from adapters.training import split_rows
-from rag import Pipeline
-from rag.errors import ConfigError
-from rag.generators.local import LocalGenerator
-from rag.prompts import NO_ANSWER
-from rag.qa import read_qa
-from rag.settings import Settings
-from rag.types import QARow
+from adaptrag.adapters import AdapterRegistry, TrainOptions, TrainResult, train_adapter
+from adaptrag.adapters.raft import RaftSettings, build_examples, holds_answer
+from adaptrag.adapters.training import split_rows
+from adaptrag.rag import Pipeline
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.prompts import NO_ANSWER
+from adaptrag.rag.qa import read_qa
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import QARow
 
 
 @pytest.fixture(scope="module")
@@ -165,10 +165,10 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path, models_d
 
     from peft import LoraConfig, get_peft_model
 
-    from adapters.raft import TrainingExample
-    from adapters.training import _encode, _fit
-    from rag.prompts import build_prompt
-    from rag.types import Source
+    from adaptrag.adapters.raft import TrainingExample
+    from adaptrag.adapters.training import _encode, _fit
+    from adaptrag.rag.prompts import build_prompt
+    from adaptrag.rag.types import Source
 
     trainer = LocalGenerator(models_dir=models_dir)
     source = Source("d", "c", "The fee is ten euros.", 1.0)

@@ -16,14 +16,14 @@ from helpers.corpora import pipeline_over
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
-from eval.definitions import DEFINITIONS, LOWER_IS_BETTER
-from eval.export import export_ragas
-from eval.page import definition_html, rows_table
-from eval.runner import RESULTS_FILE, read_results, run_eval
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError
-from rag.generators.local import LocalGenerator
-from rag.settings import Settings
+from adaptrag.eval.definitions import DEFINITIONS, LOWER_IS_BETTER
+from adaptrag.eval.export import export_ragas
+from adaptrag.eval.page import definition_html, rows_table
+from adaptrag.eval.runner import RESULTS_FILE, read_results, run_eval
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.settings import Settings
 
 ROWS = [
     {

@@ -6,9 +6,16 @@ import json
 
 from helpers.fake_anthropic import FakeAnthropic
 
-from eval.judge import JUDGE_SYSTEM, JUDGE_TOOL, Judge, judge_coverage, judge_prompt, parse_verdict
-from rag.generators.claude import ClaudeGenerator, Prices
-from rag.types import Source, Usage
+from adaptrag.eval.judge import (
+    JUDGE_SYSTEM,
+    JUDGE_TOOL,
+    Judge,
+    judge_coverage,
+    judge_prompt,
+    parse_verdict,
+)
+from adaptrag.rag.generators.claude import ClaudeGenerator, Prices
+from adaptrag.rag.types import Source, Usage
 
 
 def test_the_prompt_shows_sources_gold_and_answer() -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from eval.metrics import (
+from adaptrag.eval.metrics import (
     citation_precision,
     contains_answer,
     exact_match,
@@ -23,7 +23,7 @@ from eval.metrics import (
     semantic_similarity,
     token_f1,
 )
-from rag.types import QARow, Source
+from adaptrag.rag.types import QARow, Source
 
 
 def src(doc: str, text: str = "") -> Source:

@@ -13,15 +13,15 @@ from helpers.fake_anthropic import FakeAnthropic
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
-from eval.compare import check_gates, compare_runs
-from eval.judge import JUDGE_SYSTEM
-from eval.runner import run_eval
-from ingest import ingest_paths
-from rag import Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError
-from rag.generators.local import LocalGenerator
-from rag.settings import Settings
+from adaptrag.eval.compare import check_gates, compare_runs
+from adaptrag.eval.judge import JUDGE_SYSTEM
+from adaptrag.eval.runner import run_eval
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag import Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.settings import Settings
 
 ROWS = [
     {
@@ -287,8 +287,8 @@ def test_a_retrieval_only_run_scopes_each_row_to_its_document(
 
 
 def test_retrieval_is_scored_on_what_was_retrieved_and_prompt_drops_apart() -> None:
-    from eval.runner import row_metrics
-    from rag.types import Answer, QARow, Source
+    from adaptrag.eval.runner import row_metrics
+    from adaptrag.rag.types import Answer, QARow, Source
 
     row = QARow("r", "q", ["ninety days"], doc_id="lease.md")
     other = Source("nda.txt", "c1", "Confidentiality lasts four years.", 0.9)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rag.settings import Settings
+from adaptrag.rag.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample" / "legal"
 ROWS = [
@@ -63,7 +63,7 @@ def random_adapter(models_dir: Path, folder: Path, seed: int) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from rag.generators.local import LocalGenerator
+    from adaptrag.rag.generators.local import LocalGenerator
 
     base = LocalGenerator(models_dir=models_dir).hf_model
     torch.manual_seed(seed)

@@ -7,11 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ingest import ingest_paths
-from rag import Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.generators.local import LocalGenerator
-from rag.settings import Settings
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag import Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.settings import Settings
 
 
 def write_corpus(root: Path) -> Path:

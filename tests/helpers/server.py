@@ -15,13 +15,13 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from adaptrag.rag import Pipeline
+from adaptrag.rag.coalesce import CoalescingEmbedder
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.settings import Settings
 from adaptrag.server import create_app
 from adaptrag.server.auth import Keyring, parse_keys
-from rag import Pipeline
-from rag.coalesce import CoalescingEmbedder
-from rag.embedder import SentenceTransformerEmbedder
-from rag.generators.local import LocalGenerator
-from rag.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
 ADMIN = "admin-key-0123456789abcdef"

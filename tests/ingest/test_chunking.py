@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ingest.chunking import Chunker
-from rag.embedder import SentenceTransformerEmbedder
-from rag.types import Document
+from adaptrag.ingest.chunking import Chunker
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.types import Document
 
 
 def _chunker(embedder: SentenceTransformerEmbedder, tokens: int = 64, overlap: int = 8) -> Chunker:

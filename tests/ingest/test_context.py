@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingest import ingest_paths
-from ingest.context import context_line, indexed_text
-from rag import Pipeline, Query
-from rag.collection_info import wanted_spec
-from rag.embedder import SentenceTransformerEmbedder
-from rag.settings import Settings
-from rag.sparse import V1, SparseConfig, SparseEncoder
-from rag.stores import ensure_collection, store_for
-from rag.types import Chunk, Document
+from adaptrag.ingest import ingest_paths
+from adaptrag.ingest.context import context_line, indexed_text
+from adaptrag.rag import Pipeline, Query
+from adaptrag.rag.collection_info import wanted_spec
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.sparse import V1, SparseConfig, SparseEncoder
+from adaptrag.rag.stores import ensure_collection, store_for
+from adaptrag.rag.types import Chunk, Document
 
 POLICY = (
     "Cash above the operating buffer is swept daily into the money market fund. Counterparty "

@@ -14,14 +14,14 @@ from helpers.fake_openai import BASE_MODEL, FakeOpenAI
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
-from ingest import ingest_paths
-from ingest.contextualize import CACHE_FILE, ContextCache, Contextualizer
-from rag import Pipeline, Query
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import BackendError, ConfigError
-from rag.generators.claude import Prices
-from rag.settings import Settings
-from rag.stores import store_for
+from adaptrag.ingest import ingest_paths
+from adaptrag.ingest.contextualize import CACHE_FILE, ContextCache, Contextualizer
+from adaptrag.rag import Pipeline, Query
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import BackendError, ConfigError
+from adaptrag.rag.generators.claude import Prices
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import store_for
 
 PARAGRAPH = (
     "The tenant pays the rent on the first day of each month into the account the landlord "
@@ -87,7 +87,7 @@ def test_claude_writes_one_context_per_chunk_reading_each_document_from_the_cach
     per_document = {len(text) // 4 for text in documents}
     assert writes == sum(per_document) and reads > writes
     usage_cost = Prices().cost
-    from rag.types import Usage
+    from adaptrag.rag.types import Usage
 
     expected = usage_cost(
         Usage(
@@ -183,7 +183,7 @@ def test_the_local_model_writes_contexts_too(
     tmp_path: Path, models_dir: Path, local_generator: Any
 ) -> None:
     """The local model (the real SmolLM2) situates a chunk; the cache keeps what it wrote."""
-    from rag.types import Chunk, Document
+    from adaptrag.rag.types import Chunk, Document
 
     document = Document("lease.md", PARAGRAPH * 3, "Lease", "/data/lease.md", {"format": "md"})
     chunks = [Chunk("lease.md", n, PARAGRAPH.strip()) for n in range(2)]

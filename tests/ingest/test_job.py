@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError, EmbeddingMismatchError
-from rag.settings import Settings
-from rag.stores import StoredChunk, VectorStore, Where, open_store
-from rag.stores.edge import EdgeStore
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import StoredChunk, VectorStore, Where, open_store
+from adaptrag.rag.stores.edge import EdgeStore
 
 
 def _ingest(

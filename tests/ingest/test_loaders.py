@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
+from adaptrag.ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
 
 SHARED_CORPUS = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "pubmedqa_train_corpus.jsonl"
@@ -204,7 +204,7 @@ def test_a_file_given_directly_is_its_own_root(tmp_path: Path) -> None:
 
 
 def test_a_missing_path_is_a_one_line_config_error(tmp_path: Path) -> None:
-    from rag.errors import ConfigError
+    from adaptrag.rag.errors import ConfigError
 
     with pytest.raises(ConfigError, match="does not exist"):
         list(discover([tmp_path / "nope"]))

@@ -16,11 +16,11 @@ from helpers.corpora import write_corpus
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
-from ingest import ingest_paths
-from ingest.distributed import RayOptions
-from rag.embedder import SentenceTransformerEmbedder
-from rag.settings import Settings
-from rag.stores import store_for
+from adaptrag.ingest import ingest_paths
+from adaptrag.ingest.distributed import RayOptions
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import store_for
 
 pytestmark = pytest.mark.slow
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"

@@ -11,14 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
-from ingest import ingest_paths
-from ingest.tune import TuneOptions, find_pairs, tune_embeddings
-from rag import Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError
-from rag.settings import Settings
-from rag.stores import collection_names, connection, store_for
-from rag.types import QARow
+from adaptrag.ingest import ingest_paths
+from adaptrag.ingest.tune import TuneOptions, find_pairs, tune_embeddings
+from adaptrag.rag import Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import collection_names, connection, store_for
+from adaptrag.rag.types import QARow
 
 CITIES = [
     "Aberdeen", "Bergen", "Cork", "Dundee", "Essen", "Florence", "Geneva", "Hull",

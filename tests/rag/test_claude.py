@@ -14,12 +14,12 @@ from anthropic._data import DEPRECATED_MODELS
 from anthropic.types.model_param import ModelParam
 from helpers.fake_anthropic import UNKNOWN_MODEL, FakeAnthropic
 
-from rag.errors import BackendError, ConfigError, UpstreamAuthError
-from rag.generators.base import Generation
-from rag.generators.claude import ClaudeGenerator, Prices
-from rag.prompts import SYSTEM_PROMPT, build_prompt
-from rag.settings import DEFAULT_CLAUDE_MODEL
-from rag.types import Source, Usage
+from adaptrag.rag.errors import BackendError, ConfigError, UpstreamAuthError
+from adaptrag.rag.generators.base import Generation
+from adaptrag.rag.generators.claude import ClaudeGenerator, Prices
+from adaptrag.rag.prompts import SYSTEM_PROMPT, build_prompt
+from adaptrag.rag.settings import DEFAULT_CLAUDE_MODEL
+from adaptrag.rag.types import Source, Usage
 
 SOURCES = [
     Source("lease.md", "c1", "The tenant gives ninety days notice. Rent is due monthly.", 0.9),

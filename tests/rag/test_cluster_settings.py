@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from qdrant_client import QdrantClient
 
-from rag.errors import ConfigError
-from rag.settings import Settings, load_settings
-from rag.stores import CollectionSpec, StoredChunk, Where
-from rag.stores.base import SearchRequest
-from rag.stores.server import ServerStore, read_consistency
-from rag.types import SparseVector
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.settings import Settings, load_settings
+from adaptrag.rag.stores import CollectionSpec, StoredChunk, Where
+from adaptrag.rag.stores.base import SearchRequest
+from adaptrag.rag.stores.server import ServerStore, read_consistency
+from adaptrag.rag.types import SparseVector
 
 
 class RecordingQdrant:

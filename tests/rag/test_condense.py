@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest import ingest_paths
-from rag.condense import content_words
-from rag.embedder import SentenceTransformerEmbedder
-from rag.retrieval import Retriever, SearchOptions
-from rag.settings import Settings
-from rag.stores import connection, open_store
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.condense import content_words
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval import Retriever, SearchOptions
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import connection, open_store
 
 TEMPLATED = (
     'Highlight the parts (if any) of this contract related to "Governing Law" that should '

@@ -7,11 +7,11 @@ import copy
 
 import torch
 
-from rag.generators import make_generator
-from rag.generators.local import Decoding, LocalGenerator, _ParagraphStop
-from rag.prompts import Prompt, build_prompt
-from rag.settings import Settings
-from rag.types import Source
+from adaptrag.rag.generators import make_generator
+from adaptrag.rag.generators.local import Decoding, LocalGenerator, _ParagraphStop
+from adaptrag.rag.prompts import Prompt, build_prompt
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Source
 
 PROMPT = build_prompt(
     "What does the lease say about notice and rent?",

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedder import SentenceTransformerEmbedder, resolve_device, resolve_model_path
-from rag.errors import ConfigError, ModelLoadError
-from rag.settings import DEFAULT_EMBEDDING_MODEL
+from adaptrag.rag.embedder import SentenceTransformerEmbedder, resolve_device, resolve_model_path
+from adaptrag.rag.errors import ConfigError, ModelLoadError
+from adaptrag.rag.settings import DEFAULT_EMBEDDING_MODEL
 
 
 def test_the_default_model_resolves_offline_to_the_packaged_copy() -> None:

@@ -13,11 +13,11 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from rag import Answer, Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ConfigError
-from rag.generators.local import LocalGenerator
-from rag.settings import Settings
+from adaptrag.rag import Answer, Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.settings import Settings
 
 
 @pytest.fixture(scope="module")

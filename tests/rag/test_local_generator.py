@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import ModelLoadError
-from rag.generators.base import Generation
-from rag.generators.local import LocalGenerator
-from rag.prompts import build_prompt
-from rag.types import Source
+from adaptrag.rag.errors import ModelLoadError
+from adaptrag.rag.generators.base import Generation
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.prompts import build_prompt
+from adaptrag.rag.types import Source
 
 LEASE = Source("lease", "c1", "The tenant must give ninety days notice.", 1.0, {"title": "Lease"})
 NDA = Source("nda", "c2", "Confidentiality lasts four years.", 0.5, {"title": "NDA"})
@@ -27,7 +27,7 @@ def test_default_model_is_cached_as_safetensors_and_reloads_without_the_gguf(
 ) -> None:
     cached = models_dir / "SmolLM2-135M-Instruct"
     assert (cached / "model.safetensors").is_file() and (cached / "tokenizer.json").is_file()
-    monkeypatch.setattr("rag.generators.local.packaged_gguf", lambda: None)
+    monkeypatch.setattr("adaptrag.rag.generators.local.packaged_gguf", lambda: None)
     again = LocalGenerator(models_dir=models_dir)
     assert again.generate(PROMPTS[0], max_new_tokens=4).usage.output_tokens > 0
 
@@ -106,7 +106,7 @@ def test_any_local_model_path_loads_through_the_same_code(
 
 
 def test_generation_past_its_deadline_stops_and_says_so(local_generator: LocalGenerator) -> None:
-    from rag.deadline import DeadlineExceeded, time_limit
+    from adaptrag.rag.deadline import DeadlineExceeded, time_limit
 
     with time_limit(0), pytest.raises(DeadlineExceeded, match="time limit"):
         local_generator.generate(PROMPTS[0], max_new_tokens=2000)
@@ -116,7 +116,7 @@ def test_generation_past_its_deadline_stops_and_says_so(local_generator: LocalGe
 
 
 def test_a_full_waiting_line_is_refused_with_a_busy_error(local_generator: LocalGenerator) -> None:
-    from rag.errors import ModelBusyError
+    from adaptrag.rag.errors import ModelBusyError
 
     local_generator.max_waiting = 1
     try:

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from helpers.fake_openai import BASE_MODEL, FakeOpenAI
 
-from rag import Pipeline
-from rag.errors import BackendError, ConfigError, UpstreamAuthError
-from rag.generators import make_generator
-from rag.generators.openai import OpenAIGenerator
-from rag.prompts import Tool, build_prompt
-from rag.settings import Settings
-from rag.types import Source
+from adaptrag.rag import Pipeline
+from adaptrag.rag.errors import BackendError, ConfigError, UpstreamAuthError
+from adaptrag.rag.generators import make_generator
+from adaptrag.rag.generators.openai import OpenAIGenerator
+from adaptrag.rag.prompts import Tool, build_prompt
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Source
 
 PROMPT = build_prompt(
     "How much notice does the tenant give?",

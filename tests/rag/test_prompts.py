@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import extract_citations
-from rag.errors import ConfigError
-from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, Prompt, build_prompt, fit_prompt
-from rag.types import Source
+from adaptrag.rag.citations import extract_citations
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.prompts import NO_ANSWER, SYSTEM_PROMPT, Prompt, build_prompt, fit_prompt
+from adaptrag.rag.types import Source
 
 
 def source(n: int, text: str = "", **metadata: object) -> Source:

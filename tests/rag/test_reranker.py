@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from helpers.corpora import pipeline_over
 
-from rag import Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ModelLoadError
-from rag.generators.local import LocalGenerator
-from rag.reranker import CrossEncoderReranker
-from rag.settings import Settings
-from rag.types import Source
+from adaptrag.rag import Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import ModelLoadError
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.reranker import CrossEncoderReranker
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Source
 
 QUESTION = "How long does confidentiality last?"
 

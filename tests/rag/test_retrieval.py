@@ -7,13 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import CollectionNotFoundError, ConfigError, EmbeddingMismatchError
-from rag.retrieval import Retriever, SearchOptions, build_where, merge_adjacent, top_passages
-from rag.settings import Settings
-from rag.stores import Where, connection, open_store
-from rag.types import Source
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.errors import CollectionNotFoundError, ConfigError, EmbeddingMismatchError
+from adaptrag.rag.retrieval import (
+    Retriever,
+    SearchOptions,
+    build_where,
+    merge_adjacent,
+    top_passages,
+)
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import Where, connection, open_store
+from adaptrag.rag.types import Source
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import ConfigError
-from rag.settings import Settings, load_settings
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 

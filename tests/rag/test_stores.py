@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.errors import ConfigError, EmbeddingMismatchError, StoreBusyError, StoreError
-from rag.sparse import SparseEncoder
-from rag.stores import (
+from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError, StoreBusyError, StoreError
+from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.stores import (
     CollectionSpec,
     SearchRequest,
     StoredChunk,
@@ -22,8 +22,8 @@ from rag.stores import (
     ensure_collection,
     open_store,
 )
-from rag.stores.edge import EdgeStore
-from rag.stores.server import ServerStore
+from adaptrag.rag.stores.edge import EdgeStore
+from adaptrag.rag.stores.server import ServerStore
 
 DIM = 8
 SPEC = CollectionSpec(
@@ -243,8 +243,8 @@ class TestEdgeStore(StoreContract):
 
         code = (
             "import sys; from pathlib import Path\n"
-            "from rag.stores.edge import EdgeStore\n"
-            "from rag.errors import StoreBusyError\n"
+            "from adaptrag.rag.stores.edge import EdgeStore\n"
+            "from adaptrag.rag.errors import StoreBusyError\n"
             "try:\n"
             "    EdgeStore(Path(sys.argv[1]), 'contract').count()\n"
             "except StoreBusyError as e:\n"
@@ -283,7 +283,7 @@ class TestServerStore(StoreContract):
         """What a Qdrant server receives (the in-process mode cannot show weights at work)."""
         from qdrant_client import models
 
-        from rag.stores.server import _fusion
+        from adaptrag.rag.stores.server import _fusion
 
         assert _fusion(SearchRequest()) == models.RrfQuery(rrf=models.Rrf(k=60))
         weighted = _fusion(SearchRequest(dense_weight=2.0))

@@ -20,11 +20,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ingest import ingest_paths
-from rag import Pipeline
-from rag.embedder import SentenceTransformerEmbedder
-from rag.generators.local import LocalGenerator
-from rag.settings import Settings
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag import Pipeline
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "How many days notice does the tenant give to terminate?"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from helpers.server import KEYS, SAMPLE, Served, server_settings, serving
 
-from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
-from rag.generators.local import LocalGenerator
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.generators.local import LocalGenerator
 
 
 @pytest.fixture(scope="module")

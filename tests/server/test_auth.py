@@ -9,10 +9,10 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.settings import Settings
 from adaptrag.server import check_binding, is_loopback
 from adaptrag.server.auth import Access, Forbidden, Keyring, load_keys_file, parse_keys
-from rag.errors import ConfigError
-from rag.settings import Settings
 
 K1, K2, K3 = "k1-0123456789abcdef", "k2-0123456789abcdef", "k3-0123456789abcdef"
 

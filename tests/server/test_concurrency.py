@@ -13,10 +13,10 @@ from helpers.adapters import random_adapter
 from helpers.fake_anthropic import FakeAnthropic
 from helpers.server import ADMIN, FINANCE, Served, server_settings, serving
 
-from adapters import add_adapter
-from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
-from rag.generators.local import LocalGenerator
+from adaptrag.adapters import add_adapter
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.generators.local import LocalGenerator
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
 

@@ -26,9 +26,9 @@ from helpers.fake_anthropic import FakeAnthropic
 from helpers.server import ADMIN, KEYS, LEGAL_INGEST, SAMPLE, Served, server_settings, serving
 from test_ingest_api import wait_for
 
-from ingest import ingest_paths
-from rag.embedder import Embedder, SentenceTransformerEmbedder
-from rag.generators.local import LocalGenerator
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.generators.local import LocalGenerator
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
@@ -301,7 +301,7 @@ def test_readiness_is_503_while_another_process_holds_the_store(
     embedder: SentenceTransformerEmbedder,
     local_generator: LocalGenerator,
 ) -> None:
-    from rag.settings import Settings
+    from adaptrag.rag.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", model_cache_dir=models_dir, collection="held")
     ingest_paths([SAMPLE / "legal"], "legal", settings=settings, embedder=embedder)
@@ -309,7 +309,7 @@ def test_readiness_is_503_while_another_process_holds_the_store(
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from rag.stores.edge import EdgeStore\n"
+            "import sys; from pathlib import Path; from adaptrag.rag.stores.edge import EdgeStore\n"
             "s = EdgeStore(Path(sys.argv[1]), 'held'); s.count(); print('held', flush=True)\n"
             "sys.stdin.read()",
             str(settings.data_dir),
@@ -345,9 +345,9 @@ def test_readiness_is_503_while_the_query_path_hangs(
 ) -> None:
     from helpers.server import running
 
+    from adaptrag.rag import Pipeline
     from adaptrag.server import create_app
     from adaptrag.server.auth import Keyring
-    from rag import Pipeline
 
     class Hung:
         """The real embedder, except that queries never come back (until released)."""

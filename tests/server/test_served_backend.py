@@ -11,9 +11,9 @@ from helpers.fake_openai import BASE_MODEL, FakeOpenAI
 from helpers.server import KEYS, SAMPLE, Served, server_settings, serving
 from test_api import sse_events
 
-from ingest import ingest_paths
-from rag.embedder import SentenceTransformerEmbedder
-from rag.generators.local import LocalGenerator
+from adaptrag.ingest import ingest_paths
+from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.generators.local import LocalGenerator
 
 
 @pytest.fixture(scope="module")

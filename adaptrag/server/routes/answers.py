@@ -9,15 +9,15 @@ from typing import Any, TypeVar
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from adaptrag.rag.deadline import DeadlineExceeded
+from adaptrag.rag.errors import AdaptragError, ConfigError
+from adaptrag.rag.query import Query
+from adaptrag.rag.router import BASE_ADAPTER
+from adaptrag.rag.types import Answer, Source
 from adaptrag.server.auth import Access
 from adaptrag.server.context import Caller, Server, ServerDep
 from adaptrag.server.errors import ApiError, status_of
 from adaptrag.server.models import AskRequest, RetrieveRequest
-from rag.deadline import DeadlineExceeded
-from rag.errors import AdaptragError, ConfigError
-from rag.query import Query
-from rag.router import BASE_ADAPTER
-from rag.types import Answer, Source
 
 router = APIRouter()
 T = TypeVar("T")

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from adaptrag.rag.errors import StoreError
 from adaptrag.server.context import Caller, ServerDep
-from rag.errors import StoreError
 
 router = APIRouter()
 
@@ -15,8 +15,8 @@ router = APIRouter()
 @router.get("/v1/collections", summary="Collections and what the key may see of them")
 async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
     """Every collection, with the counts of the domains the key may read."""
-    from rag.collection_info import describe_collection
-    from rag.stores import collection_names, connection, store_for
+    from adaptrag.rag.collection_info import describe_collection
+    from adaptrag.rag.stores import collection_names, connection, store_for
 
     settings = server.settings
 
@@ -38,7 +38,7 @@ async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]
 @router.get("/v1/adapters", summary="Registered adapters of the domains the key may read")
 async def adapters(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
     """The registered adapters of the domains the key may read."""
-    from adapters import describe_adapters
+    from adaptrag.adapters import describe_adapters
 
     listed = await server.blocking(lambda: describe_adapters(server.settings))
     return [a for a in listed if caller.may_read(a["domain"])]

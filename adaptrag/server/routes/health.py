@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from adaptrag.rag.errors import AdaptragError, CollectionNotFoundError, StoreError
 from adaptrag.server.context import ServerDep
 from adaptrag.server.errors import ApiError, error_response
-from rag.errors import AdaptragError, CollectionNotFoundError, StoreError
 
 router = APIRouter()
 logger = logging.getLogger("adaptrag.server")

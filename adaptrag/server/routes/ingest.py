@@ -17,12 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from adaptrag.rag.types import is_domain_name
 from adaptrag.server.auth import Access, Forbidden
 from adaptrag.server.context import Caller, Server, ServerDep
 from adaptrag.server.errors import ApiError
 from adaptrag.server.jobs import Job, uploads_dir
 from adaptrag.server.models import IngestPathsRequest
-from rag.types import is_domain_name
 
 router = APIRouter()
 

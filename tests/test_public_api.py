@@ -1,0 +1,47 @@
+"""`import adaptrag` is the public surface: the names apps use, in one place."""
+
+from __future__ import annotations
+
+import inspect
+
+import adaptrag
+from adaptrag import AdaptragError
+
+ERRORS = {
+    "AdaptragError",
+    "BackendError",
+    "CollectionNotFoundError",
+    "ConfigError",
+    "EmbeddingMismatchError",
+    "ModelBusyError",
+    "ModelLoadError",
+    "NotServedError",
+    "StoreBusyError",
+    "StoreError",
+    "UpstreamAuthError",
+}
+
+
+def test_the_package_exports_the_api_and_every_error_class() -> None:
+    api = {"Pipeline", "Query", "Settings", "load_settings", "ingest_paths", "IngestReport"}
+    types = {"Answer", "Chunk", "Citation", "Document", "Source"}
+    assert set(adaptrag.__all__) == api | types | ERRORS | {"__version__"}
+    for name in adaptrag.__all__:
+        assert getattr(adaptrag, name) is not None, name
+
+
+def test_every_error_of_the_core_is_exported_and_is_an_adaptrag_error() -> None:
+    from adaptrag.rag import errors
+
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value) and issubclass(value, Exception)
+    }
+    assert defined == ERRORS
+    assert all(issubclass(getattr(adaptrag, name), AdaptragError) for name in ERRORS)
+
+
+def test_the_version_is_a_release_number() -> None:
+    major, minor, patch = adaptrag.__version__.split(".")
+    assert (major, minor) == ("0", "2") and patch.isdigit()
