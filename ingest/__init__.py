@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from adaptrag.ingest.contextualize import Contextualizer, contextualizer_for
 from adaptrag.ingest.job import IngestJob, ProgressHook
-from adaptrag.ingest.loaders import LoaderOptions
+from adaptrag.ingest.loaders import LoaderOptions, LoadLimits
 from adaptrag.ingest.report import FileIssue, IngestReport
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings, load_settings
@@ -28,9 +28,24 @@ __all__ = [
     "FileIssue",
     "IngestJob",
     "IngestReport",
+    "LoadLimits",
     "LoaderOptions",
     "ingest_paths",
+    "loader_options_for",
 ]
+
+
+def loader_options_for(settings: Settings, **fields: str) -> LoaderOptions:
+    """`LoaderOptions` with `fields` (text_field, id_prefix...) and the settings' limits."""
+    limits = LoadLimits(
+        max_file_mb=settings.ingest_max_file_mb,
+        max_expanded_mb=settings.ingest_max_expanded_mb,
+        max_text_mb=settings.ingest_max_text_mb,
+        max_record_mb=settings.ingest_max_record_mb,
+        max_elements=settings.ingest_max_elements,
+        max_seconds=settings.ingest_max_seconds,
+    )
+    return LoaderOptions(**fields, limits=limits)
 
 
 def ingest_paths(
@@ -43,7 +58,7 @@ def ingest_paths(
     dry_run: bool = False,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    loader_options: LoaderOptions = LoaderOptions(),
+    loader_options: LoaderOptions | None = None,
     embedder: Embedder | None = None,
     store: VectorStore | None = None,
     show_progress: bool | None = None,
@@ -60,7 +75,8 @@ def ingest_paths(
         sync: delete documents of this domain and these roots that no longer exist.
         dry_run: plan only (report.plan), store nothing.
         include / exclude: globs on relative paths or file names.
-        loader_options: field names for JSON/JSONL/CSV records.
+        loader_options: field names for JSON/JSONL/CSV records and the limits of reading one
+            file; None: the defaults, with the limits of `settings` (`loader_options_for`).
         embedder / store: use these instead of building them from settings (a caller that
             ingests often keeps one loaded embedder).
         show_progress: progress bars on stderr; None shows them on a terminal.
@@ -103,7 +119,7 @@ def ingest_paths(
             dry_run=dry_run,
             include=include,
             exclude=exclude,
-            loader_options=loader_options,
+            loader_options=loader_options or loader_options_for(settings),
         )
     finally:
         if own_store and store is not None:  # None: opening it failed

@@ -5,6 +5,12 @@ the path relative to the ingested root. Record formats (.jsonl .json .csv) give 
 document per record whose `doc_id` is the record's id field. A file that cannot be used
 raises `SkipFile` (unsupported, empty: reported as skipped) or `LoadError` (unreadable,
 corrupt: reported as failed); the job goes on either way.
+
+Every loader is bounded (`LoadLimits`): the file's size on disk, what it expands to (a
+DOCX's unzipped parts, the decoded or extracted text), its elements (pages, paragraphs,
+records) and the time spent reading it. A file over a bound is skipped with the reason, so
+a hostile file (a zip bomb, a 50 MB HTML page) costs at most the bounds, not the machine.
+Binary content is detected from the whole file before any parsing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -34,6 +41,71 @@ class LoadError(Exception):
 
 
 @dataclass(frozen=True)
+class LoadLimits:
+    """What reading one file may cost; a file over a bound is skipped with the reason.
+
+    Args:
+        max_file_mb: size on disk. Default 100.
+        max_expanded_mb: what an archive format unzips to before parsing (a DOCX's parts,
+            from its zip directory, checked before anything is unzipped). Default 100.
+        max_text_mb: a file's text, decoded (text formats) or extracted (PDF, DOCX, HTML),
+            and so the largest document. Default 20.
+        max_record_mb: one record's text in JSON, JSONL and CSV files. Default 5.
+        max_elements: pages, paragraphs and table rows, or records in one file.
+            Default 200,000.
+        max_seconds: time to read one file, checked between its elements (one parser call
+            is bounded by the sizes above). Default 120.
+    """
+
+    max_file_mb: float = 100.0
+    max_expanded_mb: float = 100.0
+    max_text_mb: float = 20.0
+    max_record_mb: float = 5.0
+    max_elements: int = 200_000
+    max_seconds: float = 120.0
+
+
+class _Budget:
+    """One file's elements and time so far, against its limits."""
+
+    def __init__(self, limits: LoadLimits) -> None:
+        self.limits = limits
+        self.elements = 0
+        self.deadline = time.monotonic() + limits.max_seconds
+
+    def tick(self, what: str, n: int = 1) -> None:
+        self.elements += n
+        if self.elements > self.limits.max_elements:
+            raise SkipFile(
+                f"more than {self.limits.max_elements:,} {what} "
+                "(ADAPTRAG_INGEST_MAX_ELEMENTS); split the file or raise the limit"
+            )
+        if time.monotonic() > self.deadline:
+            raise SkipFile(
+                f"reading took over {self.limits.max_seconds:g} s "
+                "(ADAPTRAG_INGEST_MAX_SECONDS); split the file or raise the limit"
+            )
+
+
+def _over(size_bytes: float, limit_mb: float, what: str, setting: str) -> SkipFile | None:
+    if size_bytes <= limit_mb * 1e6:
+        return None
+    return SkipFile(
+        f"{what} is {size_bytes / 1e6:,.1f} MB, over the {limit_mb:g} MB limit ({setting}); "
+        "split the file or raise the limit"
+    )
+
+
+TEXT_SETTING = "ADAPTRAG_INGEST_MAX_TEXT_MB"
+
+
+def check_text_size(text: str, limits: LoadLimits, what: str = "its text") -> None:
+    """Raise `SkipFile` when `text` is over `limits.max_text_mb`."""
+    if problem := _over(len(text), limits.max_text_mb, what, TEXT_SETTING):
+        raise problem
+
+
+@dataclass(frozen=True)
 class LoaderOptions:
     """How record files map to documents.
 
@@ -45,12 +117,14 @@ class LoaderOptions:
         title_field: record field holding the title. Default "title".
         id_prefix: put before every document id as `PREFIX/`, so two folders holding the same
             relative paths (two `lease.md`) stay two documents. Default "" (none).
+        limits: what reading one file may cost (`LoadLimits`; the `ingest_max_*` settings).
     """
 
     text_field: str = "text"
     id_field: str = "doc_id"
     title_field: str = "title"
     id_prefix: str = ""
+    limits: LoadLimits = LoadLimits()
 
 
 @dataclass(frozen=True)
@@ -123,9 +197,15 @@ def load(file: SourceFile, options: LoaderOptions = LoaderOptions()) -> list[Doc
     if loader is None:
         supported = " ".join(sorted(LOADERS))
         raise SkipFile(f"unsupported file type {suffix or '(none)'} (supported: {supported})")
-    if file.path.stat().st_size == 0:
+    size = file.path.stat().st_size
+    if size == 0:
         raise SkipFile("empty file")
+    limits = options.limits
+    if problem := _over(size, limits.max_file_mb, "the file", "ADAPTRAG_INGEST_MAX_FILE_MB"):
+        raise problem
     documents = [d for d in loader(file, options) if d.text.strip()]
+    for document in documents:
+        check_text_size(document.text, limits, f"document {document.doc_id}'s text")
     if not documents:
         raise SkipFile("no text found")
     if options.id_prefix:
@@ -137,11 +217,33 @@ def load(file: SourceFile, options: LoaderOptions = LoaderOptions()) -> list[Doc
 # --- text decoding -------------------------------------------------------------------
 
 
-def read_text(path: Path) -> str:
-    """The file's text: UTF-8 when it is, else the encoding charset-normalizer detects."""
+# Bytes no text file holds in any encoding we read (C0 controls but tab, newlines, form
+# feed and escape; DEL): real text has none, random or compressed bytes ~11%.
+_CONTROL_BYTES = bytes([*range(0, 9), 11, *range(14, 27), *range(28, 32), 127])
+_TEXT_BYTES = bytes(sorted(set(range(256)) - set(_CONTROL_BYTES)))
+BINARY_SHARE = 0.01
+
+
+def binary_share(data: bytes) -> float:
+    """The share of `data` that is control bytes no text holds (cheap: one C pass)."""
+    return len(data.translate(None, _TEXT_BYTES)) / max(len(data), 1)
+
+
+def read_text(path: Path, limits: LoadLimits = LoadLimits()) -> str:
+    """The file's text: UTF-8 when it is, else the encoding charset-normalizer detects.
+
+    Binary content (over 1% control bytes in the whole file) and text over
+    `limits.max_text_mb` are skipped before anything decodes or parses them.
+    """
     data = path.read_bytes()
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SkipFile("binary content in a text file")
+    if problem := _over(len(data), limits.max_text_mb, "its text", TEXT_SETTING):
+        raise problem
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not utf16 and (share := binary_share(data)) > BINARY_SHARE:
+        raise SkipFile(
+            f"binary content: {share:.0%} of its bytes are control bytes no text holds; "
+            "exclude it (--exclude) or convert it to text"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -173,7 +275,7 @@ def _single(
 
 def load_text(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """Plain text; the title is the file name."""
-    return _single(file, read_text(file.path), None, "text")
+    return _single(file, read_text(file.path, options.limits), None, "text")
 
 
 _MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -181,7 +283,7 @@ _MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 def load_markdown(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """Markdown; the title is the first level-1 heading. Headings become chunk metadata."""
-    text = read_text(file.path)
+    text = read_text(file.path, options.limits)
     match = _MD_TITLE.search(text)
     return _single(file, text, match.group(1) if match else None, "markdown")
 
@@ -190,7 +292,7 @@ def load_html(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """HTML; scripts, styles and navigation dropped, headings kept as Markdown headings."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(read_text(file.path), "html.parser")
+    soup = BeautifulSoup(read_text(file.path, options.limits), "html.parser")
     for tag in soup(["script", "style", "noscript", "nav", "template"]):
         tag.decompose()
     title = soup.title.get_text(strip=True) if soup.title else None
@@ -212,13 +314,20 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
     # pypdf logs a warning for each flaw it repairs (a wrong xref offset...); they leaked to
     # stderr as noise between progress bars. A PDF it cannot read is still a LoadError.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    budget = _Budget(options.limits)
     try:
         reader = PdfReader(str(file.path))
         if reader.is_encrypted:
             raise LoadError("encrypted PDF; decrypt it first")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages, length = [], 0
+        for page in reader.pages:
+            budget.tick("pages")
+            pages.append(page.extract_text() or "")
+            length += len(pages[-1])
+            if problem := _over(length, options.limits.max_text_mb, "its text", TEXT_SETTING):
+                raise problem
         title = reader.metadata.get("/Title") if reader.metadata else None
-    except LoadError:
+    except (LoadError, SkipFile):
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"unreadable PDF: {exc}") from exc
@@ -233,13 +342,26 @@ def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    limits, budget = options.limits, _Budget(options.limits)
     try:
+        # The zip directory says what every part unzips to, before anything is unzipped
+        # (zipfile never inflates a part past its declared size: a lie fails its CRC).
+        with zipfile.ZipFile(file.path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+        setting = "ADAPTRAG_INGEST_MAX_EXPANDED_MB"
+        if problem := _over(expanded, limits.max_expanded_mb, "unzipped, it", setting):
+            raise problem
         document = docx.Document(str(file.path))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
         raise LoadError(f"unreadable DOCX: {exc}") from exc
     parts: list[str] = []
+    length = 0
     for paragraph in document.paragraphs:
+        budget.tick("paragraphs and table rows")
         text = paragraph.text.strip()
+        length += len(text)
+        if problem := _over(length, limits.max_text_mb, "its text", TEXT_SETTING):
+            raise problem
         style = paragraph.style.name if paragraph.style is not None else ""
         if text and style.startswith("Heading") and style[-1:].isdigit():
             parts.append(f"{'#' * int(style[-1])} {text}")
@@ -249,6 +371,7 @@ def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
             parts.append(text)
     for table in document.tables:
         for row in table.rows:
+            budget.tick("paragraphs and table rows")
             parts.append(" | ".join(cell.text.strip() for cell in row.cells))
     title = document.core_properties.title or None
     return _single(file, "\n\n".join(parts), title, "markdown", content_type="docx")
@@ -268,13 +391,17 @@ def _record_document(
         )
     doc_id = record.get(options.id_field, record.get("id"))
     title = record.get(options.title_field)
+    text = str(record[options.text_field] or "")
+    setting = "ADAPTRAG_INGEST_MAX_RECORD_MB"
+    if problem := _over(len(text), options.limits.max_record_mb, f"record {position}", setting):
+        raise problem
     used = {options.text_field, options.id_field, options.title_field, "id"}
     extra = {
         k: v for k, v in record.items() if k not in used and isinstance(v, str | int | float | bool)
     }
     return Document(
         doc_id=str(doc_id) if doc_id not in (None, "") else f"{file.rel}#{position}",
-        text=str(record[options.text_field] or ""),
+        text=text,
         title=str(title) if title else file.path.stem,
         source=str(file.path),
         metadata={"format": fmt, **extra},
@@ -283,10 +410,11 @@ def _record_document(
 
 def load_jsonl(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """One document per JSON line; blank lines ignored, a broken line fails the file."""
-    documents = []
-    for number, line in enumerate(read_text(file.path).splitlines(), start=1):
+    documents, budget = [], _Budget(options.limits)
+    for number, line in enumerate(read_text(file.path, options.limits).splitlines(), start=1):
         if not line.strip():
             continue
+        budget.tick("records")
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -298,26 +426,36 @@ def load_jsonl(file: SourceFile, options: LoaderOptions) -> list[Document]:
 def load_json(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """A JSON array of records, or one record object."""
     try:
-        data = json.loads(read_text(file.path))
+        data = json.loads(read_text(file.path, options.limits))
     except json.JSONDecodeError as exc:
         raise LoadError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     records = data if isinstance(data, list) else [data]
+    _Budget(options.limits).tick("records", len(records))
     return [_record_document(file, r, i, options, "json") for i, r in enumerate(records, start=1)]
 
 
 def load_csv(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """One document per row; the text column, or every column as "name: value" lines."""
     try:
-        rows = list(csv.DictReader(io.StringIO(read_text(file.path))))
+        text = read_text(file.path, options.limits)
+        rows = csv.DictReader(io.StringIO(text))
+        documents, budget = [], _Budget(options.limits)
+        for number, row in enumerate(rows, start=2):  # line 1 is the header
+            budget.tick("rows")
+            documents.append(_csv_document(file, row, number, options))
     except csv.Error as exc:
         raise LoadError(f"malformed CSV: {exc}") from exc
-    documents = []
-    for number, row in enumerate(rows, start=2):  # line 1 is the header
-        if options.text_field not in row:
-            text = "\n".join(f"{k}: {v}" for k, v in row.items() if k and v)
-            row = {**row, options.text_field: text}
-        documents.append(_record_document(file, row, number, options, "csv"))
     return documents
+
+
+def _csv_document(
+    file: SourceFile, row: dict[str, Any], number: int, options: LoaderOptions
+) -> Document:
+    """A CSV row's document: its text column, or every column as "name: value" lines."""
+    if options.text_field not in row:
+        text = "\n".join(f"{k}: {v}" for k, v in row.items() if k and v)
+        row = {**row, options.text_field: text}
+    return _record_document(file, row, number, options, "csv")
 
 
 Loader = Callable[[SourceFile, LoaderOptions], list[Document]]

@@ -131,6 +131,33 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(
         default=32, ge=0, le=4096, description="Tokens shared by consecutive chunks of a document."
     )
+    # What reading one file may cost at ingest; a file over a bound is skipped with the reason.
+    ingest_max_file_mb: float = Field(
+        default=100.0, gt=0, description="Largest file ingest reads (MB on disk)."
+    )
+    ingest_max_expanded_mb: float = Field(
+        default=100.0,
+        gt=0,
+        description="Most a DOCX may unzip to (MB, from its zip directory, before unzipping).",
+    )
+    ingest_max_text_mb: float = Field(
+        default=20.0,
+        gt=0,
+        description="Most text one file may hold, decoded or extracted (MB): the largest document.",
+    )
+    ingest_max_record_mb: float = Field(
+        default=5.0, gt=0, description="Most text one JSON, JSONL or CSV record may hold (MB)."
+    )
+    ingest_max_elements: int = Field(
+        default=200_000,
+        ge=1,
+        description="Most pages, paragraphs and table rows, or records, in one file.",
+    )
+    ingest_max_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Most time reading one file may take (s), checked between its elements.",
+    )
 
     chunk_context: Literal["none", "title"] = Field(
         default="title",

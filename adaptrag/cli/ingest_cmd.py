@@ -69,7 +69,7 @@ def ingest(
     as_json: bool = JsonOption,
 ) -> None:
     """Ingest documents into a collection (idempotent: unchanged files cost nothing)."""
-    from adaptrag.ingest import LoaderOptions, ingest_paths
+    from adaptrag.ingest import ingest_paths, loader_options_for
 
     settings = _settings(ctx, collection=collection, contextualize=contextualize)
     distributed = None
@@ -85,8 +85,12 @@ def ingest(
         dry_run=dry_run,
         include=include,
         exclude=exclude,
-        loader_options=LoaderOptions(
-            text_field=text_field, id_field=id_field, title_field=title_field, id_prefix=id_prefix
+        loader_options=loader_options_for(
+            settings,
+            text_field=text_field,
+            id_field=id_field,
+            title_field=title_field,
+            id_prefix=id_prefix,
         ),
         ray=distributed,
     )

@@ -114,7 +114,7 @@ class IngestJobQueue:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        from adaptrag.ingest import LoaderOptions, ingest_paths
+        from adaptrag.ingest import ingest_paths, loader_options_for
 
         def on_progress(stage: str, done: int, total: int | None) -> None:
             job.progress[stage] = {"done": done, "total": total}
@@ -131,7 +131,7 @@ class IngestJobQueue:
                 store=self.store,
                 show_progress=False,
                 on_progress=on_progress,
-                loader_options=LoaderOptions(id_prefix=job.id_prefix),
+                loader_options=loader_options_for(self.settings, id_prefix=job.id_prefix),
             )
             job.report = _hide_roots(report.to_dict(), job)
             job.status = "done"
