@@ -63,7 +63,7 @@ def serve(settings: Settings, *, host: str, port: int, insecure: bool = False) -
     check_binding(host, keyring, insecure)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
-    for name in ("adaptrag", "rag", "ingest", "adapters", "uvicorn.error"):
+    for name in ("adaptrag", "uvicorn.error"):  # adaptrag.*: every package of ours
         log = logging.getLogger(name)
         log.handlers[:] = [handler]
         log.setLevel(logging.INFO)
