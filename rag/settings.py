@@ -430,6 +430,23 @@ class Settings(BaseSettings):
         description="Server requests running longer get a 504, and their work stops: local "
         "generation at the next token, a Claude call at its timeout.",
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request's headers must arrive within this many seconds of the "
+        "connection opening (or of the previous response); a slower client is cut off.",
+    )
+    body_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A request's body must arrive within this many seconds of its headers "
+        "(a 50 MB upload needs ~1 MB/s); a slower client is cut off.",
+    )
+    keep_alive_timeout_s: int = Field(
+        default=5,
+        ge=1,
+        description="An idle keep-alive connection is closed after this many seconds.",
+    )
     max_waiting_generations: int = Field(
         default=8,
         ge=1,

@@ -14,6 +14,7 @@ from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.settings import Settings
 from adaptrag.server.app import create_app
 from adaptrag.server.auth import Keyring
+from adaptrag.server.protocol import uvicorn_config
 
 __all__ = ["create_app", "serve"]
 
@@ -69,4 +70,4 @@ def serve(settings: Settings, *, host: str, port: int, insecure: bool = False) -
         log.setLevel(logging.INFO)
         log.propagate = False
     app = create_app(settings, keys=keyring)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.Server(uvicorn_config(app, host=host, port=port, settings=settings)).run()

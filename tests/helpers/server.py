@@ -22,6 +22,7 @@ from adaptrag.rag.generators.local import LocalGenerator
 from adaptrag.rag.settings import Settings
 from adaptrag.server import create_app
 from adaptrag.server.auth import Keyring, parse_keys
+from adaptrag.server.protocol import uvicorn_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
 ADMIN = "admin-key-0123456789abcdef"
@@ -31,9 +32,11 @@ KEYS = f"{ADMIN}:*:ingest; {FINANCE}:finance {LEGAL_INGEST}:legal:ingest"
 
 
 @contextmanager
-def running(app: FastAPI) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free port of 127.0.0.1; yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None))
+def running(app: FastAPI, settings: Settings | None = None) -> Iterator[str]:
+    """Serve `app` as `adaptrag serve` does (our protocol and timeouts, from `settings`) on
+    a free port of 127.0.0.1; yield its base URL."""
+    config = uvicorn_config(app, host="127.0.0.1", port=0, settings=settings or Settings())
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -89,7 +92,7 @@ def serving(
     )
     app = create_app(settings, pipeline=pipeline, keys=Keyring(parse_keys(keys)))
     try:
-        with running(app) as url:
+        with running(app, settings) as url:
             yield Served(url, settings, pipeline, Path(str(settings.ingest_root)))
     finally:
         pipeline.close()
