@@ -7,6 +7,7 @@ report.added, report.updated, report.unchanged, report.deleted, report.failed
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +64,7 @@ def ingest_paths(
     store: VectorStore | None = None,
     show_progress: bool | None = None,
     on_progress: ProgressHook | None = None,
+    cancel: threading.Event | None = None,
     ray: RayOptions | None = None,
 ) -> IngestReport:
     """Ingest files and folders into `domain` of a collection; return what happened.
@@ -81,6 +83,8 @@ def ingest_paths(
             ingests often keeps one loaded embedder).
         show_progress: progress bars on stderr; None shows them on a terminal.
         on_progress: `on_progress(stage, done, total)` after each step (see `IngestJob`).
+        cancel: set it (from any thread) to stop the run: what is embedded is stored, then
+            `IngestCancelledError` is raised; a run again finishes the rest (see `IngestJob`).
         ray: parse and embed on Ray (`ingest.distributed`; needs `adaptrag[ray]`); the
             plan, the report and the stored points are the same as without.
 
@@ -110,6 +114,7 @@ def ingest_paths(
             batch_chunks=settings.embedding_batch_size * 4,
             show_progress=show_progress,
             on_progress=on_progress,
+            cancel=cancel,
             **extra,
         )
         return job.run(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from adaptrag.ingest.job import IngestJob, LoaderOptions, _Batch, _Run, _Work, load_file
 from adaptrag.ingest.loaders import SourceFile
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.errors import ConfigError, IngestCancelledError
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.tracing import span
 
@@ -155,6 +155,9 @@ class _RayRun(_Run):
                 self._advance(parse_bar, "parse", 1)
             if self._pending:
                 self._embed_and_store(ray, store_bar)
+        except (KeyboardInterrupt, IngestCancelledError):
+            self.job.cancel.set()
+            raise self._cancelled() from None
         finally:
             for bar in self._bars.values():
                 bar.close()

@@ -39,7 +39,7 @@ from adaptrag.ingest.sync import (
 )
 from adaptrag.rag.collection_info import embedder_for, wanted_spec
 from adaptrag.rag.embedder import Embedder
-from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.errors import ConfigError, IngestCancelledError
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
 from adaptrag.rag.tracing import set_attributes, span
@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 _DONE = object()
 _DELETE_BATCH = 512
+PROGRESS_LINE_S = 10.0  # how often a run without a terminal prints where it is
 
 
 @dataclass
@@ -126,6 +127,10 @@ class IngestJob:
         on_progress: called as `on_progress(stage, done, total)` after each step of a stage
             ("parse" in files with a total, "embed" and "store" in chunks without one), from
             the stage's thread; for servers and UIs that show a job's progress.
+        cancel: when set, the run stops: no new file is read and no new batch embedded, the
+            batches already embedded are stored, and `run` raises `IngestCancelledError`
+            (a file being read finishes or meets its `LoadLimits` first). Ctrl-C does the
+            same. Nothing is deleted by a cancelled run, `sync` included.
     """
 
     def __init__(
@@ -141,6 +146,7 @@ class IngestJob:
         batch_chunks: int = 256,
         show_progress: bool | None = None,
         on_progress: ProgressHook | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -151,7 +157,10 @@ class IngestJob:
         self.contextualizer = contextualizer
         self.batch_chunks = batch_chunks
         self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        # No terminal (a container's log, CI): a plain line now and then instead of bars.
+        self.progress_lines = show_progress is None and not self.show_progress
         self.on_progress = on_progress
+        self.cancel = cancel or threading.Event()
         self._chunker: Chunker | None = None
         self._spec: CollectionSpec | None = None
 
@@ -306,6 +315,7 @@ class _Run:
         self._stop = threading.Event()
         self._bars: dict[str, tqdm[Any]] = {}
         self._done: dict[str, int] = {}
+        self._started = self._last_line = time.monotonic()
 
     @property
     def seen(self) -> set[str]:
@@ -330,11 +340,46 @@ class _Run:
         return bar
 
     def _advance(self, bar: tqdm[Any], name: str, n: int) -> None:
-        """Move a stage on by n (its bar, and the progress hook)."""
+        """Move a stage on by n (its bar, the progress hook, a progress line when due); a
+        cancelled run stops here after a file is read or a batch embedded, never between a
+        batch's writes (the writer finishes what it was given)."""
+        if name != "store":
+            self._check_cancel()
         bar.update(n)
         self._done[name] += n
         if self.job.on_progress is not None:
             self.job.on_progress(name, self._done[name], bar.total)
+        if self.job.progress_lines and time.monotonic() - self._last_line >= PROGRESS_LINE_S:
+            self._progress_line()
+
+    def _check_cancel(self) -> None:
+        if self.job.cancel.is_set():
+            raise IngestCancelledError("cancelled")  # worded by `_cancelled` at the end
+
+    def _where(self) -> str:
+        """Where the stages are: files parsed, chunks embedded and stored, time so far."""
+        return (
+            f"{self._done['parse']}/{self._bars['parse'].total} files parsed, "
+            f"{self._done['embed']} chunks embedded, {self._done['store']} stored "
+            f"({time.monotonic() - self._started:.0f} s)"
+        )
+
+    def _progress_line(self, final: bool = False) -> None:
+        """One line on stderr: where each stage is (stages run in three threads)."""
+        with self._lock:
+            self._last_line = time.monotonic()
+            print(
+                f"{'ingested' if final else 'ingesting'}: {self._where()}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _cancelled(self) -> IngestCancelledError:
+        return IngestCancelledError(
+            f"ingest cancelled after {self._where()}; what was stored stays searchable and "
+            "nothing was deleted: run the same ingest again to finish (stored documents are "
+            "not embedded again)"
+        )
 
     def execute(self, files: list[SourceFile], *, dry_run: bool, options: LoaderOptions) -> None:
         parse_bar = self._bar("parse", "file", len(files))
@@ -352,6 +397,8 @@ class _Run:
         writer.start()
         try:
             self._embed(embed_bar)
+        except (KeyboardInterrupt, IngestCancelledError):
+            self.job.cancel.set()  # the parser stops at its next file; the writer drains
         except BaseException:
             self._stop.set()
             raise
@@ -363,8 +410,12 @@ class _Run:
             for bar in self._bars.values():
                 bar.close()
         for stage in (parser, writer):
-            if stage.error is not None:
+            if stage.error is not None and not isinstance(stage.error, IngestCancelledError):
                 raise stage.error
+        if self.job.cancel.is_set():
+            raise self._cancelled()
+        if self.job.progress_lines:
+            self._progress_line(final=True)
 
     def _put(self, target: queue.Queue[Any], item: Any) -> None:
         """Put, giving up when another stage has failed (so no thread blocks forever)."""
@@ -483,6 +534,7 @@ class _Run:
         pending: list[_Work] = []
         pending_chunks = 0
         while not self._stop.is_set():
+            self._check_cancel()
             try:
                 item = self._to_embed.get(timeout=0.1)
             except queue.Empty:

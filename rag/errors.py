@@ -31,8 +31,17 @@ class StoreBusyError(StoreError):
     """An embedded data dir is held by another process (Qdrant Edge allows one opener)."""
 
 
+class DiskFullError(StoreError):
+    """Too little free disk space for the store to write (or, for Qdrant Edge, to open)."""
+
+
 class CollectionNotFoundError(StoreError, LookupError):
     """The named collection does not exist."""
+
+
+class IngestCancelledError(AdaptragError):
+    """An ingest run was stopped (Ctrl-C, SIGTERM, a cancelled HTTP job) before it ended;
+    what it stored stays stored, and the same run again finishes the rest."""
 
 
 class ModelLoadError(AdaptragError, RuntimeError):

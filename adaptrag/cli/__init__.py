@@ -2,7 +2,9 @@
 
 Every command takes `--json` for one machine-readable object on stdout. Errors are one
 line on stderr; exit codes: 0 ok, 1 some input file failed (the rest was stored),
-2 bad usage or configuration, 3 the store, a model or adaptrag itself failed at run time.
+2 bad usage or configuration, 3 the store, a model or adaptrag itself failed at run time,
+4 no disk space left for the store (the data stored so far is intact), 130 interrupted
+(Ctrl-C or SIGTERM; an ingest stores what it embedded and says where it stopped).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every command takes `--json` for one machine-readable object on stdout. Errors are one
 line on stderr; exit codes: 0 ok, 1 some input file failed (the rest was stored),
-2 bad usage or configuration, 3 the store or a model failed at run time.
+2 bad usage or configuration, 3 the store or a model failed at run time, 4 no disk space
+left for the store, 130 interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from adaptrag.rag.errors import (
     BackendError,
     CollectionNotFoundError,
     ConfigError,
+    DiskFullError,
+    IngestCancelledError,
     StoreError,
     UpstreamAuthError,
 )
@@ -35,12 +38,18 @@ from adaptrag.version import __version__
 EXIT_FILE_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RUNTIME = 3
+EXIT_DISK_FULL = 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 def exit_code(error: AdaptragError) -> int:
     """The exit status for one of our errors (the CLI's single mapping)."""
     if isinstance(error, CollectionNotFoundError | ConfigError | UpstreamAuthError):
         return EXIT_USAGE  # the user's own setting (a key) is what to fix
+    if isinstance(error, DiskFullError):
+        return EXIT_DISK_FULL
+    if isinstance(error, IngestCancelledError):
+        return EXIT_INTERRUPTED
     if isinstance(error, StoreError | BackendError):
         return EXIT_RUNTIME
     return EXIT_USAGE
@@ -70,6 +79,9 @@ class _Group(TyperGroup):
         except AdaptragError as error:
             typer.echo(f"error: {cli_terms(str(error))}", err=True)
             raise typer.Exit(exit_code(error)) from None
+        except KeyboardInterrupt:  # Ctrl-C outside a run that words it itself
+            typer.echo("error: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as error:  # a fault of ours: one line, the traceback kept aside
             if _is_cli_control_flow(error):
                 if hasattr(error, "format_message"):  # a usage error: one line like ours

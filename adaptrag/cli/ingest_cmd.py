@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
+from types import FrameType
 
 import typer
 
@@ -77,6 +80,7 @@ def ingest(
         from adaptrag.ingest.distributed import RayOptions
 
         distributed = RayOptions(address=ray_address, actors=ray_actors)
+    _stop_on_sigterm()
     report = ingest_paths(
         paths,
         domain,
@@ -119,3 +123,14 @@ def ingest(
     _emit(data, as_json, "\n".join(lines))
     if not report.ok:
         raise typer.Exit(EXIT_FILE_FAILED)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (`docker stop`, a scheduler) stops a run as Ctrl-C does: what is embedded is
+    stored, one line says where it stopped, exit 130."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)

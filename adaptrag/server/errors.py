@@ -19,6 +19,7 @@ from adaptrag.rag.errors import (
     BackendError,
     CollectionNotFoundError,
     ConfigError,
+    DiskFullError,
     ModelBusyError,
     ModelLoadError,
     StoreError,
@@ -57,6 +58,8 @@ def status_of(error: AdaptragError) -> tuple[int, str]:
         return 404, "not_found"
     if isinstance(error, ConfigError):
         return 400, "bad_request"
+    if isinstance(error, DiskFullError):
+        return 507, "disk_full"
     if isinstance(error, StoreError):
         return 503, "store_unavailable"
     if isinstance(error, BackendError):

@@ -5,7 +5,8 @@ the body is read (an unauthenticated caller cannot make the server read or parse
 and it holds every body to a limit while it is received: a declared `Content-Length` over
 the limit is a 413 at once; a chunked body is counted as it streams and stopped with a 413
 as soon as it passes the limit (`BodyTooLarge`, an HTTP exception the app's handlers turn
-into the usual error body). JSON bodies have one limit, multipart uploads another.
+into the usual error body). JSON bodies have one limit, multipart uploads another. An
+address that sends too many wrong keys gets 429s for a growing while (`WrongKeyThrottle`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adaptrag.server.auth import Keyring
 from adaptrag.server.errors import error_response
+from adaptrag.server.throttle import WrongKeyThrottle
 
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -34,12 +36,19 @@ class Guard:
     """Key check and body limits in front of the app (see the module docstring)."""
 
     def __init__(
-        self, app: ASGIApp, *, keyring: Keyring, max_body_bytes: int, max_upload_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        keyring: Keyring,
+        max_body_bytes: int,
+        max_upload_bytes: int,
+        throttle: WrongKeyThrottle | None = None,
     ) -> None:
         self.app = app
         self.keyring = keyring
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.throttle = throttle or WrongKeyThrottle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate, then pass the request on with its body measured as it arrives."""
@@ -48,12 +57,21 @@ class Guard:
             return
         headers = Headers(scope=scope)
         if self.keyring.enabled and scope["path"] not in PUBLIC_PATHS:
+            client = (scope.get("client") or ("unknown", 0))[0]
+            if wait_s := self.throttle.retry_after_s(client):
+                message = f"too many wrong API keys from this address; retry in {wait_s} s"
+                response = error_response(429, message, "too_many_wrong_keys")
+                response.headers["Retry-After"] = str(wait_s)
+                await response(scope, receive, send)
+                return
             scheme, _, token = headers.get("authorization", "").partition(" ")
             access = self.keyring.lookup(token.strip()) if scheme.lower() == "bearer" else None
             if access is None:
+                self.throttle.failed(client)
                 message = "missing or unknown API key; send `Authorization: Bearer KEY`"
                 await error_response(401, message, "unauthorized")(scope, receive, send)
                 return
+            self.throttle.succeeded(client)
             scope.setdefault("state", {})["access"] = access
         limit, setting = self._limit(scope["path"], headers)
         too_large = f"the request body is larger than {_size(limit)} ({setting})"

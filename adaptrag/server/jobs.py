@@ -5,6 +5,8 @@ configured ingest root) into one domain with the server's own embedder and store
 embedded store is never opened by a second process. Uploaded files are deleted when their
 job ends, and whatever a killed server left there is deleted when the next one starts.
 A job's report and error show paths relative to its root, never the server's own layout.
+A job can be cancelled: a queued one never runs; a running one stops as `ingest_paths`
+does when its `cancel` event is set (what it embedded is stored, nothing is deleted).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptrag.rag.embedder import Embedder
-from adaptrag.rag.errors import AdaptragError
+from adaptrag.rag.errors import AdaptragError, IngestCancelledError
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import VectorStore
 
@@ -41,12 +43,13 @@ class Job:
     cleanup: Path | None = None
     shown_root: Path | None = None  # paths in the report are shown relative to it
     id_prefix: str = ""
-    status: str = "queued"  # queued, running, done, failed
+    status: str = "queued"  # queued, running, cancelling, done, failed, cancelled
     progress: dict[str, dict[str, int | None]] = field(default_factory=dict)
     report: dict[str, Any] | None = None
     error: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The job as the API returns it."""
@@ -104,6 +107,19 @@ class IngestJobQueue:
         with self._lock:
             return self._jobs.get(job_id)
 
+    def cancel(self, job: Job) -> None:
+        """Cancel `job`: a queued one is marked cancelled now and skipped; a running one is
+        `cancelling` until its stage threads stop (after the file being read), then
+        `cancelled`. A finished job is left as it is."""
+        with self._lock:
+            if job.finished_at is not None:
+                return
+            job.cancel.set()
+            if job.status == "queued":
+                self._finish(job, "cancelled", "cancelled before it started; nothing was read")
+            else:
+                job.status = "cancelling"
+
     def close(self, timeout_s: float = 30.0) -> None:
         """Stop taking jobs; wait for the running one."""
         self._queue.put(None)
@@ -111,7 +127,18 @@ class IngestJobQueue:
 
     def _work(self) -> None:
         while (job := self._queue.get()) is not None:
+            with self._lock:
+                if job.cancel.is_set():
+                    continue  # cancelled while it waited
+                job.status = "running"
             self._run(job)
+
+    def _finish(self, job: Job, status: str, error: str | None = None) -> None:
+        job.status, job.error = status, error
+        job.finished_at = datetime.now(UTC).isoformat()
+        if job.cleanup is not None:
+            shutil.rmtree(job.cleanup, ignore_errors=True)
+        logger.info("ingest job %s %s", job.id, job.status)
 
     def _run(self, job: Job) -> None:
         from adaptrag.ingest import ingest_paths, loader_options_for
@@ -119,7 +146,7 @@ class IngestJobQueue:
         def on_progress(stage: str, done: int, total: int | None) -> None:
             job.progress[stage] = {"done": done, "total": total}
 
-        job.status = "running"
+        status, error = "failed", None
         try:
             report = ingest_paths(
                 job.paths,
@@ -131,21 +158,21 @@ class IngestJobQueue:
                 store=self.store,
                 show_progress=False,
                 on_progress=on_progress,
+                cancel=job.cancel,
                 loader_options=loader_options_for(self.settings, id_prefix=job.id_prefix),
             )
             job.report = _hide_roots(report.to_dict(), job)
-            job.status = "done"
-        except AdaptragError as error:
-            job.error, job.status = _hide_roots(str(error), job), "failed"
+            status = "done"
+        except IngestCancelledError as cancelled:
+            status, error = "cancelled", _hide_roots(str(cancelled), job)
+        except AdaptragError as failure:
+            error = _hide_roots(str(failure), job)
         except Exception:  # a job must never kill the worker thread
             logger.exception("ingest job %s failed", job.id)
-            job.error = f"internal error in ingest job {job.id}; see the server log"
-            job.status = "failed"
+            error = f"internal error in ingest job {job.id}; see the server log"
         finally:
-            job.finished_at = datetime.now(UTC).isoformat()
-            if job.cleanup is not None:
-                shutil.rmtree(job.cleanup, ignore_errors=True)
-            logger.info("ingest job %s %s", job.id, job.status)
+            with self._lock:
+                self._finish(job, status, error)
 
 
 def _hide_roots(value: Any, job: Job) -> Any:

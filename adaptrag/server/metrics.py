@@ -32,7 +32,8 @@ class Metrics:
         )
         self.answers = Counter(
             "adaptrag_answers_total",
-            "Answers by backend and adapter.",
+            "Answers by backend and adapter kind (none, base or domain: /metrics is public, so "
+            "no adapter name, nor so any domain's, appears in it).",
             ["backend", "adapter"],
             registry=self.registry,
         )
@@ -45,7 +46,9 @@ class Metrics:
 
     def answered(self, answer: Answer) -> None:
         """Count one answer and its tokens."""
-        self.answers.labels(answer.backend, answer.adapter or "none").inc()
+        adapter = answer.adapter
+        kind = "none" if not adapter else "base" if adapter == "base" else "domain"
+        self.answers.labels(answer.backend, kind).inc()
         self.tokens.labels(answer.backend, "input").inc(answer.usage.input_tokens)
         self.tokens.labels(answer.backend, "output").inc(answer.usage.output_tokens)
 

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from adaptrag.rag.query import Filters, Query
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types as declared ("3" and true are not numbers); no unknown keys.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(text: str) -> str:
+    if match := _CONTROL.search(text):
+        raise ValueError(
+            f"holds the control character {match.group()!r}; send plain text (tabs and "
+            "newlines are fine)"
+        )
+    return text
+
+
+Text = Annotated[str, AfterValidator(_no_control_characters)]
 
 
 class RetrieveRequest(_Body):
     """What to search for, and where."""
 
-    question: str = Field(min_length=1, description="The question (or search text).")
+    question: Text = Field(min_length=1, description="The question (or search text).")
     domain: str | None = Field(None, description="Only this domain's chunks.")
     top_k: int | None = Field(None, ge=1, description="Chunks to return.")
     filters: Filters | None = Field(None, description="Payload key = value (or any of a list).")

@@ -9,10 +9,12 @@ for the same collection shares one open shard.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,10 @@ from adaptrag.rag.stores.base import (
     source_from_payload,
     translate_where,
 )
+from adaptrag.rag.stores.space import OPEN_NEED_BYTES, free_bytes, require_free, write_need_bytes
 from adaptrag.rag.types import Source, SparseVector
+
+logger = logging.getLogger(__name__)
 
 SPEC_FILE = "collection.json"
 PID_FILE = "owner.pid"
@@ -85,8 +90,18 @@ class _OpenShards:
 _shards = _OpenShards()
 
 
+def _damaged(collection_dir: Path, what: str, exc: BaseException) -> str:
+    """The one message of a collection whose files are damaged: what, and the way out."""
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (
+        f"{what} ({detail}); restore {collection_dir} from a backup, or drop the collection "
+        f"(adaptrag collections drop {collection_dir.name}) and ingest again"
+    )
+
+
 def _open_shard(path: Path, config: qe.EdgeConfig | None) -> qe.EdgeShard:
     has_segments = path.is_dir() and any(path.iterdir())
+    require_free(path.parent, OPEN_NEED_BYTES, "for Qdrant Edge to open the collection")
     try:
         if has_segments:
             shard = qe.EdgeShard.load(str(path))
@@ -99,7 +114,9 @@ def _open_shard(path: Path, config: qe.EdgeConfig | None) -> qe.EdgeShard:
     except Exception as exc:
         if "WouldBlock" in str(exc):
             raise StoreBusyError(_busy_message(path.parent)) from exc
-        raise StoreError(f"cannot open Qdrant Edge shard at {path}: {exc}") from exc
+        raise StoreError(
+            _damaged(path.parent, f"cannot open the Qdrant Edge shard at {path}", exc)
+        ) from exc
     (path.parent / PID_FILE).write_text(str(os.getpid()))
     return shard
 
@@ -165,11 +182,10 @@ class EdgeStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise StoreError(
-                f"the collection record {self.path / SPEC_FILE} is unreadable ({message}); "
-                f"restore it from a backup, or drop the collection (adaptrag collections drop "
-                f"{self.name}) and ingest again"
+                _damaged(
+                    self.path, f"the collection record {self.path / SPEC_FILE} is unreadable", exc
+                )
             ) from exc
 
     def create(self, spec: CollectionSpec) -> None:
@@ -183,6 +199,20 @@ class EdgeStore:
         tmp = self.path / f"{SPEC_FILE}.tmp"
         tmp.write_text(json.dumps(spec.to_dict(), indent=2))
         tmp.replace(self.path / SPEC_FILE)
+
+    @contextmanager
+    def _reading_files(self) -> Iterator[None]:
+        """Edge's storage faults (a truncated or unreadable file: a plain `Exception` from
+        its runtime, or an OSError) as one StoreError naming the files and the way out;
+        argument errors (ValueError, TypeError) stay what they are."""
+        try:
+            yield
+        except (StoreError, ValueError, TypeError):
+            raise
+        except Exception as exc:
+            raise StoreError(
+                _damaged(self.path, f"the collection {self.name!r} is damaged or unreadable", exc)
+            ) from exc
 
     def _open(self, config: qe.EdgeConfig | None = None) -> qe.EdgeShard:
         with self._lock:
@@ -203,27 +233,32 @@ class EdgeStore:
             for c in chunks
         ]
         if points:
-            self._open().update(qe.UpdateOperation.upsert_points(points))
+            require_free(self.path, write_need_bytes(chunks), f"to store {len(points)} chunks")
+            with self._reading_files():
+                self._open().update(qe.UpdateOperation.upsert_points(points))
 
     def delete(self, where: Where) -> None:
         """Delete every point matching `where` (an empty filter is refused)."""
         condition = _filter(where)
         if condition is None:
             raise StoreError("refusing to delete with an empty filter; use drop() instead")
-        self._open().update(qe.UpdateOperation.delete_points_by_filter(condition))
+        require_free(self.path, OPEN_NEED_BYTES, "to delete points (the log records it)")
+        with self._reading_files():
+            self._open().update(qe.UpdateOperation.delete_points_by_filter(condition))
 
     def scroll(self, where: Where | None, fields: Sequence[str] | None) -> Iterator[dict[str, Any]]:
         """Payloads (only `fields`; None: all) of every matching point."""
         shard, offset = self._open(), None
         while True:
-            records, offset = shard.scroll(
-                qe.ScrollRequest(
-                    offset=offset,
-                    limit=SCROLL_PAGE,
-                    filter=_filter(where),
-                    with_payload=True if fields is None else list(fields),
+            with self._reading_files():
+                records, offset = shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset,
+                        limit=SCROLL_PAGE,
+                        filter=_filter(where),
+                        with_payload=True if fields is None else list(fields),
+                    )
                 )
-            )
             for record in records:
                 yield dict(record.payload or {})
             if offset is None:
@@ -231,13 +266,15 @@ class EdgeStore:
 
     def count(self, where: Where | None = None) -> int:
         """Exact number of matching points."""
-        return int(self._open().count(qe.CountRequest(exact=True, filter=_filter(where))))
+        with self._reading_files():
+            return int(self._open().count(qe.CountRequest(exact=True, filter=_filter(where))))
 
     def facet(self, key: str, where: Where | None = None) -> dict[str, int]:
         """Number of points per value of an indexed payload key."""
-        response = self._open().facet(
-            qe.FacetRequest(key=key, limit=1_000_000, exact=True, filter=_filter(where))
-        )
+        with self._reading_files():
+            response = self._open().facet(
+                qe.FacetRequest(key=key, limit=1_000_000, exact=True, filter=_filter(where))
+            )
         return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def search(self, request: SearchRequest) -> list[Source]:
@@ -288,12 +325,15 @@ class EdgeStore:
                 filter=condition,
                 with_payload=True,
             )
-        points = self._open().query(query)
+        with self._reading_files():
+            points = self._open().query(query)
         return [source_from_payload(str(p.id), p.score, p.payload or {}) for p in points]
 
     def optimize(self) -> None:
         """Merge segments and build the HNSW index after a bulk write."""
-        self._open().optimize()
+        require_free(self.path, OPEN_NEED_BYTES, "to merge the collection's segments")
+        with self._reading_files():
+            self._open().optimize()
 
     def serving(self) -> str | None:
         """The collection that serves this name (`serving.json`), None: this one."""
@@ -332,6 +372,13 @@ class EdgeStore:
         """Release this store's hold on the shard; the last holder closes it."""
         with self._lock:
             if self._shard is not None:
-                self._shard.flush()
-                self._shard = None
-                _shards.release(self._shard_path)
+                shard, self._shard = self._shard, None
+                try:
+                    shard.flush()
+                except Exception as exc:
+                    if free_bytes(self.path) >= OPEN_NEED_BYTES:
+                        raise StoreError(f"cannot flush {self._shard_path}: {exc}") from exc
+                    # A full disk: what was written is in the write-ahead log already.
+                    logger.warning("could not flush %s: the disk is full", self._shard_path)
+                finally:
+                    _shards.release(self._shard_path)

@@ -234,6 +234,32 @@ class TestEdgeStore(StoreContract):
         other.close()
         assert store.count() == len(TEXTS)  # still open for the first holder
 
+    @pytest.mark.parametrize(
+        ("damaged", "when"),
+        [
+            ("vector_storage-dense/vectors/chunk_0.mmap", "search"),  # read at search time
+            ("vector_storage-sparse/store/page_0.dat", "open"),  # read when the shard loads
+        ],
+    )
+    def test_a_truncated_file_is_a_damage_message_with_the_way_out(
+        self, store: EdgeStore, tmp_path: Path, damaged: str, when: str
+    ) -> None:
+        store.create(SPEC)
+        store.upsert(_chunks())
+        store.close()
+        (victim,) = (store.path / "shard" / "segments").glob(f"*/{damaged}")
+        with victim.open("r+b") as handle:
+            handle.truncate(10)
+        again = EdgeStore(tmp_path, "contract")
+        with pytest.raises(StoreError) as caught:
+            again.search(SearchRequest(dense=_vector(0), sparse=SPARSE.encode_query("notice")))
+        message = str(caught.value)
+        assert ("cannot open the Qdrant Edge shard" if when == "open" else "is damaged") in message
+        assert f"restore {store.path} from a backup" in message
+        assert "adaptrag collections drop contract" in message
+        assert "\n" not in message
+        again.close()
+
     def test_a_second_process_gets_a_clear_busy_error_with_the_owner_pid(
         self, store: EdgeStore, tmp_path: Path
     ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -24,7 +25,10 @@ def sse_events(response: httpx.Response) -> list[tuple[str, dict]]:
 def test_health_readiness_docs_and_metrics(served: Served) -> None:
     with served.client(key=None) as anonymous:
         assert anonymous.get("/healthz").json() == {"status": "ok"}
-        ready = anonymous.get("/readyz")
+        deadline = time.monotonic() + 120  # warm-up loads the models: longer on a busy machine
+        while (ready := anonymous.get("/readyz")).status_code == 503:
+            assert ready.json()["error"] == "loading models" and time.monotonic() < deadline
+            time.sleep(0.2)
         assert ready.status_code == 200 and ready.json()["status"] == "ready"
         paths = anonymous.get("/openapi.json").json()["paths"]
         assert {"/v1/ask", "/v1/ask/stream", "/v1/retrieve", "/v1/ingest"} <= set(paths)

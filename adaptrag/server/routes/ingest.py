@@ -71,10 +71,30 @@ async def ingest(request: Request, caller: Caller, server: ServerDep) -> dict[st
 @router.get("/v1/ingest/{job_id}", summary="An ingest job's status, progress and report")
 async def ingest_status(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """An ingest job's status, progress and report (only to the key that started it)."""
+    return _own_job(job_id, caller, server).to_dict()
+
+
+@router.delete(
+    "/v1/ingest/{job_id}",
+    status_code=202,
+    summary="Cancel an ingest job (queued: never runs; running: stops after its current file)",
+)
+async def cancel_ingest(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    """Cancel an ingest job of this key: 202 with the job, `cancelled` or `cancelling`
+    (poll it until `cancelled`); 409 when it has already ended."""
+    job = _own_job(job_id, caller, server)
+    if job.finished_at is not None:
+        raise ApiError(409, f"ingest job {job_id!r} already ended ({job.status})", "conflict")
+    server.jobs.cancel(job)
+    return job.to_dict()
+
+
+def _own_job(job_id: str, caller: Access, server: Server) -> Job:
+    """The job `job_id` if the caller's key started it (else a 404, as for no job)."""
     job = server.jobs.get(job_id)
     if job is None or (server.keyring.enabled and job.owner != caller.name):
         raise ApiError(404, f"no ingest job {job_id!r}", "not_found")
-    return job.to_dict()
+    return job
 
 
 async def _paths_job(request: Request, caller: Access, server: Server) -> Job:
