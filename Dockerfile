@@ -32,6 +32,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ADAPTRAG_MODEL_CACHE_DIR=/opt/adaptrag/models
 
 WORKDIR /opt/adaptrag
+# What the image runs, declared while the image is still small (each step copies it).
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+ENTRYPOINT ["adaptrag"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
 
 # torch first, from the index that matches the image (CPU by default), so the project's
 # dependencies do not pull PyPI's multi-GB CUDA build; its layer outlives code changes.
@@ -54,12 +60,6 @@ RUN if [ -n "$WHEELS" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS"; fi
  && useradd --system --uid 10001 --create-home adaptrag \
  && mkdir -p /var/lib/adaptrag \
  && chown -R adaptrag /var/lib/adaptrag /opt/adaptrag/models
+# Last, as each step on the full image copies it whole on some storage drivers (vfs).
 USER adaptrag
 VOLUME ["/var/lib/adaptrag"]
-EXPOSE 8000
-
-HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-
-ENTRYPOINT ["adaptrag"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

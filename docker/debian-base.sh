@@ -21,6 +21,9 @@ debootstrap --variant=minbase \
     --include=python3,python3-venv,python-is-python3,ca-certificates \
     bookworm "$root" "$mirror" >/dev/null
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+chmod 755 "$root"  # mktemp made it 0700: it becomes the image's /, which every user walks
 tar -C "$root" -c . | docker import \
-    --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' - "$tag" >/dev/null
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["python3"]' - "$tag" >/dev/null
 echo "$tag built"

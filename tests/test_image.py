@@ -34,7 +34,7 @@ from adaptrag.rag.generators.packaged import REQUIREMENT
 pytestmark = pytest.mark.slow
 
 BASE = "adaptrag-base:bookworm"
-KEY = "image-test-key"
+KEY = "image-test-key-0123456789"  # keys are at least 16 characters
 
 
 def docker(*args: str, timeout_s: float = 900) -> str:
@@ -62,9 +62,10 @@ def image(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     needed = [TORCH, f"{wheel}[server]", "setuptools>=77", "wheel"]
     download_wheels(wheels, *needed, python_version=version)
     download_wheels(wheels, REQUIREMENT, python_version=version, no_deps=True)
-    tag = f"adaptrag:test-{uuid.uuid4().hex[:8]}"
+    tag = "adaptrag:test"  # kept after the run, to look into; the next build replaces it
     started = time.monotonic()
-    with served_folder(wheels) as url:
+    # One URL from run to run: a build argument is part of Docker's layer cache key.
+    with served_folder(wheels, port=18808) as url:
         docker(
             "build",
             "--network",
@@ -81,7 +82,7 @@ def image(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     size_mb = int(docker("image", "inspect", "-f", "{{.Size}}", tag)) / 1e6
     print(f"image {tag}: built in {time.monotonic() - started:.0f} s, {size_mb:.0f} MB")
     yield tag
-    subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True)
+    subprocess.run(["docker", "image", "prune", "-f"], capture_output=True)  # replaced ones
 
 
 @pytest.fixture
@@ -186,6 +187,11 @@ def _wait_for(url: str, container: str, timeout_s: float = 180) -> None:
         except httpx.TransportError:
             pass
         state = docker("inspect", "-f", "{{.State.Running}}", container).strip()
-        assert state == "true", docker("logs", container)
+        assert state == "true", _logs(container)
         time.sleep(1)
-    pytest.fail(f"{url} did not answer within {timeout_s} s:\n{docker('logs', container)}")
+    pytest.fail(f"{url} did not answer within {timeout_s} s:\n{_logs(container)}")
+
+
+def _logs(container: str) -> str:
+    done = subprocess.run(["docker", "logs", container], capture_output=True, text=True)
+    return done.stdout + done.stderr

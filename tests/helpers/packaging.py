@@ -60,10 +60,14 @@ def download_wheels(
 
 
 @contextmanager
-def served_folder(folder: Path) -> Iterator[str]:
-    """`folder` over HTTP on 127.0.0.1 (a pip find-links page); its URL."""
+def served_folder(folder: Path, port: int = 0) -> Iterator[str]:
+    """`folder` over HTTP on 127.0.0.1 (a pip find-links page); its URL. `port` (when free)
+    keeps the URL the same from run to run."""
     handler = partial(_QuietHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:  # taken: any port will do
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
