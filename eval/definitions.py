@@ -39,6 +39,11 @@ DEFINITIONS: dict[str, str] = {
         "share of the answer's sentences (citations removed) with at least 50% of their "
         "tokens found in one retrieved source; refusals are left out"
     ),
+    "values_supported": (
+        "1 if every value the answer states (numbers, amounts, percentages, dates, "
+        "durations, quoted spans) is held by a source given to the model, 0 if one is not "
+        "(the answer's grounding verdict); answers stating no value are left out"
+    ),
     "citation_precision": (
         "share of `[n]` markers whose source n holds at least 50% of the citing "
         "sentence's tokens (a marker pointing nowhere counts as wrong); answers without "

@@ -16,7 +16,7 @@ from typing import Any
 from adaptrag.eval.definitions import DEFINITIONS, LOWER_IS_BETTER
 from adaptrag.eval.judge import coverage_line
 
-ROW_METRICS = ("f1", "exact_match", "value_correct", "grounded", "hit_at_k")
+ROW_METRICS = ("f1", "exact_match", "value_correct", "values_supported", "grounded", "hit_at_k")
 _CODE = re.compile(r"`([^`]+)`")
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1400px; }

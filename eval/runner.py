@@ -27,6 +27,7 @@ from adaptrag.eval.config import EvalConfig
 from adaptrag.eval.judge import Judge, Verdict, judge_prompt
 from adaptrag.eval.report import write_report
 from adaptrag.rag.errors import AdaptragError, BackendError, ConfigError
+from adaptrag.rag.grounding import check_values
 from adaptrag.rag.loading import Stopwatch, load_clock
 from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.qa import file_hash, read_qa
@@ -85,8 +86,16 @@ def row_metrics(
         "rouge_l": metrics.rouge_l(answer.text, row.answers),
         "refusal": float(metrics.is_refusal(answer.text)),
         "grounded": metrics.grounded_share(answer.text, answer.sources),
+        "values_supported": _values_supported(answer),
         "citation_precision": metrics.citation_precision(answer.text, answer.sources),
     }
+
+
+def _values_supported(answer: Answer) -> float | None:
+    """1.0 when every value of the answer is in its sources, 0.0 when one is not, None when
+    it states none (an answer built without a verdict gets one here)."""
+    verdict = answer.grounding or check_values(answer.text, answer.sources)
+    return None if verdict.supported is None else float(verdict.supported)
 
 
 def _row_fields(row: QARow) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from adaptrag.rag.citations import extract_citations
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators import Generation, Generator, make_generator
+from adaptrag.rag.grounding import grounded
 from adaptrag.rag.loading import Stopwatch, clocked, load_clock
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from adaptrag.rag.query import Query, QueryOptions
@@ -405,7 +406,7 @@ class Pipeline:
         generation = generation or Generation(NO_ANSWER, prepared.generator.model)
         sources = list(prepared.prompt.sources)
         retrieval = prepared.retrieval
-        return Answer(
+        answer = Answer(
             text=generation.text,
             sources=sources,
             citations=extract_citations(generation.text, sources),
@@ -424,6 +425,7 @@ class Pipeline:
             },
             dropped=prepared.dropped,
         )
+        return grounded(answer, prepared.query.question, self.settings.grounding_action)
 
 
 def _generate_attributes(group: Sequence[_Prepared]) -> dict[str, Any]:

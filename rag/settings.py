@@ -282,6 +282,13 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(
         default=200, ge=1, le=8192, description="Most tokens an answer may have (both backends)."
     )
+    grounding_action: Literal["flag", "quote", "refuse"] = Field(
+        default="flag",
+        description="What happens to an answer stating a value (number, amount, percentage, "
+        "date, duration, quoted span) that no source given to the model holds: flag (keep it, "
+        "its grounding verdict lists the value), quote (replace it by the source sentence that "
+        'best answers the question), refuse (replace it by "I don\'t know.").',
+    )
     repetition_penalty: float = Field(
         default=1.0,
         ge=1.0,

@@ -84,10 +84,59 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class CheckedValue:
+    """One value an answer states (a number, amount, percentage, date, duration or quoted
+    span), and the sources that hold it: numbered 1.. as the prompt's sources."""
+
+    text: str
+    kind: str  # number, amount, percent, duration, date, quote
+    sources: list[int] = field(default_factory=list)
+    cited: bool = False  # held by a source the answer cites
+
+    @property
+    def supported(self) -> bool:
+        """Whether some source given to the model holds the value."""
+        return bool(self.sources)
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """The verdict on an answer's values (`adaptrag.rag.grounding`): each one looked up in
+    the sources, and what was done about those no source holds (`grounding_action`):
+    `kept` (flagged only), `quoted` (replaced by the best supporting quote) or `refused`
+    (replaced by "I don't know."); `model_text` keeps the model's own words when replaced."""
+
+    values: list[CheckedValue] = field(default_factory=list)
+    action: str = "kept"
+    model_text: str | None = None
+
+    @property
+    def unsupported(self) -> list[CheckedValue]:
+        """The values no source holds."""
+        return [v for v in self.values if not v.supported]
+
+    @property
+    def supported(self) -> bool | None:
+        """True when every value is held by a source; None when the answer states none."""
+        return not self.unsupported if self.values else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form, with `supported` and the `unsupported` texts."""
+        return {
+            "supported": self.supported,
+            "values": [{**asdict(v), "supported": v.supported} for v in self.values],
+            "unsupported": [v.text for v in self.unsupported],
+            "action": self.action,
+            "model_text": self.model_text,
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer with everything needed to trust it: sources, citations, route, cost, timing.
 
-    `sources` are the chunks the generator was given, numbered [1].. in order; `dropped` are
+    `sources` are the chunks the generator was given, numbered [1].. in order; `grounding`
+    says which of the values the answer states they hold; `dropped` are
     retrieved chunks left out because the prompt budget was full. `timings` holds
     milliseconds per stage (`embed_ms`, `search_ms`, `rerank_ms`, `generate_ms`, `total_ms`)
     and `load_ms`: model loading the request triggered or waited for (first use), which no
@@ -104,6 +153,7 @@ class Answer:
     usage: Usage = field(default_factory=Usage)
     timings: dict[str, float] = field(default_factory=dict)
     dropped: list[Source] = field(default_factory=list)
+    grounding: Grounding | None = None  # set on every answer the pipeline gives
 
     @property
     def invalid_citations(self) -> list[int]:
@@ -115,6 +165,7 @@ class Answer:
         data = asdict(self)
         data["citations"] = [{**asdict(c), "valid": c.valid} for c in self.citations]
         data["invalid_citations"] = self.invalid_citations
+        data["grounding"] = self.grounding.to_dict() if self.grounding else None
         return data
 
 

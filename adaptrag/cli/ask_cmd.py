@@ -38,7 +38,8 @@ def parse_filters(values: list[str]) -> dict[str, str | list[str]]:
 
 
 def _describe_answer(answer: Any, *, with_text: bool = True) -> str:
-    lines = [answer.text, ""] if with_text else []
+    lines = [answer.text] if with_text else []
+    lines += [*_grounding_lines(answer.grounding), ""]
     lines.append("Sources:")
     for n, source in enumerate(answer.sources, start=1):
         meta = source.metadata
@@ -62,6 +63,20 @@ def _describe_answer(answer: Any, *, with_text: bool = True) -> str:
         + (f" · models loaded in {t['load_ms']:.0f} ms" if t.get("load_ms") else "")
     )
     return "\n".join(lines)
+
+
+def _grounding_lines(verdict: Any) -> list[str]:
+    """The flag under an answer stating values no source holds, or what replaced it."""
+    if verdict is None:
+        return []
+    lines = []
+    if verdict.model_text is not None:
+        how = "a quote from the sources" if verdict.action == "quoted" else "a refusal"
+        lines.append(f"(replaced by {how}; the model wrote: {verdict.model_text!r})")
+    if verdict.unsupported:
+        shown = ", ".join(v.text for v in verdict.unsupported)
+        lines.append(f"WARNING: not in any source: {shown}; check it before relying on it")
+    return lines
 
 
 @app.command()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,6 @@ from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Answer
 
 QUESTION = "How many days notice does the tenant give to terminate?"
-
-
-@pytest.fixture(scope="module")
-def qa(
-    indexed_corpus: Settings,
-    embedder: SentenceTransformerEmbedder,
-    local_generator: LocalGenerator,
-) -> Iterator[Pipeline]:
-    with pipeline_over(indexed_corpus, embedder, local_generator, max_new_tokens=24) as pipeline:
-        yield pipeline
 
 
 def test_ask_local_returns_a_full_answer(qa: Pipeline) -> None:

@@ -69,6 +69,7 @@ def test_ask_returns_the_answer_with_sources_and_a_request_id(served: Served) ->
     assert 1 <= len(answer["sources"]) <= 2  # neighbours may be merged
     assert {s["metadata"]["domain"] for s in answer["sources"]} == {"legal"}
     assert set(answer["timings"]) >= {"embed_ms", "search_ms", "generate_ms", "total_ms"}
+    assert answer["grounding"]["action"] == "kept"  # every answer carries its verdict
 
 
 def test_a_finance_key_never_sees_a_legal_chunk(served: Served) -> None:
@@ -137,6 +138,8 @@ def test_stream_sends_deltas_then_the_answer_with_sources(served: Served) -> Non
     answer = events[-1][1]
     assert "".join(data["text"] for _, data in events[:-1]).strip() == answer["text"]
     assert answer["sources"] and answer["sources"][0]["metadata"]["domain"] == "legal"
+    verdict = answer["grounding"]  # the stream's final event carries the verdict
+    assert verdict["action"] == "kept" and {"supported", "values", "unsupported"} <= set(verdict)
 
 
 def test_a_stream_that_cannot_start_is_a_4xx(served: Served) -> None:
