@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from adaptrag.eval import metrics
 from adaptrag.eval.config import EvalConfig
+from adaptrag.eval.doc_ids import match_doc_ids
 from adaptrag.eval.judge import Judge, Verdict, judge_prompt
 from adaptrag.eval.report import write_report
 from adaptrag.rag.errors import AdaptragError, BackendError, ConfigError
@@ -250,10 +251,11 @@ def run_eval(
     k = top_k or settings.top_k
     own = pipeline is None
     qa = pipeline or Pipeline(settings)
-    grader = Judge(qa.generator("claude")) if judge else None
     concurrent = {"claude": settings.claude_concurrency, "openai": settings.openai_concurrency}
     batch = concurrent[backend] * 2 if backend in concurrent else settings.generation_batch_size
     try:
+        pending = _matched(qa, pending)
+        grader = Judge(qa.generator("claude")) if judge else None
         with (
             (out / RESULTS_FILE).open("a", encoding="utf-8") as sink,
             tqdm(
@@ -277,6 +279,18 @@ def run_eval(
     finally:
         if own:
             qa.close()
+
+
+def _matched(qa: Pipeline, rows: list[QARow]) -> list[QARow]:
+    """`rows` with their doc_ids matched to the stored ones (`eval.doc_ids`); a warning
+    when some name no stored document."""
+    if not any(r.doc_id for r in rows):
+        return rows
+    matched = match_doc_ids(rows, qa.retriever.store.facet("doc_id"))
+    if warning := matched.warning(len(rows)):
+        logger.warning("%s", warning)
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    return matched.rows
 
 
 class ProgressLines:

@@ -305,3 +305,44 @@ def test_retrieval_is_scored_on_what_was_retrieved_and_prompt_drops_apart() -> N
         1.0,
         None,
     )
+
+
+def _write(path: Path, doc_ids: list[str]) -> Path:
+    rows = [
+        {"id": f"r{n}", "question": "How many days notice does the tenant give?", "doc_id": d}
+        | {"answers": ["ninety days"], "domain": "legal"}
+        for n, d in enumerate(doc_ids)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_doc_ids_written_the_natural_way_are_matched_to_the_stored_ones(
+    qa: Pipeline, tmp_path: Path
+) -> None:
+    # The store holds "lease.md"; a user writes "lease" (and "./"-less paths).
+    dataset = _write(tmp_path / "natural.jsonl", ["lease", "lease.md"])
+    report = run_eval(dataset, tmp_path / "run", settings=qa.settings, pipeline=qa, **FAST)
+    assert report["summary"]["hit_at_k"]["mean"] == 1.0
+
+
+def test_doc_ids_that_name_nothing_stored_are_refused_or_warned_about(
+    qa: Pipeline, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    none_match = _write(tmp_path / "wrong.jsonl", ["harbor-lease", "harbor-nda"])
+    with pytest.raises(
+        ConfigError,
+        match=r"no doc_id of the data set names a stored document "
+        r"\(e\.g\. 'harbor-lease'; stored ids nearest to it: '",
+    ):
+        run_eval(none_match, tmp_path / "a", settings=qa.settings, pipeline=qa, **FAST)
+    some = _write(tmp_path / "some.jsonl", ["lease", "harbor-nda"])
+    report = run_eval(some, tmp_path / "b", settings=qa.settings, pipeline=qa, **FAST)
+    assert (
+        "warning: 1 of 2 rows name a doc_id the collection does not hold (e.g. "
+        "'harbor-nda'); their retrieval scores are 0" in capsys.readouterr().err
+    )
+    assert report["summary"]["hit_at_k"]["mean"] == 0.5
+
+
+FAST = {"retrieval_only": True, "show_progress": False}
