@@ -322,7 +322,14 @@ def test_doc_ids_written_the_natural_way_are_matched_to_the_stored_ones(
 ) -> None:
     # The store holds "lease.md"; a user writes "lease" (and "./"-less paths).
     dataset = _write(tmp_path / "natural.jsonl", ["lease", "lease.md"])
-    report = run_eval(dataset, tmp_path / "run", settings=qa.settings, pipeline=qa, **FAST)
+    report = run_eval(
+        dataset,
+        tmp_path / "run",
+        settings=qa.settings,
+        pipeline=qa,
+        retrieval_only=True,
+        show_progress=False,
+    )
     assert report["summary"]["hit_at_k"]["mean"] == 1.0
 
 
@@ -335,14 +342,25 @@ def test_doc_ids_that_name_nothing_stored_are_refused_or_warned_about(
         match=r"no doc_id of the data set names a stored document "
         r"\(e\.g\. 'harbor-lease'; stored ids nearest to it: '",
     ):
-        run_eval(none_match, tmp_path / "a", settings=qa.settings, pipeline=qa, **FAST)
+        run_eval(
+            none_match,
+            tmp_path / "a",
+            settings=qa.settings,
+            pipeline=qa,
+            retrieval_only=True,
+            show_progress=False,
+        )
     some = _write(tmp_path / "some.jsonl", ["lease", "harbor-nda"])
-    report = run_eval(some, tmp_path / "b", settings=qa.settings, pipeline=qa, **FAST)
+    report = run_eval(
+        some,
+        tmp_path / "b",
+        settings=qa.settings,
+        pipeline=qa,
+        retrieval_only=True,
+        show_progress=False,
+    )
     assert (
         "warning: 1 of 2 rows name a doc_id the collection does not hold (e.g. "
         "'harbor-nda'); their retrieval scores are 0" in capsys.readouterr().err
     )
     assert report["summary"]["hit_at_k"]["mean"] == 0.5
-
-
-FAST = {"retrieval_only": True, "show_progress": False}
