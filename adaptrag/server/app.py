@@ -29,7 +29,7 @@ from adaptrag.server.errors import install_error_handlers
 from adaptrag.server.guard import Guard
 from adaptrag.server.jobs import clear_uploads
 from adaptrag.server.metrics import observe_requests
-from adaptrag.server.routes import answers, catalog, health, ingest
+from adaptrag.server.routes import answers, catalog, health, ingest, openai_compat
 from adaptrag.version import __version__
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and fields around the files
@@ -81,6 +81,7 @@ def create_app(
     )
     observe_requests(app, server.metrics)
     install_error_handlers(app, settings)
-    for router in (answers.router, ingest.router, catalog.router, health.router):
+    routers = (answers, openai_compat, ingest, catalog, health)
+    for router in (r.router for r in routers):
         app.include_router(router)
     return app

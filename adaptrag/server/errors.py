@@ -8,6 +8,8 @@ dir or ingest root.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -69,10 +71,23 @@ def status_of(error: AdaptragError) -> tuple[int, str]:
     return 500, "internal"
 
 
-def error_response(status: int, message: str, kind: str) -> JSONResponse:
-    """The one error body, with the headers its status calls for."""
+# Routes of the OpenAI protocol answer errors in OpenAI's shape, which its SDKs parse.
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+
+
+def error_body(message: str, kind: str, path: str = "") -> dict[str, Any]:
+    """`{"error": message, "type": kind}`; on the OpenAI routes, OpenAI's
+    `{"error": {"message", "type", "param", "code"}}`."""
+    if path.startswith(OPENAI_PATHS):
+        return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    return {"error": message, "type": kind}
+
+
+def error_response(status: int, message: str, kind: str, path: str = "") -> JSONResponse:
+    """The one error body (see `error_body`), with the headers its status calls for."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    response = JSONResponse({"error": message, "type": kind}, status_code=status, headers=headers)
+    body = error_body(message, kind, path)
+    response = JSONResponse(body, status_code=status, headers=headers)
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
@@ -104,18 +119,18 @@ def install_error_handlers(app: FastAPI, settings: Settings) -> None:
     timed_out = timeout_error(settings)
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, str(exc), exc.kind)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, str(exc), exc.kind, request.url.path)
 
     @app.exception_handler(Forbidden)
-    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
-        return error_response(403, str(exc), "forbidden")
+    async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        return error_response(403, str(exc), "forbidden", request.url.path)
 
     @app.exception_handler(AdaptragError)
-    async def _adaptrag_error(_: Request, exc: AdaptragError) -> JSONResponse:
+    async def _adaptrag_error(request: Request, exc: AdaptragError) -> JSONResponse:
         status, kind = status_of(exc)
         message = str(timed_out) if status == 504 else hide(str(exc))
-        return error_response(status, message, kind)
+        return error_response(status, message, kind, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -125,11 +140,13 @@ def install_error_handlers(app: FastAPI, settings: Settings) -> None:
             message = f"no route {request.method} {request.url.path}; see /docs for the routes"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}; see /docs"
-        return error_response(exc.status_code, message, kinds.get(exc.status_code, "bad_request"))
+        kind = kinds.get(exc.status_code, "bad_request")
+        return error_response(exc.status_code, message, kind, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
         )
-        return error_response(422, f"invalid request: {problems}", "invalid_request")
+        message = f"invalid request: {problems}"
+        return error_response(422, message, "invalid_request", request.url.path)

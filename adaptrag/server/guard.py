@@ -60,7 +60,7 @@ class Guard:
             client = (scope.get("client") or ("unknown", 0))[0]
             if wait_s := self.throttle.retry_after_s(client):
                 message = f"too many wrong API keys from this address; retry in {wait_s} s"
-                response = error_response(429, message, "too_many_wrong_keys")
+                response = error_response(429, message, "too_many_wrong_keys", scope["path"])
                 response.headers["Retry-After"] = str(wait_s)
                 await response(scope, receive, send)
                 return
@@ -69,7 +69,9 @@ class Guard:
             if access is None:
                 self.throttle.failed(client)
                 message = "missing or unknown API key; send `Authorization: Bearer KEY`"
-                await error_response(401, message, "unauthorized")(scope, receive, send)
+                await error_response(401, message, "unauthorized", scope["path"])(
+                    scope, receive, send
+                )
                 return
             self.throttle.succeeded(client)
             scope.setdefault("state", {})["access"] = access
@@ -77,7 +79,7 @@ class Guard:
         too_large = f"the request body is larger than {_size(limit)} ({setting})"
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
-            await error_response(413, too_large, "too_large")(scope, receive, send)
+            await error_response(413, too_large, "too_large", scope["path"])(scope, receive, send)
             return
         received = 0
 

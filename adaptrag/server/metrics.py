@@ -67,7 +67,8 @@ def observe_requests(app: FastAPI, metrics: Metrics) -> None:
             response = await call_next(request)
         except Exception:  # the one catch-all: a fault of ours is a 500 and a log, not a hang
             logger.exception("unhandled error", extra={"request_id": request_id})
-            response = error_response(500, "internal error; see the server log", "internal")
+            message = "internal error; see the server log"
+            response = error_response(500, message, "internal", request.url.path)
         seconds = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", "unmatched")
         metrics.requests.labels(route, str(response.status_code)).inc()

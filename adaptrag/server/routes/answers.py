@@ -95,7 +95,8 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _chain(first: T, rest: Iterator[T]) -> Iterator[T]:
+def chained(first: T, rest: Iterator[T]) -> Iterator[T]:
+    """`first`, then the rest (a stream whose first event was taken to surface errors)."""
     yield first
     yield from rest
 
@@ -116,7 +117,7 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
 
     def sse() -> Iterator[str]:
         try:
-            for event in _chain(first, events):
+            for event in chained(first, events):
                 if isinstance(event, Answer):
                     server.metrics.answered(event)
                     yield _sse("answer", event.to_dict())
