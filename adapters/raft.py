@@ -12,12 +12,13 @@ answers, so the adapter is trained on exactly what it will see.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from adaptrag.rag.retrieval import Retriever, SearchOptions, build_where
-from adaptrag.rag.scoring import normalize_answer
+from adaptrag.rag.scoring import LABELS, normalize_answer
 from adaptrag.rag.types import QARow, Source
 
 
@@ -44,6 +45,23 @@ def holds_answer(text: str, row: QARow) -> bool:
     """Whether `text` contains one of the row's answers (after SQuAD normalization)."""
     normalized = f" {normalize_answer(text)} "
     return any(f" {normalize_answer(a)} " in normalized for a in row.answers if a.strip())
+
+
+def verbatim_answer(row: QARow, text: str) -> str:
+    """The row's first answer as `text` writes it (its casing and spacing), if found there:
+    the form extractive decoding can copy; else the answer as the dataset gives it. A
+    yes/no/maybe row keeps its label."""
+    if normalize_answer(row.answers[0]) in LABELS:
+        return row.answers[0].strip()
+    for answer in row.answers:
+        words = answer.strip().split()
+        if not words:
+            continue
+        pattern = r"\s+".join(re.escape(word) for word in words)
+        found = re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE)
+        if found:
+            return found.group(0)
+    return row.answers[0].strip()
 
 
 def find_oracle(row: QARow, retrieved: Sequence[Source], domain: str) -> Source | None:
@@ -97,7 +115,8 @@ def build_examples(
         )
         kept = [s.chunk_id for s in prompt.sources]
         if oracle.chunk_id in kept:
-            target = f"{row.answers[0].strip()} [{kept.index(oracle.chunk_id) + 1}]"
+            answer = verbatim_answer(row, oracle.text)
+            target = f"{answer} [{kept.index(oracle.chunk_id) + 1}]"
         else:
             target = NO_ANSWER
         examples.append(TrainingExample(row.id, prompt, target, oracle.chunk_id in kept))

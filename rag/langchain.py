@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForLLMRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.retrievers import BaseRetriever
@@ -60,17 +60,30 @@ def to_document(source: Source) -> Document:
 
 
 class PipelineRetriever(BaseRetriever):
-    """A LangChain retriever backed by `Pipeline.retrieve` (hybrid search, filters, MMR)."""
+    """A LangChain retriever backed by `Pipeline.retrieve` (hybrid search, filters, MMR).
+
+    `k` is how many documents come back (LangChain's convention; our `top_k`), set on the
+    retriever or per call (`retriever.invoke(question, k=3)`); unset, the settings' `top_k`.
+    Other search options (`domain`, `filters`, `mode`...) go in `search`, or per call too.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     pipeline: Any
     search: dict[str, Any] = Field(default_factory=dict)
+    k: int | None = Field(default=None, ge=1)
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        return [to_document(s) for s in self.pipeline.retrieve(query, **self.search)]
+        options = {**self.search, **kwargs}
+        k = options.pop("k", self.k)
+        if k is not None:
+            options["top_k"] = k
+        sources = self.pipeline.retrieve(query, **options)
+        if k is not None:  # merged neighbours or a lead chunk never make it more than k
+            sources = sources[:k]
+        return [to_document(s) for s in sources]
 
 
 def _question(value: Any) -> str:
@@ -195,14 +208,18 @@ class AdapterChatModel(BaseChatModel):
     """The local model, with a registered LoRA adapter (or none), as a LangChain chat model.
 
     The adapter is switched per call on the shared model, as for `Pipeline.ask`; the base
-    model's fingerprint is checked against the adapter's. `stop` sequences cut the text.
+    model's fingerprint is checked against the adapter's. A call may name another adapter
+    with LangChain's per-call override (`invoke(messages, model="legal/v2")`, "base" for
+    none); `response_metadata["model_name"]` is the base model id with `+adapter`. `stop`
+    sequences cut the text; `max_tokens` is accepted for `max_new_tokens`.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
     pipeline: Any
     adapter: str | None = None
-    max_new_tokens: int | None = None
+    # LangChain's name for the answer length is max_tokens; both are accepted.
+    max_new_tokens: int | None = Field(default=None, ge=1, alias="max_tokens")
 
     @property
     def _llm_type(self) -> str:
@@ -212,8 +229,35 @@ class AdapterChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"adapter": self.adapter or "base", "max_new_tokens": self.max_new_tokens}
 
-    def _metadata(self, generation: Generation) -> dict[str, Any]:
-        return {"model_name": generation.model, "adapter": self.adapter or "base"}
+    def _adapter(self, kwargs: Mapping[str, Any]) -> str | None:
+        """The adapter of one call: `model=` (LangChain's per-call override) or the model's."""
+        chosen = kwargs.get("model")
+        return str(chosen) if chosen else self.adapter
+
+    def _model_name(self, adapter: str | None, model: str | None = None) -> str:
+        """The base model id, with the adapter after a '+' when one is named."""
+        base = model or str(getattr(self.pipeline.settings, "generator_model", "local"))
+        return f"{base}+{adapter}" if adapter else base
+
+    def _metadata(self, generation: Generation, adapter: str | None) -> dict[str, Any]:
+        return {
+            "model_name": self._model_name(adapter, generation.model),
+            "adapter": adapter or "base",
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """LangSmith's tracing parameters: provider, model (with the call's adapter), limits."""
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "adaptrag"
+        adapter = self._adapter(kwargs)
+        params["ls_model_name"] = (
+            str(kwargs["model"]) if kwargs.get("model") else self._model_name(adapter)
+        )
+        params["ls_model_type"] = "chat"
+        params["ls_temperature"] = float(getattr(self.pipeline.settings, "temperature", 0.0))
+        if self.max_new_tokens is not None:
+            params["ls_max_tokens"] = self.max_new_tokens
+        return params
 
     def _generate(
         self,
@@ -222,12 +266,13 @@ class AdapterChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        adapter = self._adapter(kwargs)
         generation = self.pipeline.complete(
-            conversation_prompt(messages), adapter=self.adapter, max_new_tokens=self.max_new_tokens
+            conversation_prompt(messages), adapter=adapter, max_new_tokens=self.max_new_tokens
         )
         message = AIMessage(
             content=_cut(generation.text, stop).strip(),
-            response_metadata=self._metadata(generation),
+            response_metadata=self._metadata(generation, adapter),
             usage_metadata=_usage(generation),
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -239,8 +284,9 @@ class AdapterChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        adapter = self._adapter(kwargs)
         events = self.pipeline.complete_stream(
-            conversation_prompt(messages), adapter=self.adapter, max_new_tokens=self.max_new_tokens
+            conversation_prompt(messages), adapter=adapter, max_new_tokens=self.max_new_tokens
         )
         written, pending, started = "", "", False
         for event in events:
@@ -260,7 +306,7 @@ class AdapterChatModel(BaseChatModel):
             else:
                 final = AIMessageChunk(
                     content="",
-                    response_metadata=self._metadata(event),
+                    response_metadata=self._metadata(event, adapter),
                     usage_metadata=_usage(event),
                 )
                 yield ChatGenerationChunk(message=final)

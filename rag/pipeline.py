@@ -23,6 +23,7 @@ from typing_extensions import Unpack
 from adaptrag.rag.citations import extract_citations
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.evidence import embedding_similarity, with_evidence
 from adaptrag.rag.generators import Generation, Generator, make_generator
 from adaptrag.rag.grounding import grounded
 from adaptrag.rag.loading import Stopwatch, clocked, load_clock
@@ -255,11 +256,12 @@ class Pipeline:
             answer = self._finish(prepared, generation, watch.ms(), load_ms=clock.ms)
         yield answer
 
-    def as_retriever(self, **search: Any) -> BaseRetriever:
-        """A LangChain `BaseRetriever` over this pipeline (`search`: retrieve's arguments)."""
+    def as_retriever(self, k: int | None = None, **search: Any) -> BaseRetriever:
+        """A LangChain `BaseRetriever` over this pipeline: `k` documents a call (unset: the
+        settings' `top_k`), `search`: retrieve's other arguments."""
         from adaptrag.rag.langchain import PipelineRetriever
 
-        return PipelineRetriever(pipeline=self, search=search)
+        return PipelineRetriever(pipeline=self, search=search, k=k)
 
     def as_runnable(self, output: str = "answer", **ask: Any) -> Runnable[Any, Any]:
         """A LangChain Runnable from a question (or {"question": ...}) to an `Answer`, or
@@ -283,7 +285,7 @@ class Pipeline:
 
         if adapter not in (None, BASE_ADAPTER):
             self.adapters.resolve(adapter)  # an unknown adapter fails here, in one line
-        return AdapterChatModel(pipeline=self, adapter=adapter, max_new_tokens=max_new_tokens)
+        return AdapterChatModel(pipeline=self, adapter=adapter, max_tokens=max_new_tokens)
 
     def complete(
         self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
@@ -364,6 +366,8 @@ class Pipeline:
                 count_tokens=generator.count_tokens,
                 budget_tokens=budget,
             )
+            if route.backend == "local" and self.settings.decoding == "extractive":
+                prompt = with_evidence(prompt, embedding_similarity(self.retriever.embedder))
             prepared.append(
                 _Prepared(query, route, generator, retrieval, prompt, dropped, max_new, watch)
             )

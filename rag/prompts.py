@@ -52,6 +52,9 @@ class Prompt:
     sources: tuple[Source, ...]
     tool: Tool | None = None
     conversation: tuple[tuple[str, str], ...] = ()
+    question: str = ""  # as asked (extractive decoding reads whether it wants yes/no)
+    # (source index, sentence): where an extractive answer may copy from (rag.evidence)
+    evidence: tuple[tuple[int, str], ...] = ()
 
     def messages(self) -> list[dict[str, str]]:
         """Chat messages (system first) for a chat template or a Messages API."""
@@ -75,7 +78,7 @@ def build_prompt(question: str, sources: Sequence[Source]) -> Prompt:
     blocks = "\n\n".join(format_source(n, s) for n, s in enumerate(sources, start=1))
     body = f"Sources:\n{blocks}\n\n" if sources else "Sources: none\n\n"
     user = f"{body}Question: {question.strip()}"
-    return Prompt(system=SYSTEM_PROMPT, user=user, sources=tuple(sources))
+    return Prompt(system=SYSTEM_PROMPT, user=user, sources=tuple(sources), question=question)
 
 
 def fit_prompt(

@@ -307,6 +307,14 @@ class Settings(BaseSettings):
         description="Local model: end an answer at its first blank line after some text, where "
         "an untuned model starts a second answer or repeats itself.",
     )
+    decoding: Literal["extractive", "free"] = Field(
+        default="extractive",
+        description="Local model: `extractive` answers a question by a span copied from its "
+        "sources (the label yes/no/maybe for a yes/no question), cited with a source that "
+        "holds it, so the value it states is always in the cited text; `free` lets the model "
+        "write anything. Chat turns without sources are free either way. Claude and the "
+        "openai backend write freely (their values are checked by the grounding verdict).",
+    )
     tracing: Literal["off", "console", "otlp"] = Field(
         default="off",
         description="OpenTelemetry spans of the CLI and the server (`adaptrag[otel]`): "

@@ -54,5 +54,6 @@ def make_generator(backend: str, settings: Settings) -> Generator:
             repetition_penalty=settings.repetition_penalty,
             no_repeat_ngram_size=settings.no_repeat_ngram_size,
             stop_at_paragraph=settings.stop_at_paragraph,
+            extractive=settings.decoding == "extractive",
         ),
     )

@@ -25,6 +25,7 @@ import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
+    LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
     TextIteratorStreamer,
@@ -34,6 +35,12 @@ from adaptrag.rag.deadline import DeadlineExceeded, check, current_deadline, rem
 from adaptrag.rag.embedder import resolve_device
 from adaptrag.rag.errors import AdaptragError, BackendError, ModelBusyError, ModelLoadError
 from adaptrag.rag.generators.base import PEFT_BASE, Generation
+from adaptrag.rag.generators.extractive import (
+    ExtractiveProcessor,
+    TokenClasses,
+    applies,
+    finish_text,
+)
 from adaptrag.rag.generators.packaged import HOW_TO_INSTALL, packaged_gguf
 from adaptrag.rag.loading import loading
 from adaptrag.rag.prompts import Prompt
@@ -99,12 +106,15 @@ class Decoding:
     `repetition_penalty` (> 1 discourages tokens already written) and
     `no_repeat_ngram_size` (no n-gram twice; 0 = off) are transformers' own; with
     `stop_at_paragraph`, an answer ends at its first blank line after some text, where an
-    untuned model starts over ("The answer is: ...") or repeats itself.
+    untuned model starts over ("The answer is: ...") or repeats itself. With `extractive`,
+    a question over sources is answered by a span copied from them, cited
+    (`rag.generators.extractive`); prompts without sources are decoded freely.
     """
 
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     stop_at_paragraph: bool = False
+    extractive: bool = False
 
 
 class _ParagraphStop(StoppingCriteria):
@@ -157,6 +167,7 @@ class LocalGenerator:
         self.max_waiting = max_waiting
         self._waiting = 0
         self._waiting_lock = threading.Lock()
+        self._token_classes: TokenClasses | None = None
 
     @property
     def model(self) -> str:
@@ -285,7 +296,29 @@ class LocalGenerator:
         eos = config.eos_token_id
         return set(eos) if isinstance(eos, list) else {int(eos)}
 
-    def _finish(self, new_ids: Sequence[int], prompt_tokens: int, config: Any) -> Generation:
+    def _extractive(
+        self, prompts: Sequence[Prompt], width: int, config: Any
+    ) -> ExtractiveProcessor | None:
+        """The span constraint for a batch, when extractive and a prompt has sources."""
+        if not self.decoding.extractive or not any(applies(p) for p in prompts):
+            return None
+        if self._token_classes is None:  # read off the vocabulary once per generator
+            self._token_classes = TokenClasses.of(self.tokenizer)
+        return ExtractiveProcessor(
+            self.tokenizer,
+            prompts,
+            width=width,
+            eos=self._eos_ids(config),
+            classes=self._token_classes,
+        )
+
+    def _finish(
+        self,
+        new_ids: Sequence[int],
+        prompt_tokens: int,
+        config: Any,
+        extractive: tuple[ExtractiveProcessor, int] | None = None,
+    ) -> Generation:
         eos = self._eos_ids(config)
         produced = []
         for token in new_ids:
@@ -295,6 +328,8 @@ class LocalGenerator:
         text = self.tokenizer.decode(produced, skip_special_tokens=True).strip()
         if self.decoding.stop_at_paragraph:
             text = text.split(PARAGRAPH, 1)[0].strip()
+        if extractive is not None and extractive[0].indexes[extractive[1]] is not None:
+            text = finish_text(text, extractive[0].citation(extractive[1]))
         usage = Usage(input_tokens=prompt_tokens, output_tokens=len(produced))
         return Generation(text=text, model=self._model_id, usage=usage)
 
@@ -349,9 +384,13 @@ class LocalGenerator:
                 key: [value[i] for i in indexes] if key == "adapter_names" else value
                 for key, value in generate_kwargs.items()
             }
-            inputs = self._inputs([prompts[i] for i in indexes])
+            batch = [prompts[i] for i in indexes]
+            inputs = self._inputs(batch)
             width = inputs["input_ids"].shape[1]
             stop = self._stops(None, deadline, width)
+            spans = self._extractive(batch, width, config)
+            if spans is not None:
+                extra["logits_processor"] = LogitsProcessorList([spans])
             try:
                 with self._turn(deadline), torch.inference_mode():
                     output = self.hf_model.generate(
@@ -363,7 +402,12 @@ class LocalGenerator:
                 raise BackendError(f"local generation failed: {exc}") from exc
             check("local generation", deadline)
             for row, i in enumerate(indexes):
-                results[i] = self._finish(output[row, width:].tolist(), lengths[i], config)
+                results[i] = self._finish(
+                    output[row, width:].tolist(),
+                    lengths[i],
+                    config,
+                    None if spans is None else (spans, row),
+                )
         return [r for r in results if r is not None]
 
     def stream(
@@ -385,6 +429,9 @@ class LocalGenerator:
         cancel = threading.Event()
         deadline = current_deadline()  # the worker thread does not inherit the context
         outcome: dict[str, Any] = {}
+        spans = self._extractive([prompt], width, config)
+        if spans is not None:
+            generate_kwargs = {**generate_kwargs, "logits_processor": LogitsProcessorList([spans])}
 
         def run() -> None:
             try:
@@ -402,9 +449,11 @@ class LocalGenerator:
 
         worker = threading.Thread(target=run, name="adaptrag-generate", daemon=True)
         worker.start()
+        streamed = ""
         try:
             for delta in streamer:
                 if delta:
+                    streamed += delta
                     yield delta
         finally:
             cancel.set()
@@ -415,4 +464,13 @@ class LocalGenerator:
         if error is not None:
             raise BackendError(f"local generation failed: {error}") from error
         check("local generation", deadline)
-        yield self._finish(outcome["output"][0, width:].tolist(), width, config)
+        finished = self._finish(
+            outcome["output"][0, width:].tolist(),
+            width,
+            config,
+            None if spans is None else (spans, 0),
+        )
+        shown = streamed.strip()
+        if finished.text != shown and finished.text.startswith(shown.rstrip(" [")):
+            yield finished.text[len(shown.rstrip(" [")) :]  # the citation extractive added
+        yield finished

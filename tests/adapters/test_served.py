@@ -166,7 +166,8 @@ def test_a_served_adapter_answers_as_the_same_adapter_does_locally(
         return done[0].text
 
     openai_env.reply = generate
-    with Pipeline(served) as qa:
+    free = served.model_copy(update={"decoding": "free"})  # as an inference server decodes
+    with Pipeline(free) as qa:
         remote = qa.ask(QUESTION, adapter="legal/v1", backend="openai")
         local = qa.ask(QUESTION, adapter="legal/v1", backend="local")
         base = qa.ask(QUESTION, adapter="base", backend="openai")

@@ -10,7 +10,7 @@ import pytest
 from helpers.adapters import write_qa
 
 from adaptrag.adapters import AdapterRegistry, TrainOptions, TrainResult, train_adapter
-from adaptrag.adapters.raft import RaftSettings, build_examples, holds_answer
+from adaptrag.adapters.raft import RaftSettings, build_examples, holds_answer, verbatim_answer
 from adaptrag.adapters.training import split_rows
 from adaptrag.rag import Pipeline
 from adaptrag.rag.errors import ConfigError
@@ -109,8 +109,9 @@ def test_examples_keep_the_oracle_with_its_citation_or_teach_the_refusal(
     assert skipped == 0 and all(e.has_oracle for e in with_oracle)
     for example, row in zip(with_oracle, rows, strict=True):
         answer, marker = example.target.rsplit(" [", 1)
-        assert answer == row.answers[0]
-        assert holds_answer(example.prompt.sources[int(marker[:-1]) - 1].text, row)
+        oracle = example.prompt.sources[int(marker[:-1]) - 1].text
+        assert answer.lower() == row.answers[0].lower() and holds_answer(oracle, row)
+        assert answer in oracle  # as the source writes it: the form extractive decoding copies
     for example, row in zip(without, rows, strict=True):
         assert example.target == NO_ANSWER
         assert not any(holds_answer(s.text, row) for s in example.prompt.sources)
@@ -135,6 +136,16 @@ def test_rows_without_evidence_in_the_collection_use_their_evidence_or_are_skipp
     assert skipped == 1
     assert [e.row_id for e in examples] == ["e1"]
     assert any(s.text == "The moon is grey." for s in examples[0].prompt.sources)
+
+
+def test_the_target_states_the_answer_as_the_source_writes_it() -> None:
+    row = QARow("r", "Which law?", ["zurich", "Zürich"])
+    assert verbatim_answer(row, "Governed by the laws of\nZurich.") == "Zurich"
+    spaced = QARow("s", "How long?", ["six (6) months"])
+    assert verbatim_answer(spaced, "for Six  (6) months after") == "Six  (6) months"
+    assert verbatim_answer(spaced, "for half a year") == "six (6) months"  # not found: as given
+    labelled = QARow("p", "Does it help?", ["yes", "It helps a little."])
+    assert verbatim_answer(labelled, "It helps a little.") == "yes"  # a label stays a label
 
 
 def test_split_is_seeded_and_keeps_one_row_out() -> None:

@@ -36,7 +36,7 @@ def test_settings_reach_the_generator_and_its_config(local_generator: LocalGener
     settings = Settings(repetition_penalty=1.3, no_repeat_ngram_size=3, stop_at_paragraph=True)
     built = make_generator("local", settings)
     assert isinstance(built, LocalGenerator)
-    assert built.decoding == Decoding(1.3, 3, True)
+    assert built.decoding == Decoding(1.3, 3, True, extractive=True)
     config = decoding(local_generator, repetition_penalty=1.3)._generation_config(10)
     assert config.repetition_penalty == 1.3 and config.max_new_tokens == 10
 

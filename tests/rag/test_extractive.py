@@ -1,0 +1,149 @@
+"""Extractive decoding: the local model's answer is a span copied from a source it cites,
+or a label for a yes/no question; with the real model and tokenizer."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+import torch
+
+from adaptrag.rag.generators import make_generator
+from adaptrag.rag.generators.extractive import (
+    ExtractiveProcessor,
+    TokenClasses,
+    finish_text,
+    is_polar,
+)
+from adaptrag.rag.generators.local import Decoding, LocalGenerator
+from adaptrag.rag.grounding import check_values
+from adaptrag.rag.prompts import NO_ANSWER, Prompt, build_prompt
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Source
+
+SOURCES = [
+    Source(
+        "nda.txt",
+        "c1",
+        "This agreement is governed by the laws of Zurich. Signatures follow on the last page.",
+        1.0,
+        {"title": "NDA"},
+    ),
+    Source(
+        "lease.md",
+        "c2",
+        "The tenant pays a deposit of EUR 12,000. The notice period is 60 days.",
+        0.9,
+        {"title": "Lease"},
+    ),
+]
+QUESTIONS = [
+    "Which law governs the NDA?",
+    "What is the notice period of the lease?",
+    "How much is the deposit?",
+    "How many hours does the landlord have to repair the heating?",  # in no source
+]
+CITATION = re.compile(r"\s*\[(\d+)\]$")
+
+
+def extractive(generator: LocalGenerator) -> LocalGenerator:
+    """The same loaded model, decoding extractively."""
+    tuned = copy.copy(generator)
+    tuned.decoding = Decoding(stop_at_paragraph=True, extractive=True)
+    return tuned
+
+
+def squash(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@pytest.fixture(scope="module")
+def answers(local_generator: LocalGenerator) -> list[str]:
+    prompts = [build_prompt(q, SOURCES) for q in QUESTIONS]
+    return [g.text for g in extractive(local_generator).generate_many(prompts, max_new_tokens=40)]
+
+
+def test_the_setting_chooses_extractive_decoding() -> None:
+    assert Settings().decoding == "extractive"
+    built = make_generator("local", Settings(decoding="free"))
+    assert isinstance(built, LocalGenerator) and not built.decoding.extractive
+    built = make_generator("local", Settings())
+    assert isinstance(built, LocalGenerator) and built.decoding.extractive
+
+
+def test_every_answer_is_a_span_of_the_source_it_cites(answers: list[str]) -> None:
+    for answer in answers:
+        if answer == NO_ANSWER:
+            continue
+        cited = CITATION.search(answer)
+        assert cited, answer
+        span = answer[: cited.start()].strip()
+        source = SOURCES[int(cited.group(1)) - 1]
+        assert span and squash(span) in squash(source.text), (answer, source.text)
+
+
+def test_no_answer_states_a_value_that_no_source_holds(answers: list[str]) -> None:
+    for answer in answers:
+        assert check_values(answer, SOURCES).supported is not False, answer
+    assert any("Zurich" in a for a in answers)  # the model still picks the right span
+
+
+def test_batched_one_by_one_and_streamed_answers_are_the_same(
+    local_generator: LocalGenerator, answers: list[str]
+) -> None:
+    model = extractive(local_generator)
+    prompt = build_prompt(QUESTIONS[0], SOURCES)
+    alone = model.generate(prompt, max_new_tokens=40).text
+    parts = list(model.stream(prompt, max_new_tokens=40))
+    final = parts[-1]
+    assert alone == answers[0] == getattr(final, "text", None)
+    assert "".join(p for p in parts[:-1] if isinstance(p, str)).strip() == alone
+
+
+def test_a_yes_no_question_is_answered_by_a_label(local_generator: LocalGenerator) -> None:
+    assert is_polar("Does the lease require a deposit?") and not is_polar("Which law?")
+    prompt = build_prompt("Does the tenant pay a deposit?", SOURCES)
+    text = extractive(local_generator).generate(prompt, max_new_tokens=20).text
+    first = CITATION.sub("", text).strip().rstrip(".").lower()
+    assert first in {"yes", "no", "maybe"} or text == NO_ANSWER, text
+
+
+def test_prompts_without_sources_decode_freely(local_generator: LocalGenerator) -> None:
+    chat = Prompt(system="You are helpful.", user="Say hello to Ada.", sources=())
+    free = local_generator.generate(chat, max_new_tokens=12).text
+    assert extractive(local_generator).generate(chat, max_new_tokens=12).text == free
+
+
+def test_a_token_outside_the_sources_is_never_chosen(local_generator: LocalGenerator) -> None:
+    tokenizer = local_generator.tokenizer
+    prompt = build_prompt("Which law governs?", SOURCES[:1])
+    processor = ExtractiveProcessor(
+        tokenizer,
+        [prompt],
+        width=0,
+        eos={tokenizer.eos_token_id},
+        classes=TokenClasses.of(tokenizer),
+    )
+    scores = torch.zeros(1, len(tokenizer))
+    outsider = tokenizer(" Geneva", add_special_tokens=False).input_ids[0]
+    scores[0, outsider] = 100.0
+    inside = tokenizer(" Zurich", add_special_tokens=False).input_ids[0]
+    scores[0, inside] = 1.0
+    chosen = int(processor(torch.zeros(1, 0, dtype=torch.long), scores).argmax())  # type: ignore[arg-type]
+    assert chosen != outsider
+    # After "Zurich", the span may only end or go on as the source does (".").
+    then = processor(torch.tensor([[inside]]), torch.zeros(1, len(tokenizer)))  # type: ignore[arg-type]
+    allowed = set(torch.nonzero(then[0] == 0).flatten().tolist())
+    period = tokenizer(".", add_special_tokens=False).input_ids[0]
+    assert period in allowed and tokenizer.eos_token_id in allowed
+    assert outsider not in allowed
+    assert processor.citation(0) == 1
+
+
+def test_the_shown_text_carries_one_whole_citation() -> None:
+    assert finish_text("the laws of Zurich.", 1) == "the laws of Zurich. [1]"
+    assert finish_text("Zurich [2]", 1) == "Zurich [2]"
+    assert finish_text("Zurich [", 1) == "Zurich [1]"
+    assert finish_text("Zurich [1", 1) == "Zurich [1]"  # cut off by the token limit
+    assert finish_text("Yes", None) == "Yes"
