@@ -18,6 +18,7 @@ from adaptrag.cli import (  # noqa: F401
     embeddings_cmd,
     eval_cmd,
     ingest_cmd,
+    mcp_cmd,
     models_cmd,
     serve_cmd,
 )

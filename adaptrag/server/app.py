@@ -28,6 +28,7 @@ from adaptrag.server.context import Server
 from adaptrag.server.errors import install_error_handlers
 from adaptrag.server.guard import Guard
 from adaptrag.server.jobs import clear_uploads
+from adaptrag.server.mcp import mcp_app
 from adaptrag.server.metrics import observe_requests
 from adaptrag.server.routes import answers, catalog, health, ingest, openai_compat
 from adaptrag.version import __version__
@@ -50,6 +51,7 @@ def create_app(
         settings, embedder=CoalescingEmbedder(SentenceTransformerEmbedder.from_settings(settings))
     )
     server = Server(settings, qa, keyring)
+    mcp = mcp_app(server)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -58,7 +60,8 @@ def create_app(
             threading.Thread(target=server.warm, name="adaptrag-warm-up", daemon=True).start()
         else:
             server.ready.set()
-        yield
+        async with mcp.router.lifespan_context(mcp):  # the MCP session manager
+            yield
         await anyio.to_thread.run_sync(server.close_jobs)
         if pipeline is None:
             qa.close()
@@ -84,4 +87,5 @@ def create_app(
     routers = (answers, openai_compat, ingest, catalog, health)
     for router in (r.router for r in routers):
         app.include_router(router)
+    app.router.routes.extend(mcp.routes)  # /mcp, behind the Guard like every route
     return app

@@ -112,6 +112,11 @@ class Server:
                 raise self.timed_out from None
 
 
+def readable_domains(server: Server, caller: Access) -> list[str]:
+    """The domains of the served collection that the caller may read (blocking)."""
+    return sorted(d for d in server.qa.retriever.store.facet("domain") if caller.may_read(d))
+
+
 def server_of(request: Request) -> Server:
     """The `Server` of the app serving `request`."""
     server: Server = request.app.state.server

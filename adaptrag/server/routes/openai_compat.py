@@ -26,7 +26,7 @@ from adaptrag.rag.errors import AdaptragError
 from adaptrag.rag.router import BASE_ADAPTER, claude_configured
 from adaptrag.rag.types import Answer, is_domain_name
 from adaptrag.server.auth import Access
-from adaptrag.server.context import Caller, Server, ServerDep
+from adaptrag.server.context import Caller, Server, ServerDep, readable_domains
 from adaptrag.server.errors import ApiError, status_of
 from adaptrag.server.models import AskRequest, Text
 from adaptrag.server.routes.answers import admitted, answer_one, chained, request_query
@@ -264,8 +264,7 @@ async def models(caller: Caller, server: ServerDep) -> dict[str, Any]:
     """Every model id the key may use (see MODEL_SCHEME), for the domains it may read."""
 
     def listed() -> list[str]:
-        store = server.qa.retriever.store
-        domains = sorted(d for d in store.facet("domain") if caller.may_read(d))
+        domains = readable_domains(server, caller)
         adapters = _adapters(server)
         variants = ["base", "local"]
         variants += ["claude"] if claude_configured() else []

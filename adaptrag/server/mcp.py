@@ -1,0 +1,158 @@
+"""The knowledge base as an MCP server: `search`, `ask` and `list_domains` tools.
+
+Agents and assistants reach adaptrag the way they reach other tools (Model Context
+Protocol, through the `mcp` SDK). Two transports, one set of tools over the same `Server`
+(limits, deadlines, metrics) as the HTTP API:
+
+- **streamable HTTP** at `/mcp` of `adaptrag serve`: behind the same `Guard`, so a key
+  is checked before the body is read and its domain rules scope every tool (a search
+  filters in the store; an adapter or domain outside the key is refused);
+- **stdio** (`adaptrag mcp`): a process an assistant starts on the user's machine; it
+  reads every domain, or those of `--domain`.
+
+Errors are the tool's error result with our one-line message (`ToolError`), never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import ValidationError
+from starlette.applications import Starlette
+
+from adaptrag.rag.errors import AdaptragError
+from adaptrag.rag.pipeline import Pipeline
+from adaptrag.rag.settings import Settings
+from adaptrag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
+from adaptrag.server.context import Server, readable_domains
+from adaptrag.server.errors import ApiError
+from adaptrag.server.models import AskRequest, RetrieveRequest
+from adaptrag.server.routes.answers import answer_one, request_query, source_json
+from adaptrag.version import __version__
+
+INSTRUCTIONS = (
+    "adaptrag answers questions from a team's own documents. `list_domains` names the "
+    "document collections you may read; `search` returns the passages that best match a "
+    "question (with their document ids and scores); `ask` answers from those passages with "
+    "numbered citations and says which values its sources hold (`grounding`)."
+)
+T = TypeVar("T")
+MCP_PATH = "/mcp"
+
+
+def _caller(context: Context[Any, Any], fallback: Access) -> Access:
+    """The key's rights: set by the Guard over HTTP; over stdio, the process's own."""
+    request = context.request_context.request if context.request_context else None
+    state = getattr(request, "scope", {}).get("state", {}) if request is not None else {}
+    found = state.get("access")
+    return found if isinstance(found, Access) else fallback
+
+
+async def _tool(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a tool's work; our errors become the tool's error result, in one line."""
+    try:
+        return await work()
+    except (AdaptragError, ApiError, Forbidden) as error:
+        raise ToolError(str(error)) from error
+    except ValidationError as error:  # a request body the HTTP API would answer with a 422
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ToolError(f"invalid arguments: {problems}") from error
+
+
+def build_mcp(server: Server, *, access: Access | None = None) -> MCPServer:
+    """The MCP server over `server`. `access` is the caller when no key names one (stdio;
+    default: every domain)."""
+    fallback = access or OPEN_ACCESS
+    mcp = MCPServer(name="adaptrag", instructions=INSTRUCTIONS, version=__version__)
+
+    @mcp.tool(description="The document domains (collections of documents) you may search and ask.")
+    async def list_domains(ctx: Context[Any, Any]) -> list[str]:
+        caller = _caller(ctx, fallback)
+        return await _tool(lambda: server.blocking(readable_domains, server, caller))
+
+    @mcp.tool(
+        description="The passages of the documents that best match a question, best first: "
+        "text, document id, chunk id, score and metadata. No answer is written."
+    )
+    async def search(
+        question: str,
+        ctx: Context[Any, Any],
+        domain: str | None = None,
+        top_k: int | None = None,
+        doc_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        caller = _caller(ctx, fallback)
+
+        async def work() -> list[dict[str, Any]]:
+            body = RetrieveRequest.model_validate(
+                {"question": question, "domain": domain, "top_k": top_k, "doc_id": doc_id}
+            )
+            sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))
+            return [source_json(s) for s in sources]
+
+        return await _tool(work)
+
+    @mcp.tool(
+        description="Answer a question from the documents: the answer text with [n] "
+        "citations, the sources it was given, which of its values (numbers, dates, "
+        "amounts) the sources hold (grounding), and which model answered (route)."
+    )
+    async def ask(
+        question: str,
+        ctx: Context[Any, Any],
+        domain: str | None = None,
+        top_k: int | None = None,
+        doc_id: str | None = None,
+    ) -> dict[str, Any]:
+        caller = _caller(ctx, fallback)
+
+        async def work() -> dict[str, Any]:
+            body = AskRequest.model_validate(
+                {"question": question, "domain": domain, "top_k": top_k, "doc_id": doc_id}
+            )
+            query = request_query(server, body, caller)
+            answer = await server.blocking(answer_one, server, query, caller)
+            server.metrics.answered(answer)
+            return answer.to_dict()
+
+        return await _tool(work)
+
+    return mcp
+
+
+def mcp_app(server: Server) -> Starlette:
+    """The streamable HTTP app serving `build_mcp(server)` at `MCP_PATH` (stateless, JSON
+    responses: any worker answers any request). With API keys, the key guards it; without,
+    the SDK's DNS-rebinding check admits loopback hosts only (as `serve` binds without
+    keys only there, unless --insecure)."""
+    security = (
+        TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        if server.keyring.enabled
+        else None
+    )
+    return build_mcp(server).streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=True,
+        json_response=True,
+        transport_security=security,
+    )
+
+
+def serve_stdio(settings: Settings, *, domains: Sequence[str] = ()) -> None:
+    """Serve the MCP tools on stdin/stdout until the client closes them (`adaptrag mcp`).
+
+    The process reads every domain, or only `domains`. Logs go to stderr: stdout is the
+    protocol's.
+    """
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    access = Access(name="stdio", domains=frozenset(domains) if domains else None)
+    with Pipeline(settings) as qa:
+        server = Server(settings, qa, Keyring([]))
+        server.ready.set()
+        build_mcp(server, access=access).run("stdio")
