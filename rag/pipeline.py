@@ -169,7 +169,7 @@ class Pipeline:
         """
         query = Query.of(question, options)
         return self.retriever.search(
-            query.question, query.where(), query.search_options(self.search_options)
+            query.search_text(), query.where(), query.search_options(self.search_options)
         ).sources
 
     def ask(self, question: str | Query, **options: Unpack[QueryOptions]) -> Answer:
@@ -342,7 +342,9 @@ class Pipeline:
         watch = Stopwatch()
         for query in queries:
             check_backend(query.backend or self.settings.backend)  # before any model loads
-        searches = [(q.question, q.where(), q.search_options(self.search_options)) for q in queries]
+        searches = [
+            (q.search_text(), q.where(), q.search_options(self.search_options)) for q in queries
+        ]
         forced = {q.adapter: self._forced(q.adapter) for q in queries if q.adapter}
         retrievals = self.retriever.search_many(searches)
         prepared = []

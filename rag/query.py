@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypedDict
 
+from adaptrag.rag.conversation import search_text
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.retrieval import SearchOptions, build_where
 from adaptrag.rag.stores.base import Scalar, SearchMode, Where
@@ -36,6 +37,7 @@ class QueryOptions(TypedDict, total=False):
     backend: str | None
     adapter: str | None
     max_new_tokens: int | None
+    history: Sequence[tuple[str, str]] | None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Query:
       `lead_chunk`: `SearchOptions`.
     - `backend` ("auto", "local", "claude", "openai"), `adapter` (`name`, `name/vN`, or "base" for
       the base model), `max_new_tokens`: generation.
+    - `history`: earlier turns of a conversation, (role, text) with role "user" or
+      "assistant", oldest first; a follow-up is searched with them (`rag.conversation`).
     """
 
     question: str
@@ -62,6 +66,7 @@ class Query:
     backend: str | None = None
     adapter: str | None = None
     max_new_tokens: int | None = None
+    history: Sequence[tuple[str, str]] | None = None
 
     @classmethod
     def of(cls, question: str | Query, options: Mapping[str, Any]) -> Query:
@@ -76,6 +81,11 @@ class Query:
         if not isinstance(question, str):
             raise ConfigError(f"a question is text or a Query, not {type(question).__name__}")
         return cls(question, **options)
+
+    def search_text(self) -> str:
+        """What retrieval searches: the question, with the words of the conversation a
+        follow-up leaves out (`rag.conversation.search_text`)."""
+        return search_text(self.question, self.history or ())
 
     def where(self) -> Where | None:
         """The store filter of this query's domain, document and payload conditions."""

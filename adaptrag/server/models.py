@@ -30,6 +30,13 @@ def _no_control_characters(text: str) -> str:
 Text = Annotated[str, AfterValidator(_no_control_characters)]
 
 
+class Turn(_Body):
+    """One earlier turn of a conversation."""
+
+    role: Literal["user", "assistant"] = Field(description="Who spoke.")
+    content: Text = Field(max_length=20_000, description="What was said.")
+
+
 class RetrieveRequest(_Body):
     """What to search for, and where."""
 
@@ -39,11 +46,22 @@ class RetrieveRequest(_Body):
     filters: Filters | None = Field(None, description="Payload key = value (or any of a list).")
     doc_id: str | None = Field(None, description="Only this document's chunks.")
     mode: Literal["hybrid", "dense", "sparse"] | None = Field(None, description="Search mode.")
+    history: list[Turn] | None = Field(
+        None,
+        max_length=100,
+        description="Earlier turns of a conversation, oldest first: a follow-up question is "
+        "searched with the words of the last user turns it refers back to.",
+    )
 
     def to_query(self, domain: str | None, filters: Filters | None) -> Query:
         """The request as the pipeline's `Query`, with the key's domain rules applied."""
-        fields = self.model_dump(exclude={"question", "domain", "filters"}, exclude_none=True)
-        return Query.of(self.question, {**fields, "domain": domain, "filters": filters})
+        fields = self.model_dump(
+            exclude={"question", "domain", "filters", "history"}, exclude_none=True
+        )
+        history = tuple((t.role, t.content) for t in self.history or ())
+        return Query.of(
+            self.question, {**fields, "domain": domain, "filters": filters, "history": history}
+        )
 
 
 class AskRequest(RetrieveRequest):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 
+import httpx
 import openai
 import pytest
 from helpers.fake_anthropic import FakeAnthropic
@@ -156,3 +157,38 @@ def test_the_async_sdk_streams_and_a_key_cannot_reach_another_domain(served: Ser
     text, hidden = asyncio.run(talk())
     assert text.strip()
     assert hidden.code == "model_not_found"  # the same answer as for a domain that is not
+
+
+def test_a_follow_up_in_a_conversation_is_searched_with_its_earlier_turns(
+    served: Served,
+    clients: Callable[..., openai.OpenAI],
+) -> None:
+    def sources(messages: list[dict[str, str]]) -> list[str]:
+        done = clients().chat.completions.create(
+            model="adaptrag/legal",
+            messages=messages,
+            max_tokens=4,  # type: ignore[arg-type]
+        )
+        return [s["doc_id"] for s in (done.model_extra or {})["adaptrag"]["sources"]]
+
+    follow_up = {"role": "user", "content": "How long must it be kept confidential?"}
+    turns = [
+        {"role": "user", "content": "Who signed the Orbit Robotics non-disclosure agreement?"},
+        {"role": "assistant", "content": "Orbit Robotics Inc. and Felsgrund Capital AG [1]."},
+        follow_up,
+    ]
+    assert sources(turns)[0] == "orbit-nda.txt"
+    # /v1/ask takes the same history.
+    response = httpx.post(
+        f"{served.url}/v1/ask",
+        headers={"Authorization": f"Bearer {ADMIN}"},
+        json={
+            "question": follow_up["content"],
+            "domain": "legal",
+            "max_new_tokens": 4,
+            "history": [{"role": t["role"], "content": t["content"]} for t in turns[:2]],
+        },
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["sources"][0]["doc_id"] == "orbit-nda.txt"

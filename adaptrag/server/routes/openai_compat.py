@@ -143,9 +143,16 @@ def _ask(server: Server, body: ChatRequest, caller: Access) -> AskRequest:
         raise ApiError(
             404, f"no model {body.model!r}; GET /v1/models lists them", "model_not_found"
         )
+    last = max(i for i, m in enumerate(body.messages) if m.role == "user")
+    history = [
+        {"role": m.role, "content": m.text()}
+        for m in body.messages[:last]
+        if m.role in ("user", "assistant") and m.text().strip()
+    ]
     return AskRequest.model_validate(
         {
             "question": Text(asked[-1].text()),
+            "history": history[-100:],
             "domain": choice.domain,
             "backend": choice.backend,
             "adapter": _adapter_ref(server, choice),
