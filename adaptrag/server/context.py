@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adaptrag.rag.deadline import time_limit
 from adaptrag.rag.errors import AdaptragError
@@ -123,7 +124,18 @@ def server_of(request: Request) -> Server:
     return server
 
 
-def caller_of(request: Request) -> Access:
+# Declares the bearer scheme in the OpenAPI document (so /docs can authenticate and
+# generated clients send the key); the Guard has already checked the key.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An adaptrag API key (ADAPTRAG_API_KEYS): `Authorization: Bearer KEY`.",
+)
+
+
+def caller_of(
+    request: Request, _: HTTPAuthorizationCredentials | None = Security(BEARER)
+) -> Access:
     """What the caller's key may do (the guard let no request in without a known key)."""
     if not server_of(request).keyring.enabled:
         return OPEN_ACCESS

@@ -36,6 +36,18 @@ def test_health_readiness_docs_and_metrics(served: Served) -> None:
             paths["/v1/ingest"]["post"]["requestBody"]["content"]
         )
         assert anonymous.get("/docs").status_code == 200
+        document = anonymous.get("/openapi.json").json()
+    # The bearer scheme is declared, and every key-guarded route requires it, so /docs
+    # "Authorize" and generated clients send the key; the public routes do not.
+    assert document["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An adaptrag API key (ADAPTRAG_API_KEYS): `Authorization: Bearer KEY`.",
+    }
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            guarded = operation.get("security") == [{"apiKey": []}]
+            assert guarded == path.startswith("/v1/"), (path, operation.get("security"))
     with served.client() as admin:
         admin.post("/v1/retrieve", json={"question": "rent"})
         with served.client(key=None) as anonymous:
