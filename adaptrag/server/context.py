@@ -134,7 +134,7 @@ BEARER = HTTPBearer(
 
 
 def caller_of(
-    request: Request, _: HTTPAuthorizationCredentials | None = Security(BEARER)
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 ) -> Access:
     """What the caller's key may do (the guard let no request in without a known key)."""
     if not server_of(request).keyring.enabled:
