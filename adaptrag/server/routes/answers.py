@@ -18,8 +18,13 @@ from adaptrag.server.auth import Access
 from adaptrag.server.context import Caller, Server, ServerDep
 from adaptrag.server.errors import ApiError, status_of
 from adaptrag.server.models import AskRequest, RetrieveRequest
+from adaptrag.server.responses import AnswerOut, RetrieveOut
 
 router = APIRouter()
+SSE_ANSWER = (
+    '`event: delta` with `{"text"}` per token, then one `event: answer` whose data is '
+    'an `AnswerOut`, or `event: error` with `{"error", "type"}`.'
+)
 T = TypeVar("T")
 
 
@@ -82,7 +87,7 @@ def answer_one(server: Server, query: Query, caller: Access) -> Answer:
     return server.qa.answer([admitted(server, query, caller)])[0]
 
 
-@router.post("/v1/ask", summary="Answer a question with sources")
+@router.post("/v1/ask", summary="Answer a question with sources", response_model=AnswerOut)
 async def ask(body: AskRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """The answer to one question, with sources, citations, route, usage and timings."""
     query = request_query(server, body, caller)
@@ -104,6 +109,8 @@ def chained(first: T, rest: Iterator[T]) -> Iterator[T]:
 @router.post(
     "/v1/ask/stream",
     summary="Answer as Server-Sent Events: `delta` events, then one `answer` event",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": SSE_ANSWER}},
 )
 async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> StreamingResponse:
     """The answer as Server-Sent Events: `delta` events, then one `answer` (or `error`)."""
@@ -133,7 +140,11 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
     )
 
 
-@router.post("/v1/retrieve", summary="The best chunks for a question, without generation")
+@router.post(
+    "/v1/retrieve",
+    summary="The best chunks for a question, without generation",
+    response_model=RetrieveOut,
+)
 async def retrieve(body: RetrieveRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """The best chunks for a question, within the key's domains."""
     sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))

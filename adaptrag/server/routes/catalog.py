@@ -8,11 +8,16 @@ from fastapi import APIRouter
 
 from adaptrag.rag.errors import StoreError
 from adaptrag.server.context import Caller, ServerDep
+from adaptrag.server.responses import AdapterOut, CollectionOut
 
 router = APIRouter()
 
 
-@router.get("/v1/collections", summary="Collections and what the key may see of them")
+@router.get(
+    "/v1/collections",
+    summary="Collections and what the key may see of them",
+    response_model=list[CollectionOut],
+)
 async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
     """Every collection, with the counts of the domains the key may read."""
     from adaptrag.rag.collection_info import describe_collection
@@ -35,7 +40,11 @@ async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]
     return await server.blocking(work)
 
 
-@router.get("/v1/adapters", summary="Registered adapters of the domains the key may read")
+@router.get(
+    "/v1/adapters",
+    summary="Registered adapters of the domains the key may read",
+    response_model=list[AdapterOut],
+)
 async def adapters(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
     """The registered adapters of the domains the key may read."""
     from adaptrag.adapters import describe_adapters

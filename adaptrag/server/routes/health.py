@@ -12,19 +12,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from adaptrag.rag.errors import AdaptragError, CollectionNotFoundError, StoreError
 from adaptrag.server.context import ServerDep
 from adaptrag.server.errors import ApiError, error_response
+from adaptrag.server.responses import Ready, Status
 
 router = APIRouter()
 logger = logging.getLogger("adaptrag.server")
 READY_PROBE_S = 10.0  # longest /readyz waits for a probe search before saying 503
 
 
-@router.get("/healthz", summary="The process is up")
+@router.get("/healthz", summary="The process is up", response_model=Status)
 async def healthz() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Models loaded, and a search through the store answers")
+@router.get(
+    "/readyz",
+    summary="Models loaded, and a search through the store answers",
+    responses={
+        200: {"model": Ready, "description": "Ready."},
+        503: {"description": "Not ready: `{error, type: not_ready}` with a generic reason."},
+    },
+)
 async def readyz(server: ServerDep) -> JSONResponse:
     """Readiness: the store answers and the models are loaded (503 until then)."""
     # Public: the reasons stay generic here (no paths, names or errors), full in the log.

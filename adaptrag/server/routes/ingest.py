@@ -23,6 +23,7 @@ from adaptrag.server.context import Caller, Server, ServerDep
 from adaptrag.server.errors import ApiError
 from adaptrag.server.jobs import Job, uploads_dir
 from adaptrag.server.models import IngestPathsRequest
+from adaptrag.server.responses import IngestAccepted, JobOut
 
 router = APIRouter()
 
@@ -41,6 +42,7 @@ _MULTIPART_SCHEMA = {
     "/v1/ingest",
     status_code=202,
     summary="Start an ingest job: uploaded files (multipart) or paths under the root (JSON)",
+    response_model=IngestAccepted,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -68,7 +70,11 @@ async def ingest(request: Request, caller: Caller, server: ServerDep) -> dict[st
     return {"job": job.id, "status_url": f"/v1/ingest/{job.id}"}
 
 
-@router.get("/v1/ingest/{job_id}", summary="An ingest job's status, progress and report")
+@router.get(
+    "/v1/ingest/{job_id}",
+    summary="An ingest job's status, progress and report",
+    response_model=JobOut,
+)
 async def ingest_status(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """An ingest job's status, progress and report (only to the key that started it)."""
     return _own_job(job_id, caller, server).to_dict()
@@ -78,6 +84,7 @@ async def ingest_status(job_id: str, caller: Caller, server: ServerDep) -> dict[
     "/v1/ingest/{job_id}",
     status_code=202,
     summary="Cancel an ingest job (queued: never runs; running: stops after its current file)",
+    response_model=JobOut,
 )
 async def cancel_ingest(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """Cancel an ingest job of this key: 202 with the job, `cancelled` or `cancelling`

@@ -29,6 +29,7 @@ from adaptrag.server.auth import Access
 from adaptrag.server.context import Caller, Server, ServerDep, readable_domains
 from adaptrag.server.errors import ApiError, status_of
 from adaptrag.server.models import AskRequest, Text
+from adaptrag.server.responses import ChatCompletionOut, ModelList
 from adaptrag.server.routes.answers import admitted, answer_one, chained, request_query
 
 router = APIRouter()
@@ -184,6 +185,13 @@ def _extra(answer: Answer) -> dict[str, Any]:
     "/v1/chat/completions",
     summary="OpenAI-compatible chat completion (JSON, or SSE with stream=true)",
     response_model=None,
+    responses={
+        200: {
+            "model": ChatCompletionOut,
+            "content": {"text/event-stream": {}},
+            "description": "A chat completion, or with `stream: true` its chunks as SSE.",
+        }
+    },
 )
 async def chat_completions(
     body: ChatRequest, caller: Caller, server: ServerDep
@@ -266,7 +274,11 @@ async def _stream(
     )
 
 
-@router.get("/v1/models", summary="OpenAI-compatible list of the models this key may use")
+@router.get(
+    "/v1/models",
+    summary="OpenAI-compatible list of the models this key may use",
+    response_model=ModelList,
+)
 async def models(caller: Caller, server: ServerDep) -> dict[str, Any]:
     """Every model id the key may use (see MODEL_SCHEME), for the domains it may read."""
 
