@@ -75,7 +75,9 @@ class SpanIndex:
     don't know."), any other question with a span of a source.
     """
 
-    def __init__(self, tokenizer: Any, prompt: Prompt, *, labels: bool) -> None:
+    def __init__(
+        self, tokenizer: Any, prompt: Prompt, *, labels: bool, texts: Sequence[str]
+    ) -> None:
         def encode(text: str) -> list[int]:
             return list(tokenizer(text, add_special_tokens=False).input_ids)
 
@@ -95,13 +97,18 @@ class SpanIndex:
             *(encode(w) for w in words),
         ]
         self.citable = [encode(f"{number}]") for number in range(1, len(prompt.sources) + 1)]
+        # Where a span may begin and end: at word boundaries, never inside a value.
+        bounds = [span_boundaries([texts[t] for t in sequence]) for sequence in self.sequences]
+        self.ends = [ends for _, ends in bounds]
         self.starts: dict[int, list[tuple[int, int]]] = defaultdict(list)
         openers = range(self.copies, len(self.sequences)) if labels else None
         for index, sequence in enumerate(self.sequences):
             if openers is not None and index not in openers:
                 continue
+            begins = bounds[index][0]
             for position, token in enumerate(sequence):
-                self.starts[token].append((index, position + 1))
+                if begins[position]:
+                    self.starts[token].append((index, position + 1))
         # The same word where an answer opens: no leading space, or capitalised.
         for token, places in list(self.starts.items()):
             for variant in _opening_variants(tokenizer, token):
@@ -121,6 +128,58 @@ class SpanIndex:
     def copied(self, matches: Sequence[tuple[int, int]]) -> bool:
         """Whether the span is copied from a source (not a label or "I don't know.")."""
         return any(index < self.copies for index, _ in matches)
+
+
+# After a number, these go with it: a span does not end before them ("EUR 40.2" of
+# "EUR 40.2 million" is another value; "six (6)" of "six (6) months" is not a duration).
+VALUE_WORDS = frozenset(
+    {"%", "percent", "per", "million", "billion", "thousand", "trillion", "bn", "mn", "m"}
+    | {"k", "day", "days", "week", "weeks", "month", "months", "year", "years", "hour"}
+    | {"hours", "minute", "minutes", "degrees", "°c", "mg", "ml", "g", "kg", "mmol"}
+    | {"euros", "dollars", "pounds", "francs", "business", "calendar", "working"}
+)
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    "fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    "eighty|ninety|hundred"
+)
+_ENDS_WITH_NUMBER = re.compile(rf"(\d\)?|\b(?:{_NUMBER_WORDS}))$", re.IGNORECASE)
+
+
+def span_boundaries(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
+    """For each position of a token sequence (the tokens' texts): may a span begin there,
+    and may it end before it (one more entry: at the end)? Only at word boundaries, and
+    never inside a number ("40" "." "2") or between a number and its scale or unit."""
+
+    def boundary(p: int) -> bool:  # between token p - 1 and token p
+        if p == 0 or p == len(pieces):
+            return True
+        before, after = pieces[p - 1], pieces[p]
+        if not (after[:1].isspace() or not after[:1].isalnum() or not before[-1:].isalnum()):
+            return False  # inside a word
+        if before.strip()[-1:].isdigit() and after.strip()[:1] in {".", ","}:
+            following = pieces[p + 1] if p + 1 < len(pieces) else ""
+            return not following[:1].isdigit()  # 40.2 and 1,200 are one number
+        earlier = pieces[p - 2] if p >= 2 else ""
+        if before.strip() in {".", ","} and earlier[-1:].isdigit() and after[:1].isdigit():
+            return False
+        return not (before.strip()[-1:].isdigit() and after[:1].isdigit())  # digits split
+
+    begins = [
+        boundary(p) and pieces[p].strip()[:1] not in {".", ",", ")", "%"}
+        for p in range(len(pieces))
+    ]
+    ends = []
+    for p in range(len(pieces) + 1):
+        ok = boundary(p)
+        if ok and p < len(pieces) and pieces[p].strip().startswith(")"):
+            written = "".join(pieces[:p])
+            ok = written.count("(") <= written.count(")")  # not inside "(6"
+        if ok and p < len(pieces) and _ENDS_WITH_NUMBER.search("".join(pieces[:p]).rstrip()):
+            # "six (6) months": the figure in brackets and the unit go with the number
+            ok = pieces[p].strip().lower() not in VALUE_WORDS | {"("}
+        ends.append(ok)
+    return begins, ends
 
 
 def _opening_variants(tokenizer: Any, token: int) -> set[int]:
@@ -146,6 +205,7 @@ class TokenClasses:
 
     cite_open: frozenset[int]
     content: frozenset[int]  # tokens holding a letter or digit of a word that says something
+    texts: tuple[str, ...]  # each token's text, leading space included
 
     @classmethod
     def of(cls, tokenizer: Any) -> TokenClasses:
@@ -159,6 +219,7 @@ class TokenClasses:
                 for i, text in enumerate(texts)
                 if any(c.isalnum() for c in text) and text.strip().lower() not in FUNCTION_WORDS
             ),
+            texts=tuple(texts),
         )
 
 
@@ -185,7 +246,9 @@ class ExtractiveProcessor(LogitsProcessor):
         self.width = width
         self.eos = sorted(eos)
         self.indexes = [
-            SpanIndex(tokenizer, p, labels=is_polar(p.question)) if applies(p) else None
+            SpanIndex(tokenizer, p, labels=is_polar(p.question), texts=classes.texts)
+            if applies(p)
+            else None
             for p in prompts
         ]
         self.rows = [_Row() for _ in prompts]
@@ -246,7 +309,8 @@ class ExtractiveProcessor(LogitsProcessor):
         if row.matches is None:
             return list(index.starts)
         following = {index.sequences[s][p] for s, p in row.matches if p < len(index.sequences[s])}
-        if following and not (row.says_something or not index.copied(row.matches)):
+        may_end = any(index.ends[s][p] for s, p in row.matches)
+        if following and not (may_end and (row.says_something or not index.copied(row.matches))):
             return sorted(following)
         return sorted(following | set(self.eos) | self.cite_open)
 

@@ -15,6 +15,7 @@ from adaptrag.rag.generators.extractive import (
     TokenClasses,
     finish_text,
     is_polar,
+    span_boundaries,
 )
 from adaptrag.rag.generators.local import Decoding, LocalGenerator
 from adaptrag.rag.grounding import check_values
@@ -147,3 +148,19 @@ def test_the_shown_text_carries_one_whole_citation() -> None:
     assert finish_text("Zurich [", 1) == "Zurich [1]"
     assert finish_text("Zurich [1", 1) == "Zurich [1]"  # cut off by the token limit
     assert finish_text("Yes", None) == "Yes"
+
+
+def test_a_span_never_ends_inside_a_word_or_a_value(local_generator: LocalGenerator) -> None:
+    tokenizer = local_generator.tokenizer
+    text = "Revenue rose 12.5% to EUR 40.2 million; notice is six (6) months."
+    pieces = [tokenizer.decode([t]) for t in tokenizer(text, add_special_tokens=False).input_ids]
+    begins, ends = span_boundaries(pieces)
+    ending = {"".join(pieces[:p]).strip() for p, ok in enumerate(ends) if ok}
+    for cut in ("Revenue rose 12", "Revenue rose 12.5", "Revenue rose 12.5% to EUR 40.2"):
+        assert cut not in ending  # a number split, or cut from its % or scale
+    assert "Revenue rose 12.5% to EUR 40.2 million" in ending
+    assert not any(e.endswith(("six", "six (6", "six (6)")) for e in ending)
+    assert any(e.endswith("six (6) months") for e in ending)
+    assert not any(e.endswith("Rev") for e in ending)  # inside a word
+    starting = {"".join(pieces[p:]).strip() for p, ok in enumerate(begins) if ok}
+    assert "2.5% to EUR 40.2 million; notice is six (6) months." not in starting

@@ -166,8 +166,8 @@ def test_a_follow_up_in_a_conversation_is_searched_with_its_earlier_turns(
     def sources(messages: list[dict[str, str]]) -> list[str]:
         done = clients().chat.completions.create(
             model="adaptrag/legal",
-            messages=messages,
-            max_tokens=4,  # type: ignore[arg-type]
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=4,
         )
         return [s["doc_id"] for s in (done.model_extra or {})["adaptrag"]["sources"]]
 
