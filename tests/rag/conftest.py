@@ -22,3 +22,16 @@ def qa(
 ) -> Iterator[Pipeline]:
     with pipeline_over(indexed_corpus, embedder, local_generator, max_new_tokens=24) as pipeline:
         yield pipeline
+
+
+@pytest.fixture(scope="module")
+def local_qa(
+    indexed_corpus: Settings,
+    embedder: SentenceTransformerEmbedder,
+    local_generator: LocalGenerator,
+) -> Iterator[Pipeline]:
+    """The pipeline answering with the local model only, up to 12 tokens (LangChain's tests)."""
+    with pipeline_over(
+        indexed_corpus, embedder, local_generator, max_new_tokens=12, backend="local"
+    ) as pipeline:
+        yield pipeline

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers.corpora import pipeline_over
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessageChunk
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from adaptrag.rag import Answer, Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
-from adaptrag.rag.generators.local import LocalGenerator
-from adaptrag.rag.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def qa(
-    indexed_corpus: Settings,
-    embedder: SentenceTransformerEmbedder,
-    local_generator: LocalGenerator,
-) -> Iterator[Pipeline]:
-    with pipeline_over(
-        indexed_corpus, embedder, local_generator, max_new_tokens=12, backend="local"
-    ) as pipeline:
-        yield pipeline
+def qa(local_qa: Pipeline) -> Pipeline:
+    return local_qa
 
 
 def test_as_retriever_is_a_langchain_retriever_returning_documents(qa: Pipeline) -> None:

@@ -12,33 +12,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers.corpora import pipeline_over
 from langchain_core.language_models import BaseChatModel
 from langchain_core.retrievers import BaseRetriever
 from langchain_tests.integration_tests import ChatModelIntegrationTests, RetrieversIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.generators.local import LocalGenerator
 from adaptrag.rag.langchain import AdapterChatModel, PipelineRetriever
-from adaptrag.rag.settings import Settings
 
 PIPELINE: dict[str, Pipeline] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def qa(
-    indexed_corpus: Settings,
-    embedder: SentenceTransformerEmbedder,
-    local_generator: LocalGenerator,
-) -> Iterator[Pipeline]:
-    with pipeline_over(
-        indexed_corpus, embedder, local_generator, max_new_tokens=12, backend="local"
-    ) as pipeline:
-        PIPELINE["qa"] = pipeline  # the suites read their parameters from properties
-        yield pipeline
-        PIPELINE.clear()
+def qa(local_qa: Pipeline) -> Iterator[Pipeline]:
+    PIPELINE["qa"] = local_qa  # the suites read their parameters from properties
+    yield local_qa
+    PIPELINE.clear()
 
 
 class _Capabilities:
