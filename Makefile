@@ -51,6 +51,8 @@ bench: install
 	$(PY) benchmarks/bench_load.py
 	$(PY) benchmarks/bench_faults.py
 	$(PY) benchmarks/bench_retrieval.py
+	$(PY) benchmarks/bench_answers.py
+	$(PY) benchmarks/bench_conversation.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -97,8 +97,17 @@ class SpanIndex:
             *(encode(w) for w in words),
         ]
         self.citable = [encode(f"{number}]") for number in range(1, len(prompt.sources) + 1)]
-        # Where a span may begin and end: at word boundaries, never inside a value.
-        bounds = [span_boundaries([texts[t] for t in sequence]) for sequence in self.sequences]
+        # Where a span may begin and end: at word boundaries, never inside a value; "I
+        # don't know." and a label only whole.
+        bounds = [
+            span_boundaries([texts[t] for t in sequence])
+            if index < self.copies
+            else (
+                [p == 0 for p in range(len(sequence))],
+                [p == len(sequence) for p in range(len(sequence) + 1)],
+            )
+            for index, sequence in enumerate(self.sequences)
+        ]
         self.ends = [ends for _, ends in bounds]
         self.starts: dict[int, list[tuple[int, int]]] = defaultdict(list)
         openers = range(self.copies, len(self.sequences)) if labels else None

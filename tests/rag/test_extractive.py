@@ -140,6 +140,10 @@ def test_a_token_outside_the_sources_is_never_chosen(local_generator: LocalGener
     assert period in allowed and tokenizer.eos_token_id in allowed
     assert outsider not in allowed
     assert processor.citation(0) == 1
+    index = processor.indexes[0]
+    assert index is not None
+    refusal = index.ends[index.copies]  # "I don't know." ends only whole
+    assert refusal == [False] * (len(refusal) - 1) + [True]
 
 
 def test_the_shown_text_carries_one_whole_citation() -> None:
