@@ -24,7 +24,7 @@ def mcp(
     try:
         from adaptrag.server.mcp import serve_stdio
     except ModuleNotFoundError as exc:
-        if exc.name not in SERVER_PACKAGES | {"mcp"}:
+        if exc.name not in SERVER_PACKAGES:
             raise
         raise ConfigError(
             f"`adaptrag mcp` needs the server's packages ({exc.name} is missing): "

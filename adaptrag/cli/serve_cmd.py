@@ -11,7 +11,7 @@ from adaptrag.cli.base import (
 from adaptrag.rag.errors import ConfigError
 
 # The import names of the `adaptrag[server]` extra's packages (pyproject.toml).
-SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "multipart", "prometheus_client"}
+SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "multipart", "prometheus_client", "mcp"}
 
 # --- serve -----------------------------------------------------------------------------
 
