@@ -152,6 +152,14 @@ _NUMBER_WORDS = (
     "fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
     "eighty|ninety|hundred"
 )
+# A span does not end on a word that needs what follows ("the laws of", "within").
+_DANGLING = frozenset(
+    {"a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "from", "with", "within"}
+    | {"under", "than", "and", "or", "is", "are", "was", "were", "be", "least", "most", "per"}
+)
+_OPENING_QUOTES = frozenset("\"'“‘")
+_OPENERS = frozenset("(\u201c\u2018$\u20ac\u00a3")
+_CLOSING = frozenset(".,;:!?)]}\"'”’")
 _ENDS_WITH_NUMBER = re.compile(rf"(\d\)?|\b(?:{_NUMBER_WORDS}))$", re.IGNORECASE)
 
 
@@ -174,19 +182,34 @@ def span_boundaries(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
             return False
         return not (before.strip()[-1:].isdigit() and after[:1].isdigit())  # digits split
 
+    def glued(p: int) -> bool:  # token p is attached to the word before ("+" of "BB+")
+        return 0 < p < len(pieces) and not pieces[p][:1].isspace() and not (
+            pieces[p - 1][-1:].isspace() or pieces[p - 1][-1:] in _OPENING_QUOTES
+        )
+
     begins = [
-        boundary(p) and pieces[p].strip()[:1] not in {".", ",", ")", "%"}
+        boundary(p)
+        and not glued(p)  # "18) months" of "(18) months", "2.4%" of "-2.4%"
+        and pieces[p].strip()[:1] not in {".", ",", ")", "%"}
+        and not (  # a sign starts a span only before its number ("-2.4%")
+            pieces[p].strip() in {"+", "-"}
+            and not (pieces[p + 1 : p + 2] or [""])[0][:1].isdigit()
+        )
         for p in range(len(pieces))
     ]
     ends = []
     for p in range(len(pieces) + 1):
-        ok = boundary(p)
-        if ok and p < len(pieces) and pieces[p].strip().startswith(")"):
-            written = "".join(pieces[:p])
+        written = "".join(pieces[:p])
+        following = pieces[p].strip().lower() if p < len(pieces) else ""
+        last = (written.strip().split()[-1:] or [""])[0]
+        ok = boundary(p) and last.lower() not in _DANGLING and last[-1:] not in _OPENERS
+        if ok and glued(p) and following[:1] not in _CLOSING:
+            ok = False  # "BB" of "BB+", "one" of "one-year"
+        if ok and following.startswith(")"):
             ok = written.count("(") <= written.count(")")  # not inside "(6"
-        if ok and p < len(pieces) and _ENDS_WITH_NUMBER.search("".join(pieces[:p]).rstrip()):
-            # "six (6) months": the figure in brackets and the unit go with the number
-            ok = pieces[p].strip().lower() not in VALUE_WORDS | {"("}
+        if ok and following and _ENDS_WITH_NUMBER.search(written.rstrip()):
+            # "six (6) months", "21.6%": the figure in brackets and the unit go with it
+            ok = following[:1] != "%" and following.rstrip(".,;:") not in VALUE_WORDS | {"("}
         ends.append(ok)
     return begins, ends
 

@@ -168,3 +168,28 @@ def test_a_span_never_ends_inside_a_word_or_a_value(local_generator: LocalGenera
     assert not any(e.endswith("Rev") for e in ending)  # inside a word
     starting = {"".join(pieces[p:]).strip() for p, ok in enumerate(begins) if ok}
     assert "2.5% to EUR 40.2 million; notice is six (6) months." not in starting
+
+
+def test_a_span_keeps_a_value_whole_and_does_not_end_on_a_preposition(
+    local_generator: LocalGenerator,
+) -> None:
+    def cuts(text: str) -> tuple[set[str], set[str]]:
+        ids = local_generator.tokenizer(text, add_special_tokens=False).input_ids
+        pieces = [local_generator.tokenizer.decode([t]) for t in ids]
+        begins, ends = span_boundaries(pieces)
+        ending = {"".join(pieces[:p]).strip() for p, ok in enumerate(ends) if ok}
+        starting = {"".join(pieces[p:]).strip() for p, ok in enumerate(begins) if ok}
+        return starting, ending
+
+    starting, ending = cuts("The margin was 21.6%. A rating of at least BB+ applies.")
+    assert "The margin was 21.6" not in ending  # "%." is one token: the unit stays
+    assert not any(e.endswith(("BB", "of", "least", "at")) for e in ending)
+    assert "BB+ applies." in starting and "+ applies." not in starting
+    starting, ending = cuts("The return was -2.4% over a tenor of eighteen (18) months.")
+    assert "-2.4% over a tenor of eighteen (18) months." in starting  # the sign starts it
+    assert "2.4% over a tenor of eighteen (18) months." not in starting
+    assert "18) months." not in starting
+    assert not any(e.endswith("(") for e in ending)
+    _, ending = cuts("The agreement is governed by the laws of Zurich.")
+    assert "The agreement is governed by the laws of" not in ending
+    assert "The agreement is governed by the laws of Zurich" in ending
