@@ -1,4 +1,5 @@
-"""Chunking: documents to token-bounded chunks, with Markdown headings as metadata.
+"""Chunking: documents to token-bounded chunks, with Markdown headings and PDF pages as
+metadata.
 
 Sizes are counted in the embedding model's own tokens and capped at what the model reads
 (its max sequence length, minus special tokens and the passage prefix), so no chunk is
@@ -56,10 +57,13 @@ class Chunker:
         else:
             sections = [(document.text, [])]
         chunks: list[Chunk] = []
-        for text, headings in sections:
-            for piece in self._bounded(self._splitter.split_text(text)):
-                metadata = {"headings": headings} if headings else {}
-                chunks.append(Chunk(document.doc_id, len(chunks), piece, metadata))
+        for section, headings in sections:
+            for text, page in _pages(section, document.page_starts):
+                for piece in self._bounded(self._splitter.split_text(text)):
+                    metadata: dict[str, object] = {"headings": headings} if headings else {}
+                    if page is not None:
+                        metadata["page"] = page
+                    chunks.append(Chunk(document.doc_id, len(chunks), piece, metadata))
         return chunks
 
     def _bounded(self, pieces: list[str]) -> list[str]:
@@ -74,6 +78,16 @@ class Chunker:
                 parts = self._recursive(size).split_text(piece)
             out.extend(p for p in parts if p.strip())
         return out
+
+
+def _pages(
+    text: str, starts: tuple[tuple[int, int], ...]
+) -> list[tuple[str, int | None]]:
+    """The text page by page (a chunk never spans two pages), or whole when unpaged."""
+    if not starts:
+        return [(text, None)]
+    ends = [offset for offset, _ in starts[1:]] + [len(text)]
+    return [(text[offset:end], page) for (offset, page), end in zip(starts, ends, strict=True)]
 
 
 def _heading_path(metadata: dict[str, str]) -> list[str]:

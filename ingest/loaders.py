@@ -289,7 +289,8 @@ def load_markdown(file: SourceFile, options: LoaderOptions) -> list[Document]:
 
 
 def load_html(file: SourceFile, options: LoaderOptions) -> list[Document]:
-    """HTML; scripts, styles and navigation dropped, headings kept as Markdown headings."""
+    """HTML; scripts, styles and navigation dropped, headings kept as Markdown headings,
+    each table row on one line ("label | cell | cell")."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(read_text(file.path, options.limits), "html.parser")
@@ -298,6 +299,12 @@ def load_html(file: SourceFile, options: LoaderOptions) -> list[Document]:
     title = soup.title.get_text(strip=True) if soup.title else None
     if soup.title:
         soup.title.decompose()
+    for table in reversed(soup.find_all("table")):  # innermost first
+        rows = (
+            " | ".join(cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"]))
+            for row in table.find_all("tr")
+        )
+        table.replace_with("\n\n" + "\n".join(r for r in rows if r.strip(" |")) + "\n\n")
     for level in range(1, 7):
         for heading in soup.find_all(f"h{level}"):
             heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
@@ -307,9 +314,12 @@ def load_html(file: SourceFile, options: LoaderOptions) -> list[Document]:
 
 
 def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
-    """PDF text by page (pypdf); a corrupt or encrypted PDF is a `LoadError`."""
+    """PDF text page by page (pypdf's layout mode, so a table row keeps its label and its
+    figures on one line); each chunk knows its page. A PDF encrypted with an owner password
+    only (every viewer opens it) is opened; one that needs a password is a `LoadError`, and
+    one with no text layer (a scan) is skipped with the reason."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
     # pypdf logs a warning for each flaw it repairs (a wrong xref offset...); they leaked to
     # stderr as noise between progress bars. A PDF it cannot read is still a LoadError.
@@ -317,22 +327,65 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
     budget = _Budget(options.limits)
     try:
         reader = PdfReader(str(file.path))
-        if reader.is_encrypted:
-            raise LoadError("encrypted PDF; decrypt it first")
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError(
+                "encrypted PDF that needs a password to open; decrypt it first "
+                "(qpdf --decrypt --password=PASSWORD in.pdf out.pdf)"
+            )
         pages, length = [], 0
         for page in reader.pages:
             budget.tick("pages")
-            pages.append(page.extract_text() or "")
+            pages.append(page_text(page))
             length += len(pages[-1])
             if problem := _over(length, options.limits.max_text_mb, "its text", TEXT_SETTING):
                 raise problem
         title = reader.metadata.get("/Title") if reader.metadata else None
     except (LoadError, SkipFile):
         raise
+    except DependencyError as exc:  # AES without the cryptography package
+        raise LoadError(f"encrypted PDF: {exc}; pip install 'pypdf[crypto]'") from exc
+    except FileNotDecryptedError as exc:
+        raise LoadError(f"encrypted PDF: {exc}; decrypt it first") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"unreadable PDF: {exc}") from exc
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
-    return _single(file, text, str(title) if title else None, "pdf", pages=len(pages))
+    if pages and not any(p.strip() for p in pages):
+        raise SkipFile(
+            f"no text layer in its {len(pages)} pages (a scanned PDF?); OCR is not built in: "
+            "run ocrmypdf on it first, or add an OCR loader (docs/ingest.md, Loaders)"
+        )
+    text, starts = "", []
+    for number, content in enumerate(pages, start=1):
+        if content.strip():
+            text += "\n\n" if text else ""
+            starts.append((len(text), number))
+            text += content.strip()
+    document = _single(file, text, str(title) if title else None, "pdf", pages=len(pages))[0]
+    return [replace(document, page_starts=tuple(starts))]
+
+
+_GAP = re.compile(r"\s{3,}")  # between the columns of a laid-out line
+_CELL_VALUE = re.compile(r"^[$\u20ac\u00a3(\-\u2014\u2013]?\s*[\d.,]+|^\(?\d|^[\u2014\u2013-]$|%$")
+_STUCK = re.compile(r"([$\u20ac\u00a3(])\s+(?=[\d.])")  # "$      2,921" -> "$2,921"
+
+
+def page_text(page: Any) -> str:
+    """A PDF page's text as laid out: a table row's label and figures on one line, its
+    cells joined by " | "; prose lines as read. Falls back to pypdf's plain extraction
+    where the layout mode fails on a page or finds no text on it (some PDFs' fonts)."""
+    try:
+        laid_out = page.extract_text(extraction_mode="layout")
+    except Exception:  # noqa: BLE001 - pypdf's layout mode is newer; plain mode still reads it
+        laid_out = ""
+    if len("".join(str(laid_out or "").split())) < 20:
+        return str(page.extract_text() or "").strip()
+    lines = []
+    for line in str(laid_out or "").splitlines():
+        cells = [c.strip() for c in _GAP.split(_STUCK.sub(r"\1", line.strip())) if c.strip()]
+        if len(cells) > 1 and any(_CELL_VALUE.search(c) for c in cells[1:]):
+            lines.append(" | ".join(cells))  # a table row
+        else:
+            lines.append(" ".join(" ".join(cells).split()))  # prose, justified gaps closed
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:

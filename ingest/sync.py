@@ -24,11 +24,13 @@ MANIFEST_FIELDS = ("doc_id", "content_hash", "chunk_count", "source", "source_ro
 
 
 def content_hash(document: Document) -> str:
-    """Hash of what decides a document's chunks: its title and text."""
+    """Hash of what decides a document's chunks: its title, text and page breaks."""
     digest = hashlib.sha256()
     digest.update(document.title.encode("utf-8"))
     digest.update(b"\x00")
     digest.update(document.text.encode("utf-8"))
+    if document.page_starts:  # unpaged documents keep the hash they always had
+        digest.update(b"\x00" + repr(document.page_starts).encode())
     return digest.hexdigest()
 
 

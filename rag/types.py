@@ -19,7 +19,8 @@ class Document:
     """One source document as a loader read it, before chunking.
 
     `doc_id` is stable within a domain: the path relative to the ingested root, or the
-    record id for multi-record files (JSONL, JSON, CSV).
+    record id for multi-record files (JSONL, JSON, CSV). `page_starts` holds, for paged
+    formats (PDF), where each page's text starts: (character offset, page number).
     """
 
     doc_id: str
@@ -27,6 +28,7 @@ class Document:
     title: str
     source: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    page_starts: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,23 @@ class Source:
     text: str
     score: float
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def page(self) -> int | None:
+        """The page the chunk is on (paged formats such as PDF), else None."""
+        page = self.metadata.get("page")
+        return page if isinstance(page, int) and not isinstance(page, bool) else None
+
+    @property
+    def label(self) -> str:
+        """How a citation names it: the document, and its page or section where known
+        (`annual-report.pdf p. 47`, `lease.md § Termination`)."""
+        if self.page is not None:
+            return f"{self.doc_id} p. {self.page}"
+        headings = self.metadata.get("headings")
+        if isinstance(headings, list) and headings:
+            return f"{self.doc_id} \u00a7 {headings[-1]}"
+        return self.doc_id
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from adaptrag.ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFi
 SHARED_CORPUS = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "pubmedqa_train_corpus.jsonl"
 )
+FILINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "filings"
 
 
 def _file(path: Path) -> SourceFile:
@@ -63,6 +64,80 @@ def test_pdf_text_is_extracted_page_by_page(tmp_path: Path) -> None:
     [doc] = load(_file(path))
     assert "rent" in doc.text and "deposits" in doc.text
     assert doc.metadata["pages"] == 2 and doc.title == "Lease PDF"
+
+
+def _table_pdf(path: Path, *, user_password: str | None = None, owner: str = "") -> Path:
+    """A two-page PDF: prose on page 1, a table of figures on page 2 (fpdf2 lays each cell
+    out at its column, as a filing's table is); optionally encrypted with pypdf."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=10)
+    pdf.add_page()
+    pdf.multi_cell(w=0, text="Annual report. Management discusses the results of the year.")
+    pdf.add_page()
+    for row in (("", "2025", "2024"), ("Revenue", "$ 1,200", "$ 1,100"), ("Net income", "310", "(45)")):
+        for width, cell in zip((80, 40, 40), row, strict=True):
+            pdf.cell(w=width, h=8, text=cell, align="L" if width == 80 else "R")
+        pdf.ln()
+    pdf.output(str(path))
+    if user_password is not None or owner:
+        from pypdf import PdfReader, PdfWriter
+
+        writer = PdfWriter(clone_from=PdfReader(str(path)))
+        writer.encrypt(user_password=user_password or "", owner_password=owner, algorithm="AES-128")
+        writer.write(str(path))
+    return path
+
+
+def test_a_pdf_table_row_keeps_its_label_and_each_chunk_its_page(tmp_path: Path) -> None:
+    from adaptrag.ingest.chunking import Chunker
+
+    [doc] = load(_file(_table_pdf(tmp_path / "report.pdf")))
+    lines = doc.text.splitlines()
+    assert "Revenue | $1,200 | $1,100" in lines and "Net income | 310 | (45)" in lines
+    chunks = Chunker(lambda text: len(text.split()), 200, 10).split(doc)
+    assert [c.metadata["page"] for c in chunks] == [1, 2]  # a chunk never spans two pages
+    assert "Revenue" in chunks[1].text and "Annual" not in chunks[1].text
+
+
+def test_a_pdf_with_an_owner_password_only_opens_as_every_viewer_opens_it(
+    tmp_path: Path,
+) -> None:
+    [doc] = load(_file(_table_pdf(tmp_path / "filing.pdf", owner="owner-secret")))
+    assert "Revenue | $1,200 | $1,100" in doc.text and doc.metadata["pages"] == 2
+    locked = _table_pdf(tmp_path / "locked.pdf", user_password="open-sesame", owner="x")
+    with pytest.raises(LoadError, match="needs a password to open; decrypt it first"):
+        load(_file(locked))
+
+
+def test_a_pdf_without_a_text_layer_is_skipped_naming_ocr(tmp_path: Path) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")  # a scan is pictures of text: no text layer
+    path = tmp_path / "scan.pdf"
+    pdf.output(str(path))
+    with pytest.raises(SkipFile, match="no text layer in its 1 pages .* OCR"):
+        load(_file(path))
+
+
+def test_an_html_table_row_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "results.html"
+    path.write_text(
+        "<html><body><h2>Results</h2><table><tr><th></th><th>2025</th><th>2024</th></tr>"
+        "<tr><td>Revenue</td><td>$1,200</td><td>$1,100</td></tr></table></body></html>"
+    )
+    [doc] = load(_file(path))
+    assert "Revenue | $1,200 | $1,100" in doc.text.splitlines()
+
+
+@pytest.mark.skipif(not FILINGS.exists(), reason="shared filings not present")
+def test_a_real_10k_as_filed_opens_with_its_pages_and_table_rows() -> None:
+    [doc] = load(_file(FILINGS / "APPLE_2015_10K.pdf"))  # owner-password encrypted
+    assert doc.metadata["pages"] == 84 and len(doc.page_starts) == 84
+    assert "Interest and dividend income | $2,921 | $1,795 | $1,616" in doc.text.splitlines()
 
 
 def test_corrupt_pdf_fails_with_a_reason(tmp_path: Path) -> None:
