@@ -80,9 +80,7 @@ class Chunker:
         return out
 
 
-def _pages(
-    text: str, starts: tuple[tuple[int, int], ...]
-) -> list[tuple[str, int | None]]:
+def _pages(text: str, starts: tuple[tuple[int, int], ...]) -> list[tuple[str, int | None]]:
     """The text page by page (a chunk never spans two pages), or whole when unpaged."""
     if not starts:
         return [(text, None)]

@@ -183,8 +183,10 @@ def span_boundaries(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
         return not (before.strip()[-1:].isdigit() and after[:1].isdigit())  # digits split
 
     def glued(p: int) -> bool:  # token p is attached to the word before ("+" of "BB+")
-        return 0 < p < len(pieces) and not pieces[p][:1].isspace() and not (
-            pieces[p - 1][-1:].isspace() or pieces[p - 1][-1:] in _OPENING_QUOTES
+        return (
+            0 < p < len(pieces)
+            and not pieces[p][:1].isspace()
+            and not (pieces[p - 1][-1:].isspace() or pieces[p - 1][-1:] in _OPENING_QUOTES)
         )
 
     begins = [
@@ -192,8 +194,7 @@ def span_boundaries(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
         and not glued(p)  # "18) months" of "(18) months", "2.4%" of "-2.4%"
         and pieces[p].strip()[:1] not in {".", ",", ")", "%"}
         and not (  # a sign starts a span only before its number ("-2.4%")
-            pieces[p].strip() in {"+", "-"}
-            and not (pieces[p + 1 : p + 2] or [""])[0][:1].isdigit()
+            pieces[p].strip() in {"+", "-"} and not (pieces[p + 1 : p + 2] or [""])[0][:1].isdigit()
         )
         for p in range(len(pieces))
     ]

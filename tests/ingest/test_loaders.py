@@ -76,7 +76,11 @@ def _table_pdf(path: Path, *, user_password: str | None = None, owner: str = "")
     pdf.add_page()
     pdf.multi_cell(w=0, text="Annual report. Management discusses the results of the year.")
     pdf.add_page()
-    for row in (("", "2025", "2024"), ("Revenue", "$ 1,200", "$ 1,100"), ("Net income", "310", "(45)")):
+    for row in (
+        ("", "2025", "2024"),
+        ("Revenue", "$ 1,200", "$ 1,100"),
+        ("Net income", "310", "(45)"),
+    ):
         for width, cell in zip((80, 40, 40), row, strict=True):
             pdf.cell(w=width, h=8, text=cell, align="L" if width == 80 else "R")
         pdf.ln()
@@ -119,7 +123,7 @@ def test_a_pdf_without_a_text_layer_is_skipped_naming_ocr(tmp_path: Path) -> Non
     pdf.rect(20, 20, 100, 60, style="F")  # a scan is pictures of text: no text layer
     path = tmp_path / "scan.pdf"
     pdf.output(str(path))
-    with pytest.raises(SkipFile, match="no text layer in its 1 pages .* OCR"):
+    with pytest.raises(SkipFile, match=r"no text layer in its 1 pages .* OCR"):
         load(_file(path))
 
 
