@@ -15,11 +15,9 @@ from typing import Any, TypedDict
 
 from adaptrag.rag.conversation import search_text
 from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.filters import Filters
 from adaptrag.rag.retrieval import SearchOptions, build_where
-from adaptrag.rag.stores.base import Scalar, SearchMode, Where
-
-Filters = Mapping[str, Scalar | Sequence[Scalar]]
-"""Payload conditions: key = value, or key = any of a list of values."""
+from adaptrag.rag.stores.base import SearchMode, Where
 
 
 class QueryOptions(TypedDict, total=False):

@@ -8,7 +8,6 @@ embedder in use, so a query never compares vectors of two different models.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, get_args
@@ -17,13 +16,13 @@ from adaptrag.rag.collection_info import embedder_for, wanted_spec
 from adaptrag.rag.condense import content_words
 from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
+from adaptrag.rag.filters import Filters, where_of
 from adaptrag.rag.loading import Stopwatch
 from adaptrag.rag.reranker import Reranker
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores.base import (
     CollectionSpec,
     FusionMethod,
-    Scalar,
     SearchMode,
     SearchRequest,
     VectorStore,
@@ -35,7 +34,6 @@ from adaptrag.rag.types import Source
 if TYPE_CHECKING:
     from adaptrag.rag.settings import Settings
 
-_FILTER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _MIN_OVERLAP_CHARS = 16  # shorter repeats between neighbours are coincidence, not overlap
 FILL_CANDIDATES = 3  # with fill_after_merge: candidates fetched per passage asked for
 
@@ -82,26 +80,11 @@ class SearchOptions:
 
 
 def build_where(
-    domain: str | None = None,
-    doc_id: str | None = None,
-    filters: Mapping[str, Scalar | Sequence[Scalar]] | None = None,
+    domain: str | None = None, doc_id: str | None = None, filters: Filters | None = None
 ) -> Where | None:
-    """The store filter for a domain, a document and any payload `key=value` conditions."""
-    equals: dict[str, Scalar | Sequence[Scalar]] = {}
-    for key, value in (filters or {}).items():
-        if not _FILTER_KEY.match(key) or key == "text":
-            raise ConfigError(
-                f"cannot filter on {key!r}; use a payload key such as domain, doc_id, source, "
-                "title or a field of your records"
-            )
-        equals[key] = value
-    for key, given in (("domain", domain), ("doc_id", doc_id)):
-        if given is None:
-            continue
-        if key in equals and equals[key] != given:
-            raise ConfigError(f"{key} is given twice ({given!r} and {equals[key]!r}); keep one")
-        equals[key] = given
-    return Where(equals=equals) if equals else None
+    """The store filter for a domain, a document and any payload conditions
+    (`adaptrag.rag.filters`: values, lists, ranges, negation, exists)."""
+    return where_of(filters, domain=domain, doc_id=doc_id)
 
 
 @dataclass(frozen=True)

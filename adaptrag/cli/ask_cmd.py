@@ -14,27 +14,11 @@ from adaptrag.cli.base import (
     _settings,
     app,
 )
-from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.filters import parse_expressions
 from adaptrag.rag.query import Query
 from adaptrag.rag.settings import Settings
 
 # --- ask -------------------------------------------------------------------------------
-
-
-def parse_filters(values: list[str]) -> dict[str, str | list[str]]:
-    """`key=value` options as a payload filter; a key given twice matches any of its values."""
-    filters: dict[str, str | list[str]] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--filter takes key=value (e.g. --filter title=Lease), not {item!r}")
-        key = key.strip()
-        if key in filters:
-            previous = filters[key]
-            filters[key] = [*(previous if isinstance(previous, list) else [previous]), value]
-        else:
-            filters[key] = value
-    return filters
 
 
 def _describe_answer(answer: Any, *, with_text: bool = True) -> str:
@@ -126,7 +110,7 @@ def ask(
             "domain": domain,
             "backend": backend,
             "top_k": top_k,
-            "filters": parse_filters(filters) or None,
+            "filters": parse_expressions(filters) or None,
             "doc_id": doc_id,
             "adapter": adapter,
             "mode": mode,

@@ -55,8 +55,17 @@ class Access:
         asked = scoped.get("domain")
         if domain is not None:
             self.check_domain(domain)
+        if isinstance(asked, Mapping) and self.domains is not None:
+            # A limited key names its domains by value: "ne", "exists" or a range on
+            # `domain` would reach past them.
+            if set(asked) - {"eq", "in"}:
+                raise Forbidden(
+                    "this key filters domain by value only (a value, a list, eq or in); its "
+                    f"domains: {', '.join(sorted(self.domains))}"
+                )
+            asked = [v for op in ("eq", "in") if op in asked for v in _listed(asked[op])]
         if asked is not None:
-            for value in asked if isinstance(asked, list) else [asked]:
+            for value in _listed(asked):
                 self.check_domain(str(value))
         elif domain is None and self.domains is not None:
             scoped["domain"] = sorted(self.domains)
@@ -226,3 +235,7 @@ class Keyring:
             if hmac.compare_digest(key.key.encode(), token.encode()):
                 found = key.access
         return found
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError
 from adaptrag.rag.types import Source, SparseVector
@@ -28,8 +28,6 @@ SCROLL_PAGE = 1024
 Scalar = str | int | bool
 SearchMode = Literal["dense", "sparse", "hybrid"]
 FusionMethod = Literal["rrf", "dbsf"]
-C = TypeVar("C")
-F = TypeVar("F")
 
 
 _SPEC_TYPES: dict[str, type] = {
@@ -166,17 +164,58 @@ class StoredChunk:
     payload: dict[str, Any]
 
 
+Bound = float | str  # a number, or an ISO 8601 date or date-time
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds on a payload value: numbers, or ISO 8601 dates and date-times (compared as
+    instants). At least one bound is set; all bounds are of one kind."""
+
+    gt: Bound | None = None
+    gte: Bound | None = None
+    lt: Bound | None = None
+    lte: Bound | None = None
+
+    @property
+    def bounds(self) -> dict[str, Bound]:
+        """The bounds that are set, by name."""
+        given = {"gt": self.gt, "gte": self.gte, "lt": self.lt, "lte": self.lte}
+        return {name: value for name, value in given.items() if value is not None}
+
+    @property
+    def dates(self) -> bool:
+        """Whether the bounds are dates (else numbers)."""
+        return any(isinstance(v, str) for v in self.bounds.values())
+
+    def numbers(self) -> dict[str, float]:
+        """The bounds as numbers (a range of numbers)."""
+        return {name: float(value) for name, value in self.bounds.items()}
+
+    def instants(self) -> dict[str, datetime]:
+        """The bounds as aware date-times (a range of dates; UTC where none is said)."""
+        out = {}
+        for name, value in self.bounds.items():
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            out[name] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return out
+
+
 @dataclass(frozen=True)
 class Where:
     """A payload filter every backend understands.
 
     `equals` keys must match the value (or one of a list of values); `not_equals` keys must
-    not. Conditions are ANDed. Backends translate it into the store query itself, so access
-    rules filter inside Qdrant, never after it.
+    not; `ranges` keys must lie within their `Range`; `exists` keys must hold a value
+    (True) or hold none: missing, null or an empty list (False). Conditions are ANDed.
+    Backends translate it into the store query itself, so access rules filter inside
+    Qdrant, never after it.
     """
 
     equals: Mapping[str, Scalar | Sequence[Scalar]] = field(default_factory=dict)
     not_equals: Mapping[str, Scalar | Sequence[Scalar]] = field(default_factory=dict)
+    ranges: Mapping[str, Range] = field(default_factory=dict)
+    exists: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -292,26 +331,47 @@ def source_from_payload(chunk_id: str, score: float, payload: Mapping[str, Any])
     )
 
 
-def translate_where(
-    where: Where | None,
-    condition: Callable[[str, Scalar | None, list[Scalar] | None], C],
-    combine: Callable[[list[C] | None, list[C] | None], F],
-) -> F | None:
-    """A backend's filter for `where` (None when it filters nothing).
+class FilterSyntax(Protocol):
+    """How one backend writes a filter's parts (`translate_where` puts them together)."""
 
-    `condition(key, value, values)` gets a single value or a list of alternatives;
-    `combine(must, must_not)` builds the backend's filter object.
-    """
-    if where is None or not (where.equals or where.not_equals):
+    def match(self, key: str, values: list[Scalar]) -> Any:
+        """`key` equals one of `values` (all of one type)."""
+        ...
+
+    def range(self, key: str, bounds: Range) -> Any:
+        """`key` lies within `bounds`."""
+        ...
+
+    def empty(self, key: str) -> Any:
+        """`key` is missing, null or an empty list."""
+        ...
+
+    def combine(
+        self, must: list[Any] | None, must_not: list[Any] | None, should: list[Any] | None
+    ) -> Any:
+        """Every `must`, no `must_not` and (when given) at least one `should`."""
+        ...
+
+
+def translate_where(where: Where | None, syntax: FilterSyntax) -> Any:
+    """A backend's filter for `where` (None when it filters nothing)."""
+    if where is None or not (where.equals or where.not_equals or where.ranges or where.exists):
         return None
 
-    def conditions(items: Mapping[str, Scalar | Sequence[Scalar]]) -> list[C] | None:
-        built = [
-            condition(key, value, None)
-            if isinstance(value, str | int | bool)
-            else condition(key, None, list(value))
-            for key, value in items.items()
-        ]
-        return built or None
+    def matches(items: Mapping[str, Scalar | Sequence[Scalar]]) -> list[Any]:
+        built = []
+        for key, value in items.items():
+            values = [value] if isinstance(value, str | int | bool) else list(value)
+            # Qdrant matches one type per condition: "47" and 47 are two alternatives.
+            kinds: dict[type, list[Scalar]] = {}
+            for v in values:
+                kinds.setdefault(type(v), []).append(v)
+            parts = [syntax.match(key, same) for same in kinds.values()]
+            built.append(parts[0] if len(parts) == 1 else syntax.combine(None, None, parts))
+        return built
 
-    return combine(conditions(where.equals), conditions(where.not_equals))
+    must = matches(where.equals) + [syntax.range(k, r) for k, r in where.ranges.items()]
+    must += [syntax.empty(key) for key, present in where.exists.items() if not present]
+    must_not = matches(where.not_equals)
+    must_not += [syntax.empty(key) for key, present in where.exists.items() if present]
+    return syntax.combine(must or None, must_not or None, None)

@@ -28,6 +28,7 @@ from adaptrag.rag.stores.base import (
     SCROLL_PAGE,
     SPARSE_VECTOR,
     CollectionSpec,
+    Range,
     SearchRequest,
     StoredChunk,
     Where,
@@ -142,17 +143,30 @@ def _edge_config(spec: CollectionSpec) -> qe.EdgeConfig:
     )
 
 
-def _condition(key: str, value: Any, values: list[Any] | None) -> qe.FieldCondition:
-    match = qe.MatchValue(value) if values is None else qe.MatchAny(values)
-    return qe.FieldCondition(key=key, match=match)
+class _EdgeFilters:
+    """Qdrant Edge's filter objects (`FilterSyntax`)."""
 
+    def match(self, key: str, values: list[Any]) -> qe.FieldCondition:
+        match = qe.MatchValue(values[0]) if len(values) == 1 else qe.MatchAny(values)
+        return qe.FieldCondition(key=key, match=match)
 
-def _combine(must: list[Any] | None, must_not: list[Any] | None) -> qe.Filter:
-    return qe.Filter(must=must, must_not=must_not)
+    def range(self, key: str, bounds: Range) -> qe.FieldCondition:
+        if bounds.dates:
+            moments = {name: t.isoformat() for name, t in bounds.instants().items()}
+            return qe.FieldCondition(key=key, range=qe.RangeDateTime(**moments))
+        return qe.FieldCondition(key=key, range=qe.RangeFloat(**bounds.numbers()))
+
+    def empty(self, key: str) -> qe.IsEmptyCondition:
+        return qe.IsEmptyCondition(key)
+
+    def combine(
+        self, must: list[Any] | None, must_not: list[Any] | None, should: list[Any] | None
+    ) -> qe.Filter:
+        return qe.Filter(must=must, must_not=must_not, should=should)
 
 
 def _filter(where: Where | None) -> qe.Filter | None:
-    return translate_where(where, _condition, _combine)
+    return translate_where(where, _EdgeFilters())
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:

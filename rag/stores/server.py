@@ -23,6 +23,7 @@ from adaptrag.rag.stores.base import (
     SCROLL_PAGE,
     SPARSE_VECTOR,
     CollectionSpec,
+    Range,
     SearchRequest,
     StoredChunk,
     Where,
@@ -92,19 +93,31 @@ def _call(client: QdrantClient, what: str, fn: Callable[[], T]) -> T:
         raise StoreError(f"Qdrant could not {what}: {exc}") from exc
 
 
-def _condition(key: str, value: Any, values: list[Any] | None) -> models.FieldCondition:
-    match: models.MatchValue | models.MatchAny = (
-        models.MatchValue(value=value) if values is None else models.MatchAny(any=values)
-    )
-    return models.FieldCondition(key=key, match=match)
+class _ServerFilters:
+    """qdrant-client's filter models (`FilterSyntax`)."""
 
+    def match(self, key: str, values: list[Any]) -> models.FieldCondition:
+        match: models.MatchValue | models.MatchAny = (
+            models.MatchValue(value=values[0]) if len(values) == 1 else models.MatchAny(any=values)
+        )
+        return models.FieldCondition(key=key, match=match)
 
-def _combine(must: list[Any] | None, must_not: list[Any] | None) -> models.Filter:
-    return models.Filter(must=must, must_not=must_not)
+    def range(self, key: str, bounds: Range) -> models.FieldCondition:
+        if bounds.dates:
+            return models.FieldCondition(key=key, range=models.DatetimeRange(**bounds.instants()))
+        return models.FieldCondition(key=key, range=models.Range(**bounds.numbers()))
+
+    def empty(self, key: str) -> models.IsEmptyCondition:
+        return models.IsEmptyCondition(is_empty=models.PayloadField(key=key))
+
+    def combine(
+        self, must: list[Any] | None, must_not: list[Any] | None, should: list[Any] | None
+    ) -> models.Filter:
+        return models.Filter(must=must, must_not=must_not, should=should)
 
 
 def _filter(where: Where | None) -> models.Filter | None:
-    return translate_where(where, _condition, _combine)
+    return translate_where(where, _ServerFilters())
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:

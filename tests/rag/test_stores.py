@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError, StoreBusyError, StoreError
+from adaptrag.rag.filters import where_of
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import (
     CollectionSpec,
@@ -157,6 +158,37 @@ class StoreContract:
         )
         hits = store.search(request)
         assert hits and {h.metadata["domain"] for h in hits} == {"legal"}
+
+    def test_ranges_negation_and_exists_filter_on_every_backend(self, store) -> None:
+        store.create(SPEC)
+        extra = {  # per document: a year, a page, a date, a reviewer on some
+            "lease": {"year": 2019, "page": 3, "signed": "2019-05-01T00:00:00Z"},
+            "nda": {"year": 2021, "page": 47, "signed": "2021-02-10T00:00:00Z", "by": "Ann"},
+            "treasury": {"year": 2023, "page": 12, "signed": "2023-11-30T00:00:00Z"},
+            "hedging": {"year": 2024, "page": 50, "by": "Bo"},
+        }
+        store.upsert(
+            [replace(c, payload={**c.payload, **extra[c.payload["doc_id"]]}) for c in _chunks()]
+        )
+
+        def docs(filters: dict[str, object]) -> list[str]:
+            where = where_of(filters)
+            hits = store.search(
+                SearchRequest(dense=_vector(0), mode="dense", where=where, limit=10)
+            )
+            assert store.count(where) == len(hits)
+            return sorted(h.doc_id for h in hits)
+
+        assert docs({"year": {"gte": 2021, "lt": 2024}}) == ["nda", "treasury"]
+        assert docs({"page": {"gte": 40, "lte": 50}}) == ["hedging", "nda"]
+        assert docs({"year": {"gt": 2023}}) == ["hedging"]
+        assert docs({"signed": {"gte": "2021-01-01", "lte": "2023-12-31"}}) == ["nda", "treasury"]
+        assert docs({"domain": {"ne": "legal"}}) == ["hedging", "treasury"]
+        assert docs({"doc_id": {"not_in": ["lease", "nda", "hedging"]}}) == ["treasury"]
+        assert docs({"by": {"exists": True}}) == ["hedging", "nda"]
+        assert docs({"by": {"exists": False}, "domain": "legal"}) == ["lease"]
+        assert docs({"page": [47, "12"]}) == ["nda"]  # "12" is a string: no page holds it
+        assert docs({"year": {"gte": 2021}, "by": {"exists": False}}) == ["treasury"]
 
     def test_an_incompatible_model_is_a_clear_error(self, store) -> None:
         ensure_collection(store, SPEC, ingest=True)

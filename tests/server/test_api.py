@@ -113,6 +113,21 @@ def test_a_finance_key_never_sees_a_legal_chunk(served: Served) -> None:
         assert theirs["chunks"] > mine["chunks"]
 
 
+def test_range_negation_and_exists_filters_reach_the_store(served: Served) -> None:
+    with served.client() as client:
+
+        def sources(filters: dict) -> list[dict]:
+            body = {"question": "notice", "top_k": 20, "filters": filters}
+            response = client.post("/v1/retrieve", json=body)
+            assert response.status_code == 200, response.text
+            return response.json()["sources"]
+
+        first = sources({"chunk_index": {"lte": 0}, "domain": {"ne": "finance"}})
+        assert first and all(s["metadata"]["chunk_index"] == 0 for s in first)
+        assert {s["metadata"]["domain"] for s in first} == {"legal"}
+        assert sources({"title": {"exists": False}}) == []  # every chunk has a title
+
+
 def test_bad_input_is_a_clear_4xx_never_a_500(served: Served) -> None:
     too_long = "why " * 2000
     cases = [
@@ -123,6 +138,8 @@ def test_bad_input_is_a_clear_4xx_never_a_500(served: Served) -> None:
         ({"question": "rent", "colour": "red"}, 422, "colour"),
         ({"question": "rent", "backend": "gpt"}, 422, "backend"),
         ({"question": "rent", "filters": {"bad key!": "x"}}, 400, "cannot filter"),
+        ({"question": "rent", "filters": {"page": {"gte": "soon"}}}, 400, "ISO date"),
+        ({"question": "rent", "filters": {"page": {"between": [1, 2]}}}, 422, "between"),
         ({"question": "rent", "adapter": "nope"}, 400, "no adapter 'nope'"),
     ]
     with served.client() as client:

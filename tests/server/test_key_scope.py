@@ -28,9 +28,15 @@ def test_a_domain_key_retrieves_and_answers_from_its_domain_only(served: Served)
             {"question": QUESTION, "domain": "legal"},
             {"question": QUESTION, "filters": {"domain": "legal"}},
             {"question": QUESTION, "filters": {"domain": ["finance", "legal"]}},
+            {"question": QUESTION, "filters": {"domain": {"ne": "finance"}}},
+            {"question": QUESTION, "filters": {"domain": {"exists": True}}},
+            {"question": QUESTION, "filters": {"domain": {"in": ["legal"]}}},
         ):
             refused = finance.post("/v1/retrieve", json=body)
             assert refused.status_code == 403, body
+        by_operator = {"question": QUESTION, "filters": {"domain": {"eq": "finance"}}}
+        mine = finance.post("/v1/retrieve", json=by_operator).json()["sources"]
+        assert mine and {s["metadata"]["domain"] for s in mine} == {"finance"}
 
 
 def test_the_catalog_shows_a_key_only_its_domains(served: Served) -> None:
