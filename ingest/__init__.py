@@ -3,6 +3,8 @@
 from adaptrag.ingest import ingest_paths
 report = ingest_paths(["contracts/"], domain="legal")
 report.added, report.updated, report.unchanged, report.deleted, report.failed
+
+list_documents("legal"), get_document("legal", doc_id), delete_document("legal", doc_id)
 """
 
 from __future__ import annotations
@@ -13,6 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adaptrag.ingest.contextualize import Contextualizer, contextualizer_for
+from adaptrag.ingest.documents import (
+    DocumentInfo,
+    DocumentNotFoundError,
+    StoredText,
+    delete_document,
+    get_document,
+    list_documents,
+)
 from adaptrag.ingest.job import IngestJob, ProgressHook
 from adaptrag.ingest.loaders import LoaderOptions, LoadLimits
 from adaptrag.ingest.report import FileIssue, IngestReport
@@ -26,12 +36,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Contextualizer",
+    "DocumentInfo",
+    "DocumentNotFoundError",
     "FileIssue",
     "IngestJob",
     "IngestReport",
     "LoadLimits",
     "LoaderOptions",
+    "StoredText",
+    "delete_document",
+    "get_document",
     "ingest_paths",
+    "list_documents",
     "loader_options_for",
 ]
 

@@ -39,6 +39,10 @@ class CollectionNotFoundError(StoreError, LookupError):
     """The named collection does not exist."""
 
 
+class DocumentNotFoundError(AdaptragError, LookupError):
+    """No document of that id in that domain."""
+
+
 class IngestCancelledError(AdaptragError):
     """An ingest run was stopped (Ctrl-C, SIGTERM, a cancelled HTTP job) before it ended;
     what it stored stays stored, and the same run again finishes the rest."""

@@ -55,6 +55,7 @@ def to_document(source: Source) -> Document:
         "doc_id": source.doc_id,
         "chunk_id": source.chunk_id,
         "score": source.score,
+        "label": source.label,
     }
     return Document(page_content=source.text, metadata=metadata, id=source.chunk_id)
 

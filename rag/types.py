@@ -76,6 +76,10 @@ class Source:
             return f"{self.doc_id} \u00a7 {headings[-1]}"
         return self.doc_id
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form, with its `page` and `label`."""
+        return {**asdict(self), "page": self.page, "label": self.label}
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -182,6 +186,8 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
         data = asdict(self)
+        data["sources"] = [s.to_dict() for s in self.sources]
+        data["dropped"] = [s.to_dict() for s in self.dropped]
         data["citations"] = [{**asdict(c), "valid": c.valid} for c in self.citations]
         data["invalid_citations"] = self.invalid_citations
         data["grounding"] = self.grounding.to_dict() if self.grounding else None

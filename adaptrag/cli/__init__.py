@@ -15,6 +15,7 @@ from adaptrag.cli import (  # noqa: F401
     ask_cmd,
     collections_cmd,
     config_cmd,
+    documents_cmd,
     embeddings_cmd,
     eval_cmd,
     ingest_cmd,

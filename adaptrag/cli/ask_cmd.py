@@ -28,7 +28,7 @@ def _describe_answer(answer: Any, *, with_text: bool = True) -> str:
     for n, source in enumerate(answer.sources, start=1):
         meta = source.metadata
         lines.append(
-            f"  [{n}] {source.doc_id} ({meta.get('domain', '?')}, score {source.score:.3f}) "
+            f"  [{n}] {source.label} ({meta.get('domain', '?')}, score {source.score:.3f}) "
             f"{meta.get('source', '')}"
         )
     if not answer.sources:
@@ -75,7 +75,9 @@ def ask(
     filters: list[str] = typer.Option(
         [],
         "--filter",
-        help="Payload filter key=value (repeatable; a key given twice matches either value).",
+        help="Payload filter (repeatable, ANDed): key=value (a key given twice matches either), "
+        "key!=value, key>=N, key<N (numbers or ISO dates), key:exists, key:missing, or JSON "
+        '(\'{"page": {"gte": 40}}\').',
     ),
     doc_id: str | None = typer.Option(None, "--doc-id", help="Only this document's chunks."),
     adapter: str | None = typer.Option(

@@ -141,6 +141,13 @@ collections_app = typer.Typer(
     help="List, inspect and drop collections.",
 )
 app.add_typer(collections_app, name="collections")
+documents_app = typer.Typer(
+    cls=_Group,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="List, show and delete the documents of a domain.",
+)
+app.add_typer(documents_app, name="documents")
 adapters_app = typer.Typer(
     cls=_Group,
     rich_markup_mode=None,

@@ -30,7 +30,7 @@ from adaptrag.server.guard import Guard
 from adaptrag.server.jobs import clear_uploads
 from adaptrag.server.mcp import mcp_app
 from adaptrag.server.metrics import observe_requests
-from adaptrag.server.routes import answers, catalog, health, ingest, openai_compat
+from adaptrag.server.routes import answers, catalog, documents, health, ingest, openai_compat
 from adaptrag.version import __version__
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and fields around the files
@@ -84,7 +84,7 @@ def create_app(
     )
     observe_requests(app, server.metrics)
     install_error_handlers(app, settings)
-    routers = (answers, openai_compat, ingest, catalog, health)
+    routers = (answers, openai_compat, ingest, documents, catalog, health)
     for router in (r.router for r in routers):
         app.include_router(router)
     app.router.routes.extend(mcp.routes)  # /mcp, behind the Guard like every route

@@ -22,6 +22,7 @@ from adaptrag.rag.errors import (
     CollectionNotFoundError,
     ConfigError,
     DiskFullError,
+    DocumentNotFoundError,
     ModelBusyError,
     ModelLoadError,
     StoreError,
@@ -56,7 +57,7 @@ def status_of(error: AdaptragError) -> tuple[int, str]:
         return 504, "timeout"
     if isinstance(error, ModelBusyError):
         return 503, "busy"
-    if isinstance(error, CollectionNotFoundError):
+    if isinstance(error, CollectionNotFoundError | DocumentNotFoundError):
         return 404, "not_found"
     if isinstance(error, ConfigError):
         return 400, "bad_request"

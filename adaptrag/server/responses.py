@@ -24,6 +24,11 @@ class SourceOut(_Out):
     chunk_id: str
     text: str
     score: float
+    page: int | None = Field(description="The page it is on (PDF), None where unpaged.")
+    label: str = Field(
+        description="How a citation names it: the document and its page or section "
+        "(`annual-report.pdf p. 47`)."
+    )
     metadata: dict[str, Any] = Field(description="The stored payload (domain, title...).")
 
 
@@ -109,6 +114,43 @@ class JobOut(_Out):
     error: str | None
     created_at: str
     finished_at: str | None
+
+
+class DocumentOut(_Out):
+    """A stored document: where it came from and what it became."""
+
+    doc_id: str
+    domain: str
+    title: str
+    source: str = Field(description="The file's name (the server's folders are not shown).")
+    format: str
+    chunks: int
+    characters: int
+    pages: int | None = Field(description="Pages of a paged source (PDF); None otherwise.")
+    ingested_at: str
+    content_hash: str
+    complete: bool = Field(description="False while a version is partly stored.")
+
+
+class ChunkTextOut(_Out):
+    """One stored chunk's text and page."""
+
+    page: int | None
+    text: str
+
+
+class StoredDocumentOut(DocumentOut):
+    """A stored document and its chunks' text, in order."""
+
+    chunk_texts: list[ChunkTextOut]
+
+
+class DeletedOut(_Out):
+    """What a delete removed."""
+
+    deleted: str
+    domain: str
+    chunks: int
 
 
 class CollectionOut(_Out):

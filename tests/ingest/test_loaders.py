@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.documents import table_pdf
 
 from adaptrag.ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
 
@@ -66,38 +67,10 @@ def test_pdf_text_is_extracted_page_by_page(tmp_path: Path) -> None:
     assert doc.metadata["pages"] == 2 and doc.title == "Lease PDF"
 
 
-def _table_pdf(path: Path, *, user_password: str | None = None, owner: str = "") -> Path:
-    """A two-page PDF: prose on page 1, a table of figures on page 2 (fpdf2 lays each cell
-    out at its column, as a filing's table is); optionally encrypted with pypdf."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=10)
-    pdf.add_page()
-    pdf.multi_cell(w=0, text="Annual report. Management discusses the results of the year.")
-    pdf.add_page()
-    for row in (
-        ("", "2025", "2024"),
-        ("Revenue", "$ 1,200", "$ 1,100"),
-        ("Net income", "310", "(45)"),
-    ):
-        for width, cell in zip((80, 40, 40), row, strict=True):
-            pdf.cell(w=width, h=8, text=cell, align="L" if width == 80 else "R")
-        pdf.ln()
-    pdf.output(str(path))
-    if user_password is not None or owner:
-        from pypdf import PdfReader, PdfWriter
-
-        writer = PdfWriter(clone_from=PdfReader(str(path)))
-        writer.encrypt(user_password=user_password or "", owner_password=owner, algorithm="AES-128")
-        writer.write(str(path))
-    return path
-
-
 def test_a_pdf_table_row_keeps_its_label_and_each_chunk_its_page(tmp_path: Path) -> None:
     from adaptrag.ingest.chunking import Chunker
 
-    [doc] = load(_file(_table_pdf(tmp_path / "report.pdf")))
+    [doc] = load(_file(table_pdf(tmp_path / "report.pdf")))
     lines = doc.text.splitlines()
     assert "Revenue | $1,200 | $1,100" in lines and "Net income | 310 | (45)" in lines
     chunks = Chunker(lambda text: len(text.split()), 200, 10).split(doc)
@@ -108,9 +81,9 @@ def test_a_pdf_table_row_keeps_its_label_and_each_chunk_its_page(tmp_path: Path)
 def test_a_pdf_with_an_owner_password_only_opens_as_every_viewer_opens_it(
     tmp_path: Path,
 ) -> None:
-    [doc] = load(_file(_table_pdf(tmp_path / "filing.pdf", owner="owner-secret")))
+    [doc] = load(_file(table_pdf(tmp_path / "filing.pdf", owner="owner-secret")))
     assert "Revenue | $1,200 | $1,100" in doc.text and doc.metadata["pages"] == 2
-    locked = _table_pdf(tmp_path / "locked.pdf", user_password="open-sesame", owner="x")
+    locked = table_pdf(tmp_path / "locked.pdf", user_password="open-sesame", owner="x")
     with pytest.raises(LoadError, match="needs a password to open; decrypt it first"):
         load(_file(locked))
 

@@ -30,13 +30,7 @@ T = TypeVar("T")
 
 def source_json(source: Source) -> dict[str, Any]:
     """A retrieved source as the API returns it."""
-    return {
-        "doc_id": source.doc_id,
-        "chunk_id": source.chunk_id,
-        "text": source.text,
-        "score": source.score,
-        "metadata": source.metadata,
-    }
+    return source.to_dict()
 
 
 def check_limits(server: Server, body: RetrieveRequest) -> None:

@@ -1,0 +1,33 @@
+"""Documents as users have them, built for tests: a PDF with a table of figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def table_pdf(path: Path, *, user_password: str | None = None, owner: str = "") -> Path:
+    """A two-page PDF: prose on page 1, a table of figures on page 2 (fpdf2 lays each cell
+    out at its column, as a filing's table is); optionally encrypted with pypdf."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=10)
+    pdf.add_page()
+    pdf.multi_cell(w=0, text="Annual report. Management discusses the results of the year.")
+    pdf.add_page()
+    for row in (
+        ("", "2025", "2024"),
+        ("Revenue", "$ 1,200", "$ 1,100"),
+        ("Net income", "310", "(45)"),
+    ):
+        for width, cell in zip((80, 40, 40), row, strict=True):
+            pdf.cell(w=width, h=8, text=cell, align="L" if width == 80 else "R")
+        pdf.ln()
+    pdf.output(str(path))
+    if user_password is not None or owner:
+        from pypdf import PdfReader, PdfWriter
+
+        writer = PdfWriter(clone_from=PdfReader(str(path)))
+        writer.encrypt(user_password=user_password or "", owner_password=owner, algorithm="AES-128")
+        writer.write(str(path))
+    return path
