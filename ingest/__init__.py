@@ -27,7 +27,7 @@ from adaptrag.ingest.job import IngestJob, ProgressHook
 from adaptrag.ingest.loaders import LoaderOptions, LoadLimits
 from adaptrag.ingest.report import FileIssue, IngestReport
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
-from adaptrag.rag.settings import Settings, load_settings
+from adaptrag.rag.settings import Settings, load_settings, parse_indexed_fields
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import VectorStore, store_for
 
@@ -131,6 +131,7 @@ def ingest_paths(
             show_progress=show_progress,
             on_progress=on_progress,
             cancel=cancel,
+            indexed_fields=parse_indexed_fields(settings.indexed_fields),
             **extra,
         )
         return job.run(

@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import ConfigError, IngestCancelledError
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
+from adaptrag.rag.stores.base import TYPED_INDEXES
 from adaptrag.rag.tracing import set_attributes, span
 from adaptrag.rag.types import Chunk, Document, SparseVector, is_domain_name
 
@@ -131,6 +132,8 @@ class IngestJob:
             batches already embedded are stored, and `run` raises `IngestCancelledError`
             (a file being read finishes or meets its `LoadLimits` first). Ctrl-C does the
             same. Nothing is deleted by a cancelled run, `sync` included.
+        indexed_fields: payload indexes {name: type} to make for filtering
+            (`ADAPTRAG_INDEXED_FIELDS`), beside those every collection has.
     """
 
     def __init__(
@@ -147,8 +150,10 @@ class IngestJob:
         show_progress: bool | None = None,
         on_progress: ProgressHook | None = None,
         cancel: threading.Event | None = None,
+        indexed_fields: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
+        self.indexed_fields = {**TYPED_INDEXES, **(indexed_fields or {})}
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap_tokens = chunk_overlap_tokens
@@ -231,6 +236,7 @@ class IngestJob:
         if self._spec is None:
             wanted = self._spec_for(dimension or self.embedder.dimension)
             self._spec = ensure_collection(self.store, wanted, ingest=True)
+            self.store.index_fields(self.indexed_fields)  # a collection made before gets them
 
     def _new_run(
         self, domain: str, manifest: dict[str, StoredDocument], report: IngestReport

@@ -159,6 +159,14 @@ class Settings(BaseSettings):
         description="Most time reading one file may take (s), checked between its elements.",
     )
 
+    indexed_fields: str = Field(
+        default="",
+        description="Payload fields to index for filtering, as name:type pairs separated by "
+        "commas (types: keyword, integer, float, datetime, bool), e.g. "
+        "year:integer,signed:datetime; made at ingest. domain, doc_id, source_root and page are "
+        "always indexed; a filter on another field scans the domain.",
+    )
+
     chunk_context: Literal["none", "title"] = Field(
         default="title",
         description="title: embed and keyword-index each chunk with its document's title, file "
@@ -480,6 +488,12 @@ class Settings(BaseSettings):
     def _expand_data_dir(cls, value: Path) -> Path:
         return value.expanduser()
 
+    @field_validator("indexed_fields")
+    @classmethod
+    def _known_field_types(cls, value: str) -> str:
+        parse_indexed_fields(value)
+        return value
+
     @field_validator("sparse_stemmer")
     @classmethod
     def _known_stemmer(cls, value: str) -> str:
@@ -509,6 +523,23 @@ class Settings(BaseSettings):
         """The documentation of one setting, for the CLI and the README."""
         description = cls.model_fields[name].description
         return description or ""
+
+
+FIELD_TYPES = ("keyword", "integer", "float", "datetime", "bool")
+
+
+def parse_indexed_fields(value: str) -> dict[str, str]:
+    """`ADAPTRAG_INDEXED_FIELDS` ("year:integer,signed:datetime") as {name: type}."""
+    fields: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, _, kind = item.partition(":")
+        if not name.strip() or kind.strip() not in FIELD_TYPES:
+            raise ValueError(
+                f"indexed field {item!r} is not name:type with a type of {', '.join(FIELD_TYPES)}"
+                " (e.g. year:integer)"
+            )
+        fields[name.strip()] = kind.strip()
+    return fields
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

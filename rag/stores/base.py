@@ -21,7 +21,8 @@ from adaptrag.rag.types import Source, SparseVector
 SCHEMA_VERSION = 1
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
-INDEXED_FIELDS = ("domain", "doc_id", "source_root")
+INDEXED_FIELDS = ("domain", "doc_id", "source_root")  # keyword indexes of every collection
+TYPED_INDEXES = {"page": "integer"}  # and these, by type
 RRF_K = 60  # Reciprocal Rank Fusion constant, the same for every backend
 SCROLL_PAGE = 1024
 
@@ -288,6 +289,11 @@ class VectorStore(Protocol):
 
     def optimize(self) -> None:
         """Build indexes after a bulk write (a no-op where the server does it itself)."""
+        ...
+
+    def index_fields(self, fields: Mapping[str, str]) -> None:
+        """Make payload indexes {name: type} (keyword, integer, float, datetime, bool) that
+        do not exist yet; an existing index is kept."""
         ...
 
     def serving(self) -> str | None:

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from adaptrag.rag.stores.base import (
     RRF_K,
     SCROLL_PAGE,
     SPARSE_VECTOR,
+    TYPED_INDEXES,
     CollectionSpec,
     Range,
     SearchRequest,
@@ -143,6 +144,15 @@ def _edge_config(spec: CollectionSpec) -> qe.EdgeConfig:
     )
 
 
+_EDGE_TYPES = {
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "integer": qe.PayloadSchemaType.Integer,
+    "float": qe.PayloadSchemaType.Float,
+    "datetime": qe.PayloadSchemaType.Datetime,
+    "bool": qe.PayloadSchemaType.Bool,
+}
+
+
 class _EdgeFilters:
     """Qdrant Edge's filter objects (`FilterSyntax`)."""
 
@@ -208,6 +218,8 @@ class EdgeStore:
         shard = self._open(_edge_config(spec))
         for key in INDEXED_FIELDS:
             shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+        for key, kind in TYPED_INDEXES.items():
+            shard.update(qe.UpdateOperation.create_field_index(key, _EDGE_TYPES[kind]))
         shard.flush()
         # The record goes last and atomically: a collection without it does not exist yet.
         tmp = self.path / f"{SPEC_FILE}.tmp"
@@ -342,6 +354,15 @@ class EdgeStore:
         with self._reading_files():
             points = self._open().query(query)
         return [source_from_payload(str(p.id), p.score, p.payload or {}) for p in points]
+
+    def index_fields(self, fields: Mapping[str, str]) -> None:
+        """Make the payload indexes of `fields` that the shard lacks."""
+        with self._reading_files():
+            shard = self._open()
+            present = set(shard.info().payload_schema)
+            for key, kind in fields.items():
+                if key not in present:
+                    shard.update(qe.UpdateOperation.create_field_index(key, _EDGE_TYPES[kind]))
 
     def optimize(self) -> None:
         """Merge segments and build the HNSW index after a bulk write."""

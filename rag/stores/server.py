@@ -8,7 +8,7 @@ in-process for tests.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from adaptrag.rag.stores.base import (
     RRF_K,
     SCROLL_PAGE,
     SPARSE_VECTOR,
+    TYPED_INDEXES,
     CollectionSpec,
     Range,
     SearchRequest,
@@ -91,6 +92,15 @@ def _call(client: QdrantClient, what: str, fn: Callable[[], T]) -> T:
         ) from exc
     except ValueError as exc:  # local mode reports a missing collection this way
         raise StoreError(f"Qdrant could not {what}: {exc}") from exc
+
+
+_SERVER_TYPES = {
+    "keyword": models.PayloadSchemaType.KEYWORD,
+    "integer": models.PayloadSchemaType.INTEGER,
+    "float": models.PayloadSchemaType.FLOAT,
+    "datetime": models.PayloadSchemaType.DATETIME,
+    "bool": models.PayloadSchemaType.BOOL,
+}
 
 
 class _ServerFilters:
@@ -216,6 +226,8 @@ class ServerStore:
             )
             for key in INDEXED_FIELDS:
                 self.client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)
+            for key, kind in TYPED_INDEXES.items():
+                self.client.create_payload_index(self.name, key, _SERVER_TYPES[kind])
 
         _call(self.client, f"create collection {self.name!r}", create)
         self._custom = self.shard_by_domain
@@ -386,6 +398,17 @@ class ServerStore:
             ),
         )
         return [source_from_payload(str(p.id), p.score, p.payload or {}) for p in response.points]
+
+    def index_fields(self, fields: Mapping[str, str]) -> None:
+        """Make the payload indexes of `fields` that the collection lacks."""
+
+        def index() -> None:
+            present = set(self.client.get_collection(self.name).payload_schema or {})
+            for key, kind in fields.items():
+                if key not in present:
+                    self.client.create_payload_index(self.name, key, _SERVER_TYPES[kind])
+
+        _call(self.client, f"index fields of collection {self.name!r}", index)
 
     def optimize(self) -> None:
         """The server indexes in the background; nothing to do."""

@@ -85,3 +85,15 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"`ADAPTRAG_{name.upper()}`" not in readme]
     assert missing == []
+
+
+def test_indexed_fields_are_name_type_pairs() -> None:
+    from adaptrag.rag.settings import parse_indexed_fields
+
+    assert parse_indexed_fields("year:integer, signed:datetime") == {
+        "year": "integer",
+        "signed": "datetime",
+    }
+    assert parse_indexed_fields("") == {}
+    with pytest.raises(ConfigError, match="indexed field 'year:int' is not name:type"):
+        load_settings(indexed_fields="year:int")

@@ -190,6 +190,15 @@ class StoreContract:
         assert docs({"page": [47, "12"]}) == ["nda"]  # "12" is a string: no page holds it
         assert docs({"year": {"gte": 2021}, "by": {"exists": False}}) == ["treasury"]
 
+    def test_declared_fields_are_indexed_once_and_filter_by_type(self, store) -> None:
+        store.create(SPEC)
+        store.upsert(
+            [replace(c, payload={**c.payload, "year": 2020 + n}) for n, c in enumerate(_chunks())]
+        )
+        for _ in range(2):  # idempotent: an existing index is kept
+            store.index_fields({"year": "integer", "signed": "datetime", "page": "integer"})
+        assert store.count(where_of({"year": {"gte": 2022}})) == 2
+
     def test_an_incompatible_model_is_a_clear_error(self, store) -> None:
         ensure_collection(store, SPEC, ingest=True)
         other = CollectionSpec(embedding_model="other/model", dimension=DIM, sparse=SPEC.sparse)
@@ -246,7 +255,9 @@ class TestEdgeStore(StoreContract):
     def test_payload_indexes_exist_on_domain_and_doc_id(self, store: EdgeStore) -> None:
         store.create(SPEC)
         schema = store._open().info().payload_schema
-        assert {"domain", "doc_id"} <= set(schema)
+        assert {"domain", "doc_id", "page"} <= set(schema)
+        store.index_fields({"year": "integer"})
+        assert "year" in store._open().info().payload_schema
 
     def test_data_survives_close_and_reopen(self, store: EdgeStore, tmp_path: Path) -> None:
         store.create(SPEC)
