@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
 import io
 import json
 import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.types import Document
@@ -193,9 +195,10 @@ def load(file: SourceFile, options: LoaderOptions = LoaderOptions()) -> list[Doc
             "outside the ingested folder is read: ingest the target itself"
         )
     suffix = file.path.suffix.lower()
-    loader = LOADERS.get(suffix)
+    known = loaders()
+    loader = known.get(suffix)
     if loader is None:
-        supported = " ".join(sorted(LOADERS))
+        supported = " ".join(sorted(known))
         raise SkipFile(f"unsupported file type {suffix or '(none)'} (supported: {supported})")
     size = file.path.stat().st_size
     if size == 0:
@@ -388,22 +391,28 @@ def page_text(page: Any) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+def check_unzipped_size(path: Path, limits: LoadLimits) -> None:
+    """Skip an Office file (a zip) whose parts would unzip past `max_expanded_mb`.
+
+    The zip directory says what every part unzips to, before anything is unzipped (zipfile
+    never inflates a part past its declared size: a lie fails its CRC). Raises
+    `zipfile.BadZipFile` for a file that is not a zip.
+    """
+    with zipfile.ZipFile(path) as archive:
+        expanded = sum(info.file_size for info in archive.infolist())
+    setting = "ADAPTRAG_INGEST_MAX_EXPANDED_MB"
+    if problem := _over(expanded, limits.max_expanded_mb, "unzipped, it", setting):
+        raise problem
+
+
 def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """Word .docx; heading styles become Markdown headings, tables become rows of cells."""
-    import zipfile
-
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
     limits, budget = options.limits, _Budget(options.limits)
     try:
-        # The zip directory says what every part unzips to, before anything is unzipped
-        # (zipfile never inflates a part past its declared size: a lie fails its CRC).
-        with zipfile.ZipFile(file.path) as archive:
-            expanded = sum(info.file_size for info in archive.infolist())
-        setting = "ADAPTRAG_INGEST_MAX_EXPANDED_MB"
-        if problem := _over(expanded, limits.max_expanded_mb, "unzipped, it", setting):
-            raise problem
+        check_unzipped_size(file.path, limits)
         document = docx.Document(str(file.path))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
         raise LoadError(f"unreadable DOCX: {exc}") from exc
@@ -428,6 +437,72 @@ def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
             parts.append(" | ".join(cell.text.strip() for cell in row.cells))
     title = document.core_properties.title or None
     return _single(file, "\n\n".join(parts), title, "markdown", content_type="docx")
+
+
+def load_pptx(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """PowerPoint .pptx: each slide's titles, text and tables (a row per line, cells joined
+    by " | ") and its notes; a slide is a page, so chunks cite "p. 3" for slide 3."""
+    from pptx import Presentation
+    from pptx.exc import PackageNotFoundError
+
+    limits, budget = options.limits, _Budget(options.limits)
+    try:
+        check_unzipped_size(file.path, limits)
+        deck = Presentation(str(file.path))
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
+        raise LoadError(f"unreadable PPTX: {exc}") from exc
+    text, starts = "", []
+    for number, slide in enumerate(deck.slides, start=1):
+        budget.tick("slides")
+        lines = []
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                lines += [p.strip() for p in shape.text_frame.text.splitlines() if p.strip()]
+            if getattr(shape, "has_table", False) and shape.has_table:
+                for row in shape.table.rows:
+                    lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+        if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
+            notes = slide.notes_slide.notes_text_frame.text.strip()
+            lines += [notes] if notes else []
+        if lines:
+            text += "\n\n" if text else ""
+            starts.append((len(text), number))
+            text += "\n".join(lines)
+            check_text_size(text, limits)
+    title = deck.core_properties.title or None
+    document = _single(file, text, title, "pptx", pages=len(deck.slides))[0]
+    return [replace(document, page_starts=tuple(starts))]
+
+
+def load_xlsx(file: SourceFile, options: LoaderOptions) -> list[Document]:
+    """Excel .xlsx: each sheet under a heading of its name, a row per line with its cells
+    joined by " | " (values as last calculated, not formulas); empty rows dropped."""
+    from openpyxl import load_workbook
+
+    limits, budget = options.limits, _Budget(options.limits)
+    try:
+        check_unzipped_size(file.path, limits)
+        book = load_workbook(str(file.path), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise LoadError(f"unreadable XLSX: {exc}") from exc
+    parts, length = [], 0
+    try:
+        for sheet in book.worksheets:
+            parts.append(f"## {sheet.title}")
+            for row in sheet.iter_rows(values_only=True):
+                budget.tick("rows")
+                cells = ["" if v is None else str(v).strip() for v in row]
+                if any(cells):
+                    while cells and not cells[-1]:
+                        cells.pop()
+                    parts.append(" | ".join(cells))
+                    length += len(parts[-1])
+                    if problem := _over(length, limits.max_text_mb, "its text", TEXT_SETTING):
+                        raise problem
+        title = book.properties.title or None
+    finally:
+        book.close()
+    return _single(file, "\n".join(parts), title, "markdown", content_type="xlsx")
 
 
 # --- record formats ------------------------------------------------------------------
@@ -511,7 +586,20 @@ def _csv_document(
     return _record_document(file, row, number, options, "csv")
 
 
-Loader = Callable[[SourceFile, LoaderOptions], list[Document]]
+class Loader(Protocol):
+    """Reads one file into documents: the seam a package adds a format through.
+
+    Raise `SkipFile` (nothing to ingest: unsupported content, no text) or `LoadError`
+    (unreadable) with a one-line reason; keep within `options.limits` (`check_text_size`,
+    `check_unzipped_size`). A paged format sets `Document.page_starts` so chunks know their
+    page.
+    """
+
+    def __call__(self, file: SourceFile, options: LoaderOptions, /) -> list[Document]:
+        """The documents in `file`."""
+        ...
+
+
 LOADERS: dict[str, Loader] = {
     ".txt": load_text,
     ".text": load_text,
@@ -521,7 +609,51 @@ LOADERS: dict[str, Loader] = {
     ".htm": load_html,
     ".pdf": load_pdf,
     ".docx": load_docx,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
     ".jsonl": load_jsonl,
     ".json": load_json,
     ".csv": load_csv,
 }
+ENTRY_POINT_GROUP = "adaptrag.loaders"
+_registered: dict[str, Loader] = {}
+logger = logging.getLogger(__name__)
+
+
+def register_loader(suffix: str, loader: Loader) -> None:
+    """Read files ending in `suffix` (".epub") with `loader`, in this process; it takes
+    precedence over a built-in or installed loader of the same suffix."""
+    if not re.fullmatch(r"\.[A-Za-z0-9_.-]+", suffix):
+        raise ConfigError(f"a loader's suffix is like .epub, not {suffix!r}")
+    _registered[suffix.lower()] = loader
+
+
+def loaders() -> dict[str, Loader]:
+    """Every loader by suffix: built in, then installed packages' (entry point group
+    `adaptrag.loaders`, name = suffix), then `register_loader`'s; later ones win."""
+    return {**LOADERS, **_installed_loaders(), **_registered}
+
+
+@functools.cache
+def _installed_loaders() -> dict[str, Loader]:
+    from importlib.metadata import entry_points
+
+    found: dict[str, Loader] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        suffix = point.name if point.name.startswith(".") else f".{point.name}"
+        try:
+            found[suffix.lower()] = point.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop ingestion
+            logger.warning(
+                "loader %s for %s (%s) could not be imported and is not used: %s",
+                point.value,
+                suffix,
+                point.dist.name if point.dist else "?",
+                exc,
+            )
+    return found
+
+
+def forget_installed_loaders() -> None:
+    """Look for installed loaders again on next use (after installing a package)."""
+    _installed_loaders.cache_clear()

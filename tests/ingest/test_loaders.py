@@ -306,3 +306,88 @@ def test_a_pdf_that_pypdf_repairs_is_read_without_warnings_on_stderr(
         [doc] = load(_file(path))
     assert "deposit" in doc.text
     assert [r for r in caplog.records if r.name.startswith("pypdf")] == []
+
+
+def test_pptx_slides_are_pages_with_their_tables_and_notes(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])
+    first.shapes.title.text = "Q3 results"
+    first.placeholders[1].text = "Revenue grew 12% on the year."
+    first.notes_slide.notes_text_frame.text = "Say the margin is 21.6%."
+    second = deck.slides.add_slide(deck.slide_layouts[5])
+    second.shapes.title.text = "By region"
+    table = second.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table
+    for r, row in enumerate((("Region", "Revenue"), ("Europe", "EUR 40.2 million"))):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    deck.save(str(tmp_path / "q3.pptx"))
+    [doc] = load(_file(tmp_path / "q3.pptx"))
+    assert doc.metadata["pages"] == 2 and [page for _, page in doc.page_starts] == [1, 2]
+    assert "Say the margin is 21.6%." in doc.text
+    assert "Europe | EUR 40.2 million" in doc.text.splitlines()
+
+
+def test_xlsx_sheets_are_sections_and_rows_are_lines(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Limits"
+    sheet.append(["Counterparty", "Limit", "Currency"])
+    sheet.append(["Northwind", 25_000_000, "EUR"])
+    sheet.append([None, None, None])
+    book.create_sheet("Notes").append(["Reviewed semi-annually"])
+    book.save(str(tmp_path / "limits.xlsx"))
+    [doc] = load(_file(tmp_path / "limits.xlsx"))
+    assert doc.text.splitlines() == [
+        "## Limits",
+        "Counterparty | Limit | Currency",
+        "Northwind | 25000000 | EUR",
+        "## Notes",
+        "Reviewed semi-annually",
+    ]
+    (tmp_path / "fake.xlsx").write_bytes(b"not a zip at all")
+    with pytest.raises(LoadError, match="unreadable XLSX"):
+        load(_file(tmp_path / "fake.xlsx"))
+
+
+def test_an_installed_package_adds_a_format_through_the_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adaptrag.ingest import loaders
+
+    site = tmp_path / "site"
+    (site / "notes_loader-1.0.dist-info").mkdir(parents=True)
+    (site / "notes_loader.py").write_text(
+        "from adaptrag.ingest.loaders import read_text\n"
+        "from adaptrag.rag.types import Document\n\n"
+        "def load_note(file, options):\n"
+        "    text = read_text(file.path, options.limits).upper()\n"
+        "    return [Document(file.rel, text, 'A note', str(file.path), {'format': 'note'})]\n"
+    )
+    info = site / "notes_loader-1.0.dist-info"
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: notes-loader\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[adaptrag.loaders]\n.note = notes_loader:load_note\nbroken = notes_loader:missing\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    loaders.forget_installed_loaders()
+    monkeypatch.setattr(loaders, "_registered", {})
+    try:
+        (tmp_path / "call.note").write_text("call the landlord")
+        [doc] = load(_file(tmp_path / "call.note"))
+        assert (doc.text, doc.metadata["format"]) == ("CALL THE LANDLORD", "note")
+        assert ".broken" not in loaders.loaders()  # a broken plugin is logged and left out
+        loaders.register_loader(".note", lambda file, options: [])  # in-process wins
+        with pytest.raises(SkipFile, match="no text found"):
+            load(_file(tmp_path / "call.note"))
+        with pytest.raises(Exception, match="a loader's suffix is like .epub"):
+            loaders.register_loader("note", lambda file, options: [])
+    finally:
+        monkeypatch.undo()
+        loaders.forget_installed_loaders()
+    with pytest.raises(SkipFile, match="unsupported file type .note"):
+        load(_file(tmp_path / "call.note"))
