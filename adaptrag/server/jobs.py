@@ -7,15 +7,23 @@ job ends, and whatever a killed server left there is deleted when the next one s
 A job's report and error show paths relative to its root, never the server's own layout.
 A job can be cancelled: a queued one never runs; a running one stops as `ingest_paths`
 does when its `cancel` event is set (what it embedded is stored, nothing is deleted).
+
+Jobs are recorded in `<data_dir>/jobs/<id>.json` (on every change of status, and of
+progress at most every 2 s), so a server started again still answers for them: a job that
+was queued or running when the server stopped is `interrupted`, keeps its uploaded files,
+and can be resumed (`resume`): ingesting is idempotent, so what it stored is kept and the
+rest is embedded.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +37,8 @@ from adaptrag.rag.stores import VectorStore
 
 logger = logging.getLogger(__name__)
 MAX_KEPT_JOBS = 200
+PROGRESS_SAVE_S = 2.0
+UNFINISHED = ("queued", "running", "cancelling")
 
 
 @dataclass
@@ -43,13 +53,47 @@ class Job:
     cleanup: Path | None = None
     shown_root: Path | None = None  # paths in the report are shown relative to it
     id_prefix: str = ""
-    status: str = "queued"  # queued, running, cancelling, done, failed, cancelled
+    status: str = "queued"  # queued, running, cancelling, done, failed, cancelled, interrupted
     progress: dict[str, dict[str, int | None]] = field(default_factory=dict)
     report: dict[str, Any] | None = None
     error: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    saved_at: float = field(default=0.0, repr=False)
+
+    def record(self) -> dict[str, Any]:
+        """Everything needed to answer for the job, or run it again, after a restart."""
+        return {
+            **self.to_dict(),
+            "paths": [str(p) for p in self.paths],
+            "sync": self.sync,
+            "owner": self.owner,
+            "cleanup": str(self.cleanup) if self.cleanup else None,
+            "shown_root": str(self.shown_root) if self.shown_root else None,
+            "id_prefix": self.id_prefix,
+        }
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Job:
+        """The job of a record `record` wrote."""
+        cleanup, shown_root = data.get("cleanup"), data.get("shown_root")
+        return cls(
+            id=str(data["id"]),
+            domain=str(data["domain"]),
+            paths=[Path(p) for p in data["paths"]],
+            sync=bool(data["sync"]),
+            owner=str(data["owner"]),
+            id_prefix=str(data.get("id_prefix", "")),
+            status=str(data["status"]),
+            progress=dict(data.get("progress") or {}),
+            report=data.get("report"),
+            error=data.get("error"),
+            created_at=str(data["created_at"]),
+            finished_at=data.get("finished_at"),
+            cleanup=Path(cleanup) if cleanup else None,
+            shown_root=Path(shown_root) if shown_root else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The job as the API returns it."""
@@ -75,7 +119,8 @@ class IngestJobQueue:
         self.collection = collection
         self.embedder = embedder
         self.store = store
-        self._jobs: dict[str, Job] = {}
+        self._records = jobs_dir(settings)
+        self._jobs: dict[str, Job] = {job.id: job for job in self._restored()}
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._lock = threading.Lock()
         self._worker = threading.Thread(target=self._work, name="adaptrag-ingest", daemon=True)
@@ -99,8 +144,59 @@ class IngestJobQueue:
             finished = [j for j in self._jobs.values() if j.finished_at]
             for old in finished[: max(0, len(self._jobs) - MAX_KEPT_JOBS)]:
                 del self._jobs[old.id]
+                self._forget(old)
+            self._save(job)
         self._queue.put(job)
         return job
+
+    def resume(self, job: Job) -> bool:
+        """Queue an interrupted job again (False: it is not interrupted). What it stored
+        before is kept; its files are read again and only what is missing is embedded."""
+        with self._lock:
+            if job.status != "interrupted":
+                return False
+            job.status, job.error, job.finished_at = "queued", None, None
+            job.progress, job.report, job.cancel = {}, None, threading.Event()
+            self._save(job)
+        self._queue.put(job)
+        return True
+
+    def _restored(self) -> list[Job]:
+        """The recorded jobs, oldest first; those a stopped server left unfinished are
+        marked interrupted."""
+        jobs = []
+        for path in sorted(self._records.glob("*.json"), key=lambda p: p.stat().st_mtime):
+            try:
+                job = Job.from_record(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                logger.warning("ingest job record %s is unreadable and ignored: %s", path, exc)
+                continue
+            if job.status in UNFINISHED:
+                job.error = (
+                    f"the server stopped while this job was {job.status}; resume it (POST "
+                    f"/v1/ingest/{job.id}/resume): what it stored is kept, the rest is embedded"
+                )
+                job.status, job.finished_at = "interrupted", datetime.now(UTC).isoformat()
+                self._save(job)
+            jobs.append(job)
+        return jobs[-MAX_KEPT_JOBS:]
+
+    def _save(self, job: Job) -> None:
+        """Record the job (atomically); a full disk or a read-only folder is logged, and
+        the job goes on."""
+        job.saved_at = time.monotonic()
+        path = self._records / f"{job.id}.json"
+        try:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(job.record()))
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning("could not record ingest job %s: %s", job.id, exc)
+
+    def _forget(self, job: Job) -> None:
+        (self._records / f"{job.id}.json").unlink(missing_ok=True)
+        if job.cleanup is not None:
+            shutil.rmtree(job.cleanup, ignore_errors=True)
 
     def get(self, job_id: str) -> Job | None:
         """A job by id (None if unknown or long finished)."""
@@ -119,6 +215,7 @@ class IngestJobQueue:
                 self._finish(job, "cancelled", "cancelled before it started; nothing was read")
             else:
                 job.status = "cancelling"
+                self._save(job)
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Stop taking jobs; wait for the running one."""
@@ -131,6 +228,7 @@ class IngestJobQueue:
                 if job.cancel.is_set():
                     continue  # cancelled while it waited
                 job.status = "running"
+                self._save(job)
             self._run(job)
 
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:
@@ -138,6 +236,7 @@ class IngestJobQueue:
         job.finished_at = datetime.now(UTC).isoformat()
         if job.cleanup is not None:
             shutil.rmtree(job.cleanup, ignore_errors=True)
+        self._save(job)
         logger.info("ingest job %s %s", job.id, job.status)
 
     def _run(self, job: Job) -> None:
@@ -145,6 +244,9 @@ class IngestJobQueue:
 
         def on_progress(stage: str, done: int, total: int | None) -> None:
             job.progress[stage] = {"done": done, "total": total}
+            if time.monotonic() - job.saved_at > PROGRESS_SAVE_S:
+                with self._lock:
+                    self._save(job)
 
         status, error = "failed", None
         try:
@@ -191,9 +293,27 @@ def uploads_dir(settings: Settings) -> Path:
     return folder
 
 
+def jobs_dir(settings: Settings) -> Path:
+    """Where ingest jobs are recorded (created on demand)."""
+    folder = settings.data_dir / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def clear_uploads(settings: Settings) -> None:
-    """Delete what a killed server left in the uploads folder (at startup, before any job)."""
+    """Delete what a killed server left in the uploads folder (at startup, before any job),
+    but the files of jobs it left unfinished: they are kept for a resume."""
     folder = settings.data_dir / "uploads"
-    if folder.is_dir():
-        for leftover in folder.iterdir():
+    if not folder.is_dir():
+        return
+    kept = set()
+    for record in (settings.data_dir / "jobs").glob("*.json"):
+        try:
+            data = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("status") in (*UNFINISHED, "interrupted"):
+            kept.add(str(data.get("cleanup")))
+    for leftover in folder.iterdir():
+        if str(leftover) not in kept:
             shutil.rmtree(leftover, ignore_errors=True)

@@ -106,7 +106,9 @@ class JobOut(_Out):
 
     id: str
     domain: str
-    status: Literal["queued", "running", "cancelling", "done", "failed", "cancelled"]
+    status: Literal[
+        "queued", "running", "cancelling", "done", "failed", "cancelled", "interrupted"
+    ] = Field(description="interrupted: the server stopped during the job; resume it.")
     progress: dict[str, dict[str, int | None]] = Field(
         description="parse/embed/store: done, total (None until known)."
     )

@@ -96,6 +96,21 @@ async def cancel_ingest(job_id: str, caller: Caller, server: ServerDep) -> dict[
     return job.to_dict()
 
 
+@router.post(
+    "/v1/ingest/{job_id}/resume",
+    status_code=202,
+    summary="Run an interrupted ingest job again (the server stopped during it)",
+    response_model=JobOut,
+)
+async def resume_ingest(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
+    """Queue an `interrupted` job of this key again: 202 with the job; what it stored is
+    kept and only the rest is embedded. 409 when it is not interrupted."""
+    job = _own_job(job_id, caller, server)
+    if not server.jobs.resume(job):
+        raise ApiError(409, f"ingest job {job_id!r} is {job.status}, not interrupted", "conflict")
+    return job.to_dict()
+
+
 def _own_job(job_id: str, caller: Access, server: Server) -> Job:
     """The job `job_id` if the caller's key started it (else a 404, as for no job)."""
     job = server.jobs.get(job_id)
