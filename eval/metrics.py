@@ -1,7 +1,8 @@
 """Answer-quality metrics, each a plain function of one row (formulas in the docstrings).
 
 Retrieval metrics judge the ranked sources against the gold: by `doc_id` when the row has
-one, else by whether a source's text contains a gold `evidence` passage (or at least half of
+one (and by its `page` too when the row gives one: a source of another page of the right
+document is not a hit), else by whether a source's text contains a gold `evidence` passage (or at least half of
 its tokens). Answer metrics use SQuAD normalization (`rag.scoring`). Grounding metrics need
 no LLM: they compare answer sentences with the retrieved text by token overlap.
 """
@@ -70,13 +71,18 @@ def judged_by_document(row: QARow, *, within_document: bool = False) -> bool:
     return bool(row.doc_id) and not (within_document and row.evidence)
 
 
+def _of_gold_document(row: QARow, source: Source) -> bool:
+    """The source is of the row's document, and of its page when the row names one."""
+    return source.doc_id == row.doc_id and (row.page is None or source.page == row.page)
+
+
 def relevant_ranks(
     row: QARow, sources: Sequence[Source], *, within_document: bool = False
 ) -> list[int] | None:
     """1-based ranks of the relevant sources (see `judged_by_document`); None when the row
     has no retrieval gold."""
     if judged_by_document(row, within_document=within_document):
-        return [n for n, s in enumerate(sources, 1) if s.doc_id == row.doc_id]
+        return [n for n, s in enumerate(sources, 1) if _of_gold_document(row, s)]
     if row.evidence:
         return [
             n
@@ -105,7 +111,7 @@ def recall_at_k(
     evidence passage that some top-k source holds (`within_document`: see relevant_ranks)."""
     top = sources[:k]
     if judged_by_document(row, within_document=within_document):
-        return float(any(s.doc_id == row.doc_id for s in top))
+        return float(any(_of_gold_document(row, s) for s in top))
     if row.evidence:
         found = sum(any(_holds_evidence(s.text, e) for s in top) for e in row.evidence)
         return found / len(row.evidence)

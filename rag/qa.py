@@ -54,6 +54,9 @@ def _row(line: str, path: Path, number: int) -> QARow:
     if isinstance(evidence, str):
         evidence = [evidence]
     doc_id = data.get("doc_id")
+    page = data.get("page")
+    if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 1):
+        raise ConfigError(f"{where} has 'page' {page!r}; a page is a number from 1")
     return QARow(
         id=str(data.get("id", f"{path.stem}-{number}")),
         question=question.strip(),
@@ -61,6 +64,7 @@ def _row(line: str, path: Path, number: int) -> QARow:
         domain=data.get("domain"),
         evidence=[str(e) for e in evidence],
         doc_id=str(doc_id) if doc_id is not None else None,
+        page=page,
     )
 
 

@@ -199,7 +199,7 @@ class QARow:
     """One question of a QA data set (training or evaluation), as in DESIGN.md.
 
     `answers` lists acceptable answers (the first is the reference); `evidence` optional gold
-    passages; `doc_id` the document that answers, when known.
+    passages; `doc_id` the document that answers, when known, and `page` its page.
     """
 
     id: str
@@ -208,3 +208,4 @@ class QARow:
     domain: str | None = None
     evidence: list[str] = field(default_factory=list)
     doc_id: str | None = None
+    page: int | None = None  # the page of `doc_id` that answers (paged formats), when known

@@ -134,3 +134,28 @@ def test_ndcg_counts_every_relevant_chunk_of_the_gold_document_and_stays_at_most
     assert ndcg_at_k([1, 2, 4], 5) == pytest.approx(dcg / ideal)
     assert ndcg_at_k([1, 2, 3], 5) == pytest.approx(1.0)
     assert ndcg_at_k([1, 2, 3], 2) == pytest.approx(1.0)  # only the top 2 count
+
+
+def test_a_row_with_a_page_is_hit_only_by_that_page_of_its_document() -> None:
+    row = QARow("q", "What was revenue?", ["$1,200"], doc_id="report.pdf", page=47)
+    sources = [
+        Source("report.pdf", "a", "Revenue | $1,100", 0.9, {"page": 12}),
+        Source("other.pdf", "b", "Revenue | $1,200", 0.8, {"page": 47}),
+        Source("report.pdf", "c", "Revenue | $1,200", 0.7, {"page": 47}),
+    ]
+    assert relevant_ranks(row, sources) == [3]
+    assert recall_at_k(row, sources, 2) == 0.0 and recall_at_k(row, sources, 3) == 1.0
+    unpaged = QARow("q", "What was revenue?", ["$1,200"], doc_id="report.pdf")
+    assert relevant_ranks(unpaged, sources) == [1, 3]
+
+
+def test_a_qa_row_reads_its_page(tmp_path) -> None:
+    from adaptrag.rag.errors import ConfigError
+    from adaptrag.rag.qa import read_qa
+
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"question": "q?", "answers": ["a"], "doc_id": "r.pdf", "page": 3}\n')
+    assert read_qa(path)[0].page == 3
+    path.write_text('{"question": "q?", "answers": ["a"], "page": "three"}\n')
+    with pytest.raises(ConfigError, match="a page is a number from 1"):
+        read_qa(path)
