@@ -376,13 +376,13 @@ def page_text(page: Any) -> str:
     cells joined by " | "; prose lines as read. Falls back to pypdf's plain extraction
     where the layout mode fails on a page or finds no text on it (some PDFs' fonts)."""
     try:
-        laid_out = page.extract_text(extraction_mode="layout")
+        text = page.extract_text(extraction_mode="layout")
     except Exception:  # noqa: BLE001 - pypdf's layout mode is newer; plain mode still reads it
-        laid_out = ""
-    if len("".join(str(laid_out or "").split())) < 20:
-        return str(page.extract_text() or "").strip()
+        text = ""
+    if len("".join(str(text or "").split())) < 20:
+        text = page.extract_text()
     lines = []
-    for line in str(laid_out or "").splitlines():
+    for line in str(text or "").splitlines():
         cells = [c.strip() for c in _GAP.split(_STUCK.sub(r"\1", line.strip())) if c.strip()]
         if len(cells) > 1 and any(_CELL_VALUE.search(c) for c in cells[1:]):
             lines.append(" | ".join(cells))  # a table row
