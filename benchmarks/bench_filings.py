@@ -39,8 +39,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from common import write_results
 
 from adaptrag.ingest import ingest_paths, list_documents
-from adaptrag.ingest.loaders import SourceFile, _single, register_loader
-from adaptrag.ingest.loaders import LoaderOptions, load_pdf
+from adaptrag.ingest.loaders import LoaderOptions, SourceFile, load_pdf, register_loader
 from adaptrag.rag import Pipeline
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.qa import read_qa
@@ -63,7 +62,8 @@ def plain_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
         reader.decrypt("")
     pages = [page.extract_text() or "" for page in reader.pages]
     text = "\n\n".join(p.strip() for p in pages if p.strip())
-    return _single(file, text, None, "pdf", pages=len(pages), encrypted=encrypted)
+    metadata = {"format": "pdf", "pages": len(pages), "encrypted": encrypted}
+    return [Document(file.rel, text, file.path.stem, str(file.path), metadata)]
 
 
 def _value_in(text: str, value: str) -> bool:
@@ -109,12 +109,13 @@ def run(
             for row in rows:
                 top = qa.retrieve(row.question, domain="filings", top_k=args.top_k)
                 mine = [s for s in top if s.doc_id == row.doc_id]
-                gold_pages = _pages_of(pages[str(row.doc_id)], row)
+                doc_pages = pages[str(row.doc_id)]
+                gold_pages = _pages_of(doc_pages, row)
                 per_row.append(
                     {
                         "id": row.id,
                         "document": bool(mine),
-                        "page": any(_page_of(s, pages[str(row.doc_id)]) in gold_pages for s in mine),
+                        "page": any(_page_of(s, doc_pages) in gold_pages for s in mine),
                         "value": any(_value_in(s.text, row.answers[0]) for s in mine),
                         "refused_before": row.doc_id in encrypted,
                         "top_pages": [[s.doc_id, s.page] for s in top],
@@ -139,9 +140,7 @@ def _encrypted(path: Path) -> bool:
 def summary(per_row: list[dict[str, Any]], *, as_shipped: bool = False) -> dict[str, Any]:
     out = {}
     for key in ("document", "page", "value"):
-        values = [
-            float(r[key] and not (as_shipped and r["refused_before"])) for r in per_row
-        ]
+        values = [float(r[key] and not (as_shipped and r["refused_before"])) for r in per_row]
         low, high = bootstrap_ci(values)
         out[key] = {"mean": sum(values) / len(values), "ci95": [low, high]}
     return out
