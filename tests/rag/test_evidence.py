@@ -111,3 +111,18 @@ def test_a_pipeline_answer_is_copied_from_its_evidence_and_cited(extractive_qa: 
     span = answer.text.rsplit(" [", 1)[0]
     assert " ".join(span.lower().split()) in " ".join(cited.text.lower().split())
     assert answer.grounding is not None and answer.grounding.supported is not False
+
+
+def test_a_plain_text_heading_is_not_evidence_but_names_the_document() -> None:
+    from adaptrag.rag.evidence import is_heading, sentences
+
+    text = (
+        "MUTUAL NON-DISCLOSURE AGREEMENT\n\nLaw and signature\n\n"
+        "This agreement is governed by the laws of Zurich.\n\nTotal | 12\n\nSection 5"
+    )
+    assert sentences(text) == [
+        "This agreement is governed by the laws of Zurich.",
+        "Total | 12",
+        "Section 5",
+    ]
+    assert is_heading("Law and signature") and not is_heading("Revenue rose 12% in 2025")
