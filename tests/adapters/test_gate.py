@@ -44,10 +44,23 @@ def test_an_adapter_right_on_most_rows_passes_with_an_interval_above_zero() -> N
         "rows": 30,
         "f1_difference": gate.f1_difference,
         "ci95": list(gate.ci95),
+        "value_correct_difference": 0.9,
         "passed": True,
         "rule": GATE_RULE,
     }
-    assert describe_gate(scores).endswith("-> passes")
+    assert describe_gate(scores).endswith(", value correct +0.900 -> passes")
+
+
+def test_an_adapter_better_in_form_but_wrong_in_value_more_often_is_not_promoted() -> None:
+    rows = _rows(30)
+    # The base states the value in a long sentence (low F1, value right); the adapter
+    # answers short and in the gold's form, right on 2 rows of 3 (high F1, values wrong).
+    base = [_answer(f"The limit set out in clause {i} is {i + 10} days.") for i in range(30)]
+    adapter = [_answer(f"{i + 10} days" if i % 3 else f"{i + 11} days") for i in range(30)]
+    gate = GateResult.of(adapter, base, rows)
+    assert gate.ci95[0] > 0  # the F1 gain is sure...
+    assert gate.value_difference < 0 and not gate.passed  # ...but it gets values wrong
+    assert describe_gate(gate.to_scores()).endswith("-> does not pass")
 
 
 def test_a_higher_mean_from_one_lucky_row_is_not_a_promotion() -> None:
