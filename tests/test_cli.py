@@ -398,3 +398,19 @@ def test_ingest_without_a_terminal_prints_progress_lines_not_bars(
     )
     assert "%|" not in result.stderr  # no progress bar drawn
     json.loads(result.stdout)  # stdout is still the one report object
+
+
+def test_the_sources_list_names_a_page_or_a_section() -> None:
+    from adaptrag.cli.ask_cmd import _describe_answer
+    from adaptrag.rag.types import Answer, Source
+
+    sources = [
+        Source("report.pdf", "c1", "Revenue | $1,200", 0.9, {"domain": "finance", "page": 47}),
+        Source("lease.md", "c2", "Rent is due.", 0.8, {"domain": "legal", "headings": ["Rent"]}),
+        Source("nda.txt", "c3", "Four years.", 0.7, {"domain": "legal"}),
+    ]
+    timings = {"total_ms": 1.0, "embed_ms": 0.2, "search_ms": 0.3, "generate_ms": 0.5}
+    answer = Answer("$1,200 [1]", sources, [], "local", "m", timings=timings)
+    shown = _describe_answer(answer)
+    assert "[1] report.pdf p. 47 (finance" in shown
+    assert "[2] lease.md \u00a7 Rent (legal" in shown and "[3] nda.txt (legal" in shown
