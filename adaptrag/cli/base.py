@@ -134,48 +134,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="adaptrag: hybrid RAG + per-domain LoRA adapters over your documents, on Qdrant.",
 )
-collections_app = typer.Typer(
-    cls=_Group,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    help="List, inspect and drop collections.",
+
+
+def _group(name: str, help_text: str) -> typer.Typer:
+    """A command group (`adaptrag NAME ...`) with the root's error handling."""
+    group = typer.Typer(cls=_Group, rich_markup_mode=None, no_args_is_help=True, help=help_text)
+    app.add_typer(group, name=name)
+    return group
+
+
+collections_app = _group("collections", "List, inspect and drop collections.")
+documents_app = _group("documents", "List, show and delete the documents of a domain.")
+adapters_app = _group("adapters", "Train, list and manage per-domain LoRA adapters.")
+embeddings_app = _group(
+    "embeddings",
+    "Tune the embedding model on a domain's questions (blue/green collection versions).",
 )
-app.add_typer(collections_app, name="collections")
-documents_app = typer.Typer(
-    cls=_Group,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    help="List, show and delete the documents of a domain.",
-)
-app.add_typer(documents_app, name="documents")
-adapters_app = typer.Typer(
-    cls=_Group,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    help="Train, list and manage per-domain LoRA adapters.",
-)
-app.add_typer(adapters_app, name="adapters")
-embeddings_app = typer.Typer(
-    cls=_Group,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    help="Tune the embedding model on a domain's questions (blue/green collection versions).",
-)
-app.add_typer(embeddings_app, name="embeddings")
-eval_app = typer.Typer(
-    cls=_Group,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    help="Evaluate answer quality, compare runs, gate in CI.",
-)
-app.add_typer(eval_app, name="eval")
-models_app = typer.Typer(
-    cls=_Group,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    help="Install and check the default models' weights.",
-)
-app.add_typer(models_app, name="models")
+eval_app = _group("eval", "Evaluate answer quality, compare runs, gate in CI.")
+models_app = _group("models", "Install and check the default models' weights.")
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
