@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -291,10 +290,11 @@ def test_a_run_killed_midway_and_run_again_ends_with_exactly_the_right_chunks(
         env=env,
         text=True,
     )
-    deadline = time.monotonic() + 120
     assert process.stderr is not None
-    for line in process.stderr:  # wait until some batches are stored, then kill -9
-        if "stored" in line or time.monotonic() > deadline:
+    # Wait until some batches are stored, however long a busy machine takes to get there
+    # (the loop also ends if the process ends), then kill -9.
+    for line in process.stderr:
+        if "stored" in line:
             break
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
