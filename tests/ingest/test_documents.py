@@ -62,6 +62,8 @@ def test_list_get_and_delete_one_document(ingested: Path, settings: Settings, em
 
     again = ingest_paths([ingested], "legal", settings=settings, embedder=embedder)
     assert (again.added, again.unchanged, again.chunks_embedded) == (1, 5, 2)  # only it
+    third = ingest_paths([ingested], "legal", settings=settings, embedder=embedder)
+    assert (third.unchanged, third.chunks_embedded) == (6, 0)  # a PDF reads the same each time
 
 
 def test_the_cli_lists_shows_and_deletes(ingested: Path) -> None:
