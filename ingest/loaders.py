@@ -19,6 +19,7 @@ import csv
 import fnmatch
 import functools
 import io
+import itertools
 import json
 import logging
 import os
@@ -338,7 +339,7 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
         pages, length = [], 0
         for page in reader.pages:
             budget.tick("pages")
-            pages.append(page_text(page))
+            pages.append(page_text(page) or ocr_page(page))
             length += len(pages[-1])
             if problem := _over(length, options.limits.max_text_mb, "its text", TEXT_SETTING):
                 raise problem
@@ -352,9 +353,11 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"unreadable PDF: {exc}") from exc
     if pages and not any(p.strip() for p in pages):
+        if _ocr_engine() is not None:
+            raise SkipFile(f"no text in its {len(pages)} pages, and OCR read none in them")
         raise SkipFile(
-            f"no text layer in its {len(pages)} pages (a scanned PDF?); OCR is not built in: "
-            "run ocrmypdf on it first, or add an OCR loader (docs/ingest.md, Loaders)"
+            f"no text layer in its {len(pages)} pages (a scanned PDF?) and OCR is not "
+            "installed: pip install 'adaptrag[ocr]', or run ocrmypdf on it first"
         )
     text, starts = "", []
     for number, content in enumerate(pages, start=1):
@@ -389,6 +392,59 @@ def page_text(page: Any) -> str:
         else:
             lines.append(" ".join(" ".join(cells).split()))  # prose, justified gaps closed
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+@functools.cache
+def _ocr_engine() -> Any:
+    """RapidOCR (the `ocr` extra), loaded once; None when it is not installed."""
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError:
+        return None
+    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+    return RapidOCR()
+
+
+def ocr_page(page: Any) -> str:
+    """The text of a page without a text layer (a scan), read from its images by OCR when
+    the `ocr` extra is installed, else "". Words of one line are joined by spaces, and a
+    wide gap between them (a table's columns) becomes " | "."""
+    engine = _ocr_engine()
+    if engine is None:
+        return ""
+    lines: list[str] = []
+    for image in page.images:
+        try:
+            found, _ = engine(image.data)
+        except Exception as exc:  # noqa: BLE001 - one unreadable image: the others still count
+            logger.warning("OCR could not read an image of a PDF page: %s", exc)
+            continue
+        lines += _ocr_lines(found or [])
+    return "\n".join(lines)
+
+
+def _ocr_lines(found: list[Any]) -> list[str]:
+    """OCR boxes ([corners, text, confidence]) as lines, top to bottom, left to right."""
+    boxes = sorted(
+        (min(y for _, y in c), max(y for _, y in c), min(x for x, _ in c), max(x for x, _ in c), t)
+        for c, t, _ in found
+    )
+    rows: list[list[tuple[float, float, float, float, str]]] = []
+    for box in boxes:
+        top, bottom = box[0], box[1]
+        if rows and top < (rows[-1][0][0] + rows[-1][0][1]) / 2 < bottom:
+            rows[-1].append(box)
+        else:
+            rows.append([box])
+    lines = []
+    for row in rows:
+        row.sort(key=lambda b: b[2])
+        height = max(b[1] - b[0] for b in row)
+        line = row[0][4]
+        for before, box in itertools.pairwise(row):
+            line += (" | " if box[2] - before[3] > 1.5 * height else " ") + box[4]
+        lines.append(line)
+    return lines
 
 
 def check_unzipped_size(path: Path, limits: LoadLimits) -> None:
