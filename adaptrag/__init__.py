@@ -13,7 +13,13 @@ The names below are the public surface. The product's four jobs are packages of 
 imports a model library: models load on first use.
 """
 
-from adaptrag.ingest import IngestReport, ingest_paths
+from adaptrag.ingest import (
+    IngestReport,
+    delete_document,
+    get_document,
+    ingest_paths,
+    list_documents,
+)
 from adaptrag.rag import Answer, Chunk, Citation, Document, Pipeline, Query, Source
 from adaptrag.rag.errors import (
     AdaptragError,
@@ -21,6 +27,7 @@ from adaptrag.rag.errors import (
     CollectionNotFoundError,
     ConfigError,
     DiskFullError,
+    DocumentNotFoundError,
     EmbeddingMismatchError,
     IngestCancelledError,
     ModelBusyError,
@@ -43,6 +50,7 @@ __all__ = [
     "ConfigError",
     "DiskFullError",
     "Document",
+    "DocumentNotFoundError",
     "EmbeddingMismatchError",
     "IngestCancelledError",
     "IngestReport",
@@ -57,6 +65,9 @@ __all__ = [
     "StoreError",
     "UpstreamAuthError",
     "__version__",
+    "delete_document",
+    "get_document",
     "ingest_paths",
+    "list_documents",
     "load_settings",
 ]

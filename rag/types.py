@@ -71,10 +71,10 @@ class Source:
         (`annual-report.pdf p. 47`, `lease.md § Termination`)."""
         if self.page is not None:
             return f"{self.doc_id} p. {self.page}"
+        title = str(self.metadata.get("title") or "").strip().lower()
         headings = self.metadata.get("headings")
-        if isinstance(headings, list) and headings:
-            return f"{self.doc_id} \u00a7 {headings[-1]}"
-        return self.doc_id
+        sections = [str(h) for h in headings or [] if str(h).strip().lower() != title]
+        return f"{self.doc_id} \u00a7 {sections[-1]}" if sections else self.doc_id
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form, with its `page` and `label`."""

@@ -13,6 +13,7 @@ ERRORS = {
     "CollectionNotFoundError",
     "ConfigError",
     "DiskFullError",
+    "DocumentNotFoundError",
     "EmbeddingMismatchError",
     "IngestCancelledError",
     "ModelBusyError",
@@ -26,6 +27,7 @@ ERRORS = {
 
 def test_the_package_exports_the_api_and_every_error_class() -> None:
     api = {"Pipeline", "Query", "Settings", "load_settings", "ingest_paths", "IngestReport"}
+    api |= {"list_documents", "get_document", "delete_document"}
     types = {"Answer", "Chunk", "Citation", "Document", "Source"}
     assert set(adaptrag.__all__) == api | types | ERRORS | {"__version__"}
     for name in adaptrag.__all__:

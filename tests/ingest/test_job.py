@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -294,7 +295,7 @@ def test_a_run_killed_midway_and_run_again_ends_with_exactly_the_right_chunks(
     # Wait until some batches are stored, however long a busy machine takes to get there
     # (the loop also ends if the process ends), then kill -9.
     for line in process.stderr:
-        if "stored" in line:
+        if re.search(r": stored \d+ chunks", line):  # the log line of a stored batch
             break
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
