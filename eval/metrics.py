@@ -2,9 +2,10 @@
 
 Retrieval metrics judge the ranked sources against the gold: by `doc_id` when the row has
 one (and by its `page` too when the row gives one: a source of another page of the right
-document is not a hit), else by whether a source's text contains a gold `evidence` passage (or at least half of
-its tokens). Answer metrics use SQuAD normalization (`rag.scoring`). Grounding metrics need
-no LLM: they compare answer sentences with the retrieved text by token overlap.
+document is not a hit), else by whether a source's text contains a gold `evidence`
+passage (or at least half of its tokens). Answer metrics use SQuAD normalization
+(`rag.scoring`). Grounding metrics need no LLM: they compare answer sentences with the
+retrieved text by token overlap.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError, StoreBusyError, StoreError
-from adaptrag.rag.filters import where_of
+from adaptrag.rag.filters import Filters, where_of
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import (
     CollectionSpec,
@@ -171,7 +171,7 @@ class StoreContract:
             [replace(c, payload={**c.payload, **extra[c.payload["doc_id"]]}) for c in _chunks()]
         )
 
-        def docs(filters: dict[str, object]) -> list[str]:
+        def docs(filters: Filters) -> list[str]:
             where = where_of(filters)
             hits = store.search(
                 SearchRequest(dense=_vector(0), mode="dense", where=where, limit=10)
