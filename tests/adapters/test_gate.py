@@ -45,21 +45,26 @@ def test_an_adapter_right_on_most_rows_passes_with_an_interval_above_zero() -> N
         "f1_difference": gate.f1_difference,
         "ci95": list(gate.ci95),
         "value_correct_difference": 0.9,
+        "score_difference": gate.score_difference,
+        "score_ci95": list(gate.score_ci95),
         "passed": True,
         "rule": GATE_RULE,
     }
-    assert describe_gate(scores).endswith(", value correct +0.900 -> passes")
+    assert gate.score_ci95[0] > 0
+    assert ", value correct +0.900; both +" in describe_gate(scores)
+    assert describe_gate(scores).endswith("-> passes")
 
 
 def test_an_adapter_better_in_form_but_wrong_in_value_more_often_is_not_promoted() -> None:
     rows = _rows(30)
     # The base states the value in a long sentence (low F1, value right); the adapter
-    # answers short and in the gold's form, right on 2 rows of 3 (high F1, values wrong).
+    # answers in the gold's short form, right on 2 rows of 3 and wrong on the rest.
     base = [_answer(f"The limit set out in clause {i} is {i + 10} days.") for i in range(30)]
     adapter = [_answer(f"{i + 10} days" if i % 3 else f"{i + 11} days") for i in range(30)]
     gate = GateResult.of(adapter, base, rows)
     assert gate.ci95[0] > 0  # the F1 gain is sure...
-    assert gate.value_difference < 0 and not gate.passed  # ...but it gets values wrong
+    assert gate.value_difference < 0 and gate.score_ci95[0] <= 0  # ...but values are lost
+    assert not gate.passed
     assert describe_gate(gate.to_scores()).endswith("-> does not pass")
 
 
