@@ -181,8 +181,9 @@ def main() -> None:
     # Short answers and 3 sources a question keep the CPU evaluation to minutes (the prompt's
     # prefill dominates on a CPU); the corpus answers are short spans. The adapter recipe was
     # chosen with 3 chunks a question, neighbours merged and not refilled; refilling (the
-    # library's default) measured once here: gates still pass, but the evaluation's F1 gains
-    # shrank to +0.11/+0.18/+0.11 with two intervals crossing 0 (README, "Two commands").
+    # library's default) measured once here under the F1-only gate: the gates still passed,
+    # but the evaluation's F1 gains shrank to +0.11/+0.18/+0.11 with two intervals crossing
+    # 0 (README, "Two commands").
     settings = load_settings(collection="demo", max_new_tokens=24, top_k=3, fill_after_merge=False)
     print(f"data dir: {settings.data_dir}  collection: {settings.collection}")
     embedder = SentenceTransformerEmbedder.from_settings(settings)
