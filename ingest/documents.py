@@ -23,6 +23,7 @@ from typing import Any
 from adaptrag.rag.errors import DocumentNotFoundError
 from adaptrag.rag.settings import Settings, load_settings
 from adaptrag.rag.stores import VectorStore, Where, store_for
+from adaptrag.rag.types import whole_number
 
 _FIELDS = (
     "doc_id",
@@ -86,7 +87,8 @@ class StoredText:
         }
 
 
-def _infos(store: VectorStore, where: Where, domain: str) -> dict[str, list[dict[str, Any]]]:
+def _grouped(store: VectorStore, where: Where) -> dict[str, list[dict[str, Any]]]:
+    """The payloads of the chunks `where` matches, by doc_id."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     if store.spec() is None:
         return grouped
@@ -95,11 +97,22 @@ def _infos(store: VectorStore, where: Where, domain: str) -> dict[str, list[dict
     return grouped
 
 
-def _info(doc_id: str, domain: str, payloads: list[dict[str, Any]]) -> DocumentInfo:
+def _current(payloads: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The newest chunk's payload, and the chunks of its version (the document as it is)."""
     newest = max(payloads, key=lambda p: str(p.get("ingested_at", "")))
     version = str(newest.get("content_hash", ""))
-    current = [p for p in payloads if str(p.get("content_hash", "")) == version]
-    pages = newest.get("pages")
+    return newest, [p for p in payloads if str(p.get("content_hash", "")) == version]
+
+
+def _info(doc_id: str, domain: str, payloads: list[dict[str, Any]]) -> DocumentInfo:
+    return _record(doc_id, domain, *_current(payloads), stored=len(payloads))
+
+
+def _record(
+    doc_id: str, domain: str, newest: dict[str, Any], current: list[dict[str, Any]], stored: int
+) -> DocumentInfo:
+    """A document's record from its newest chunk, its current version's chunks and the
+    number of chunks stored under its id (every version)."""
     return DocumentInfo(
         doc_id=doc_id,
         domain=domain,
@@ -108,32 +121,28 @@ def _info(doc_id: str, domain: str, payloads: list[dict[str, Any]]) -> DocumentI
         format=str(newest.get("format", "")),
         chunks=len(current),
         characters=sum(len(str(p.get("text", ""))) for p in current),
-        pages=pages if isinstance(pages, int) and not isinstance(pages, bool) else None,
+        pages=whole_number(newest.get("pages")),
         ingested_at=str(newest.get("ingested_at", "")),
-        content_hash=version,
-        complete=len(current) == int(newest.get("chunk_count", 0) or 0)
-        and len(current) == len(payloads),
+        content_hash=str(newest.get("content_hash", "")),
+        complete=len(current) == int(newest.get("chunk_count", 0) or 0) and len(current) == stored,
     )
 
 
 def documents_in(store: VectorStore, domain: str) -> list[DocumentInfo]:
     """Every document of `domain` in `store`, by id."""
-    grouped = _infos(store, Where(equals={"domain": domain}), domain)
+    grouped = _grouped(store, Where(equals={"domain": domain}))
     return [_info(doc_id, domain, grouped[doc_id]) for doc_id in sorted(grouped)]
 
 
 def document_in(store: VectorStore, domain: str, doc_id: str) -> StoredText:
     """One document of `domain`: its record and its text; `DocumentNotFoundError` if none."""
-    grouped = _infos(store, Where(equals={"domain": domain, "doc_id": doc_id}), domain)
-    payloads = grouped.get(doc_id)
+    payloads = _grouped(store, Where(equals={"domain": domain, "doc_id": doc_id})).get(doc_id)
     if not payloads:
         raise _not_found(store, domain, doc_id)
-    info = _info(doc_id, domain, payloads)
-    current = sorted(
-        (p for p in payloads if str(p.get("content_hash", "")) == info.content_hash),
-        key=lambda p: int(p.get("chunk_index", 0)),
-    )
-    chunks = [(_page(p), str(p.get("text", ""))) for p in current]
+    newest, current = _current(payloads)
+    info = _record(doc_id, domain, newest, current, stored=len(payloads))
+    current.sort(key=lambda p: int(p.get("chunk_index", 0)))
+    chunks = [(whole_number(p.get("page")), str(p.get("text", ""))) for p in current]
     return StoredText(info, chunks)
 
 
@@ -146,11 +155,6 @@ def delete_in(store: VectorStore, domain: str, doc_id: str) -> int:
         raise _not_found(store, domain, doc_id)
     store.delete(where)
     return found
-
-
-def _page(payload: dict[str, Any]) -> int | None:
-    page = payload.get("page")
-    return page if isinstance(page, int) and not isinstance(page, bool) else None
 
 
 def _not_found(store: VectorStore, domain: str, doc_id: str) -> DocumentNotFoundError:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from adaptrag.rag.errors import ConfigError
-from adaptrag.rag.types import QARow
+from adaptrag.rag.types import QARow, whole_number
 
 
 def read_qa(path: str | Path, *, domain: str | None = None) -> list[QARow]:
@@ -55,7 +55,7 @@ def _row(line: str, path: Path, number: int) -> QARow:
         evidence = [evidence]
     doc_id = data.get("doc_id")
     page = data.get("page")
-    if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 1):
+    if page is not None and (whole_number(page) is None or page < 1):
         raise ConfigError(f"{where} has 'page' {page!r}; a page is a number from 1")
     return QARow(
         id=str(data.get("id", f"{path.stem}-{number}")),

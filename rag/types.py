@@ -49,6 +49,11 @@ class SparseVector:
     values: list[float]
 
 
+def whole_number(value: Any) -> int | None:
+    """`value` when it is an int (not a bool: JSON's true is no page number), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 @dataclass(frozen=True)
 class Source:
     """A retrieved chunk with its score; `metadata` carries the stored payload."""
@@ -62,8 +67,7 @@ class Source:
     @property
     def page(self) -> int | None:
         """The page the chunk is on (paged formats such as PDF), else None."""
-        page = self.metadata.get("page")
-        return page if isinstance(page, int) and not isinstance(page, bool) else None
+        return whole_number(self.metadata.get("page"))
 
     @property
     def label(self) -> str:
