@@ -359,13 +359,19 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
             f"no text layer in its {len(pages)} pages (a scanned PDF?) and OCR is not "
             "installed: pip install 'adaptrag[ocr]', or run ocrmypdf on it first"
         )
+    return _paged(file, pages, str(title) if title else None, "pdf")
+
+
+def _paged(file: SourceFile, pages: Sequence[str], title: str | None, fmt: str) -> list[Document]:
+    """The document of a paged file: its pages with text joined, where each starts kept
+    (`Document.page_starts`: pages are numbered from 1, empty ones count)."""
     text, starts = "", []
     for number, content in enumerate(pages, start=1):
         if content.strip():
             text += "\n\n" if text else ""
             starts.append((len(text), number))
             text += content.strip()
-    document = _single(file, text, str(title) if title else None, "pdf", pages=len(pages))[0]
+    document = _single(file, text, title, fmt, pages=len(pages))[0]
     return [replace(document, page_starts=tuple(starts))]
 
 
@@ -507,8 +513,8 @@ def load_pptx(file: SourceFile, options: LoaderOptions) -> list[Document]:
         deck = Presentation(str(file.path))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
         raise LoadError(f"unreadable PPTX: {exc}") from exc
-    text, starts = "", []
-    for number, slide in enumerate(deck.slides, start=1):
+    slides, length = [], 0
+    for slide in deck.slides:
         budget.tick("slides")
         lines = []
         for shape in slide.shapes:
@@ -520,14 +526,11 @@ def load_pptx(file: SourceFile, options: LoaderOptions) -> list[Document]:
         if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
             notes = slide.notes_slide.notes_text_frame.text.strip()
             lines += [notes] if notes else []
-        if lines:
-            text += "\n\n" if text else ""
-            starts.append((len(text), number))
-            text += "\n".join(lines)
-            check_text_size(text, limits)
-    title = deck.core_properties.title or None
-    document = _single(file, text, title, "pptx", pages=len(deck.slides))[0]
-    return [replace(document, page_starts=tuple(starts))]
+        slides.append("\n".join(lines))
+        length += len(slides[-1])
+        if problem := _over(length, limits.max_text_mb, "its text", TEXT_SETTING):
+            raise problem
+    return _paged(file, slides, deck.core_properties.title or None, "pptx")
 
 
 def load_xlsx(file: SourceFile, options: LoaderOptions) -> list[Document]:
