@@ -42,7 +42,7 @@ from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import ConfigError, IngestCancelledError
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
-from adaptrag.rag.stores.base import TYPED_INDEXES
+from adaptrag.rag.stores.base import INDEXES
 from adaptrag.rag.tracing import set_attributes, span
 from adaptrag.rag.types import Chunk, Document, SparseVector, is_domain_name
 
@@ -153,7 +153,7 @@ class IngestJob:
         indexed_fields: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
-        self.indexed_fields = {**TYPED_INDEXES, **(indexed_fields or {})}
+        self.indexed_fields = {**INDEXES, **(indexed_fields or {})}
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap_tokens = chunk_overlap_tokens

@@ -2,7 +2,7 @@
 
 Every backend (Qdrant Edge in-process, Qdrant server through qdrant-client) stores the same
 schema: a named dense vector, a named sparse vector with Qdrant-side IDF, and a payload with
-keyword indexes on `domain` and `doc_id`. A collection remembers how it was built
+the indexes of `INDEXES` (`domain`, `doc_id`, `source_root`, `page`). A collection remembers how it was built
 (`CollectionSpec`); `check_compatible` turns a mismatch into a one-line error.
 """
 
@@ -21,8 +21,8 @@ from adaptrag.rag.types import Source, SparseVector
 SCHEMA_VERSION = 1
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
-INDEXED_FIELDS = ("domain", "doc_id", "source_root")  # keyword indexes of every collection
-TYPED_INDEXES = {"page": "integer"}  # and these, by type
+# The payload indexes of every collection, by type.
+INDEXES = {"domain": "keyword", "doc_id": "keyword", "source_root": "keyword", "page": "integer"}
 RRF_K = 60  # Reciprocal Rank Fusion constant, the same for every backend
 SCROLL_PAGE = 1024
 

@@ -23,11 +23,10 @@ import qdrant_edge as qe
 from adaptrag.rag.errors import StoreBusyError, StoreError
 from adaptrag.rag.stores.base import (
     DENSE_VECTOR,
-    INDEXED_FIELDS,
+    INDEXES,
     RRF_K,
     SCROLL_PAGE,
     SPARSE_VECTOR,
-    TYPED_INDEXES,
     CollectionSpec,
     Range,
     SearchRequest,
@@ -216,9 +215,7 @@ class EdgeStore:
         """Create the shard with the fixed schema, its payload indexes, then the record."""
         self.path.mkdir(parents=True, exist_ok=True)
         shard = self._open(_edge_config(spec))
-        for key in INDEXED_FIELDS:
-            shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
-        for key, kind in TYPED_INDEXES.items():
+        for key, kind in INDEXES.items():
             shard.update(qe.UpdateOperation.create_field_index(key, _EDGE_TYPES[kind]))
         shard.flush()
         # The record goes last and atomically: a collection without it does not exist yet.

@@ -18,11 +18,10 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from adaptrag.rag.errors import StoreError
 from adaptrag.rag.stores.base import (
     DENSE_VECTOR,
-    INDEXED_FIELDS,
+    INDEXES,
     RRF_K,
     SCROLL_PAGE,
     SPARSE_VECTOR,
-    TYPED_INDEXES,
     CollectionSpec,
     Range,
     SearchRequest,
@@ -224,9 +223,7 @@ class ServerStore:
                 write_consistency_factor=self.write_consistency,
                 sharding_method=models.ShardingMethod.CUSTOM if self.shard_by_domain else None,
             )
-            for key in INDEXED_FIELDS:
-                self.client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)
-            for key, kind in TYPED_INDEXES.items():
+            for key, kind in INDEXES.items():
                 self.client.create_payload_index(self.name, key, _SERVER_TYPES[kind])
 
         _call(self.client, f"create collection {self.name!r}", create)
