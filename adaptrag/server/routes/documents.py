@@ -8,20 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from adaptrag.ingest.documents import delete_in, document_in, documents_in
-from adaptrag.rag.stores import store_for
-from adaptrag.server.context import Caller, Server, ServerDep
+from adaptrag.server.context import Caller, ServerDep
 from adaptrag.server.responses import DeletedOut, DocumentOut, StoredDocumentOut
 
 router = APIRouter()
 DomainQuery = Query(..., description="The domain the documents belong to.")
-
-
-def _on_store(server: Server, work: Any) -> Any:
-    store = store_for(server.settings)
-    try:
-        return work(store)
-    finally:
-        store.close()
 
 
 def _shown(record: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +29,7 @@ async def list_documents(
 ) -> list[dict[str, Any]]:
     """Every document of `domain` the key may read, by id."""
     caller.check_domain(domain)
-    infos = await server.blocking(lambda: _on_store(server, lambda s: documents_in(s, domain)))
+    infos = await server.blocking(documents_in, server.qa.retriever.store, domain)
     return [_shown(i.to_dict()) for i in infos]
 
 
@@ -52,9 +43,7 @@ async def get_document(
 ) -> dict[str, Any]:
     """One document of `domain` (404 when the domain holds no such id)."""
     caller.check_domain(domain)
-    stored = await server.blocking(
-        lambda: _on_store(server, lambda s: document_in(s, domain, doc_id))
-    )
+    stored = await server.blocking(document_in, server.qa.retriever.store, domain, doc_id)
     return _shown(stored.to_dict())
 
 
@@ -68,7 +57,5 @@ async def delete_document(
 ) -> dict[str, Any]:
     """Delete one document of `domain`; a key needs the ingest right on the domain."""
     caller.check_ingest(domain)
-    chunks = await server.blocking(
-        lambda: _on_store(server, lambda s: delete_in(s, domain, doc_id))
-    )
+    chunks = await server.blocking(delete_in, server.qa.retriever.store, domain, doc_id)
     return {"deleted": doc_id, "domain": domain, "chunks": chunks}
