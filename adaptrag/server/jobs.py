@@ -165,10 +165,10 @@ class IngestJobQueue:
         """The recorded jobs, oldest first; those a stopped server left unfinished are
         marked interrupted."""
         jobs = []
-        for path in sorted(self._records.glob("*.json"), key=lambda p: p.stat().st_mtime):
+        for path, record in job_records(self._records):
             try:
-                job = Job.from_record(json.loads(path.read_text()))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+                job = Job.from_record(record)
+            except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("ingest job record %s is unreadable and ignored: %s", path, exc)
                 continue
             if job.status in UNFINISHED:
@@ -293,6 +293,21 @@ def uploads_dir(settings: Settings) -> Path:
     return folder
 
 
+def job_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The job records in `folder`, oldest first; an unreadable one is logged and left out."""
+    records = []
+    for path in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime):
+        try:
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            logger.warning("ingest job record %s is unreadable and ignored: %s", path, exc)
+            continue
+        records.append((path, record))
+    return records
+
+
 def jobs_dir(settings: Settings) -> Path:
     """Where ingest jobs are recorded (created on demand)."""
     folder = settings.data_dir / "jobs"
@@ -306,14 +321,11 @@ def clear_uploads(settings: Settings) -> None:
     folder = settings.data_dir / "uploads"
     if not folder.is_dir():
         return
-    kept = set()
-    for record in (settings.data_dir / "jobs").glob("*.json"):
-        try:
-            data = json.loads(record.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("status") in (*UNFINISHED, "interrupted"):
-            kept.add(str(data.get("cleanup")))
+    kept = {
+        str(record.get("cleanup"))
+        for _, record in job_records(settings.data_dir / "jobs")
+        if record.get("status") in (*UNFINISHED, "interrupted")
+    }
     for leftover in folder.iterdir():
         if str(leftover) not in kept:
             shutil.rmtree(leftover, ignore_errors=True)
