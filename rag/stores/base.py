@@ -2,8 +2,9 @@
 
 Every backend (Qdrant Edge in-process, Qdrant server through qdrant-client) stores the same
 schema: a named dense vector, a named sparse vector with Qdrant-side IDF, and a payload with
-the indexes of `INDEXES` (`domain`, `doc_id`, `source_root`, `page`). A collection remembers how it was built
-(`CollectionSpec`); `check_compatible` turns a mismatch into a one-line error.
+the indexes of `INDEXES` (`domain`, `doc_id`, `source_root`, `page`). A collection remembers
+how it was built (`CollectionSpec`); `check_compatible` turns a mismatch into a one-line
+error.
 """
 
 from __future__ import annotations
