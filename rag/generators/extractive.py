@@ -198,9 +198,9 @@ def span_boundaries(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
         )
         for p in range(len(pieces))
     ]
-    ends = []
+    ends, written = [], ""
     for p in range(len(pieces) + 1):
-        written = "".join(pieces[:p])
+        written += pieces[p - 1] if p else ""  # the span's text up to position p
         following = pieces[p].strip().lower() if p < len(pieces) else ""
         last = (written.strip().split()[-1:] or [""])[0]
         ok = boundary(p) and last.lower() not in _DANGLING and last[-1:] not in _OPENERS
