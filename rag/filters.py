@@ -125,12 +125,13 @@ def _bound(key: str, value: Any) -> Bound:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
+        timed = "T" in value or " " in value.strip()  # a date-time, else a date
         try:
-            (datetime if "T" in value or " " in value.strip() else date).fromisoformat(value)
+            (datetime if timed else date).fromisoformat(value)
         except ValueError:
             pass
         else:
-            return value if "T" in value or " " in value.strip() else f"{value}T00:00:00Z"
+            return value if timed else f"{value}T00:00:00Z"
     raise ConfigError(
         f"filter on {key!r}: a range takes a number or an ISO date (2026-12-31), not {value!r}"
     )
