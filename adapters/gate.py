@@ -54,6 +54,11 @@ def row_scores(answers: Sequence[Answer], rows: Sequence[QARow]) -> dict[str, li
     return scores
 
 
+def _mean_difference(ours: Sequence[float], theirs: Sequence[float]) -> float:
+    """Mean of the row-by-row differences (adapter - base), to 4 places."""
+    return round((sum(ours) - sum(theirs)) / max(len(ours), 1), 4)
+
+
 def _row_score(scores: dict[str, list[float]]) -> list[float]:
     """Each row's (F1 + value correct) / 2: the answer's form and its value, weighed alike."""
     return [
@@ -96,19 +101,17 @@ class GateResult:
         """Score both systems' answers to `rows` and decide."""
         ours, theirs = row_scores(adapter, rows), row_scores(base, rows)
         low, high = paired_bootstrap_ci(theirs["f1"], ours["f1"])
-        difference = (sum(ours["f1"]) - sum(theirs["f1"])) / max(len(rows), 1)
-        values = (sum(ours["value_correct"]) - sum(theirs["value_correct"])) / max(len(rows), 1)
         mine, base_ = _row_score(ours), _row_score(theirs)
         score_low, score_high = paired_bootstrap_ci(base_, mine)
         return cls(
             rows=len(rows),
             adapter=mean_scores(ours, len(rows)),
             base=mean_scores(theirs, len(rows)),
-            f1_difference=round(difference, 4),
+            f1_difference=_mean_difference(ours["f1"], theirs["f1"]),
             ci95=(round(low, 4), round(high, 4)),
             passed=len(rows) >= 2 and score_low > 0,
-            value_difference=round(values, 4),
-            score_difference=round((sum(mine) - sum(base_)) / max(len(rows), 1), 4),
+            value_difference=_mean_difference(ours["value_correct"], theirs["value_correct"]),
+            score_difference=_mean_difference(mine, base_),
             score_ci95=(round(score_low, 4), round(score_high, 4)),
         )
 
