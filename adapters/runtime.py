@@ -25,6 +25,7 @@ from adaptrag.rag.generators.base import PEFT_BASE, AdapterServer, Generation, G
 from adaptrag.rag.loading import loading
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.router import AdapterChoice
+from adaptrag.rag.settings import Settings
 
 if TYPE_CHECKING:  # the model library loads only when a model does
     from adaptrag.rag.generators.local import LocalGenerator
@@ -75,6 +76,16 @@ class AdapterRuntime:
         self._in_use: dict[str, int] = {}
         self._fingerprints: dict[int, str] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AdapterRuntime:
+        """The runtime over the registry in `settings.data_dir` (what `adaptrag` installs as
+        every pipeline's default provider, `rag.parts.use_adapters`)."""
+        return cls(
+            AdapterRegistry(settings.data_dir),
+            max_loaded=settings.max_loaded_adapters,
+            server_dir=settings.openai_adapters_dir,
+        )
 
     # --- lookup --------------------------------------------------------------------------
 

@@ -205,7 +205,7 @@ def train_adapter(
             budget = options.max_seq_tokens - 48  # room for the answer and end-of-turn
             train_examples, skipped = build_examples(
                 train_rows,
-                qa.retriever,
+                qa.parts.retriever,
                 options.domain,
                 raft,
                 count_tokens=trainer.count_tokens,
@@ -213,7 +213,7 @@ def train_adapter(
             )
             val_examples, _ = build_examples(
                 val_rows,
-                qa.retriever,
+                qa.parts.retriever,
                 options.domain,
                 replace(raft, oracle_p=1.0),
                 count_tokens=trainer.count_tokens,
@@ -248,8 +248,8 @@ def train_adapter(
             del model, trainer  # free the training copy before serving the candidate
 
             fingerprint = _fingerprint(qa)
-            store = qa.retriever.store
-            spec = qa.retriever.check()
+            store = qa.parts.retriever.store
+            spec = qa.parts.retriever.check()
             info = registry.register(
                 run_dir / "best",
                 AdapterInfo(
@@ -416,6 +416,6 @@ def _fit(
 
 
 def _fingerprint(qa: Pipeline) -> str:
-    local = qa.generator("local")
+    local = qa.parts.generator("local")
     assert isinstance(local, LocalGenerator)
     return base_fingerprint(local.hf_model.config.to_dict(), local.tokenizer)

@@ -7,12 +7,16 @@
     answer = qa.ask("What is the notice period?", domain="legal")
     answer.text, answer.sources, answer.citations, answer.timings
 
+`AsyncPipeline` is the same API for an event loop; `adaptrag.langchain` makes a pipeline a
+LangChain retriever, runnable or chat model.
+
 The names below are the public surface. The product's four jobs are packages of their own:
 `adaptrag.rag` (the core), `adaptrag.ingest`, `adaptrag.adapters` and `adaptrag.eval`;
 `adaptrag.cli` and `adaptrag.server` are the command and the HTTP server. None of these
 imports a model library: models load on first use.
 """
 
+from adaptrag.adapters.runtime import AdapterRuntime
 from adaptrag.ingest import (
     IngestReport,
     delete_document,
@@ -20,7 +24,7 @@ from adaptrag.ingest import (
     ingest_paths,
     list_documents,
 )
-from adaptrag.rag import Answer, Chunk, Citation, Document, Pipeline, Query, Source
+from adaptrag.rag import Answer, AsyncPipeline, Chunk, Citation, Document, Pipeline, Query, Source
 from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
@@ -37,12 +41,18 @@ from adaptrag.rag.errors import (
     StoreError,
     UpstreamAuthError,
 )
+from adaptrag.rag.parts import use_adapters
 from adaptrag.rag.settings import Settings, load_settings
 from adaptrag.version import __version__
+
+# The application composes the layers: every pipeline given no `adapters=` gets the runtime
+# over the adapter registry in its data dir (the core itself knows only the protocol).
+use_adapters(AdapterRuntime.from_settings)
 
 __all__ = [
     "AdaptragError",
     "Answer",
+    "AsyncPipeline",
     "BackendError",
     "Chunk",
     "Citation",

@@ -32,8 +32,8 @@ from adaptrag.rag.grounding import check_values
 from adaptrag.rag.loading import Stopwatch, load_clock
 from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.qa import file_hash, read_qa
-from adaptrag.rag.router import claude_configured
 from adaptrag.rag.scoring import answer_scores
+from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Answer, QARow, Source, Usage
 
@@ -152,7 +152,7 @@ def _add_semantic(
         return
     texts = [answers[i].text for i in answered]  # type: ignore[union-attr]
     golds = [g for i in answered for g in rows[i].answers]
-    vectors = qa.retriever.embedder.embed_passages(texts + golds)
+    vectors = qa.parts.retriever.embedder.embed_passages(texts + golds)
     start = len(texts)
     for n, i in enumerate(answered):
         count = len(rows[i].answers)
@@ -255,7 +255,7 @@ def run_eval(
     batch = concurrent[backend] * 2 if backend in concurrent else settings.generation_batch_size
     try:
         pending = _matched(qa, pending)
-        grader = Judge(qa.generator("claude")) if judge else None
+        grader = Judge(qa.parts.generator("claude")) if judge else None
         with (
             (out / RESULTS_FILE).open("a", encoding="utf-8") as sink,
             tqdm(
@@ -286,7 +286,7 @@ def _matched(qa: Pipeline, rows: list[QARow]) -> list[QARow]:
     when some name no stored document."""
     if not any(r.doc_id for r in rows):
         return rows
-    matched = match_doc_ids(rows, qa.retriever.store.facet("doc_id"))
+    matched = match_doc_ids(rows, qa.parts.retriever.store.facet("doc_id"))
     if warning := matched.warning(len(rows)):
         logger.warning("%s", warning)
         print(f"warning: {warning}", file=sys.stderr, flush=True)

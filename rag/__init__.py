@@ -6,6 +6,7 @@ answer = qa.ask("What is the notice period?", domain="legal")
 answer.text, answer.sources, answer.citations, answer.timings
 """
 
+from adaptrag.rag.async_pipeline import AsyncPipeline
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import (
     AdaptragError,
@@ -26,6 +27,7 @@ from adaptrag.rag.types import Answer, Chunk, Citation, Document, Source, Sparse
 __all__ = [
     "AdaptragError",
     "Answer",
+    "AsyncPipeline",
     "BackendError",
     "Chunk",
     "Citation",

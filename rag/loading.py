@@ -73,7 +73,7 @@ def clocked(iterator: Iterator[T], clock: LoadClock) -> Iterator[T]:
     """The items of `iterator`, each step's loads counted into `clock`.
 
     The clock is set around each `next` only, so a generator that is resumed on another
-    thread (as `Pipeline.astream` does) never resets a context it did not set.
+    thread (as `AsyncPipeline.stream` does) never resets a context it did not set.
     """
     while True:
         with load_clock(clock):

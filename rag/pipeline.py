@@ -5,32 +5,28 @@ and `answer_stream(query)` are what they all call. A query goes through four sta
 this order, in `_prepare` and `_finish`:
 retrieve (embed + search, filtered in the store), route (which backend and adapter, see
 `rag.router`), fit the prompt (best sources that fit the generator's budget; the rest
-reported as dropped), generate. Models and the store open on first use and are reused.
-Domain adapters come from an `AdapterProvider`; by default the `adapters` package's
-runtime over the registry in the data dir (imported when first needed).
+reported as dropped), generate. Models and the store open on first use and are reused
+(`rag.parts`); domain adapters come from the `AdapterProvider` there.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from typing_extensions import Unpack
 
 from adaptrag.rag.citations import extract_citations
-from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
-from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.evidence import embedding_similarity, with_evidence
-from adaptrag.rag.generators import Generation, Generator, make_generator
+from adaptrag.rag.generators import Generation, Generator
 from adaptrag.rag.grounding import grounded
 from adaptrag.rag.loading import Stopwatch, clocked, load_clock
+from adaptrag.rag.parts import Parts
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from adaptrag.rag.query import Query, QueryOptions
-from adaptrag.rag.reranker import CrossEncoderReranker
-from adaptrag.rag.retrieval import Fusion, Retrieval, Retriever, SearchOptions
+from adaptrag.rag.retrieval import Retrieval
 from adaptrag.rag.router import (
     BASE_ADAPTER,
     MODEL_BACKENDS,
@@ -42,15 +38,9 @@ from adaptrag.rag.router import (
     infer_domain,
 )
 from adaptrag.rag.settings import Settings, load_settings
-from adaptrag.rag.stores import VectorStore, store_for
-from adaptrag.rag.threads import iterate_on_thread
+from adaptrag.rag.stores import VectorStore
 from adaptrag.rag.tracing import end_span, set_attributes, span, start_span
 from adaptrag.rag.types import Answer, Source
-
-if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
-    from langchain_core.retrievers import BaseRetriever
-    from langchain_core.runnables import Runnable
 
 
 @dataclass(frozen=True)
@@ -76,6 +66,10 @@ class Pipeline:
         embedder / store / generators / adapters: use these instead of building them from
             settings (generators by backend name: {"local": ..., "claude": ...,
             "openai": ...}).
+
+    `parts` holds the models and the store, built on first use (`rag.parts.Parts`);
+    `AsyncPipeline` is the same API for an event loop, and `adaptrag.langchain` makes a
+    pipeline a LangChain retriever, runnable or chat model.
     """
 
     def __init__(
@@ -89,69 +83,18 @@ class Pipeline:
         adapters: AdapterProvider | None = None,
     ) -> None:
         self.settings = settings or load_settings()
-        self.collection = collection or self.settings.collection
-        self.search_options = SearchOptions.from_settings(self.settings)
-        self._embedder = embedder
-        self._store = store
-        self._own_store = store is None
-        self._generators: dict[str, Generator] = dict(generators or {})
-        self._retriever: Retriever | None = None
-        self._adapters = adapters
-        self._lock = threading.Lock()
-
-    # --- parts, built on first use -----------------------------------------------------
-
-    @property
-    def retriever(self) -> Retriever:
-        """The retriever over the collection (opening the store and the embedder)."""
-        with self._lock:
-            if self._retriever is None:
-                store = self._store or store_for(self.settings, self.collection)
-                self._store = store
-                embedder = self._embedder or SentenceTransformerEmbedder.from_settings(
-                    self.settings
-                )
-                self._retriever = Retriever(
-                    store,
-                    embedder,
-                    reranker=CrossEncoderReranker.from_settings(self.settings),
-                    rerank_candidates=self.settings.rerank_candidates,
-                    fusion=Fusion.from_settings(self.settings),
-                    content_words_over=self.settings.content_words_over,
-                    fill_after_merge=self.settings.fill_after_merge,
-                )
-            return self._retriever
-
-    def generator(self, backend: str) -> Generator:
-        """The generator of a backend ("local", "claude" or "openai"), built once."""
-        with self._lock:
-            if backend not in self._generators:
-                self._generators[backend] = make_generator(backend, self.settings)
-            return self._generators[backend]
-
-    @property
-    def adapters(self) -> AdapterProvider:
-        """Where domain adapters come from (the registry under the data dir by default)."""
-        with self._lock:
-            if self._adapters is None:
-                from adaptrag.adapters.registry import AdapterRegistry
-                from adaptrag.adapters.runtime import AdapterRuntime
-
-                self._adapters = AdapterRuntime(
-                    AdapterRegistry(self.settings.data_dir),
-                    max_loaded=self.settings.max_loaded_adapters,
-                    server_dir=self.settings.openai_adapters_dir,
-                )
-            return self._adapters
+        self.parts = Parts(
+            self.settings,
+            collection=collection,
+            embedder=embedder,
+            store=store,
+            generators=generators,
+            adapters=adapters,
+        )
 
     def close(self) -> None:
         """Release the store (the embedded store's lock on the data dir) and connections."""
-        for generator in self._generators.values():
-            generator.close()
-        if self._own_store and self._store is not None:
-            self._store.close()
-            self._store = None
-            self._retriever = None
+        self.parts.close()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -168,8 +111,8 @@ class Pipeline:
         score_threshold, mmr_diversity, merge_adjacent); unset ones come from settings.
         """
         query = Query.of(question, options)
-        return self.retriever.search(
-            query.search_text(), query.where(), query.search_options(self.search_options)
+        return self.parts.retriever.search(
+            query.search_text(), query.where(), query.search_options(self.parts.search_options)
         ).sources
 
     def ask(self, question: str | Query, **options: Unpack[QueryOptions]) -> Answer:
@@ -231,7 +174,7 @@ class Pipeline:
         generation: Generation | None = None
         max_new = prepared.max_new_tokens
         if prepared.route.backend in MODEL_BACKENDS:
-            events = self.adapters.stream(
+            events = self.parts.adapters.stream(
                 prepared.generator, prepared.prompt, prepared.route.adapter, max_new_tokens=max_new
             )
         else:
@@ -256,85 +199,6 @@ class Pipeline:
             answer = self._finish(prepared, generation, watch.ms(), load_ms=clock.ms)
         yield answer
 
-    def as_retriever(self, k: int | None = None, **search: Any) -> BaseRetriever:
-        """A LangChain `BaseRetriever` over this pipeline: `k` documents a call (unset: the
-        settings' `top_k`), `search`: retrieve's other arguments."""
-        from adaptrag.rag.langchain import PipelineRetriever
-
-        return PipelineRetriever(pipeline=self, search=search, k=k)
-
-    def as_runnable(self, output: str = "answer", **ask: Any) -> Runnable[Any, Any]:
-        """A LangChain Runnable from a question (or {"question": ...}) to an `Answer`, or
-        with `output="message"` to an `AIMessageChunk` that streams token by token (its
-        `response_metadata` holds the sources, citations, route, usage and timings)."""
-        from adaptrag.rag.langchain import answer_runnable, message_runnable
-
-        if output == "message":
-            return message_runnable(self, ask)
-        if output != "answer":
-            raise ConfigError(f"unknown output {output!r}; use answer or message")
-        return answer_runnable(self, ask)
-
-    def chat_model(
-        self, adapter: str | None = None, *, max_new_tokens: int | None = None
-    ) -> BaseChatModel:
-        """The local model as a LangChain chat model, with a registered adapter (`name` or
-        `name/vN`; None or "base": the base model). No retrieval: the chain's messages are the
-        prompt. `.invoke`, `.batch`, `.stream` and `.astream` work as for any chat model."""
-        from adaptrag.rag.langchain import AdapterChatModel
-
-        if adapter not in (None, BASE_ADAPTER):
-            self.adapters.resolve(adapter)  # an unknown adapter fails here, in one line
-        return AdapterChatModel(pipeline=self, adapter=adapter, max_tokens=max_new_tokens)
-
-    def complete(
-        self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
-    ) -> Generation:
-        """The local model's reply to `prompt` with no retrieval, with `adapter` (as
-        `chat_model`)."""
-        generator, choice, max_new = self._local(adapter, max_new_tokens)
-        return self.adapters.generate_many(generator, [prompt], [choice], max_new_tokens=max_new)[0]
-
-    def complete_stream(
-        self, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
-    ) -> Iterator[str | Generation]:
-        """`complete` as text deltas, then the `Generation`."""
-        generator, choice, max_new = self._local(adapter, max_new_tokens)
-        return self.adapters.stream(generator, prompt, choice, max_new_tokens=max_new)
-
-    def _local(
-        self, adapter: str | None, max_new_tokens: int | None
-    ) -> tuple[Generator, AdapterChoice | None, int]:
-        """The local generator, the adapter named (None: the base model), the answer length."""
-        choice = None if adapter in (None, BASE_ADAPTER) else self.adapters.resolve(adapter)
-        return self.generator("local"), choice, max_new_tokens or self.settings.max_new_tokens
-
-    # --- async: the same calls on a worker thread, so an event loop never blocks ------------
-
-    async def aretrieve(
-        self, question: str | Query, **options: Unpack[QueryOptions]
-    ) -> list[Source]:
-        """`retrieve` without blocking the event loop."""
-        return await asyncio.to_thread(self.retrieve, Query.of(question, options))
-
-    async def aask(self, question: str | Query, **options: Unpack[QueryOptions]) -> Answer:
-        """`ask` without blocking the event loop."""
-        return (await asyncio.to_thread(self.answer, [Query.of(question, options)]))[0]
-
-    async def aask_many(
-        self, questions: Sequence[str | Query], **options: Unpack[QueryOptions]
-    ) -> list[Answer]:
-        """`ask_many` without blocking the event loop."""
-        queries = [Query.of(q, options) for q in questions]
-        return await asyncio.to_thread(self.answer, queries)
-
-    async def astream(
-        self, question: str | Query, **options: Unpack[QueryOptions]
-    ) -> AsyncIterator[str | Answer]:
-        """`stream` without blocking the event loop: each step runs on a worker thread."""
-        async for event in iterate_on_thread(self.answer_stream(Query.of(question, options))):
-            yield event
-
     # --- stages --------------------------------------------------------------------------
 
     def _prepare(self, queries: Sequence[Query]) -> list[_Prepared]:
@@ -343,10 +207,11 @@ class Pipeline:
         for query in queries:
             check_backend(query.backend or self.settings.backend)  # before any model loads
         searches = [
-            (q.search_text(), q.where(), q.search_options(self.search_options)) for q in queries
+            (q.search_text(), q.where(), q.search_options(self.parts.search_options))
+            for q in queries
         ]
         forced = {q.adapter: self._forced(q.adapter) for q in queries if q.adapter}
-        retrievals = self.retriever.search_many(searches)
+        retrievals = self.parts.retriever.search_many(searches)
         prepared = []
         for query, retrieval in zip(queries, retrievals, strict=True):
             topic = query.domain or infer_domain(retrieval.sources)
@@ -356,10 +221,10 @@ class Pipeline:
                 prefer_claude=self.settings.prefer_claude,
                 domain=topic,
                 forced=chosen,
-                active=self.adapters.active(topic) if topic and chosen is None else None,
+                active=self.parts.adapters.active(topic) if topic and chosen is None else None,
                 served=bool(self.settings.openai_base_url),
             )
-            generator = self.generator(route.backend)
+            generator = self.parts.generator(route.backend)
             max_new = query.max_new_tokens or self.settings.max_new_tokens
             budget = min(self.settings.context_tokens, generator.prompt_budget(max_new))
             prompt, dropped = fit_prompt(
@@ -369,7 +234,7 @@ class Pipeline:
                 budget_tokens=budget,
             )
             if route.backend == "local" and self.settings.decoding == "extractive":
-                prompt = with_evidence(prompt, embedding_similarity(self.retriever.embedder))
+                prompt = with_evidence(prompt, embedding_similarity(self.parts.retriever.embedder))
             prepared.append(
                 _Prepared(query, route, generator, retrieval, prompt, dropped, max_new, watch)
             )
@@ -379,7 +244,7 @@ class Pipeline:
         """The adapter a query names, resolved once for the request."""
         if adapter == BASE_ADAPTER:
             return AdapterChoice(BASE_ADAPTER, "", beats_base=False)
-        return self.adapters.resolve(adapter)
+        return self.parts.adapters.resolve(adapter)
 
     def _generate(self, group: Sequence[_Prepared]) -> list[Generation]:
         """One batch of one backend and answer length."""
@@ -388,7 +253,7 @@ class Pipeline:
         with span("adaptrag.generate", **_generate_attributes(group)) as current:
             if group[0].route.backend in MODEL_BACKENDS:
                 adapters = [p.route.adapter for p in group]
-                done = self.adapters.generate_many(
+                done = self.parts.adapters.generate_many(
                     generator, prompts, adapters, max_new_tokens=max_new
                 )
             else:

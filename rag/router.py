@@ -16,7 +16,6 @@ The reason goes into `Answer.route`.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Protocol
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.base import Generation, Generator
 from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.types import Source
 
 BACKENDS = ("auto", "local", "claude", "openai")
@@ -66,8 +66,9 @@ class Route:
 class AdapterProvider(Protocol):
     """Finds domain adapters and generates with them on the local model.
 
-    The default is `adapters.runtime.AdapterRuntime` over the registry in the data dir,
-    which `Pipeline` builds on first use; pass your own to `Pipeline(adapters=...)`.
+    The application installs `adapters.runtime.AdapterRuntime` over the registry in the
+    data dir as every pipeline's default (`rag.parts.use_adapters`); pass your own to
+    `Pipeline(adapters=...)`.
     """
 
     def active(self, domain: str) -> AdapterChoice | None:
@@ -109,11 +110,6 @@ def infer_domain(sources: Sequence[Source]) -> str | None:
     counts = Counter(domains)
     top = max(counts.values())
     return next(d for d in domains if counts[d] == top)
-
-
-def claude_configured() -> bool:
-    """Whether the environment holds Anthropic credentials the SDK will use."""
-    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
 
 
 def check_backend(requested: str) -> None:

@@ -7,8 +7,9 @@ The folders `rag/`, `ingest/`, `adapters/`, `eval/` install and import as `adapt
   `adapters` or `eval` (they collide with PyPI's AdapterHub `adapters`, shadow `eval`).
 - The application layer (`adaptrag` itself: its public surface, the CLI and the server) is
   imported by no other package.
-- `rag` is the core: it imports none of `ingest`, `adapters`, `eval` at module level; its
-  one way to them is the documented default adapter runtime, imported where it is built.
+- `rag` is the core: it imports none of `ingest`, `adapters`, `eval`, anywhere (the
+  application layer installs the adapter runtime, `rag.parts.use_adapters`). Inside it, the
+  stores and the generators import neither the routing nor the pipeline.
 - `ingest`, `adapters` and `eval` import `rag`, and never each other.
 - The packages form no cycle.
 """
@@ -23,8 +24,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("adaptrag", "rag", "ingest", "adapters", "eval")
 PRODUCT = PACKAGES[1:]
-# (module, imported package): imports inside a function allowed as documented defaults.
-DEFAULTS = {("rag/pipeline.py", "adapters")}
 
 
 def package_of(module: str) -> str:
@@ -97,16 +96,40 @@ def test_no_product_package_imports_the_application_layer(package: str) -> None:
     assert offenders == []
 
 
-def test_the_core_imports_the_other_packages_only_through_documented_defaults() -> None:
-    offenders = []
-    for path in modules("rag"):
-        rel = str(path.relative_to(ROOT))
-        for name, module_level in imports(path):
-            if name in ("ingest", "adapters", "eval") and (
-                module_level or (rel, name) not in DEFAULTS
-            ):
-                offenders.append(f"{rel} imports {name}")
+def test_the_core_imports_none_of_the_other_packages() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules("rag")
+        for name, _ in imports(path)
+        if name in ("ingest", "adapters", "eval")
+    ]
     assert offenders == []
+
+
+# Inside the core: the parts the pipeline is made of know nothing of what assembles them.
+ASSEMBLY = ("adaptrag.rag.router", "adaptrag.rag.pipeline", "adaptrag.rag.parts")
+
+
+@pytest.mark.parametrize("folder", ["rag/stores", "rag/generators"])
+def test_stores_and_generators_import_neither_routing_nor_the_pipeline(folder: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for module in _module_imports(path)
+        if module.startswith(ASSEMBLY)
+    ]
+    assert offenders == []
+
+
+def test_the_pipeline_imports_no_other_package_inside_a_function() -> None:
+    tree = ast.parse((ROOT / "rag" / "pipeline.py").read_text())
+    top_level = {id(node) for node in tree.body}
+    late = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top_level
+    ]
+    assert late == []
 
 
 @pytest.mark.parametrize("package", ["ingest", "adapters", "eval"])
@@ -131,8 +154,6 @@ def test_the_packages_form_no_cycle() -> None:
         }
         for package in PACKAGES
     }
-    # rag's only outward edge is the documented default, built on first use; leave it out.
-    graph["rag"] -= {"adapters"}
 
     def reaches(start: str, target: str, seen: frozenset[str] = frozenset()) -> bool:
         return any(

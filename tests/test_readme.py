@@ -68,7 +68,7 @@ def test_the_chat_model_example_runs_as_written(
     from adaptrag.rag.settings import load_settings
 
     code = example("**Chat model**")
-    assert 'chat_model(adapter="legal")' in code
+    assert 'chat_model(qa, adapter="legal")' in code
     add_adapter(random_adapter(models_dir, tmp_path / "peft", 3), "legal", settings=load_settings())
     output = run(code, ROOT, 8)
     # the chain's answer, then the streamed one (a random adapter may write newlines)

@@ -45,14 +45,14 @@ class Server:
     def warm(self) -> None:
         """Load the models (in a thread at startup); ready, or not ready and why."""
         try:
-            self.qa.retriever.embedder.embed_queries(["warm up"])
+            self.qa.parts.retriever.embedder.embed_queries(["warm up"])
             served = bool(self.settings.openai_base_url)
             if self.settings.backend == "claude":
                 pass  # nothing to load: Claude is an API
             elif model_backend(self.settings.backend, served=served) == "openai":
                 self._check_server()
             else:
-                generator: Any = self.qa.generator("local")
+                generator: Any = self.qa.parts.generator("local")
                 getattr(generator, "hf_model", None)
             self.ready.set()
         except AdaptragError as error:
@@ -66,7 +66,7 @@ class Server:
         """Say in the log whether the inference server answers; it may start after us, so
         being unreachable now does not keep this server from being ready."""
         try:
-            base: Any = self.qa.generator("openai")
+            base: Any = self.qa.parts.generator("openai")
             logger.info("inference server serves %s", base.base().id)
         except AdaptragError as error:
             logger.warning("inference server not usable yet: %s", error)
@@ -76,9 +76,9 @@ class Server:
         """The ingest job queue, started on first use with the server's embedder and store."""
         with self._jobs_lock:
             if self._jobs is None:
-                retriever = self.qa.retriever
+                retriever = self.qa.parts.retriever
                 self._jobs = IngestJobQueue(
-                    self.settings, self.qa.collection, retriever.embedder, retriever.store
+                    self.settings, self.qa.parts.collection, retriever.embedder, retriever.store
                 )
             return self._jobs
 
@@ -115,7 +115,7 @@ class Server:
 
 def readable_domains(server: Server, caller: Access) -> list[str]:
     """The domains of the served collection that the caller may read (blocking)."""
-    return sorted(d for d in server.qa.retriever.store.facet("domain") if caller.may_read(d))
+    return sorted(d for d in server.qa.parts.retriever.store.facet("domain") if caller.may_read(d))
 
 
 def server_of(request: Request) -> Server:

@@ -19,7 +19,7 @@ from adaptrag.rag.deadline import client_in_time
 from adaptrag.rag.errors import BackendError, ConfigError, UpstreamAuthError
 from adaptrag.rag.generators.base import Generation
 from adaptrag.rag.prompts import Prompt
-from adaptrag.rag.router import claude_configured
+from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.settings import DEFAULT_CLAUDE_MODEL
 from adaptrag.rag.types import Usage
 

@@ -13,7 +13,9 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from adaptrag.adapters import add_adapter
+from adaptrag.langchain import chat_model, conversation_prompt
 from adaptrag.rag import Pipeline
+from adaptrag.rag.completion import complete
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.local import LocalGenerator
@@ -43,7 +45,7 @@ def qa(
 
 
 def test_the_chat_model_answers_with_the_adapter_and_the_base_without(qa: Pipeline) -> None:
-    tuned, base = qa.chat_model(adapter="legal"), qa.chat_model()
+    tuned, base = chat_model(qa, adapter="legal"), chat_model(qa)
 
     with_adapter, without = tuned.invoke(MESSAGES), base.invoke(MESSAGES)
 
@@ -54,15 +56,14 @@ def test_the_chat_model_answers_with_the_adapter_and_the_base_without(qa: Pipeli
     usage = with_adapter.usage_metadata
     assert usage is not None and 0 < usage["output_tokens"] <= 12
     # the same as the pipeline's own completion with that adapter (greedy decoding)
-    from adaptrag.rag.langchain import conversation_prompt
-
-    assert with_adapter.text == qa.complete(conversation_prompt(MESSAGES), adapter="legal").text
+    prompt = conversation_prompt(MESSAGES)
+    assert with_adapter.text == complete(qa.parts, prompt, adapter="legal").text
     # and the base model's answer is the base model's, whatever the adapter did before
     assert base.invoke(MESSAGES).text == without.text
 
 
 def test_the_chat_model_works_in_a_chain_and_streams_tokens(qa: Pipeline) -> None:
-    chat = qa.chat_model(adapter="legal")
+    chat = chat_model(qa, adapter="legal")
     prompt = ChatPromptTemplate.from_messages(
         [("system", "You answer in one short sentence."), ("human", "{question}")]
     )
@@ -83,7 +84,7 @@ def test_the_chat_model_works_in_a_chain_and_streams_tokens(qa: Pipeline) -> Non
 
 
 def test_stop_sequences_cut_the_text(qa: Pipeline) -> None:
-    chat = qa.chat_model()
+    chat = chat_model(qa)
     whole = chat.invoke(MESSAGES).text
     words = whole.split()
     assert len(words) > 2
@@ -97,7 +98,7 @@ def test_stop_sequences_cut_the_text(qa: Pipeline) -> None:
 
 def test_an_unknown_adapter_or_message_kind_is_a_one_line_error(qa: Pipeline) -> None:
     with pytest.raises(ConfigError) as unknown:
-        qa.chat_model(adapter="no-such-domain")
+        chat_model(qa, adapter="no-such-domain")
     assert "\n" not in str(unknown.value)
     with pytest.raises(ConfigError, match="system, human and ai messages, not 'tool'"):
-        qa.chat_model().invoke([ToolMessage("42", tool_call_id="call_1")])
+        chat_model(qa).invoke([ToolMessage("42", tool_call_id="call_1")])

@@ -11,7 +11,8 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from adaptrag.rag import Answer, Pipeline
+from adaptrag.langchain import as_retriever, as_runnable
+from adaptrag.rag import Answer, AsyncPipeline, Pipeline
 from adaptrag.rag.errors import ConfigError
 
 
@@ -21,7 +22,7 @@ def qa(local_qa: Pipeline) -> Pipeline:
 
 
 def test_as_retriever_is_a_langchain_retriever_returning_documents(qa: Pipeline) -> None:
-    retriever = qa.as_retriever(domain="legal", top_k=2)
+    retriever = as_retriever(qa, domain="legal", top_k=2)
     assert isinstance(retriever, BaseRetriever)
 
     documents = retriever.invoke("How much notice does the tenant give?")
@@ -34,13 +35,13 @@ def test_as_retriever_is_a_langchain_retriever_returning_documents(qa: Pipeline)
 
 
 def test_retriever_composes_in_a_chain(qa: Pipeline) -> None:
-    chain = qa.as_retriever(top_k=1) | RunnableLambda(lambda docs: docs[0].metadata["doc_id"])
+    chain = as_retriever(qa, top_k=1) | RunnableLambda(lambda docs: docs[0].metadata["doc_id"])
     assert chain.invoke("When are refunds paid?") == "r1"
     assert chain.batch(["When are refunds paid?", "confidentiality years"]) == ["r1", "nda.txt"]
 
 
 def test_as_runnable_maps_a_question_to_an_answer(qa: Pipeline) -> None:
-    runnable = qa.as_runnable(domain="legal")
+    runnable = as_runnable(qa, domain="legal")
     assert isinstance(runnable, Runnable)
 
     answer = runnable.invoke("How much notice does the tenant give?")
@@ -51,7 +52,7 @@ def test_as_runnable_maps_a_question_to_an_answer(qa: Pipeline) -> None:
 
 
 def test_runnable_batch_answers_like_invoke_and_chains(qa: Pipeline) -> None:
-    runnable = qa.as_runnable()
+    runnable = as_runnable(qa)
     questions = ["How much notice does the tenant give?", "When are refunds paid?"]
 
     batched = runnable.batch(questions)
@@ -63,7 +64,7 @@ def test_runnable_batch_answers_like_invoke_and_chains(qa: Pipeline) -> None:
 
 def test_runnable_rejects_inputs_it_cannot_read(qa: Pipeline) -> None:
     with pytest.raises(ValueError, match="question string"):
-        qa.as_runnable().invoke(42)
+        as_runnable(qa).invoke(42)
 
 
 def test_the_message_runnable_streams_text_into_a_str_parser(qa: Pipeline) -> None:
@@ -71,7 +72,7 @@ def test_the_message_runnable_streams_text_into_a_str_parser(qa: Pipeline) -> No
 
     question = "How much notice does the tenant give?"
     expected = qa.ask(question, domain="legal").text
-    chain = qa.as_runnable(output="message", domain="legal") | StrOutputParser()
+    chain = as_runnable(qa, output="message", domain="legal") | StrOutputParser()
 
     assert chain.invoke(question) == expected
     pieces = list(chain.stream(question))
@@ -81,23 +82,24 @@ def test_the_message_runnable_streams_text_into_a_str_parser(qa: Pipeline) -> No
         return [piece async for piece in chain.astream(question)]
 
     assert "".join(asyncio.run(collect())) == expected
-    message = qa.as_runnable(output="message").invoke({"question": question, "top_k": 1})
+    message = as_runnable(qa, output="message").invoke({"question": question, "top_k": 1})
     assert isinstance(message, AIMessageChunk)
     assert message.response_metadata["sources"][0]["doc_id"] == "lease.md"
     assert message.response_metadata["backend"] == "local"
     with pytest.raises(ConfigError, match="unknown output 'text'"):
-        qa.as_runnable(output="text")
+        as_runnable(qa, output="text")
 
 
-def test_the_async_methods_answer_like_the_sync_ones(qa: Pipeline) -> None:
+def test_the_async_pipeline_answers_like_the_sync_one(qa: Pipeline) -> None:
     question = "When are refunds paid?"
+    twin = AsyncPipeline(pipeline=qa)
 
     async def run() -> tuple[Any, ...]:
         return (
-            await qa.aretrieve(question, top_k=2),
-            await qa.aask(question),
-            await qa.aask_many([question, question]),
-            [event async for event in qa.astream(question)],
+            await twin.retrieve(question, top_k=2),
+            await twin.ask(question),
+            await twin.ask_many([question, question]),
+            [event async for event in twin.stream(question)],
         )
 
     sources, answer, many, events = asyncio.run(run())

@@ -17,8 +17,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_tests.integration_tests import ChatModelIntegrationTests, RetrieversIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
+from adaptrag.langchain import AdapterChatModel, PipelineRetriever
 from adaptrag.rag import Pipeline
-from adaptrag.rag.langchain import AdapterChatModel, PipelineRetriever
 
 PIPELINE: dict[str, Pipeline] = {}
 

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adaptrag.rag.deadline import DeadlineExceeded
 from adaptrag.rag.errors import AdaptragError
-from adaptrag.rag.router import BASE_ADAPTER, claude_configured
+from adaptrag.rag.router import BASE_ADAPTER
+from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.types import Answer, is_domain_name
 from adaptrag.server.auth import Access
 from adaptrag.server.context import Caller, Server, ServerDep, readable_domains

@@ -2,10 +2,10 @@
 model (with a domain's adapter) as a chat model.
 
 Apps already on LangChain plug adaptrag in without changing their chains:
-`pipeline.as_retriever()` yields `Document`s (metadata: doc_id, chunk_id, score and the
-stored payload); `pipeline.as_runnable()` maps a question to an `Answer`;
-`pipeline.as_runnable(output="message")` to an AI message that streams token by token
-(`| StrOutputParser()` gives text); `pipeline.chat_model(adapter="legal")` is a
+`as_retriever(pipeline)` yields `Document`s (metadata: doc_id, chunk_id, score and the
+stored payload); `as_runnable(pipeline)` maps a question to an `Answer`;
+`as_runnable(pipeline, output="message")` to an AI message that streams token by token
+(`| StrOutputParser()` gives text); `chat_model(pipeline, adapter="legal")` is a
 `BaseChatModel` over the local model tuned for a domain, for the user's own chains.
 """
 
@@ -24,16 +24,19 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 from pydantic import ConfigDict, Field
 from typing_extensions import Unpack
 
+from adaptrag.rag.completion import complete, complete_stream
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.base import Generation
+from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.query import Query, QueryOptions
+from adaptrag.rag.router import BASE_ADAPTER
 from adaptrag.rag.threads import iterate_on_thread
 from adaptrag.rag.types import Answer, Source
 
 
 class Answers(Protocol):
-    """What the adapters need of a pipeline (`rag.Pipeline` is one): no import back to it."""
+    """What the runnables need of a pipeline (`Pipeline` is one)."""
 
     def retrieve(self, question: str | Query, **options: Unpack[QueryOptions]) -> list[Source]:
         """The best sources for a question (`Pipeline.retrieve`)."""
@@ -268,8 +271,11 @@ class AdapterChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         adapter = self._adapter(kwargs)
-        generation = self.pipeline.complete(
-            conversation_prompt(messages), adapter=adapter, max_new_tokens=self.max_new_tokens
+        generation = complete(
+            self.pipeline.parts,
+            conversation_prompt(messages),
+            adapter=adapter,
+            max_new_tokens=self.max_new_tokens,
         )
         message = AIMessage(
             content=_cut(generation.text, stop).strip(),
@@ -286,8 +292,11 @@ class AdapterChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         adapter = self._adapter(kwargs)
-        events = self.pipeline.complete_stream(
-            conversation_prompt(messages), adapter=adapter, max_new_tokens=self.max_new_tokens
+        events = complete_stream(
+            self.pipeline.parts,
+            conversation_prompt(messages),
+            adapter=adapter,
+            max_new_tokens=self.max_new_tokens,
         )
         written, pending, started = "", "", False
         for event in events:
@@ -311,3 +320,32 @@ class AdapterChatModel(BaseChatModel):
                     usage_metadata=_usage(event),
                 )
                 yield ChatGenerationChunk(message=final)
+
+
+def as_retriever(pipeline: Pipeline, k: int | None = None, **search: Any) -> BaseRetriever:
+    """A LangChain `BaseRetriever` over `pipeline`: `k` documents a call (unset: the
+    settings' `top_k`), `search`: `Pipeline.retrieve`'s other arguments."""
+    return PipelineRetriever(pipeline=pipeline, search=search, k=k)
+
+
+def as_runnable(pipeline: Pipeline, output: str = "answer", **ask: Any) -> Runnable[Any, Any]:
+    """A LangChain Runnable from a question (or {"question": ...}) to an `Answer`, or with
+    `output="message"` to an `AIMessageChunk` that streams token by token (its
+    `response_metadata` holds the sources, citations, route, usage and timings)."""
+    if output == "message":
+        return message_runnable(pipeline, ask)
+    if output != "answer":
+        raise ConfigError(f"unknown output {output!r}; use answer or message")
+    return answer_runnable(pipeline, ask)
+
+
+def chat_model(
+    pipeline: Pipeline, adapter: str | None = None, *, max_new_tokens: int | None = None
+) -> BaseChatModel:
+    """The pipeline's local model as a LangChain chat model, with a registered adapter
+    (`name` or `name/vN`; None or "base": the base model). No retrieval: the chain's
+    messages are the prompt. `.invoke`, `.batch`, `.stream` and `.astream` work as for any
+    chat model."""
+    if adapter not in (None, BASE_ADAPTER):
+        pipeline.parts.adapters.resolve(adapter)  # an unknown adapter fails here, in one line
+    return AdapterChatModel(pipeline=pipeline, adapter=adapter, max_tokens=max_new_tokens)

@@ -1,0 +1,146 @@
+"""The models and store a `Pipeline` answers with, each built on first use and then reused.
+
+`Parts` holds what the settings name: the retriever (store + embedder + reranker), one
+generator per backend, and the adapter provider. The provider is injected: passed to the
+pipeline, or made by the factory the application layer installs (`use_adapters`; `adaptrag`
+installs the registry's runtime, `adaptrag.adapters.runtime.AdapterRuntime.from_settings`).
+With none installed a pipeline answers with the base model and names no adapter.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.generators import Generation, Generator, make_generator
+from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.reranker import CrossEncoderReranker
+from adaptrag.rag.retrieval import Fusion, Retriever, SearchOptions
+from adaptrag.rag.router import BASE_ADAPTER, AdapterChoice, AdapterProvider
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.stores import VectorStore, store_for
+
+
+class BaseModelOnly:
+    """The adapter provider of a pipeline with no adapter runtime: the base model only."""
+
+    def active(self, domain: str) -> AdapterChoice | None:
+        """No domain has an adapter."""
+        return None
+
+    def resolve(self, ref: str) -> AdapterChoice:
+        """Every named adapter is unknown."""
+        raise ConfigError(f"no adapter runtime is installed, so adapter {ref!r} cannot load")
+
+    def generate_many(
+        self,
+        generator: Generator,
+        prompts: Sequence[Prompt],
+        adapters: Sequence[AdapterChoice | None],
+        *,
+        max_new_tokens: int,
+    ) -> list[Generation]:
+        """The base model's generations."""
+        return generator.generate_many(prompts, max_new_tokens=max_new_tokens)
+
+    def stream(
+        self,
+        generator: Generator,
+        prompt: Prompt,
+        adapter: AdapterChoice | None,
+        *,
+        max_new_tokens: int,
+    ) -> Iterator[str | Generation]:
+        """The base model's stream."""
+        return generator.stream(prompt, max_new_tokens=max_new_tokens)
+
+
+AdapterFactory = Callable[[Settings], AdapterProvider]
+_adapter_factory: list[AdapterFactory] = [lambda settings: BaseModelOnly()]
+
+
+def use_adapters(factory: AdapterFactory) -> None:
+    """How a pipeline given no `adapters=` makes its provider from its settings (the
+    application layer installs the registry's runtime when `adaptrag` is imported)."""
+    _adapter_factory[0] = factory
+
+
+class Parts:
+    """The retriever, the generators and the adapter provider of one pipeline.
+
+    Args: as `Pipeline`'s (each part given is used instead of one built from settings; a
+    store given is the caller's to close).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        collection: str | None = None,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        generators: Mapping[str, Generator] | None = None,
+        adapters: AdapterProvider | None = None,
+    ) -> None:
+        self.settings = settings
+        self.collection = collection or settings.collection
+        self.search_options = SearchOptions.from_settings(settings)
+        self._embedder = embedder
+        self._store = store
+        self._own_store = store is None
+        self._generators: dict[str, Generator] = dict(generators or {})
+        self._retriever: Retriever | None = None
+        self._adapters = adapters
+        self._lock = threading.Lock()
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever over the collection (opening the store and the embedder)."""
+        with self._lock:
+            if self._retriever is None:
+                settings = self.settings
+                self._store = self._store or store_for(settings, self.collection)
+                self._retriever = Retriever(
+                    self._store,
+                    self._embedder or SentenceTransformerEmbedder.from_settings(settings),
+                    reranker=CrossEncoderReranker.from_settings(settings),
+                    rerank_candidates=settings.rerank_candidates,
+                    fusion=Fusion.from_settings(settings),
+                    content_words_over=settings.content_words_over,
+                    fill_after_merge=settings.fill_after_merge,
+                )
+            return self._retriever
+
+    def generator(self, backend: str) -> Generator:
+        """The generator of a backend ("local", "claude" or "openai"), built once."""
+        with self._lock:
+            if backend not in self._generators:
+                self._generators[backend] = make_generator(backend, self.settings)
+            return self._generators[backend]
+
+    @property
+    def adapters(self) -> AdapterProvider:
+        """Where domain adapters come from (the installed factory's provider by default)."""
+        with self._lock:
+            if self._adapters is None:
+                self._adapters = _adapter_factory[0](self.settings)
+            return self._adapters
+
+    def local(
+        self, adapter: str | None, max_new_tokens: int | None
+    ) -> tuple[Generator, AdapterChoice | None, int]:
+        """The local generator, the adapter named (None or "base": the base model) and the
+        answer length (None: the settings')."""
+        choice = None if adapter in (None, BASE_ADAPTER) else self.adapters.resolve(adapter)
+        return self.generator("local"), choice, max_new_tokens or self.settings.max_new_tokens
+
+    def close(self) -> None:
+        """Release the store (the embedded store's lock on the data dir) and connections."""
+        for generator in self._generators.values():
+            generator.close()
+        if self._own_store and self._store is not None:
+            self._store.close()
+            self._store = None
+            self._retriever = None
