@@ -3,11 +3,12 @@
 Both answer every held-out row through the real pipeline (greedy decoding, under the
 training run's fixed thread count). Each row gets token F1, exact match and "value
 correct" (a gold answer appears in the answer), and label accuracy for yes/no/maybe rows.
-The adapter passes when the paired bootstrap 95% interval of the mean difference in a
-row's score, (F1 + value correct) / 2 (adapter − base, row by row; `rag.stats`, seeded),
-lies above zero: a decision that one or two lucky rows cannot flip, the same on every run,
-and no promotion of an adapter whose gain is in answer form (F1) while it states more
-values wrong (the demo's legal adapter: F1 +0.103, value correct -0.167 on its gate rows).
+The adapter passes by the one promotion rule (`eval.stats.promotion`, which embedding
+tuning uses too): the paired 95% BCa bootstrap interval of the mean difference in a row's
+score, (F1 + value correct) / 2 (adapter − base, row by row, seeded), lies above zero: a
+decision that one or two lucky rows cannot flip, the same on every run, and no promotion
+of an adapter whose gain is in answer form (F1) while it states more values wrong (the
+demo's legal adapter: F1 +0.103, value correct -0.167 on its gate rows).
 """
 
 from __future__ import annotations
@@ -19,24 +20,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from adaptrag.eval.scoring import answer_scores
+from adaptrag.eval.stats import paired_bootstrap_ci, promotion
 from adaptrag.rag.collection_info import domain_snapshot
 from adaptrag.rag.router import BASE_ADAPTER
-from adaptrag.rag.scoring import answer_scores
-from adaptrag.rag.stats import paired_bootstrap_ci
 from adaptrag.rag.types import Answer, QARow
 
 if TYPE_CHECKING:
     from adaptrag.rag.pipeline import Pipeline
 
 GATE_RULE = (
-    "promoted when the paired bootstrap 95% interval of the mean difference (adapter - "
+    "promoted when the paired 95% BCa bootstrap interval of the mean difference (adapter - "
     "base) in (F1 + value correct) / 2 over the held-out rows lies above 0"
 )
 MIN_GATE_ROWS = 30  # held out when the data has 4x as many rows (see `split_rows`)
 
 
 def row_scores(answers: Sequence[Answer], rows: Sequence[QARow]) -> dict[str, list[float]]:
-    """Per row, `rag.scoring.answer_scores`: EM, F1, value correct, value in sources and,
+    """Per row, `eval.scoring.answer_scores`: EM, F1, value correct, value in sources and,
     for rows with a yes/no/maybe gold, label correct."""
     names = {"exact_match": "em", "label_correct": "label"}
     scores: dict[str, list[float]] = {
@@ -102,17 +103,17 @@ class GateResult:
         ours, theirs = row_scores(adapter, rows), row_scores(base, rows)
         low, high = paired_bootstrap_ci(theirs["f1"], ours["f1"])
         mine, base_ = _row_score(ours), _row_score(theirs)
-        score_low, score_high = paired_bootstrap_ci(base_, mine)
+        verdict = promotion(base_, mine)
         return cls(
             rows=len(rows),
             adapter=mean_scores(ours, len(rows)),
             base=mean_scores(theirs, len(rows)),
             f1_difference=_mean_difference(ours["f1"], theirs["f1"]),
             ci95=(round(low, 4), round(high, 4)),
-            passed=len(rows) >= 2 and score_low > 0,
+            passed=verdict.promoted,
             value_difference=_mean_difference(ours["value_correct"], theirs["value_correct"]),
-            score_difference=_mean_difference(mine, base_),
-            score_ci95=(round(score_low, 4), round(score_high, 4)),
+            score_difference=verdict.difference,
+            score_ci95=verdict.ci95,
         )
 
     def to_scores(self) -> dict[str, Any]:

@@ -16,9 +16,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from adaptrag.eval.scoring import LABELS
+from adaptrag.rag.normalize import normalize_answer
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from adaptrag.rag.retrieval import Retriever, SearchOptions, build_where
-from adaptrag.rag.scoring import LABELS, normalize_answer
 from adaptrag.rag.types import QARow, Source
 
 

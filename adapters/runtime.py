@@ -22,7 +22,7 @@ from adaptrag.adapters.registry import AdapterInfo, AdapterRegistry, base_finger
 from adaptrag.adapters.served import ServedAdapters
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.base import PEFT_BASE, AdapterServer, Generation, Generator
-from adaptrag.rag.loading import loading
+from adaptrag.rag.load_timing import loading
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.router import AdapterChoice
 from adaptrag.rag.settings import Settings

@@ -55,11 +55,11 @@ from adaptrag.adapters import (
     train_adapter,
 )
 from adaptrag.adapters.training import split_rows
+from adaptrag.eval.datasets import read_qa
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
 from adaptrag.rag.generators.local import LocalGenerator
 from adaptrag.rag.prompts import build_prompt
-from adaptrag.rag.qa import read_qa
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Source
 

@@ -36,14 +36,14 @@ from bench_adapters import EXAMPLES, sweep_set
 from common import write_results
 
 from adaptrag.adapters import TrainOptions, train_adapter
+from adaptrag.eval.datasets import read_qa
+from adaptrag.eval.scoring import answer_scores
+from adaptrag.eval.stats import bootstrap_ci, paired_bootstrap_ci
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
 from adaptrag.rag.grounding import grounded
-from adaptrag.rag.qa import read_qa
 from adaptrag.rag.query import Query
-from adaptrag.rag.scoring import answer_scores
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.stats import bootstrap_ci, paired_bootstrap_ci
 from adaptrag.rag.types import Answer, QARow
 
 RECIPES: dict[str, dict[str, Any]] = {

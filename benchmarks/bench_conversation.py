@@ -28,11 +28,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from common import write_results
 
+from adaptrag.eval.stats import paired_bootstrap_ci
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
 from adaptrag.rag.query import Query
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.stats import paired_bootstrap_ci
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

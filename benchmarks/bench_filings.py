@@ -38,13 +38,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from common import write_results
 
+from adaptrag.eval.datasets import read_qa
+from adaptrag.eval.stats import bootstrap_ci
 from adaptrag.ingest import ingest_paths
 from adaptrag.ingest.loaders import LoaderOptions, SourceFile, load_pdf, register_loader
 from adaptrag.rag import Pipeline
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.qa import read_qa
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.stats import bootstrap_ci
 from adaptrag.rag.types import Document, QARow, Source
 
 HERE = Path(__file__).resolve().parent

@@ -31,12 +31,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from common import write_results
 
 from adaptrag.adapters import AdapterRegistry
+from adaptrag.eval.datasets import read_qa
+from adaptrag.eval.scoring import answer_scores
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
 from adaptrag.rag.generators.local import Decoding, LocalGenerator
-from adaptrag.rag.qa import read_qa
 from adaptrag.rag.query import Query
-from adaptrag.rag.scoring import answer_scores
 from adaptrag.rag.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

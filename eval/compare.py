@@ -10,8 +10,8 @@ from typing import Any
 
 from adaptrag.eval.definitions import METRICS
 from adaptrag.eval.runner import RUN_FILE, read_results
+from adaptrag.eval.stats import paired_bootstrap_ci
 from adaptrag.rag.errors import ConfigError
-from adaptrag.rag.stats import paired_bootstrap_ci
 
 # What changes a metric besides the system under test; a comparison warns when they differ.
 WATCHED_SETTINGS = (

@@ -4,7 +4,7 @@ Retrieval metrics judge the ranked sources against the gold: by `doc_id` when th
 one (and by its `page` too when the row gives one: a source of another page of the right
 document is not a hit), else by whether a source's text contains a gold `evidence`
 passage (or at least half of its tokens). Answer metrics use SQuAD normalization
-(`rag.scoring`). Grounding metrics need no LLM: they compare answer sentences with the
+(`eval.scoring`). Grounding metrics need no LLM: they compare answer sentences with the
 retrieved text by token overlap.
 """
 
@@ -16,15 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from adaptrag.eval.scoring import contains_answer, exact_match, label_correct, token_f1
 from adaptrag.rag.citations import CITATION_PATTERN, cited_numbers
+from adaptrag.rag.normalize import normalize_answer
 from adaptrag.rag.prompts import NO_ANSWER
-from adaptrag.rag.scoring import (
-    contains_answer,
-    exact_match,
-    label_correct,
-    normalize_answer,
-    token_f1,
-)
 from adaptrag.rag.types import QARow, Source
 
 __all__ = [

@@ -21,8 +21,8 @@ from adaptrag.eval.config import EvalConfig
 from adaptrag.eval.definitions import LOWER_IS_BETTER, METRICS
 from adaptrag.eval.judge import JUDGE_PROMPT_VERSION, coverage_line, judge_coverage
 from adaptrag.eval.page import as_html
+from adaptrag.eval.stats import bootstrap_ci
 from adaptrag.rag.prompts import PROMPT_VERSION
-from adaptrag.rag.stats import bootstrap_ci
 
 logger = logging.getLogger(__name__)
 

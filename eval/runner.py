@@ -24,15 +24,15 @@ from tqdm.auto import tqdm
 
 from adaptrag.eval import metrics
 from adaptrag.eval.config import EvalConfig
+from adaptrag.eval.datasets import file_hash, read_qa
 from adaptrag.eval.doc_ids import match_doc_ids
 from adaptrag.eval.judge import Judge, Verdict, judge_prompt
 from adaptrag.eval.report import write_report
+from adaptrag.eval.scoring import answer_scores
 from adaptrag.rag.errors import AdaptragError, BackendError, ConfigError
 from adaptrag.rag.grounding import check_values
-from adaptrag.rag.loading import Stopwatch, load_clock
+from adaptrag.rag.load_timing import Stopwatch, load_clock
 from adaptrag.rag.pipeline import Pipeline
-from adaptrag.rag.qa import file_hash, read_qa
-from adaptrag.rag.scoring import answer_scores
 from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Answer, QARow, Source, Usage

@@ -32,10 +32,10 @@ from adaptrag.adapters import AdapterRegistry
 from adaptrag.adapters.gate import describe_gate
 from adaptrag.adapters.training import TrainOptions, train_adapter
 from adaptrag.eval import compare_runs, run_eval
+from adaptrag.eval.datasets import file_hash, read_qa
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.qa import file_hash, read_qa
 from adaptrag.rag.router import claude_configured
 from adaptrag.rag.settings import Settings, load_settings
 

@@ -20,7 +20,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adaptrag.ingest.job import IngestJob, LoaderOptions, _Batch, _Run, _Work, load_file
+from adaptrag.ingest.job import (
+    DocumentWork,
+    IngestJob,
+    IngestRun,
+    LoaderOptions,
+    WriteBatch,
+    load_file,
+)
 from adaptrag.ingest.loaders import SourceFile
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError, IngestCancelledError
@@ -121,45 +128,46 @@ class RayIngestJob(IngestJob):
             self.sparse,
         )
 
-    def _new_run(
+    def new_run(
         self, domain: str, manifest: dict[str, StoredDocument], report: IngestReport
-    ) -> _Run:
+    ) -> IngestRun:
+        """The Ray run."""
         return _RayRun(self, domain, manifest, report)
 
 
-class _RayRun(_Run):
+class _RayRun(IngestRun):
     """The stages of one run, on Ray; planning and writing stay on the driver."""
 
     job: RayIngestJob
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._pending: list[_Work] = []
+        self._pending: list[DocumentWork] = []
 
-    def submit(self, work: _Work) -> None:
+    def submit(self, work: DocumentWork) -> None:
         """Collected, to be chunked and embedded by the actors."""
         self._pending.append(work)
 
-    def to_writer(self, batch: _Batch) -> None:
+    def to_writer(self, batch: WriteBatch) -> None:
         """Stored at once: there is no writer thread here."""
-        self.store(batch, self._bars["store"])
+        self.store(batch, self.bars["store"])
 
     def execute(self, files: list[SourceFile], *, dry_run: bool, options: LoaderOptions) -> None:
         ray = _ray(self.job.ray_options)
-        parse_bar = self._bar("parse", "file", len(files))
-        self._bar("embed", "chunk")
-        store_bar = self._bar("store", "chunk")
+        parse_bar = self.bar("parse", "file", len(files))
+        self.bar("embed", "chunk")
+        store_bar = self.bar("store", "chunk")
         try:
             for file, loaded in self._parsed(ray, files, options):
                 self.accept(file, loaded, dry_run)
-                self._advance(parse_bar, "parse", 1)
+                self.advance(parse_bar, "parse", 1)
             if self._pending:
                 self._embed_and_store(ray, store_bar)
         except (KeyboardInterrupt, IngestCancelledError):
             self.job.cancel.set()
-            raise self._cancelled() from None
+            raise self.cancelled() from None
         finally:
-            for bar in self._bars.values():
+            for bar in self.bars.values():
                 bar.close()
 
     def _parsed(
@@ -193,12 +201,12 @@ class _RayRun(_Run):
             # Without GPUs each actor gets its share of the CPUs (Ray sets its torch threads).
             num_cpus=1 if gpus else max(1, cpus // actors),
         )
-        batch: list[_Work] = []
+        batch: list[DocumentWork] = []
         vectors: list[Any] = []
         with span("adaptrag.ingest.embed", documents=len(items), actors=actors, ray=True):
             for work, row in zip(self._pending, dataset.iter_rows(), strict=True):
                 work.chunks, work.texts, work.sparse, rows = pickle.loads(row["embedded"])
-                self._advance(self._bars["embed"], "embed", len(work.texts))
+                self.advance(self.bars["embed"], "embed", len(work.texts))
                 batch.append(work)
                 vectors.extend(rows)
                 if len(vectors) >= self.job.batch_chunks:
@@ -207,9 +215,9 @@ class _RayRun(_Run):
         if batch:
             self._flush(batch, vectors, store_bar)
 
-    def _flush(self, works: list[_Work], vectors: list[Any], bar: Any) -> None:
-        self.job._ensure_writable(len(vectors[0]) if vectors else None)
-        self.store(_Batch(self.points(works, vectors), works), bar)
+    def _flush(self, works: list[DocumentWork], vectors: list[Any], bar: Any) -> None:
+        self.job.ensure_writable(len(vectors[0]) if vectors else None)
+        self.store(WriteBatch(self.points(works, vectors), works), bar)
 
 
 def _ray(options: RayOptions) -> Any:

@@ -24,7 +24,6 @@ from typing import Any
 from tqdm import tqdm
 
 from adaptrag.ingest.chunking import Chunker
-from adaptrag.ingest.context import indexed_text
 from adaptrag.ingest.contextualize import Contextualizer
 from adaptrag.ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
 from adaptrag.ingest.report import FileIssue, IngestReport
@@ -37,6 +36,7 @@ from adaptrag.ingest.sync import (
     deletions,
     read_manifest,
 )
+from adaptrag.ingest.titles import indexed_text
 from adaptrag.rag.collection_info import embedder_for, wanted_spec
 from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import ConfigError, IngestCancelledError
@@ -55,7 +55,7 @@ PROGRESS_LINE_S = 10.0  # how often a run without a terminal prints where it is
 
 
 @dataclass
-class _Work:
+class DocumentWork:
     """One document to embed and store, with its chunks already split and sparse-encoded."""
 
     document: Document
@@ -68,11 +68,11 @@ class _Work:
 
 
 @dataclass
-class _Batch:
+class WriteBatch:
     """Embedded chunks of whole documents, ready for the writer."""
 
     points: list[StoredChunk]
-    documents: list[_Work]
+    documents: list[DocumentWork]
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class _Stage(threading.Thread):
     def run(self) -> None:
         try:
             self._work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised by _Run.execute
+        except BaseException as exc:  # noqa: BLE001 - re-raised by IngestRun.execute
             self.error = exc
             self._stop_all.set()
 
@@ -230,7 +230,7 @@ class IngestJob:
         texts = self._indexed_texts(document, chunks)
         return chunks, texts, [self.sparse.encode_passage(text) for text in texts]
 
-    def _ensure_writable(self, dimension: int | None = None) -> None:
+    def ensure_writable(self, dimension: int | None = None) -> None:
         """Create the collection if needed; check it against the model's dimension (given,
         or read from the loaded model)."""
         if self._spec is None:
@@ -238,11 +238,11 @@ class IngestJob:
             self._spec = ensure_collection(self.store, wanted, ingest=True)
             self.store.index_fields(self.indexed_fields)  # a collection made before gets them
 
-    def _new_run(
+    def new_run(
         self, domain: str, manifest: dict[str, StoredDocument], report: IngestReport
-    ) -> _Run:
+    ) -> IngestRun:
         """The run that executes the stages (threads here; `ingest.distributed`: Ray)."""
-        return _Run(self, domain, manifest, report)
+        return IngestRun(self, domain, manifest, report)
 
     # --- run ----------------------------------------------------------------------------
 
@@ -270,7 +270,7 @@ class IngestJob:
         self._check_existing()
         manifest = read_manifest(self.store, domain)
         report = IngestReport(collection=self.store.name, domain=domain, dry_run=dry_run)
-        run = self._new_run(domain, manifest, report)
+        run = self.new_run(domain, manifest, report)
         with span(
             "adaptrag.ingest",
             domain=domain,
@@ -304,8 +304,18 @@ class IngestJob:
         return report
 
 
-class _Run:
-    """The state of one `IngestJob.run`: the three stages and what they report."""
+class IngestRun:
+    """One `IngestJob.run`: its stages (parse, embed, store) and what they report; the
+    executor seam.
+
+    This class runs the stages on threads joined by bounded queues. Another executor
+    (`ingest.distributed`'s Ray run) subclasses it, is returned by its job's `new_run`, and
+    overrides `execute` (run the stages over the files), and where its stages differ
+    `submit` (a planned document to embed) and `to_writer` (an embedded batch to store).
+    Whatever it runs on, it plans each file with `accept` and writes with `points` +
+    `store`, so idempotence, replace-before-delete and the report hold; `bar`, `advance`
+    and `cancelled` give it the progress bars, the progress line and the cancel error.
+    """
 
     def __init__(
         self, job: IngestJob, domain: str, manifest: dict[str, StoredDocument], report: IngestReport
@@ -319,7 +329,7 @@ class _Run:
         self._to_write: queue.Queue[Any] = queue.Queue(maxsize=4)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._bars: dict[str, tqdm[Any]] = {}
+        self.bars: dict[str, tqdm[Any]] = {}
         self._done: dict[str, int] = {}
         self._started = self._last_line = time.monotonic()
 
@@ -328,24 +338,25 @@ class _Run:
         """Doc ids the run's files hold (the first file wins a duplicate)."""
         return set(self._first_source)
 
-    def _bar(self, name: str, unit: str, total: int | None = None) -> tqdm[Any]:
+    def bar(self, name: str, unit: str, total: int | None = None) -> tqdm[Any]:
+        """A progress bar of a stage (hidden without a terminal; the progress line instead)."""
         bar = tqdm(
             total=total,
             desc=name,
             unit=unit,
             file=sys.stderr,
             disable=not self.job.show_progress,
-            position=len(self._bars),
+            position=len(self.bars),
             leave=True,
             dynamic_ncols=True,
         )
-        self._bars[name] = bar
+        self.bars[name] = bar
         self._done[name] = 0
         if self.job.on_progress is not None:
             self.job.on_progress(name, 0, total)
         return bar
 
-    def _advance(self, bar: tqdm[Any], name: str, n: int) -> None:
+    def advance(self, bar: tqdm[Any], name: str, n: int) -> None:
         """Move a stage on by n (its bar, the progress hook, a progress line when due); a
         cancelled run stops here after a file is read or a batch embedded, never between a
         batch's writes (the writer finishes what it was given)."""
@@ -365,7 +376,7 @@ class _Run:
     def _where(self) -> str:
         """Where the stages are: files parsed, chunks embedded and stored, time so far."""
         return (
-            f"{self._done['parse']}/{self._bars['parse'].total} files parsed, "
+            f"{self._done['parse']}/{self.bars['parse'].total} files parsed, "
             f"{self._done['embed']} chunks embedded, {self._done['store']} stored "
             f"({time.monotonic() - self._started:.0f} s)"
         )
@@ -380,7 +391,8 @@ class _Run:
                 flush=True,
             )
 
-    def _cancelled(self) -> IngestCancelledError:
+    def cancelled(self) -> IngestCancelledError:
+        """The error a cancelled run ends with, saying what was stored."""
         return IngestCancelledError(
             f"ingest cancelled after {self._where()}; what was stored stays searchable and "
             "nothing was deleted: run the same ingest again to finish (stored documents are "
@@ -388,9 +400,10 @@ class _Run:
         )
 
     def execute(self, files: list[SourceFile], *, dry_run: bool, options: LoaderOptions) -> None:
-        parse_bar = self._bar("parse", "file", len(files))
-        embed_bar = self._bar("embed", "chunk")
-        store_bar = self._bar("store", "chunk")
+        """Parse, embed and store `files` (threads joined by bounded queues)."""
+        parse_bar = self.bar("parse", "file", len(files))
+        embed_bar = self.bar("embed", "chunk")
+        store_bar = self.bar("store", "chunk")
         # Each stage thread runs in a copy of this context, so its spans join the ingest's.
         parsing, writing = contextvars.copy_context(), contextvars.copy_context()
         parser = _Stage(
@@ -413,13 +426,13 @@ class _Run:
             writer.join()
             self._stop.set()
             parser.join()
-            for bar in self._bars.values():
+            for bar in self.bars.values():
                 bar.close()
         for stage in (parser, writer):
             if stage.error is not None and not isinstance(stage.error, IngestCancelledError):
                 raise stage.error
         if self.job.cancel.is_set():
-            raise self._cancelled()
+            raise self.cancelled()
         if self.job.progress_lines:
             self._progress_line(final=True)
 
@@ -443,7 +456,7 @@ class _Run:
                     return
                 with span("adaptrag.ingest.parse", file=str(file.path)):
                     self._parse_file(file, dry_run, options)
-                self._advance(bar, "parse", 1)
+                self.advance(bar, "parse", 1)
         finally:
             self._put(self._to_embed, _DONE)
 
@@ -482,14 +495,14 @@ class _Run:
         if action is Action.UNCHANGED:
             self._count(action, stored.chunks_by_hash[document_hash] if stored else 0)
             return
-        work = _Work(document, document_hash, file, action, [], [])
+        work = DocumentWork(document, document_hash, file, action, [], [])
         if action is Action.CLEANUP:
             # The new version is stored whole (a run was cut off before deleting the old one).
-            self.to_writer(_Batch([], [work]))
+            self.to_writer(WriteBatch([], [work]))
             return
         self.submit(work)
 
-    def submit(self, work: _Work) -> None:
+    def submit(self, work: DocumentWork) -> None:
         """A document to chunk, embed and store: chunked here, embedded on the caller's
         thread."""
         work.chunks, work.texts, work.sparse = self.job.prepare(work.document)
@@ -537,7 +550,7 @@ class _Run:
 
     def _embed(self, bar: tqdm[Any]) -> None:
         # The parser always ends with _DONE unless a stage failed, which sets _stop.
-        pending: list[_Work] = []
+        pending: list[DocumentWork] = []
         pending_chunks = 0
         while not self._stop.is_set():
             self._check_cancel()
@@ -555,19 +568,19 @@ class _Run:
                 self._embed_batch(pending, bar)
                 pending, pending_chunks = [], 0
 
-    def _embed_batch(self, works: list[_Work], bar: tqdm[Any]) -> None:
-        self.job._ensure_writable()
+    def _embed_batch(self, works: list[DocumentWork], bar: tqdm[Any]) -> None:
+        self.job.ensure_writable()
         texts = [text for w in works for text in w.texts]
         with span("adaptrag.ingest.embed", chunks=len(texts), documents=len(works)):
             vectors = self.job.embedder.embed_passages(texts)
-        self._advance(bar, "embed", len(texts))
-        self.to_writer(_Batch(self.points(works, vectors), works))
+        self.advance(bar, "embed", len(texts))
+        self.to_writer(WriteBatch(self.points(works, vectors), works))
 
-    def to_writer(self, batch: _Batch) -> None:
+    def to_writer(self, batch: WriteBatch) -> None:
         """Hand a batch to the writer thread (`store` writes it)."""
         self._put(self._to_write, batch)
 
-    def points(self, works: Sequence[_Work], vectors: Any) -> list[StoredChunk]:
+    def points(self, works: Sequence[DocumentWork], vectors: Any) -> list[StoredChunk]:
         """The stored points of embedded documents (`vectors`: one row per chunk, in order)."""
         ingested_at = datetime.now(UTC).isoformat()
         points: list[StoredChunk] = []
@@ -581,7 +594,7 @@ class _Run:
 
     def _point(
         self,
-        work: _Work,
+        work: DocumentWork,
         chunk: Chunk,
         sparse: SparseVector,
         vector: Any,
@@ -622,12 +635,12 @@ class _Run:
                 return
             self.store(batch, bar)
 
-    def store(self, batch: _Batch, bar: tqdm[Any]) -> None:
+    def store(self, batch: WriteBatch, bar: tqdm[Any]) -> None:
         """Write a batch: its chunks first, then the old versions of its documents."""
         store = self.job.store
         with span("adaptrag.ingest.store", points=len(batch.points)):
             store.upsert(batch.points)
-        self._advance(bar, "store", len(batch.points))
+        self.advance(bar, "store", len(batch.points))
         for work in batch.documents:
             # Old versions go only now that every chunk of the new one is stored.
             if work.action is not Action.ADD:

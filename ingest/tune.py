@@ -16,8 +16,9 @@ blue/green only when it finds more of the held-out answers.
 5. **A new version** of the collection (`NAME-vN`): every point of the serving version
    re-embedded by the tuned model (same ids, payloads, sparse vectors).
 6. **The decision.** Held-out hit@k of the serving version and of the new one, the same
-   hybrid search on the same rows. Promoted when the paired 95% bootstrap interval of the
-   difference lies above zero (or when forced): the name is pointed at the new version
+   hybrid search on the same rows. Promoted by the one promotion rule
+   (`eval.stats.promotion`, the adapter gate's too): the paired 95% BCa bootstrap interval
+   of the difference lies above zero (or when forced): the name is pointed at the new version
    with one atomic write, so queries never mix two models, and the old version stays until
    dropped. Otherwise the new version and its model are deleted.
 """
@@ -35,14 +36,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from adaptrag.ingest.context import stored_indexed_text
+from adaptrag.eval.stats import RULE as STATS_RULE
+from adaptrag.eval.stats import promotion
+from adaptrag.ingest.titles import stored_indexed_text
 from adaptrag.rag.collection_info import embedder_for, wanted_spec
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
 from adaptrag.rag.retrieval import Fusion, Retriever, SearchOptions, build_where
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.sparse import SparseEncoder
-from adaptrag.rag.stats import paired_bootstrap_ci
 from adaptrag.rag.stores import (
     CollectionSpec,
     StoredChunk,
@@ -56,7 +58,7 @@ from adaptrag.rag.stores import (
 from adaptrag.rag.types import QARow
 
 Scope = Literal["domain", "doc_id"]
-RULE = "promote when the paired 95% bootstrap interval of the held-out hit@k difference is > 0"
+RULE = f"{STATS_RULE} (held-out hit@k)"
 _EVIDENCE_CHARS = 50
 _VERSION = re.compile(r"-v(\d+)$")
 Progress = Callable[[str], None]
@@ -434,9 +436,9 @@ def tune_embeddings(
         report.hit_before = round(sum(before) / len(before), 4)
         report.hit_after = round(sum(after) / len(after), 4)
         report.difference = round(report.hit_after - report.hit_before, 4)
-        low, high = paired_bootstrap_ci(before, after, seed=options.seed)
-        report.ci95 = [round(low, 4), round(high, 4)]
-        report.promoted = low > 0 or options.force
+        verdict = promotion(before, after, seed=options.seed)
+        report.ci95 = list(verdict.ci95)
+        report.promoted = verdict.promoted or options.force
         if report.promoted:
             root.set_serving(version)
             report.serving = version

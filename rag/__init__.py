@@ -7,6 +7,7 @@ answer.text, answer.sources, answer.citations, answer.timings
 """
 
 from adaptrag.rag.async_pipeline import AsyncPipeline
+from adaptrag.rag.completion import complete, complete_stream
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import (
     AdaptragError,
@@ -48,5 +49,7 @@ __all__ = [
     "StoreBusyError",
     "StoreError",
     "Usage",
+    "complete",
+    "complete_stream",
     "load_settings",
 ]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from adaptrag.rag.errors import ConfigError, ModelLoadError
-from adaptrag.rag.loading import loading
+from adaptrag.rag.load_timing import loading
 from adaptrag.rag.settings import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:

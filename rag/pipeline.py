@@ -22,7 +22,7 @@ from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.evidence import embedding_similarity, with_evidence
 from adaptrag.rag.generators import Generation, Generator
 from adaptrag.rag.grounding import grounded
-from adaptrag.rag.loading import Stopwatch, clocked, load_clock
+from adaptrag.rag.load_timing import Stopwatch, clocked, load_clock
 from adaptrag.rag.parts import Parts
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from adaptrag.rag.query import Query, QueryOptions

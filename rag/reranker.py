@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from adaptrag.rag.embedder import resolve_device
 from adaptrag.rag.errors import ModelLoadError
-from adaptrag.rag.loading import loading
+from adaptrag.rag.load_timing import loading
 from adaptrag.rag.types import Source
 
 if TYPE_CHECKING:

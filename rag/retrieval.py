@@ -13,11 +13,11 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, get_args
 
 from adaptrag.rag.collection_info import embedder_for, wanted_spec
-from adaptrag.rag.condense import content_words
+from adaptrag.rag.content_words import content_words
 from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
 from adaptrag.rag.filters import Filters, where_of
-from adaptrag.rag.loading import Stopwatch
+from adaptrag.rag.load_timing import Stopwatch
 from adaptrag.rag.reranker import Reranker
 from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores.base import (

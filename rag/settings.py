@@ -192,8 +192,8 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=100, description="Chunks retrieved per question.")
     search_mode: Literal["hybrid", "dense", "sparse"] = Field(
         default="hybrid",
-        description="hybrid: Qdrant's RRF fusion of dense and sparse (BM25) results; dense: "
-        "embeddings only; sparse: keywords only.",
+        description="hybrid: dense and sparse (BM25) results fused in Qdrant (by `fusion`: "
+        "DBSF by default, or RRF); dense: embeddings only; sparse: keywords only.",
     )
     fusion: Literal["rrf", "dbsf"] = Field(
         default="dbsf",

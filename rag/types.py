@@ -200,7 +200,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class QARow:
-    """One question of a QA data set (training or evaluation), as in DESIGN.md.
+    """One question of a QA data set (training or evaluation), in our JSON Lines format
+    (`eval.datasets`).
 
     `answers` lists acceptable answers (the first is the reference); `evidence` optional gold
     passages; `doc_id` the document that answers, when known, and `page` its page.

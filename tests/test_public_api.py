@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import adaptrag
 from adaptrag import AdaptragError
@@ -26,7 +27,15 @@ ERRORS = {
 
 
 def test_the_package_exports_the_api_and_every_error_class() -> None:
-    api = {"Pipeline", "AsyncPipeline", "Query", "Settings", "load_settings", "ingest_paths", "IngestReport"}
+    api = {
+        "Pipeline",
+        "AsyncPipeline",
+        "Query",
+        "Settings",
+        "load_settings",
+        "ingest_paths",
+        "IngestReport",
+    }
     api |= {"list_documents", "get_document", "delete_document"}
     types = {"Answer", "Chunk", "Citation", "Document", "Source"}
     assert set(adaptrag.__all__) == api | types | ERRORS | {"__version__"}
@@ -79,10 +88,10 @@ def test_the_pipeline_is_a_small_core_and_its_async_twin_has_the_same_calls() ->
 
 
 def test_the_default_adapter_provider_is_the_registry_runtime_the_app_installs(
-    tmp_path: object,
+    tmp_path: Path,
 ) -> None:
     from adaptrag import Pipeline, Settings
     from adaptrag.adapters.runtime import AdapterRuntime
 
-    with Pipeline(Settings(data_dir=str(tmp_path))) as qa:
+    with Pipeline(Settings(data_dir=tmp_path)) as qa:
         assert isinstance(qa.parts.adapters, AdapterRuntime)

@@ -13,10 +13,10 @@ from adaptrag.adapters.gate import describe_gate
 from adaptrag.adapters.options import TrainOptions
 from adaptrag.cli.base import (
     JsonOption,
-    _emit,
-    _settings,
-    _store,
     adapters_app,
+    cli_settings,
+    cli_store,
+    emit,
 )
 from adaptrag.rag.errors import ConfigError
 
@@ -114,7 +114,7 @@ def adapters_train(
         resume=resume,
         force=force,
     )
-    result = train_adapter(options, settings=_settings(ctx))
+    result = train_adapter(options, settings=cli_settings(ctx))
     info = result.adapter
     passed = info.beats_base()
     if result.promoted and not passed:
@@ -126,7 +126,7 @@ def adapters_train(
         f"({result.skipped_rows} rows skipped), {result.seconds:.0f} s\n"
         f"{_scores_line(info.scores)}\n{verdict}"
     )
-    _emit(result.to_dict(), as_json, human)
+    emit(result.to_dict(), as_json, human)
 
 
 @adapters_app.command("list")
@@ -134,7 +134,7 @@ def adapters_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List adapters: domain, base model, active, held-out scores, stale."""
     from adaptrag.adapters import describe_adapters
 
-    rows = describe_adapters(_settings(ctx))
+    rows = describe_adapters(cli_settings(ctx))
     human = (
         "\n".join(
             f"{r['ref']}\t{r['domain']}\t{'active' if r['active'] else '-'}\t"
@@ -143,7 +143,7 @@ def adapters_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         )
         or "no adapters yet; train one with `adaptrag adapters train`"
     )
-    _emit(rows, as_json, human)
+    emit(rows, as_json, human)
 
 
 @adapters_app.command("show")
@@ -155,10 +155,10 @@ def adapters_show(
     """Show an adapter's metadata."""
     from adaptrag.adapters import AdapterRegistry, describe_adapters
 
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     wanted = AdapterRegistry(settings.data_dir).get(ref).ref
     (row,) = [r for r in describe_adapters(settings) if r["ref"] == wanted]
-    _emit(row, as_json, json.dumps(row, indent=2, default=str))
+    emit(row, as_json, json.dumps(row, indent=2, default=str))
 
 
 @adapters_app.command("activate")
@@ -170,8 +170,8 @@ def adapters_activate(
     """Make an adapter version its domain's active adapter."""
     from adaptrag.adapters import AdapterRegistry
 
-    info = AdapterRegistry(_settings(ctx).data_dir).activate(ref)
-    _emit(
+    info = AdapterRegistry(cli_settings(ctx).data_dir).activate(ref)
+    emit(
         {"active": info.ref, "domain": info.domain},
         as_json,
         f"{info.ref} is active for {info.domain}",
@@ -190,7 +190,7 @@ def adapters_delete(
     from adaptrag.adapters.runtime import choice
     from adaptrag.adapters.served import unserve
 
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     registry = AdapterRegistry(settings.data_dir)
     target = registry.get(ref).ref
     if not yes:
@@ -199,7 +199,7 @@ def adapters_delete(
         typer.confirm(f"Delete adapter {target}?", abort=True)
     served = unserve(settings, choice(registry.delete(target)))
     data = {"deleted": target, **({"server": served} if served else {})}
-    _emit(data, as_json, f"deleted {target}" + (f"; {served}" if served else ""))
+    emit(data, as_json, f"deleted {target}" + (f"; {served}" if served else ""))
 
 
 @adapters_app.command("add")
@@ -217,11 +217,11 @@ def adapters_add(
     """Register an existing PEFT adapter (checked against its base model)."""
     from adaptrag.adapters import AdapterRegistry, add_adapter
 
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     info = add_adapter(path, domain, settings=settings, name=name, base_model=base_model)
     if activate:
         AdapterRegistry(settings.data_dir).activate(info.ref)
-    _emit(info.to_dict(), as_json, f"registered {info.ref} for {domain}")
+    emit(info.to_dict(), as_json, f"registered {info.ref} for {domain}")
 
 
 @adapters_app.command("synth")
@@ -241,10 +241,10 @@ def adapters_synth(
     from adaptrag.rag.generators import make_generator
     from adaptrag.rag.router import choose_backend
 
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     route = choose_backend(backend, prefer_claude=True)
     generator = make_generator(route.backend, settings)
-    store = _store(settings, settings.collection)
+    store = cli_store(settings, settings.collection)
     try:
         rows, rejected = synth_rows(store, generator, domain, n, seed=seed)
     finally:
@@ -252,7 +252,7 @@ def adapters_synth(
         generator.close()
     write_rows(rows, out)
     data = {"written": len(rows), "rejected": rejected, "out": str(out), "backend": route.backend}
-    _emit(
+    emit(
         data,
         as_json,
         f"wrote {len(rows)} pairs to {out} ({rejected} rejected) with {route.backend}",

@@ -10,9 +10,9 @@ import typer
 
 from adaptrag.cli.base import (
     JsonOption,
-    _emit,
-    _settings,
     app,
+    cli_settings,
+    emit,
 )
 from adaptrag.rag.filters import parse_expressions
 from adaptrag.rag.query import Query
@@ -105,7 +105,7 @@ def ask(
     """
     from adaptrag.rag.pipeline import Pipeline
 
-    settings = _settings(ctx, collection=collection)
+    settings = cli_settings(ctx, collection=collection)
     query = Query.of(
         question,
         {
@@ -122,7 +122,7 @@ def ask(
     with Pipeline(settings) as qa:
         if not stream:
             answer = qa.answer([query])[0]
-            _emit(answer.to_dict(), as_json, _describe_answer(answer))
+            emit(answer.to_dict(), as_json, _describe_answer(answer))
             return
         for event in qa.answer_stream(query):
             if isinstance(event, str):

@@ -188,20 +188,22 @@ def _root(
     ctx.obj = {"config": config, "debug": debug}
 
 
-def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+def cli_settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    """The command's settings: `--config`, then the environment, with its options on top."""
     settings = load_settings((ctx.obj or {}).get("config"), **overrides)
     configure_tracing(settings.tracing)
     return settings
 
 
-def _emit(data: Any, as_json: bool, human: str) -> None:
+def emit(data: Any, as_json: bool, human: str) -> None:
+    """Print a command's result: its JSON with `--json`, else the human line."""
     if as_json:
         typer.echo(json.dumps(data, default=str))
     else:
         typer.echo(human)
 
 
-def _store(settings: Settings, name: str) -> Any:
+def cli_store(settings: Settings, name: str) -> Any:
     """The store of collection `name` itself, not the version serving it (its backend
     imported only now)."""
     from adaptrag.rag.stores import store_for

@@ -9,10 +9,10 @@ import typer
 
 from adaptrag.cli.base import (
     JsonOption,
-    _emit,
-    _settings,
-    _store,
+    cli_settings,
+    cli_store,
     collections_app,
+    emit,
 )
 from adaptrag.rag.errors import ConfigError, StoreError
 from adaptrag.rag.settings import Settings
@@ -23,7 +23,7 @@ from adaptrag.rag.settings import Settings
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
     from adaptrag.rag.collection_info import describe_collection
 
-    store = _store(settings, name)
+    store = cli_store(settings, name)
     try:
         return describe_collection(store, name, detail=detail)
     finally:
@@ -35,7 +35,7 @@ def collections_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List the collections with their embedding model and size."""
     from adaptrag.rag.stores import collection_names, connection
 
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     names = collection_names(**connection(settings))
     rows = []
     for name in names:
@@ -52,7 +52,7 @@ def collections_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         )
         or f"no collections yet (data dir {settings.data_dir}); run `adaptrag ingest`"
     )
-    _emit(rows, as_json, human)
+    emit(rows, as_json, human)
 
 
 @collections_app.command("info")
@@ -62,7 +62,7 @@ def collections_info(
     as_json: bool = JsonOption,
 ) -> None:
     """Show how a collection was built and what it holds per domain."""
-    info = _describe(_settings(ctx), name, detail=True)
+    info = _describe(cli_settings(ctx), name, detail=True)
     lines = [
         f"{info['name']}: {info['chunks']} chunks, {info['embedding_model']} "
         f"({info['dimension']}-d), fingerprint {info['fingerprint']}"
@@ -71,7 +71,7 @@ def collections_info(
         f"  {domain}: {counts['documents']} documents, {counts['chunks']} chunks"
         for domain, counts in info["domains"].items()
     ]
-    _emit(info, as_json, "\n".join(lines))
+    emit(info, as_json, "\n".join(lines))
 
 
 @collections_app.command("drop")
@@ -82,7 +82,7 @@ def collections_drop(
     as_json: bool = JsonOption,
 ) -> None:
     """Delete a collection and everything in it."""
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     _describe(settings, name, detail=False)  # a clear error if it does not exist
     served = _served_by(settings, name)
     if served:
@@ -94,9 +94,9 @@ def collections_drop(
         if as_json or not sys.stdin.isatty():
             raise ConfigError(f"refusing to drop {name!r} without confirmation; pass --yes")
         typer.confirm(f"Drop collection {name!r} and all its chunks?", abort=True)
-    store = _store(settings, name)
+    store = cli_store(settings, name)
     store.drop()
-    _emit({"dropped": name}, as_json, f"dropped {name}")
+    emit({"dropped": name}, as_json, f"dropped {name}")
 
 
 def _served_by(settings: Settings, version: str) -> list[str]:
@@ -105,7 +105,7 @@ def _served_by(settings: Settings, version: str) -> list[str]:
 
     names = []
     for name in collection_names(**connection(settings)):
-        store = _store(settings, name)
+        store = cli_store(settings, name)
         try:
             if name != version and store.serving() == version:
                 names.append(name)
@@ -124,7 +124,7 @@ def collections_switch(
     as_json: bool = JsonOption,
 ) -> None:
     """Point a collection name at one of its versions (blue/green; atomic), or back."""
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     root = _describe(settings, name, detail=False)
     if version is not None and version != name:
         target = _describe(settings, version, detail=False)
@@ -133,10 +133,10 @@ def collections_switch(
                 f"{version!r} holds {target['dimension']}-d vectors, {name!r} "
                 f"{root['dimension']}-d; it is not a version of {name!r}"
             )
-    store = _store(settings, name)
+    store = cli_store(settings, name)
     try:
         store.set_serving(None if version in (None, name) else version)
     finally:
         store.close()
     serving = version or name
-    _emit({"name": name, "serving": serving}, as_json, f"{name} is served by {serving}")
+    emit({"name": name, "serving": serving}, as_json, f"{name} is served by {serving}")

@@ -6,9 +6,9 @@ import typer
 
 from adaptrag.cli.base import (
     JsonOption,
-    _emit,
-    _settings,
     app,
+    cli_settings,
+    emit,
 )
 from adaptrag.rag.settings import Settings
 
@@ -18,7 +18,7 @@ from adaptrag.rag.settings import Settings
 @app.command("config")
 def show_config(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Show the effective settings and what each one does (secrets masked)."""
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     rows = {
         name: {
             "value": "***"
@@ -30,4 +30,4 @@ def show_config(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         for name in Settings.model_fields
     }
     human = "\n".join(f"{row['env']}={row['value']}\n    {row['help']}" for row in rows.values())
-    _emit(rows, as_json, human)
+    emit(rows, as_json, human)

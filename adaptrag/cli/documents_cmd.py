@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from adaptrag.cli.base import JsonOption, _emit, _settings, documents_app
+from adaptrag.cli.base import JsonOption, cli_settings, documents_app, emit
 from adaptrag.rag.errors import ConfigError
 
 DomainOption = typer.Option(..., "--domain", "-d", help="The domain the documents belong to.")
@@ -25,7 +25,7 @@ def documents_list(
     """List a domain's documents: chunks, pages, size, source and when they were ingested."""
     from adaptrag.ingest import list_documents
 
-    infos = list_documents(domain, settings=_settings(ctx), collection=collection)
+    infos = list_documents(domain, settings=cli_settings(ctx), collection=collection)
     human = "\n".join(
         f"{i.doc_id}\t{i.chunks} chunks\t"
         + (f"{i.pages} pages\t" if i.pages is not None else "")
@@ -33,7 +33,7 @@ def documents_list(
         + ("" if i.complete else "\t(partly stored: ingest it again)")
         for i in infos
     )
-    _emit(
+    emit(
         [i.to_dict() for i in infos],
         as_json,
         human or f"no documents in domain {domain!r}; ingest some with `adaptrag ingest`",
@@ -51,7 +51,7 @@ def documents_show(
     """Show one document's record and its text as stored, page by page where known."""
     from adaptrag.ingest import get_document
 
-    stored = get_document(domain, doc_id, settings=_settings(ctx), collection=collection)
+    stored = get_document(domain, doc_id, settings=cli_settings(ctx), collection=collection)
     info = stored.info
     lines = [
         f"{info.doc_id} ({info.domain}): {info.title}",
@@ -62,7 +62,7 @@ def documents_show(
     ]
     for page, text in stored.chunks:
         lines += [f"--- p. {page}" if page is not None else "---", text]
-    _emit(stored.to_dict(), as_json, "\n".join(lines))
+    emit(stored.to_dict(), as_json, "\n".join(lines))
 
 
 @documents_app.command("delete")
@@ -77,14 +77,14 @@ def documents_delete(
     """Delete one document (all its chunks, at once). Its file, ingested again, comes back."""
     from adaptrag.ingest import delete_document, get_document
 
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     get_document(domain, doc_id, settings=settings, collection=collection)  # a clear 'no such'
     if not yes:
         if as_json or not sys.stdin.isatty():
             raise ConfigError(f"refusing to delete {doc_id!r} without confirmation; pass --yes")
         typer.confirm(f"Delete document {doc_id!r} of domain {domain!r}?", abort=True)
     chunks = delete_document(domain, doc_id, settings=settings, collection=collection)
-    _emit(
+    emit(
         {"deleted": doc_id, "domain": domain, "chunks": chunks},
         as_json,
         f"deleted {doc_id} ({chunks} chunks) from {domain}",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from adaptrag.cli.base import JsonOption, _emit, _settings, embeddings_app
+from adaptrag.cli.base import JsonOption, cli_settings, embeddings_app, emit
 from adaptrag.rag.settings import Settings
 
 
@@ -33,10 +33,10 @@ def embeddings_tune(
 ) -> None:
     """Fine-tune the embedding model on a domain's QA rows; promote its collection version
     only when held-out hit@k is better beyond doubt (a paired bootstrap interval above 0)."""
+    from adaptrag.eval.datasets import read_qa
     from adaptrag.ingest.tune import TuneOptions, tune_embeddings
-    from adaptrag.rag.qa import read_qa
 
-    settings = _settings(ctx, collection=collection)
+    settings = cli_settings(ctx, collection=collection)
     options = TuneOptions(
         holdout=holdout,
         epochs=epochs,
@@ -72,4 +72,4 @@ def embeddings_tune(
             verdict,
         ]
     )
-    _emit(report.to_dict(), as_json, human)
+    emit(report.to_dict(), as_json, human)

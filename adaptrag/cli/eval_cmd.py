@@ -9,8 +9,8 @@ import typer
 from adaptrag.cli.base import (
     EXIT_FILE_FAILED,
     JsonOption,
-    _emit,
-    _settings,
+    cli_settings,
+    emit,
     eval_app,
 )
 from adaptrag.rag.errors import ConfigError
@@ -75,7 +75,7 @@ def eval_run(
     from adaptrag.eval.report import metric_rows
     from adaptrag.eval.runner import run_eval
 
-    settings = _settings(ctx, claude_concurrency=concurrency, max_new_tokens=max_new_tokens)
+    settings = cli_settings(ctx, claude_concurrency=concurrency, max_new_tokens=max_new_tokens)
     report = run_eval(
         dataset,
         out,
@@ -98,7 +98,7 @@ def eval_run(
     ]
     if summary.get("judge_coverage"):
         lines.append(f"  {coverage_line(summary)}")
-    _emit(report, as_json, "\n".join(lines))
+    emit(report, as_json, "\n".join(lines))
     _gate({name: summary[name]["mean"] for name, *_ in metric_rows(summary)}, fail_under)
 
 
@@ -115,7 +115,7 @@ def eval_compare(
     comparison = compare_runs(dirs, out)
     for warning in comparison["warnings"]:
         typer.echo(f"warning: {warning}", err=True)
-    _emit(comparison, as_json, compare_markdown(comparison))
+    emit(comparison, as_json, compare_markdown(comparison))
     last = comparison["runs"][-1]
     _gate({m: e["mean"][last] for m, e in comparison["metrics"].items()}, fail_under)
 

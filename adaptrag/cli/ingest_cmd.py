@@ -12,9 +12,9 @@ import typer
 from adaptrag.cli.base import (
     EXIT_FILE_FAILED,
     JsonOption,
-    _emit,
-    _settings,
     app,
+    cli_settings,
+    emit,
 )
 from adaptrag.rag.settings import Settings
 
@@ -74,7 +74,7 @@ def ingest(
     """Ingest documents into a collection (idempotent: unchanged files cost nothing)."""
     from adaptrag.ingest import ingest_paths, loader_options_for
 
-    settings = _settings(ctx, collection=collection, contextualize=contextualize)
+    settings = cli_settings(ctx, collection=collection, contextualize=contextualize)
     distributed = None
     if ray or ray_address or ray_actors:
         from adaptrag.ingest.distributed import RayOptions
@@ -120,7 +120,7 @@ def ingest(
     ]
     lines += [f"  skipped {issue.path}: {issue.reason}" for issue in report.skipped]
     lines += [f"  FAILED  {issue.path}: {issue.reason}" for issue in report.failed]
-    _emit(data, as_json, "\n".join(lines))
+    emit(data, as_json, "\n".join(lines))
     if not report.ok:
         raise typer.Exit(EXIT_FILE_FAILED)
 

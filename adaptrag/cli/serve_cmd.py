@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from adaptrag.cli.base import (
-    _settings,
     app,
+    cli_settings,
 )
 from adaptrag.rag.errors import ConfigError
 
@@ -36,4 +36,4 @@ def serve(
             "pip install 'adaptrag[server]'"
         ) from None
 
-    run_server(_settings(ctx), host=host, port=port, insecure=insecure)
+    run_server(cli_settings(ctx), host=host, port=port, insecure=insecure)

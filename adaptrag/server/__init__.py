@@ -1,6 +1,6 @@
 """The HTTP server: `adaptrag serve` runs `create_app` under uvicorn.
 
-Only the CLI's `serve` imports this package (DESIGN.md); apps use `rag.Pipeline` directly.
+Only the CLI's `serve` imports this package; apps use `Pipeline` directly.
 """
 
 from __future__ import annotations

@@ -18,13 +18,13 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from adaptrag.rag.coalesce import CoalescingEmbedder
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.tracing import configure_tracing
 from adaptrag.server.auth import Keyring
-from adaptrag.server.context import Server
+from adaptrag.server.coalesce import CoalescingEmbedder
+from adaptrag.server.dependencies import Server
 from adaptrag.server.errors import install_error_handlers
 from adaptrag.server.guard import Guard
 from adaptrag.server.jobs import clear_uploads

@@ -30,10 +30,10 @@ from adaptrag.rag.errors import AdaptragError
 from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
-from adaptrag.server.context import Server, readable_domains
+from adaptrag.server.dependencies import Server, readable_domains
 from adaptrag.server.errors import ApiError
-from adaptrag.server.models import AskRequest, RetrieveRequest
 from adaptrag.server.routes.answers import answer_one, request_query, source_json
+from adaptrag.server.schemas import AskRequest, RetrieveRequest
 from adaptrag.version import __version__
 
 INSTRUCTIONS = (

@@ -18,12 +18,50 @@ import anthropic
 from adaptrag.rag.deadline import client_in_time
 from adaptrag.rag.errors import BackendError, ConfigError, UpstreamAuthError
 from adaptrag.rag.generators.base import Generation
+from adaptrag.rag.generators.sdk_errors import Messages, translate
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.settings import DEFAULT_CLAUDE_MODEL
 from adaptrag.rag.types import Usage
 
 KEY_ENV = "ANTHROPIC_API_KEY"
+ERRORS: Messages = {
+    "auth": (
+        UpstreamAuthError,
+        f"Anthropic rejected the API key (401); check {KEY_ENV} or use backend=local",
+    ),
+    "permission": (
+        ConfigError,
+        "this Anthropic key may not use {model} (403); check the key's workspace or set "
+        "ADAPTRAG_CLAUDE_MODEL",
+    ),
+    "not_found": (
+        ConfigError,
+        "Claude model {model} does not exist or is not available to this key (404); set "
+        f"ADAPTRAG_CLAUDE_MODEL, e.g. to {DEFAULT_CLAUDE_MODEL}",
+    ),
+    "rate_limit": (
+        BackendError,
+        "Anthropic rate limit hit (429) {retries}; lower ADAPTRAG_CLAUDE_CONCURRENCY or try "
+        "again later",
+    ),
+    "overloaded": (
+        BackendError,
+        "Anthropic is overloaded (529) {retries}; try again later or use backend=local",
+    ),
+    "timeout": (
+        BackendError,
+        "Claude did not answer within {timeout} s {retries}; raise ADAPTRAG_CLAUDE_TIMEOUT_S "
+        "or try again",
+    ),
+    "connection": (
+        BackendError,
+        "cannot reach the Anthropic API ({exc}); check the network or ANTHROPIC_BASE_URL",
+    ),
+    "bad_request": (ConfigError, "Anthropic refused the request (400): {message}"),
+    "status": (BackendError, "Anthropic API error {status} {retries}: {message}"),
+    "other": (BackendError, "Anthropic API error: {exc}"),
+}
 CONTEXT_TOKENS = 200_000
 CHARS_PER_TOKEN = 3  # no local tokenizer for Claude: over-count, so budgets stay safe
 
@@ -170,59 +208,11 @@ class ClaudeGenerator:
 
     def _error(self, exc: anthropic.APIError) -> Exception:
         """One of our errors, saying what happened and what to do."""
-        retries = f"after {self.max_retries} retries"
-        if isinstance(exc, anthropic.AuthenticationError):
-            return UpstreamAuthError(
-                f"Anthropic rejected the API key (401); check {KEY_ENV} or use backend=local"
-            )
-        if isinstance(exc, anthropic.PermissionDeniedError):
-            return ConfigError(
-                f"this Anthropic key may not use {self._model!r} (403); check the key's "
-                "workspace or set ADAPTRAG_CLAUDE_MODEL"
-            )
-        if isinstance(exc, anthropic.NotFoundError):
-            return ConfigError(
-                f"Claude model {self._model!r} does not exist or is not available to this key "
-                f"(404); set ADAPTRAG_CLAUDE_MODEL, e.g. to {DEFAULT_CLAUDE_MODEL}"
-            )
-        if isinstance(exc, anthropic.RateLimitError):
-            return BackendError(
-                f"Anthropic rate limit hit (429) {retries}; lower ADAPTRAG_CLAUDE_CONCURRENCY "
-                "or try again later"
-            )
-        if isinstance(exc, anthropic.APIStatusError) and (
-            exc.status_code == 529 or _error_type(exc) == "overloaded_error"
-        ):
-            return BackendError(
-                f"Anthropic is overloaded (529) {retries}; try again later or use backend=local"
-            )
-        if isinstance(exc, anthropic.APITimeoutError):
-            return BackendError(
-                f"Claude did not answer within {self.timeout_s:g} s {retries}; raise "
-                "ADAPTRAG_CLAUDE_TIMEOUT_S or try again"
-            )
-        if isinstance(exc, anthropic.APIConnectionError):
-            return BackendError(
-                f"cannot reach the Anthropic API ({exc}); check the network or ANTHROPIC_BASE_URL"
-            )
-        if isinstance(exc, anthropic.BadRequestError):
-            return ConfigError(f"Anthropic refused the request (400): {_error_message(exc)}")
-        if isinstance(exc, anthropic.APIStatusError):
-            return BackendError(
-                f"Anthropic API error {exc.status_code} {retries}: {_error_message(exc)}"
-            )
-        return BackendError(f"Anthropic API error: {exc}")
-
-
-def _error_body(exc: anthropic.APIStatusError) -> dict[str, Any]:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body)
-    return error if isinstance(error, dict) else {}
-
-
-def _error_type(exc: anthropic.APIStatusError) -> str:
-    return str(_error_body(exc).get("type", ""))
-
-
-def _error_message(exc: anthropic.APIStatusError) -> str:
-    return str(_error_body(exc).get("message", exc.message))
+        return translate(
+            exc,
+            ERRORS,
+            where="the Anthropic API",
+            retries=f"after {self.max_retries} retries",
+            model=repr(self._model),
+            timeout=f"{self.timeout_s:g}",
+        )

@@ -42,7 +42,7 @@ from adaptrag.rag.generators.extractive import (
     finish_text,
 )
 from adaptrag.rag.generators.packaged import HOW_TO_INSTALL, packaged_gguf
-from adaptrag.rag.loading import loading
+from adaptrag.rag.load_timing import loading
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.settings import DEFAULT_GENERATOR_MODEL
 from adaptrag.rag.types import Usage

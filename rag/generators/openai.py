@@ -28,11 +28,40 @@ from adaptrag.rag.errors import (
     UpstreamAuthError,
 )
 from adaptrag.rag.generators.base import Generation, ServedModel
+from adaptrag.rag.generators.sdk_errors import Messages, server_message, translate
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.types import Usage
 
 CHARS_PER_TOKEN = 3  # no tokenizer of the served model here: over-count, so budgets stay safe
 URL_SETTING = "ADAPTRAG_OPENAI_BASE_URL"
+ERRORS: Messages = {
+    "auth": (
+        UpstreamAuthError,
+        "{where} rejected the API key (401); set ADAPTRAG_OPENAI_API_KEY to the server's --api-key",
+    ),
+    "not_found": (
+        NotServedError,
+        "{where} does not serve {model} ({serving}); set ADAPTRAG_OPENAI_MODEL to a served "
+        "base model, or check the adapter's served name",
+    ),
+    "rate_limit": (
+        BackendError,
+        "{where} is rate limiting (429) {retries}; lower ADAPTRAG_OPENAI_CONCURRENCY or try "
+        "again later",
+    ),
+    "timeout": (
+        BackendError,
+        "{where} did not answer within {timeout} s {retries}; raise ADAPTRAG_OPENAI_TIMEOUT_S "
+        "or try again",
+    ),
+    "connection": (
+        BackendError,
+        f"cannot reach {{where}} {{retries}}; is it running? check {URL_SETTING}",
+    ),
+    "bad_request": (ConfigError, "{where} refused the request (400): {message}"),
+    "status": (BackendError, "{where} failed ({status}) {retries}: {message}"),
+    "other": (BackendError, "{where} failed: {exc}"),
+}
 
 
 class OpenAIGenerator:
@@ -266,7 +295,7 @@ class OpenAIGenerator:
             raise self._error(exc, request["model"]) from exc
         yield Generation(text="".join(parts).strip(), model=str(served), usage=_usage(usage))
 
-    def _serving(self, exc: openai.APIStatusError) -> str:
+    def _serving(self, exc: openai.APIError) -> str:
         """What the server says it serves, for an error message (its 404 when it cannot)."""
         try:
             return "it serves: " + ", ".join(m.id for m in self.served(refresh=True))
@@ -275,39 +304,15 @@ class OpenAIGenerator:
 
     def _error(self, exc: openai.APIError, model: str) -> Exception:
         """One of our errors, saying what happened and what to do."""
-        where = f"the inference server at {self.base_url}"
-        retries = f"after {self.max_retries} retries"
-        if isinstance(exc, openai.AuthenticationError):
-            return UpstreamAuthError(
-                f"{where} rejected the API key (401); set ADAPTRAG_OPENAI_API_KEY to the "
-                "server's --api-key"
-            )
-        if isinstance(exc, openai.NotFoundError):
-            return NotServedError(
-                f"{where} does not serve {model!r} ({self._serving(exc)}); set "
-                "ADAPTRAG_OPENAI_MODEL to a served base model, or check the adapter's served name"
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return BackendError(
-                f"{where} is rate limiting (429) {retries}; lower ADAPTRAG_OPENAI_CONCURRENCY "
-                "or try again later"
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return BackendError(
-                f"{where} did not answer within {self.timeout_s:g} s {retries}; raise "
-                "ADAPTRAG_OPENAI_TIMEOUT_S or try again"
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return BackendError(
-                f"cannot reach {where} {retries}; is it running? check {URL_SETTING}"
-            )
-        if isinstance(exc, openai.BadRequestError):
-            return ConfigError(f"{where} refused the request (400): {_error_message(exc)}")
-        if isinstance(exc, openai.APIStatusError):
-            return BackendError(
-                f"{where} failed ({exc.status_code}) {retries}: {_error_message(exc)}"
-            )
-        return BackendError(f"{where} failed: {exc}")
+        return translate(
+            exc,
+            ERRORS,
+            where=f"the inference server at {self.base_url}",
+            retries=f"after {self.max_retries} retries",
+            model=repr(model),
+            timeout=f"{self.timeout_s:g}",
+            serving=lambda: self._serving(exc),
+        )
 
 
 def _usage(raw: Any) -> Usage:
@@ -325,14 +330,9 @@ def _arguments(function: Any) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _error_message(exc: openai.APIStatusError) -> str:
-    """The server's message: OpenAI's {"error": {"message"}}, vLLM's {"message"}, FastAPI's
-    {"detail"}."""
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body)
-    if isinstance(error, dict):
-        return str(error.get("message") or error.get("detail") or "")
-    return str(error or "")
+def _error_message(exc: openai.APIError) -> str:
+    """The server's message, or "" when its body has none."""
+    return server_message(exc, default="")
 
 
 def _served_model(entry: Any) -> ServedModel:

@@ -63,7 +63,7 @@ class CollectionSpec:
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 32
     sparse: dict[str, Any] = field(default_factory=dict)
-    chunk_context: str = "none"  # what is indexed with each chunk (ingest/context.py)
+    chunk_context: str = "none"  # what is indexed with each chunk (ingest/titles.py)
     generated_context: str = "none"  # who wrote chunk contexts (ingest/contextualize.py)
     base_embedding_model: str = ""  # the model `embedding_model` was tuned from (ingest/tune.py)
     schema_version: int = SCHEMA_VERSION

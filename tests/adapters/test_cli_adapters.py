@@ -13,10 +13,10 @@ from helpers.fake_anthropic import FakeAnthropic
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
+from adaptrag.eval.datasets import read_qa
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.qa import read_qa
-from adaptrag.rag.scoring import normalize_answer
+from adaptrag.rag.normalize import normalize_answer
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from helpers.adapters import write_qa
 from adaptrag.adapters import AdapterRegistry, TrainOptions, TrainResult, train_adapter
 from adaptrag.adapters.raft import RaftSettings, build_examples, holds_answer, verbatim_answer
 from adaptrag.adapters.training import split_rows
+from adaptrag.eval.datasets import read_qa
 from adaptrag.rag import Pipeline
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.local import LocalGenerator
 from adaptrag.rag.prompts import NO_ANSWER
-from adaptrag.rag.qa import read_qa
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import QARow
 

@@ -150,8 +150,8 @@ def test_a_row_with_a_page_is_hit_only_by_that_page_of_its_document() -> None:
 
 
 def test_a_qa_row_reads_its_page(tmp_path) -> None:
+    from adaptrag.eval.datasets import read_qa
     from adaptrag.rag.errors import ConfigError
-    from adaptrag.rag.qa import read_qa
 
     path = tmp_path / "qa.jsonl"
     path.write_text('{"question": "q?", "answers": ["a"], "doc_id": "r.pdf", "page": 3}\n')

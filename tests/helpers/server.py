@@ -16,12 +16,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from adaptrag.rag import Pipeline
-from adaptrag.rag.coalesce import CoalescingEmbedder
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
 from adaptrag.rag.settings import Settings
 from adaptrag.server import create_app
 from adaptrag.server.auth import Keyring, parse_keys
+from adaptrag.server.coalesce import CoalescingEmbedder
 from adaptrag.server.protocol import uvicorn_config
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"

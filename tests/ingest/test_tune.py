@@ -86,7 +86,7 @@ def test_a_promoted_version_serves_the_name_until_switched_back(
         options=TuneOptions(batch_size=8, learning_rate=5e-5, force=True),
     )
     assert report.promoted and report.forced and report.serving == "adaptrag-v2"
-    assert report.rule.startswith("promote when the paired 95% bootstrap interval")
+    assert report.rule.startswith("promoted when the paired 95% BCa bootstrap interval")
     assert Path(report.model, "config.json").is_file()
     assert collection_names(**connection(settings)) == ["adaptrag", "adaptrag-v2"]
     # Queries of the name go to the new version, embedded by the tuned model...

@@ -15,10 +15,10 @@ from adaptrag.rag.query import Query
 from adaptrag.rag.router import BASE_ADAPTER
 from adaptrag.rag.types import Answer, Source
 from adaptrag.server.auth import Access
-from adaptrag.server.context import Caller, Server, ServerDep
+from adaptrag.server.dependencies import Caller, Server, ServerDep
 from adaptrag.server.errors import ApiError, status_of
-from adaptrag.server.models import AskRequest, RetrieveRequest
 from adaptrag.server.responses import AnswerOut, RetrieveOut
+from adaptrag.server.schemas import AskRequest, RetrieveRequest
 
 router = APIRouter()
 SSE_ANSWER = (

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from adaptrag.rag.errors import StoreError
-from adaptrag.server.context import Caller, ServerDep
+from adaptrag.server.dependencies import Caller, ServerDep
 from adaptrag.server.responses import AdapterOut, CollectionOut
 
 router = APIRouter()

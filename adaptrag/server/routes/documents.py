@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from adaptrag.ingest.documents import delete_in, document_in, documents_in
-from adaptrag.server.context import Caller, ServerDep
+from adaptrag.server.dependencies import Caller, ServerDep
 from adaptrag.server.responses import DeletedOut, DocumentOut, StoredDocumentOut
 
 router = APIRouter()

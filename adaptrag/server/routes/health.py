@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adaptrag.rag.errors import AdaptragError, CollectionNotFoundError, StoreError
-from adaptrag.server.context import ServerDep
+from adaptrag.server.dependencies import ServerDep
 from adaptrag.server.errors import ApiError, error_response
 from adaptrag.server.responses import Ready, Status
 

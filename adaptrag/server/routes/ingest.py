@@ -19,11 +19,11 @@ from starlette.datastructures import UploadFile
 
 from adaptrag.rag.types import is_domain_name
 from adaptrag.server.auth import Access, Forbidden
-from adaptrag.server.context import Caller, Server, ServerDep
+from adaptrag.server.dependencies import Caller, Server, ServerDep
 from adaptrag.server.errors import ApiError
 from adaptrag.server.jobs import Job, uploads_dir
-from adaptrag.server.models import IngestPathsRequest
 from adaptrag.server.responses import IngestAccepted, JobOut
+from adaptrag.server.schemas import IngestPathsRequest
 
 router = APIRouter()
 

@@ -27,11 +27,11 @@ from adaptrag.rag.router import BASE_ADAPTER
 from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.types import Answer, is_domain_name
 from adaptrag.server.auth import Access
-from adaptrag.server.context import Caller, Server, ServerDep, readable_domains
+from adaptrag.server.dependencies import Caller, Server, ServerDep, readable_domains
 from adaptrag.server.errors import ApiError, status_of
-from adaptrag.server.models import AskRequest, Text
 from adaptrag.server.responses import ChatCompletionOut, ModelList
 from adaptrag.server.routes.answers import admitted, answer_one, chained, request_query
+from adaptrag.server.schemas import AskRequest, Text
 
 router = APIRouter()
 

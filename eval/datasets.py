@@ -1,7 +1,8 @@
 """QA data sets in our JSON Lines format: reading them with clear errors, and their hash.
 
 One object a line: `{"id", "domain", "question", "answers": [...], "evidence": [...]
-(optional), "doc_id" (optional)}`, the format of the data sets under shared/data.
+(optional), "doc_id" (optional), "page" (optional)}`: the format of the public QA sets
+adaptrag is measured on (docs: Evaluation).
 """
 
 from __future__ import annotations

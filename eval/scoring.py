@@ -6,28 +6,16 @@ or in the sources the model was given: "value in sources"), and `label_correct` 
 yes/no/maybe questions (PubMedQA's labels: the first label word of the answer is the gold
 label).
 
-Normalization (SQuAD v1.1): lower-case, drop punctuation and the articles a/an/the,
-collapse whitespace. Citation markers like `[1]` are removed first: they are not part of
-the answer. Each score is the best over the gold answers.
+Answers and gold are compared after SQuAD v1.1's normalization (`rag.normalize`). Each
+score is the best over the gold answers.
 """
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from collections.abc import Sequence
 
-from adaptrag.rag.citations import CITATION_PATTERN
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD normalization, after removing citation markers."""
-    text = CITATION_PATTERN.sub(" ", text).lower().translate(_PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
+from adaptrag.rag.normalize import normalize_answer
 
 
 def exact_match(prediction: str, gold: Sequence[str]) -> float:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.ingest.context import context_line, indexed_text
+from adaptrag.ingest.titles import context_line, indexed_text
 from adaptrag.rag import Pipeline, Query
 from adaptrag.rag.collection_info import wanted_spec
 from adaptrag.rag.embedder import SentenceTransformerEmbedder

@@ -11,9 +11,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from adaptrag.rag.coalesce import CoalescingEmbedder
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import ModelBusyError
+from adaptrag.server.coalesce import CoalescingEmbedder
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 30) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.condense import content_words
+from adaptrag.rag.content_words import content_words
 from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.retrieval import Retriever, SearchOptions
 from adaptrag.rag.settings import Settings
