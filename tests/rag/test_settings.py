@@ -97,3 +97,71 @@ def test_indexed_fields_are_name_type_pairs() -> None:
     assert parse_indexed_fields("") == {}
     with pytest.raises(ConfigError, match="indexed field 'year:int' is not name:type"):
         load_settings(indexed_fields="year:int")
+
+
+def test_the_sections_are_disjoint_and_make_up_the_settings() -> None:
+    from adaptrag.rag.settings import SECTIONS
+
+    names = [name for _, section in SECTIONS for name in section.model_fields]
+    assert len(names) == len(set(names))  # no name in two sections
+    assert names == list(Settings.model_fields)  # all of them, in the sections' order
+    for key, section in SECTIONS:
+        assert issubclass(Settings, section) and section.__doc__, key
+
+
+def test_every_setting_reads_from_its_variable_and_its_yaml_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each documented name, set to a value its type takes that is not its default.
+    import json
+
+    values = {name: example_value(name) for name in Settings.model_fields}
+    for name, value in values.items():
+        monkeypatch.setenv(f"ADAPTRAG_{name.upper()}", value)
+    from_env = load_settings()
+    for name in values:
+        monkeypatch.delenv(f"ADAPTRAG_{name.upper()}")
+    config = tmp_path / "all.yaml"
+    config.write_text("".join(f"{name}: {json.dumps(value)}\n" for name, value in values.items()))
+    from_yaml = load_settings(config)
+    defaults = Settings()
+    for name in Settings.model_fields:
+        read = getattr(from_env, name)
+        assert read == getattr(from_yaml, name), name
+        assert read != getattr(defaults, name), name
+
+
+SPECIAL = {
+    "collection": "other",
+    "qdrant_read_consistency": "majority",
+    "sparse_stemmer": "german",
+    "indexed_fields": "year:integer",
+}
+
+
+def example_value(name: str) -> str:
+    """A value of setting `name`, as its variable would hold it, other than the default."""
+    import typing
+
+    if name in SPECIAL:
+        return SPECIAL[name]
+    field = Settings.model_fields[name]
+    default = field.get_default(call_default_factory=True)
+    kind = field.annotation
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is typing.Literal:
+        return str(next(a for a in args if a != default))
+    base = args[0] if args else kind
+    if base is bool:
+        return "false" if default else "true"
+    if base in (int, float):
+        bounds = {type(m).__name__: m for m in field.metadata}
+        step = 1 if base is int else 0.5
+        high = getattr(bounds.get("Le"), "le", None)
+        value = (default or 0) + step
+        if high is not None and value > high:
+            value = (default or 0) - step
+        return str(value)
+    if base is Path:
+        return "/tmp/adaptrag-example"
+    return "example"

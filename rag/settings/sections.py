@@ -1,54 +1,52 @@
-"""Settings: one documented object read from `ADAPTRAG_*` environment variables and YAML.
+"""The settings, one documented model per concern; `Settings` is all of them together.
 
-Entry points (CLI, server, eval runner) read settings; library code takes explicit
-arguments. Every field documents its meaning, default and effect once; the CLI and the
-README draw on that text.
+Each section is a pydantic model of the fields of one concern (the store, the embedding
+model, ingest, retrieval, generation, the local model, adapters, Claude, the inference
+server, the HTTP server, tracing). Names stay flat and unique across sections, so every
+`ADAPTRAG_<NAME>` variable and YAML key reads the same as ever, and code that needs one
+concern can take its section's type. `SECTIONS` lists them in the order the docs and
+`adaptrag config` show them.
 """
 
 from __future__ import annotations
 
-import os
-from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import platformdirs
 import snowballstemmer
-import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
-
-from adaptrag.rag.errors import ConfigError
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_GENERATOR_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # A current model of the installed anthropic SDK's list, not one it warns is deprecated
 # (tests/rag/test_claude.py checks both against the SDK).
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
-CONFIG_FILE_ENV = "ADAPTRAG_CONFIG"
-# The YAML file of the load_settings() call under way; wins over ADAPTRAG_CONFIG.
-_config_file: ContextVar[str | None] = ContextVar("adaptrag_config_file", default=None)
+FIELD_TYPES = ("keyword", "integer", "float", "datetime", "bool")
 
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("adaptrag", appauthor=False))
 
 
-class Settings(BaseSettings):
-    """Every setting of adaptrag, with its default and effect.
+def parse_indexed_fields(value: str) -> dict[str, str]:
+    """`ADAPTRAG_INDEXED_FIELDS` ("year:integer,signed:datetime") as {name: type}."""
+    fields: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, _, kind = item.partition(":")
+        if not name.strip() or kind.strip() not in FIELD_TYPES:
+            raise ValueError(
+                f"indexed field {item!r} is not name:type with a type of {', '.join(FIELD_TYPES)}"
+                " (e.g. year:integer)"
+            )
+        fields[name.strip()] = kind.strip()
+    return fields
 
-    Precedence: explicit arguments, then `ADAPTRAG_*` environment variables, then the YAML
-    file named by `ADAPTRAG_CONFIG` (or passed as `config_file`), then the defaults.
+
+class StoreSettings(BaseModel):
+    """Where the vectors live: the embedded Qdrant Edge store under `data_dir`, or a Qdrant server
+    or cluster.
     """
-
-    model_config = SettingsConfigDict(
-        env_prefix="ADAPTRAG_", extra="forbid", validate_default=True, frozen=True
-    )
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
@@ -97,6 +95,29 @@ class Settings(BaseSettings):
         description="Create collections with one shard key per domain (custom sharding), so "
         "a search within a domain reads only its shards. Set before the first ingest.",
     )
+    indexed_fields: str = Field(
+        default="",
+        description="Payload fields to index for filtering, as name:type pairs separated by "
+        "commas (types: keyword, integer, float, datetime, bool), e.g. "
+        "year:integer,signed:datetime; made at ingest. domain, doc_id, source_root and page are "
+        "always indexed; a filter on another field scans the domain.",
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_data_dir(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("indexed_fields")
+    @classmethod
+    def _known_field_types(cls, value: str) -> str:
+        parse_indexed_fields(value)
+        return value
+
+
+class EmbeddingSettings(BaseModel):
+    """The embedding model that turns chunks and questions into vectors."""
+
     embedding_model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
         description="sentence-transformers model: a Hugging Face id or a local path. The default "
@@ -121,6 +142,11 @@ class Settings(BaseSettings):
     normalize_embeddings: bool = Field(
         default=True, description="L2-normalize embeddings (cosine distance either way)."
     )
+
+
+class IngestSettings(BaseModel):
+    """How documents are read, cut into chunks and indexed; what one file may cost."""
+
     chunk_tokens: int = Field(
         default=200,
         ge=16,
@@ -131,7 +157,6 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(
         default=32, ge=0, le=4096, description="Tokens shared by consecutive chunks of a document."
     )
-    # What reading one file may cost at ingest; a file over a bound is skipped with the reason.
     ingest_max_file_mb: float = Field(
         default=100.0, gt=0, description="Largest file ingest reads (MB on disk)."
     )
@@ -158,22 +183,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Most time reading one file may take (s), checked between its elements.",
     )
-
-    indexed_fields: str = Field(
-        default="",
-        description="Payload fields to index for filtering, as name:type pairs separated by "
-        "commas (types: keyword, integer, float, datetime, bool), e.g. "
-        "year:integer,signed:datetime; made at ingest. domain, doc_id, source_root and page are "
-        "always indexed; a filter on another field scans the domain.",
-    )
-
     chunk_context: Literal["none", "title"] = Field(
         default="title",
         description="title: embed and keyword-index each chunk with its document's title, file "
         "name and heading path (the stored text stays the chunk); none: the chunk alone. A "
         "collection keeps the mode it was created with.",
     )
-
     contextualize: Literal["none", "claude", "local", "openai"] = Field(
         default="none",
         description="At ingest, have a model write a sentence per chunk that situates it in "
@@ -188,6 +203,18 @@ class Settings(BaseSettings):
         "'terminated' matches 'termination'; 'none' indexes words as written. A collection "
         "keeps the stemmer it was created with.",
     )
+
+    @field_validator("sparse_stemmer")
+    @classmethod
+    def _known_stemmer(cls, value: str) -> str:
+        languages = snowballstemmer.algorithms()
+        if value != "none" and value not in languages:
+            raise ValueError(f"no Snowball stemmer for {value!r}; use none or one of {languages}")
+        return value
+
+
+class RetrievalSettings(BaseModel):
+    """How a question finds its sources: hybrid search, fusion, filters, reranking."""
 
     top_k: int = Field(default=5, ge=1, le=100, description="Chunks retrieved per question.")
     search_mode: Literal["hybrid", "dense", "sparse"] = Field(
@@ -262,6 +289,11 @@ class Settings(BaseSettings):
         description="In a search within one document (doc_id), keep the document's first "
         "chunk (title, parties, dates) among the results when the search missed it.",
     )
+
+
+class GenerationSettings(BaseModel):
+    """Who answers and how long, whatever the backend; what happens to an ungrounded value."""
+
     backend: Literal["auto", "local", "claude", "openai"] = Field(
         default="auto",
         description="Who answers: local (the transformers model), openai (an OpenAI-compatible "
@@ -273,6 +305,36 @@ class Settings(BaseSettings):
         default=True,
         description="With backend=auto, answer with Claude whenever an Anthropic key is set.",
     )
+    max_new_tokens: int = Field(
+        default=200, ge=1, le=8192, description="Most tokens an answer may have (both backends)."
+    )
+    grounding_action: Literal["flag", "quote", "refuse"] = Field(
+        default="flag",
+        description="What happens to an answer stating a value (number, amount, percentage, "
+        "date, duration, quoted span) that no source given to the model holds: flag (keep it, "
+        "its grounding verdict lists the value), quote (replace it by the source sentence that "
+        'best answers the question), refuse (replace it by "I don\'t know.").',
+    )
+    temperature: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature of the local model; 0 is greedy (deterministic) "
+        "decoding. (The current Messages API has no temperature; Claude ignores it.)",
+    )
+    context_tokens: int = Field(
+        default=2048,
+        ge=256,
+        le=200_000,
+        description="Most prompt tokens (instructions, sources, question) given to a "
+        "generator; lower-ranked sources that do not fit are dropped and reported, never cut. "
+        "The local model's own context length caps it too.",
+    )
+
+
+class LocalModelSettings(BaseModel):
+    """The local transformers model (backend=local)."""
+
     generator_model: str = Field(
         default=DEFAULT_GENERATOR_MODEL,
         description="Local causal LM: a Hugging Face id or a local path. The default loads "
@@ -286,16 +348,6 @@ class Settings(BaseSettings):
         default=None,
         description="Where converted models are cached (the dequantized default generator). "
         "Unset: <data_dir>/models.",
-    )
-    max_new_tokens: int = Field(
-        default=200, ge=1, le=8192, description="Most tokens an answer may have (both backends)."
-    )
-    grounding_action: Literal["flag", "quote", "refuse"] = Field(
-        default="flag",
-        description="What happens to an answer stating a value (number, amount, percentage, "
-        "date, duration, quoted span) that no source given to the model holds: flag (keep it, "
-        "its grounding verdict lists the value), quote (replace it by the source sentence that "
-        'best answers the question), refuse (replace it by "I don\'t know.").',
     )
     repetition_penalty: float = Field(
         default=1.0,
@@ -323,30 +375,14 @@ class Settings(BaseSettings):
         "write anything. Chat turns without sources are free either way. Claude and the "
         "openai backend write freely (their values are checked by the grounding verdict).",
     )
-    tracing: Literal["off", "console", "otlp"] = Field(
-        default="off",
-        description="OpenTelemetry spans of the CLI and the server (`adaptrag[otel]`): "
-        "`console` writes them as JSON to stderr, `otlp` exports them where the standard "
-        "OTEL_EXPORTER_OTLP_* variables say. Apps using the Python API set their own provider.",
-    )
-    temperature: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=2.0,
-        description="Sampling temperature of the local model; 0 is greedy (deterministic) "
-        "decoding. (The current Messages API has no temperature; Claude ignores it.)",
-    )
-    context_tokens: int = Field(
-        default=2048,
-        ge=256,
-        le=200_000,
-        description="Most prompt tokens (instructions, sources, question) given to a "
-        "generator; lower-ranked sources that do not fit are dropped and reported, never cut. "
-        "The local model's own context length caps it too.",
-    )
     generation_batch_size: int = Field(
         default=8, ge=1, le=256, description="Questions per batch of local generation (ask_many)."
     )
+
+
+class AdapterSettings(BaseModel):
+    """Per-domain LoRA adapters on the model."""
+
     max_loaded_adapters: int = Field(
         default=8,
         ge=1,
@@ -354,6 +390,11 @@ class Settings(BaseSettings):
         description="Adapters kept loaded on the local model at once (least recently used "
         "unloaded first).",
     )
+
+
+class ClaudeSettings(BaseModel):
+    """Claude through the Anthropic API (backend=claude); the key is the SDK's ANTHROPIC_API_KEY."""
+
     claude_model: str = Field(
         default=DEFAULT_CLAUDE_MODEL, description="Claude model id for backend=claude."
     )
@@ -379,6 +420,11 @@ class Settings(BaseSettings):
     claude_output_usd_per_mtok: float = Field(
         default=15.0, ge=0, description="Price of a million output tokens, for the cost estimate."
     )
+
+
+class OpenAISettings(BaseModel):
+    """An OpenAI-compatible inference server such as vLLM (backend=openai)."""
+
     openai_base_url: str | None = Field(
         default=None,
         description="An OpenAI-compatible inference server (vLLM: http://HOST:8000/v1) for "
@@ -417,6 +463,11 @@ class Settings(BaseSettings):
         "adapters at run time (vLLM in compose: /var/lib/adaptrag/adapters); unset: the same "
         "path as here.",
     )
+
+
+class ServerSettings(BaseModel):
+    """The HTTP server: its keys, its limits and its timeouts."""
+
     api_keys: SecretStr | None = Field(
         default=None,
         description="API keys of the HTTP server, separated by spaces or ';': KEY (every "
@@ -478,104 +529,29 @@ class Settings(BaseSettings):
         "server; more get a 503 with Retry-After instead of piling up.",
     )
 
-    @property
-    def models_dir(self) -> Path:
-        """Where converted models are cached."""
-        return self.model_cache_dir or self.data_dir / "models"
 
-    @field_validator("data_dir")
-    @classmethod
-    def _expand_data_dir(cls, value: Path) -> Path:
-        return value.expanduser()
+class TracingSettings(BaseModel):
+    """OpenTelemetry spans of the CLI and the server."""
 
-    @field_validator("indexed_fields")
-    @classmethod
-    def _known_field_types(cls, value: str) -> str:
-        parse_indexed_fields(value)
-        return value
-
-    @field_validator("sparse_stemmer")
-    @classmethod
-    def _known_stemmer(cls, value: str) -> str:
-        languages = snowballstemmer.algorithms()
-        if value != "none" and value not in languages:
-            raise ValueError(f"no Snowball stemmer for {value!r}; use none or one of {languages}")
-        return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Sources, by priority: arguments, environment, .env, the YAML config file."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = _config_file.get() or os.environ.get(CONFIG_FILE_ENV)
-        if config_file:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
-        return tuple(sources)
-
-    @classmethod
-    def field_help(cls, name: str) -> str:
-        """The documentation of one setting, for the CLI and the README."""
-        description = cls.model_fields[name].description
-        return description or ""
+    tracing: Literal["off", "console", "otlp"] = Field(
+        default="off",
+        description="OpenTelemetry spans of the CLI and the server (`adaptrag[otel]`): "
+        "`console` writes them as JSON to stderr, `otlp` exports them where the standard "
+        "OTEL_EXPORTER_OTLP_* variables say. Apps using the Python API set their own provider.",
+    )
 
 
-FIELD_TYPES = ("keyword", "integer", "float", "datetime", "bool")
-
-
-def parse_indexed_fields(value: str) -> dict[str, str]:
-    """`ADAPTRAG_INDEXED_FIELDS` ("year:integer,signed:datetime") as {name: type}."""
-    fields: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in value.split(","))):
-        name, _, kind = item.partition(":")
-        if not name.strip() or kind.strip() not in FIELD_TYPES:
-            raise ValueError(
-                f"indexed field {item!r} is not name:type with a type of {', '.join(FIELD_TYPES)}"
-                " (e.g. year:integer)"
-            )
-        fields[name.strip()] = kind.strip()
-    return fields
-
-
-def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Read settings from the environment and an optional YAML file, as one-line errors.
-
-    `config_file` wins over `ADAPTRAG_CONFIG`; `overrides` (None values ignored) win over both.
-    """
-    if config_file is not None:
-        path = Path(config_file)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist; fix the path or unset it")
-    elif (env_file := os.environ.get(CONFIG_FILE_ENV)) and not Path(env_file).is_file():
-        raise ConfigError(
-            f"{CONFIG_FILE_ENV}={env_file} does not exist; fix the path or unset the variable"
-        )
-    explicit = {key: value for key, value in overrides.items() if value is not None}
-    token = _config_file.set(str(config_file) if config_file is not None else None)
-    try:
-        return Settings(**explicit)
-    except ValidationError as exc:
-        raise ConfigError(_one_line(exc)) from exc
-    except (ValueError, OSError, yaml.YAMLError) as exc:
-        where = config_file or os.environ.get(CONFIG_FILE_ENV)
-        first_line = str(exc).splitlines()[0]
-        raise ConfigError(
-            f"could not read settings from {where}: {first_line}; fix the YAML"
-        ) from exc
-    finally:
-        _config_file.reset(token)
-
-
-def _one_line(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    name = ".".join(str(part) for part in error["loc"]) or "settings"
-    env_name = f"ADAPTRAG_{name.upper()}"
-    given = error.get("input")
-    if error["type"] == "extra_forbidden":
-        return f"unknown setting {name!r}; see `adaptrag config` or the README for the list"
-    return f"invalid setting {name} ({env_name}={given!r}): {error['msg']}"
+# (key, model) in the order the docs and `adaptrag config` show them.
+SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("store", StoreSettings),
+    ("embedding", EmbeddingSettings),
+    ("ingest", IngestSettings),
+    ("retrieval", RetrievalSettings),
+    ("generation", GenerationSettings),
+    ("local", LocalModelSettings),
+    ("adapters", AdapterSettings),
+    ("claude", ClaudeSettings),
+    ("openai", OpenAISettings),
+    ("server", ServerSettings),
+    ("tracing", TracingSettings),
+)
