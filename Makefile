@@ -37,8 +37,8 @@ test-packaging: install
 	$(PY) -m pytest -q -m slow tests/test_wheel.py tests/test_image.py
 
 lint: install
-	$(VENV)/bin/ruff check adaptrag rag ingest adapters eval tests benchmarks examples
-	$(VENV)/bin/ruff format --check adaptrag rag ingest adapters eval tests benchmarks examples
+	$(VENV)/bin/ruff check adaptrag rag ingest adapters eval tests benchmarks examples docs_hooks
+	$(VENV)/bin/ruff format --check adaptrag rag ingest adapters eval tests benchmarks examples docs_hooks
 	$(VENV)/bin/mypy
 	MYPYPATH=tests $(VENV)/bin/mypy tests --explicit-package-bases
 

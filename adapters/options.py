@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# Measured by `bench_adapters.py --sweep` (docs/adapters.md): all four attention projections
+# Measured by `bench_adapters.py --sweep` (docs/guides/adapters.md): all four attention projections
 # beat q/v alone on every demo domain at the same cost.
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 

@@ -1,5 +1,5 @@
 """What each evaluation metric means, and which way is better: one definition for the
-reports (Markdown, HTML) and the README's metric table (a test keeps them equal)."""
+reports (Markdown, HTML) and the evaluation guide's metric table (a test keeps them equal)."""
 
 from __future__ import annotations
 

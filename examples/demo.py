@@ -2,7 +2,7 @@
 
 1. Ingest examples/corpus/{legal,finance,medical} (Qdrant Edge under the data dir).
 2. Train one LoRA adapter per domain on examples/qa/<domain>_train.jsonl with the recipe
-   chosen by `benchmarks/bench_adapters.py --sweep` (docs/adapters.md), sized for a few
+   chosen by `benchmarks/bench_adapters.py --sweep` (docs/guides/adapters.md), sized for a few
    minutes on 2 CPU cores. The gate (30 held-out rows, paired bootstrap interval of the F1
    gain) decides whether each becomes its domain's active adapter; its interval is printed.
 3. Ask the first test question of each domain with its adapter and with the base model,
@@ -56,7 +56,7 @@ def training_options(domain: str, quick: bool) -> TrainOptions:
         oracle_p=0.9,
         max_seq_tokens=512,
         eval_every=2 if quick else 6,
-        targets=("q_proj", "k_proj", "v_proj", "o_proj"),  # the sweep's choice (docs/adapters.md)
+        targets=("q_proj", "k_proj", "v_proj", "o_proj"),  # the sweep's choice (docs/guides/adapters.md)
         gate_rows=4 if quick else None,  # the gate's 30 held-out rows
     )
 

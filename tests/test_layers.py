@@ -1,4 +1,4 @@
-"""The layering rules of docs/architecture.md, read from the code's own imports.
+"""The layering rules of docs/explanation/architecture.md, read from the code's own imports.
 
 The folders `rag/`, `ingest/`, `adapters/`, `eval/` install and import as `adaptrag.rag`,
 `adaptrag.ingest`, `adaptrag.adapters`, `adaptrag.eval`; here each is named by its folder.

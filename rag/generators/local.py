@@ -101,7 +101,7 @@ PARAGRAPH = "\n\n"
 @dataclass(frozen=True)
 class Decoding:
     """How the local model decodes, beyond greedy or sampled (defaults measured by
-    `benchmarks/bench_generation.py`; see docs/decisions.md).
+    `benchmarks/bench_generation.py`; see docs/explanation/decisions.md).
 
     `repetition_penalty` (> 1 discourages tokens already written) and
     `no_repeat_ngram_size` (no n-gram twice; 0 = off) are transformers' own; with

@@ -110,7 +110,7 @@ class Settings(
 
     @classmethod
     def field_help(cls, name: str) -> str:
-        """The documentation of one setting, for the CLI and the README."""
+        """The documentation of one setting, for the CLI and the settings reference."""
         description = cls.model_fields[name].description
         return description or ""
 
@@ -150,5 +150,5 @@ def _one_line(exc: ValidationError) -> str:
     env_name = f"ADAPTRAG_{name.upper()}"
     given = error.get("input")
     if error["type"] == "extra_forbidden":
-        return f"unknown setting {name!r}; see `adaptrag config` or the README for the list"
+        return f"unknown setting {name!r}; see `adaptrag config` or the settings reference for the list"
     return f"invalid setting {name} ({env_name}={given!r}): {error['msg']}"

@@ -81,10 +81,11 @@ def test_api_keys_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.qdrant_api_key.get_secret_value() == "s3cret"
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    missing = [name for name in Settings.model_fields if f"`ADAPTRAG_{name.upper()}`" not in readme]
-    assert missing == []
+def test_every_setting_has_its_section_documented() -> None:
+    # The settings reference is generated from the sections (tests/test_readme.py builds it).
+    from adaptrag.rag.settings import SECTIONS
+
+    assert all(len(" ".join((model.__doc__ or "").split())) > 20 for _, model in SECTIONS)
 
 
 def test_indexed_fields_are_name_type_pairs() -> None:
