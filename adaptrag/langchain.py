@@ -52,15 +52,11 @@ class Answers(Protocol):
 
 
 def to_document(source: Source) -> Document:
-    """A LangChain `Document` for a retrieved source."""
-    metadata = {
-        **source.metadata,
-        "doc_id": source.doc_id,
-        "chunk_id": source.chunk_id,
-        "score": source.score,
-        "label": source.label,
-    }
-    return Document(page_content=source.text, metadata=metadata, id=source.chunk_id)
+    """A LangChain `Document` for a retrieved source: its text, and in metadata the stored
+    payload with `Source.to_dict`'s fields (doc_id, chunk_id, score, page, label)."""
+    data = source.to_dict()
+    text, payload = data.pop("text"), data.pop("metadata")
+    return Document(page_content=text, metadata={**payload, **data}, id=source.chunk_id)
 
 
 class PipelineRetriever(BaseRetriever):

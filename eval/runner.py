@@ -110,13 +110,14 @@ def _row_fields(row: QARow) -> dict[str, Any]:
     }
 
 
+RESULT_SOURCE_FIELDS = ("doc_id", "chunk_id", "score", "page", "label", "text")
+
+
 def _source_fields(sources: Sequence[Source]) -> list[dict[str, Any]]:
-    """The sources of a result line, best first: ids, scores and the text the model saw
-    (the HTML report shows it; the RAGAS export needs it)."""
-    return [
-        {"doc_id": s.doc_id, "chunk_id": s.chunk_id, "score": s.score, "text": s.text}
-        for s in sources
-    ]
+    """The sources of a result line, best first: `Source.to_dict` less the payload (ids,
+    score, page, label and the text the model saw: the HTML report shows it; the RAGAS
+    export needs it)."""
+    return [{k: d[k] for k in RESULT_SOURCE_FIELDS} for d in (s.to_dict() for s in sources)]
 
 
 def _result(

@@ -32,7 +32,7 @@ from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
 from adaptrag.server.dependencies import Server, readable_domains
 from adaptrag.server.errors import ApiError
-from adaptrag.server.routes.answers import answer_one, request_query, source_json
+from adaptrag.server.routes.answers import answer_one, request_query
 from adaptrag.server.schemas import AskRequest, RetrieveRequest
 from adaptrag.version import __version__
 
@@ -94,7 +94,7 @@ def build_mcp(server: Server, *, access: Access | None = None) -> MCPServer:
                 {"question": question, "domain": domain, "top_k": top_k, "doc_id": doc_id}
             )
             sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))
-            return [source_json(s) for s in sources]
+            return [s.to_dict() for s in sources]
 
         return await _tool(work)
 

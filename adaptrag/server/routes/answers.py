@@ -13,7 +13,7 @@ from adaptrag.rag.deadline import DeadlineExceeded
 from adaptrag.rag.errors import AdaptragError, ConfigError
 from adaptrag.rag.query import Query
 from adaptrag.rag.router import BASE_ADAPTER
-from adaptrag.rag.types import Answer, Source
+from adaptrag.rag.types import Answer
 from adaptrag.server.auth import Access
 from adaptrag.server.dependencies import Caller, Server, ServerDep
 from adaptrag.server.errors import ApiError, status_of
@@ -26,11 +26,6 @@ SSE_ANSWER = (
     'an `AnswerOut`, or `event: error` with `{"error", "type"}`.'
 )
 T = TypeVar("T")
-
-
-def source_json(source: Source) -> dict[str, Any]:
-    """A retrieved source as the API returns it."""
-    return source.to_dict()
 
 
 def check_limits(server: Server, body: RetrieveRequest) -> None:
@@ -142,4 +137,4 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
 async def retrieve(body: RetrieveRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """The best chunks for a question, within the key's domains."""
     sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))
-    return {"sources": [source_json(s) for s in sources]}
+    return {"sources": [s.to_dict() for s in sources]}
