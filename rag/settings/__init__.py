@@ -150,5 +150,5 @@ def _one_line(exc: ValidationError) -> str:
     env_name = f"ADAPTRAG_{name.upper()}"
     given = error.get("input")
     if error["type"] == "extra_forbidden":
-        return f"unknown setting {name!r}; see `adaptrag config` or the settings reference for the list"
+        return f"unknown setting {name!r}; `adaptrag config` or the settings reference lists them"
     return f"invalid setting {name} ({env_name}={given!r}): {error['msg']}"
