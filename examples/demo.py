@@ -56,7 +56,7 @@ def training_options(domain: str, quick: bool) -> TrainOptions:
         oracle_p=0.9,
         max_seq_tokens=512,
         eval_every=2 if quick else 6,
-        targets=("q_proj", "k_proj", "v_proj", "o_proj"),  # the sweep's choice (docs/guides/adapters.md)
+        targets=("q_proj", "k_proj", "v_proj", "o_proj"),  # the sweep's choice (adapters guide)
         gate_rows=4 if quick else None,  # the gate's 30 held-out rows
     )
 
