@@ -41,15 +41,18 @@ def wanted_spec(
         chunk_context=chunk_context,
         generated_context=generated_context,
         base_embedding_model=base_embedding_model,
+        embedding_precision=getattr(embedder, "precision", "fp32"),
     )
 
 
 def embedder_for(embedder: Embedder, spec: CollectionSpec) -> Embedder:
     """The embedder that reads `spec`'s collection: `embedder`, or its tuned version when
-    the collection was built by a model tuned from it (`adaptrag embeddings tune`)."""
+    the collection was built by a model tuned from it (`adaptrag embeddings tune`), giving
+    the collection's precision when its runtime follows the collection (`auto`)."""
     if spec.base_embedding_model and spec.base_embedding_model == embedder.model_id:
-        return embedder.with_model(spec.embedding_model)
-    return embedder
+        embedder = embedder.with_model(spec.embedding_model)
+    follow = getattr(embedder, "with_precision", None)
+    return follow(spec.embedding_precision) if follow is not None else embedder
 
 
 def domain_snapshot(store: VectorStore, domain: str) -> str:

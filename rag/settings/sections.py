@@ -128,6 +128,15 @@ class EmbeddingSettings(BaseModel):
         description="Device for the embedding model: auto (CUDA when present), cpu, cuda, "
         "cuda:1...",
     )
+    embedding_runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="What computes the embeddings: torch (sentence-transformers), onnx (ONNX "
+        "Runtime over an export of the same model: the same vectors, faster on CPU), onnx-int8 "
+        "(an int8-quantised export: faster again, but other vectors, so a collection keeps the "
+        "precision it was built with), or auto (the fastest that gives the collection's "
+        "precision; a new collection gets fp32). Exports are made once, offline, under "
+        "<data_dir>/models/onnx.",
+    )
     embedding_batch_size: int = Field(
         default=64, ge=1, le=4096, description="Chunks per embedding batch."
     )

@@ -45,6 +45,7 @@ _SPEC_TYPES: dict[str, type] = {
     "chunk_context": str,
     "generated_context": str,
     "base_embedding_model": str,
+    "embedding_precision": str,
     "schema_version": int,
     "created_at": str,
 }
@@ -66,6 +67,7 @@ class CollectionSpec:
     chunk_context: str = "none"  # what is indexed with each chunk (ingest/titles.py)
     generated_context: str = "none"  # who wrote chunk contexts (ingest/contextualize.py)
     base_embedding_model: str = ""  # the model `embedding_model` was tuned from (ingest/tune.py)
+    embedding_precision: str = "fp32"  # int8: an int8-quantised model (rag/embedding_runtime.py)
     schema_version: int = SCHEMA_VERSION
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -97,7 +99,13 @@ class CollectionSpec:
 
     def fingerprint(self) -> str:
         """Stable hash of everything that decides what a stored vector means."""
-        identity = {k: v for k, v in self.to_dict().items() if k != "created_at"}
+        # fp32 is what every collection held before precision was recorded: left out, so
+        # their fingerprints (and the adapters trained on them) stay as they were.
+        identity = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k != "created_at" and (k, v) != ("embedding_precision", "fp32")
+        }
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
     def check_compatible(self, wanted: CollectionSpec, collection: str, *, ingest: bool) -> None:
@@ -116,6 +124,12 @@ class CollectionSpec:
                 f"collection {collection!r} was built with embedding model "
                 f"{self.embedding_model!r}, not {wanted.embedding_model!r}; set "
                 f"ADAPTRAG_EMBEDDING_MODEL={self.embedding_model} or {way_out}"
+            )
+        if self.embedding_precision != wanted.embedding_precision:
+            raise EmbeddingMismatchError(
+                f"collection {collection!r} holds {self.embedding_precision} vectors, this "
+                f"embedder gives {wanted.embedding_precision}; set ADAPTRAG_EMBEDDING_RUNTIME="
+                f"auto (it follows the collection) or {way_out}"
             )
         if self.dimension != wanted.dimension:
             raise EmbeddingMismatchError(
