@@ -1,12 +1,15 @@
 """Query latency against its baselines, measured in the same process.
 
     python benchmarks/bench_query.py [--sizes 10000 100000] [--queries 200]
-        [--baseline-queries 30] [--skip-ask]
+        [--baseline-queries 30] [--skip-ask] [--runtimes torch onnx]
 
 1. Retrieval (embed + search) p50/p95 at each size, through our `Retriever` (real MiniLM
    query embedding, hybrid RRF search), Qdrant Edge against qdrant-client's local mode (the
    baseline), without and with a domain filter. Vectors are synthetic, inserted through the
    store API. Target: p50 under 20 ms at 100k on Edge, and >= 10x faster than local mode.
+   With `--runtimes`: the same Edge store searched with each embedding runtime's query
+   embedding (`ADAPTRAG_EMBEDDING_RUNTIME`; fp32 ones, the store's precision), p50/p95 and
+   the ratio to the first runtime, in the same run.
 2. End-to-end `ask` with the local model, split by stage, and generation tokens/s, against
    a bare `model.generate` of the very same prompt (the baseline: what our pipeline adds).
 
@@ -185,6 +188,45 @@ def bench_retrieval(args: argparse.Namespace, embedder: SentenceTransformerEmbed
     return results
 
 
+def bench_runtimes(args: argparse.Namespace) -> dict:
+    """Edge p50/p95 at each size with each runtime's query embedding; ratios to the first."""
+    questions = [json.loads(line)["question"] for line in QUESTIONS.open()][: args.queries]
+    cache = Settings().models_dir / "onnx"
+    embedders = {r: SentenceTransformerEmbedder(runtime=r, cache_dir=cache) for r in args.runtimes}
+    for embedder in embedders.values():
+        embedder.embed_queries(["warm up"])  # loaded and exported before timing
+    first = next(iter(embedders.values()))
+    spec = wanted_spec(
+        first, SparseEncoder(), chunk_tokens=200, chunk_overlap_tokens=32, dimension=384
+    )
+    results: dict[str, Any] = {}
+    for size in args.sizes:
+        work = Path(tempfile.mkdtemp(prefix="adaptrag-bench-runtime-"))
+        store = EdgeStore(work, "bench")
+        fill(store, size, spec)
+        row: dict[str, Any] = {}
+        for _ in range(2):  # each runtime twice, alternating, the second pass kept
+            for runtime, embedder in embedders.items():
+                totals, searches = latencies(Retriever(store, embedder), questions, None)
+                row[runtime] = {
+                    "p50_ms": percentile(totals, 50),
+                    "p95_ms": percentile(totals, 95),
+                    "search_p50_ms": percentile(searches, 50),
+                }
+        store.close()
+        shutil.rmtree(work, ignore_errors=True)
+        base = row[args.runtimes[0]]["p50_ms"]
+        for runtime in args.runtimes:
+            row[runtime]["speedup"] = base / row[runtime]["p50_ms"]
+            print(
+                f"{size:>7} chunks, {runtime:10}: p50 {row[runtime]['p50_ms']:.1f} ms p95 "
+                f"{row[runtime]['p95_ms']:.1f} ms (search {row[runtime]['search_p50_ms']:.2f} "
+                f"ms) | {row[runtime]['speedup']:.2f}x"
+            )
+        results[str(size)] = row
+    return results
+
+
 def bench_ask(embedder: SentenceTransformerEmbedder) -> dict:
     import torch
 
@@ -251,10 +293,21 @@ def main() -> None:
         "--baseline-queries", type=int, default=30, help="queries per local-mode run (slow)"
     )
     parser.add_argument("--skip-ask", action="store_true", help="retrieval only")
+    parser.add_argument(
+        "--runtimes", nargs="+", default=[], help="embedding runtimes to compare on Edge (fp32)"
+    )
+    parser.add_argument("--runtimes-only", action="store_true", help="only the runtime comparison")
     args = parser.parse_args()
+    if args.runtimes:
+        runtimes = bench_runtimes(args)
+        if args.runtimes_only:
+            write_results("query-runtimes", {"runtimes": runtimes, "args": vars(args)})
+            return
     embedder = SentenceTransformerEmbedder()
     embedder.embed_queries(["warm up"])
     results: dict[str, Any] = {"retrieval": bench_retrieval(args, embedder)}
+    if args.runtimes:
+        results["runtimes"] = runtimes
     if not args.skip_ask:
         results["ask"] = bench_ask(embedder)
     write_results("query", results)
