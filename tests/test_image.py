@@ -59,6 +59,10 @@ def image(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     # Kept between runs (build/ is git-ignored); pip downloads only what is missing.
     wheels = ROOT / "build" / f"wheelhouse-{version}"
     wheels.mkdir(parents=True, exist_ok=True)
+    # Our own wheel is never reused: pip takes a file of the same name already in the folder
+    # over the one named, and would resolve this checkout's dependencies from a stale one.
+    for stale in wheels.glob("adaptrag-*.whl"):
+        stale.unlink()
     needed = [TORCH, f"{wheel}[server]", "setuptools>=77", "wheel"]
     download_wheels(wheels, *needed, python_version=version)
     download_wheels(wheels, REQUIREMENT, python_version=version, no_deps=True)
