@@ -54,6 +54,7 @@ from adaptrag.adapters import (
     add_adapter,
     train_adapter,
 )
+from adaptrag.adapters.runtime import peft_name
 from adaptrag.adapters.training import split_rows
 from adaptrag.eval.datasets import read_qa
 from adaptrag.ingest import ingest_paths
@@ -95,7 +96,7 @@ def random_adapters(settings: Settings, work: Path, count: int) -> list[str]:
         config = LoraConfig(
             r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False
         )
-        get_peft_model(base, config).save_pretrained(work / f"peft{seed}")
+        get_peft_model(base, config).save_pretrained(str(work / f"peft{seed}"))
         refs.append(add_adapter(work / f"peft{seed}", f"d{seed}", settings=settings).ref)
     return refs
 
@@ -107,17 +108,17 @@ def bench_switch(settings: Settings, refs: list[str]) -> dict[str, float]:
     registry = AdapterRegistry(settings.data_dir)
     runtime = AdapterRuntime(registry)
     generator = LocalGenerator(models_dir=settings.models_dir)
-    runtime.generate_many(generator, PROMPTS[:1], [refs[0]], max_new_tokens=1)
+    first, second = (runtime.resolve(r) for r in refs[:2])
+    runtime.generate_many(generator, PROMPTS[:1], [first], max_new_tokens=1)
     model = generator.hf_model
-    second = registry.get(refs[1])
-    load_s = timed(lambda: model.load_adapter(str(second.path), adapter_name=second.key))
-    names = [registry.get(r).key for r in refs[:2]]
+    load_s = timed(lambda: model.load_adapter(second.path, adapter_name=peft_name(second)))
+    names = [peft_name(first), peft_name(second)]
     switches = [timed(lambda n=n: model.set_adapter(n)) for _ in range(50) for n in names]
     cached = settings.models_dir / "SmolLM2-135M-Instruct"
 
     def reload() -> None:
         base = AutoModelForCausalLM.from_pretrained(cached)
-        PeftModel.from_pretrained(base, str(second.path))
+        PeftModel.from_pretrained(base, second.path)
 
     reload()  # warm the file cache, as the switch path had it warm
     reloads = [timed(reload) for _ in range(3)]
@@ -144,7 +145,8 @@ def bench_switch(settings: Settings, refs: list[str]) -> dict[str, float]:
 def bench_mixed(settings: Settings, refs: list[str]) -> dict[str, float]:
     runtime = AdapterRuntime(AdapterRegistry(settings.data_dir))
     generator = LocalGenerator(models_dir=settings.models_dir)
-    rows = [refs[i % 3] for i in range(len(PROMPTS))]
+    choices = [runtime.resolve(r) for r in refs[:3]]
+    rows = [choices[i % 3] for i in range(len(PROMPTS))]
     runtime.generate_many(generator, PROMPTS, rows, max_new_tokens=2)  # load all, warm up
     mixed = statistics.median(
         timed(lambda: runtime.generate_many(generator, PROMPTS, rows, max_new_tokens=24))
@@ -171,10 +173,10 @@ def bench_quality(args: argparse.Namespace, settings: Settings, work: Path) -> d
     rows = [json.loads(line) for line in (SHARED / "squad_dev.jsonl").open()]
     articles = [doc for doc, _ in Counter(r["doc_id"] for r in rows).most_common(args.docs)]
     corpus = work / "corpus.jsonl"
-    with corpus.open("w") as out:
+    with corpus.open("w") as sink:
         for line in (SHARED / "squad_dev_corpus.jsonl").open():
             if json.loads(line)["doc_id"] in articles:
-                out.write(line)
+                sink.write(line)
     report = ingest_paths([corpus], "general", settings=settings)
     chosen = [r for r in rows if r["doc_id"] in articles]
     random.Random(0).shuffle(chosen)
