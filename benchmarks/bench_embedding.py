@@ -88,7 +88,7 @@ def run_set(name: str, args: argparse.Namespace, made: dict[str, Any]) -> dict[s
             )
             settings = Settings(
                 data_dir=Path(tmp) / runtime,
-                embedding_runtime=runtime,
+                embedding_runtime=runtime,  # type: ignore[arg-type]
                 model_cache_dir=Settings().models_dir,
             )
             report = ingest_paths([folder], "bench", settings=settings, embedder=embedder)
