@@ -41,7 +41,7 @@ def wanted_spec(
         chunk_context=chunk_context,
         generated_context=generated_context,
         base_embedding_model=base_embedding_model,
-        embedding_precision=getattr(embedder, "precision", "fp32"),
+        embedding_precision=embedder.precision,
     )
 
 
@@ -51,8 +51,7 @@ def embedder_for(embedder: Embedder, spec: CollectionSpec) -> Embedder:
     the collection's precision when its runtime follows the collection (`auto`)."""
     if spec.base_embedding_model and spec.base_embedding_model == embedder.model_id:
         embedder = embedder.with_model(spec.embedding_model)
-    follow = getattr(embedder, "with_precision", None)
-    return follow(spec.embedding_precision) if follow is not None else embedder
+    return embedder.with_precision(spec.embedding_precision)
 
 
 def domain_snapshot(store: VectorStore, domain: str) -> str:

@@ -38,6 +38,7 @@ class Embedder(Protocol):
     """Turns queries and passages into dense vectors; knows its own token limits."""
 
     query_prefix: str
+    precision: str  # "fp32" or "int8": recorded by a collection, never mixed in one
     passage_prefix: str
     normalize: bool
 
@@ -71,6 +72,11 @@ class Embedder(Protocol):
     def with_model(self, model_id: str) -> Embedder:
         """This embedder (device, prefixes, batching) over another model: a version of this
         model tuned for a collection (`adaptrag embeddings tune`)."""
+        ...
+
+    def with_precision(self, precision: str) -> Embedder:
+        """This embedder giving a collection's precision, where its runtime follows the
+        collection; otherwise itself (the collection check then names the mismatch)."""
         ...
 
 

@@ -49,6 +49,7 @@ class CoalescingEmbedder:
         self.query_prefix = inner.query_prefix
         self.passage_prefix = inner.passage_prefix
         self.normalize = inner.normalize
+        self.precision = inner.precision
         self._cond = threading.Condition()
         self._queue: list[_Call] = []
         self._busy = False
@@ -83,6 +84,16 @@ class CoalescingEmbedder:
     def with_model(self, model_id: str) -> CoalescingEmbedder:
         """A coalescing embedder over the wrapped one's version with another model."""
         return CoalescingEmbedder(self.inner.with_model(model_id), self.max_batch, self.max_wait_s)
+
+    def with_precision(self, precision: str) -> CoalescingEmbedder:
+        """A coalescing embedder over the wrapped one giving `precision` (itself when the
+        wrapped one stays as it is)."""
+        inner = self.inner.with_precision(precision)
+        return (
+            self
+            if inner is self.inner
+            else CoalescingEmbedder(inner, self.max_batch, self.max_wait_s)
+        )
 
     def token_length(self, text: str) -> int:
         """Tokens in `text` (not coalesced: no model call)."""

@@ -153,7 +153,16 @@ def test_int8_and_fp32_vectors_never_share_a_collection(cache: Path) -> None:
     auto_settings = settings.model_copy(update={"embedding_runtime": "auto"})
     with Pipeline(auto_settings) as qa:
         assert qa.retrieve("notice period of the lease", top_k=1)
-        assert getattr(qa.parts.retriever.embedder, "precision", None) == "int8"
+        assert qa.parts.retriever.embedder.precision == "int8"
+    # and so does the server's, whose embedder is wrapped to coalesce concurrent queries
+    from adaptrag.server.coalesce import CoalescingEmbedder
+
+    for served in (settings, auto_settings):
+        wrapped = CoalescingEmbedder(SentenceTransformerEmbedder.from_settings(served))
+        with Pipeline(served, embedder=wrapped) as qa:
+            assert qa.retrieve("notice period of the lease", top_k=1)
+            assert isinstance(qa.parts.retriever.embedder, CoalescingEmbedder)
+            assert qa.parts.retriever.embedder.precision == "int8"
 
 
 def test_an_fp32_collection_keeps_its_fingerprint() -> None:

@@ -30,7 +30,7 @@ class Gated:
     def __init__(self, inner: SentenceTransformerEmbedder) -> None:
         self.inner = inner
         self.query_prefix, self.passage_prefix = inner.query_prefix, inner.passage_prefix
-        self.normalize = inner.normalize
+        self.normalize, self.precision = inner.normalize, inner.precision
         self.model_id, self.dimension = inner.model_id, inner.dimension
         self.max_chunk_tokens = inner.max_chunk_tokens
         self.release = threading.Event()
@@ -44,6 +44,9 @@ class Gated:
 
     def with_model(self, model_id: str) -> Embedder:
         return self.inner.with_model(model_id)
+
+    def with_precision(self, precision: str) -> Embedder:
+        return self if precision == self.precision else self.inner.with_precision(precision)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         first = not self.calls

@@ -355,7 +355,7 @@ def test_readiness_is_503_while_the_query_path_hangs(
         def __init__(self) -> None:
             self.release = threading.Event()
             self.query_prefix = self.passage_prefix = ""
-            self.normalize = True
+            self.normalize, self.precision = True, embedder.precision
             self.model_id, self.dimension = embedder.model_id, embedder.dimension
             self.max_chunk_tokens = embedder.max_chunk_tokens
 
@@ -371,6 +371,9 @@ def test_readiness_is_503_while_the_query_path_hangs(
 
         def with_model(self, model_id: str) -> Embedder:
             return embedder.with_model(model_id)
+
+        def with_precision(self, precision: str) -> Embedder:
+            return self if precision == self.precision else embedder.with_precision(precision)
 
     tmp = tmp_path_factory.mktemp("hung")
     settings = server_settings(tmp, models_dir, request_timeout_s=1)
