@@ -108,21 +108,20 @@ def _model_hash(folder: Path, quantized: bool) -> str:
     return digest.hexdigest()[:16]
 
 
-class _Forward:
-    """The transformer's forward on named inputs, returning the token embeddings."""
+def _forward(transformer: Any, names: list[str]) -> Any:
+    """The transformer's forward on positional inputs named `names`, returning the token
+    embeddings: the module the exporter traces."""
+    import torch
 
-    def __init__(self, transformer: Any, names: list[str]) -> None:
-        import torch
+    class Forward(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = transformer
 
-        class Wrapped(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.inner = transformer
+        def forward(self, *inputs: Any) -> Any:
+            return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
-            def forward(self, *inputs: Any) -> Any:
-                return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
-
-        self.module = Wrapped().eval()
+    return Forward().eval()
 
 
 class OnnxEncoder:
@@ -137,11 +136,10 @@ class OnnxEncoder:
 
     def __init__(self, model: Any, folder: Path, cache_dir: Path, *, quantized: bool) -> None:
         self.model = model
-        self.quantized = quantized
         self.pooling, self.normalizes = _pooling(model)
         self.tokenizer = model.tokenizer
         self.max_length = int(model.max_seq_length)
-        self.path = self._exported(folder, cache_dir)
+        self.path = self._exported(folder, cache_dir, quantized=quantized)
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -151,26 +149,27 @@ class OnnxEncoder:
         )
         self.inputs = [i.name for i in self.session.get_inputs()]
 
-    def _exported(self, folder: Path, cache_dir: Path) -> Path:
-        """The cached export for this model and precision, made now when missing."""
+    def _exported(self, folder: Path, cache_dir: Path, *, quantized: bool) -> Path:
+        """The cached export for this model and precision, made now when missing (the int8
+        copy is quantised from the cached fp32 export, made first if needed)."""
         name = folder.name or "model"
-        target = cache_dir / f"{name}-{_model_hash(folder, self.quantized)}" / "model.onnx"
+        target = cache_dir / f"{name}-{_model_hash(folder, quantized)}" / "model.onnx"
         if target.is_file():
             return target
+        source = self._exported(folder, cache_dir, quantized=False) if quantized else None
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-            fp32 = Path(scratch) / "fp32.onnx"
+            made = Path(scratch) / "model.onnx"
             try:
-                self._export(fp32)
-                made = fp32
-                if self.quantized:
+                if source is None:
+                    self._export(made)
+                else:
                     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                    made = Path(scratch) / "int8.onnx"
                     # Per channel: cosine to the fp32 vectors 0.99 (per tensor: 0.955).
                     with _quiet():
                         quantize_dynamic(
-                            str(fp32), str(made), weight_type=QuantType.QInt8, per_channel=True
+                            str(source), str(made), weight_type=QuantType.QInt8, per_channel=True
                         )
             except (RuntimeError, ValueError, TypeError, OSError) as exc:
                 raise ModelLoadError(
@@ -195,7 +194,7 @@ class OnnxEncoder:
         axes = {n: {0: "batch", 1: "tokens"} for n in names}
         with torch.no_grad(), _quiet():
             torch.onnx.export(
-                _Forward(self.model[0].auto_model, names).module,
+                _forward(self.model[0].auto_model, names),
                 tensors,
                 str(path),
                 input_names=names,
