@@ -133,7 +133,9 @@ class SentenceTransformerEmbedder:
     ) -> None:
         self.runtime = runtime
         self.precision = PRECISION.get(runtime) or precision or NEW_COLLECTION_PRECISION
-        concrete_runtime(runtime, self.precision)  # an unknown runtime fails here
+        # What computes the vectors (torch, onnx or onnx-int8): decided once, not on every
+        # encode (an unknown runtime fails here).
+        self.backend = concrete_runtime(runtime, self.precision)
         self.cache_dir = cache_dir
         self._runner: OnnxEncoder | None = None
         self._model_id = model_id
@@ -193,11 +195,6 @@ class SentenceTransformerEmbedder:
         if self.runtime != "auto" or precision == self.precision:
             return self
         return self.with_model(self._model_id, precision=precision)
-
-    @property
-    def backend(self) -> str:
-        """The runtime that computes the vectors: torch, onnx or onnx-int8."""
-        return concrete_runtime(self.runtime, self.precision)
 
     def __getstate__(self) -> dict[str, Any]:
         """Its configuration only (pickled for another process, e.g. a Ray actor): the model
