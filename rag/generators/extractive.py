@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -57,12 +57,14 @@ def is_polar(question: str) -> bool:
 
 @dataclass
 class _Row:
-    """Where one row's answer stands: the spans it follows, or its citation so far."""
+    """Where one row's answer stands: the spans it follows, or its citation so far.
+
+    Advancing replaces the lists rather than changing them, so a shallow copy is a snapshot.
+    """
 
     phase: str = SPAN
     # (sequence, index of the next token) for every place the answer matches so far
     matches: list[tuple[int, int]] | None = None  # None: nothing written yet
-    written: int = 0  # tokens of this row's answer already taken into account
     says_something: bool = False  # a content token written: the span may end
     cite_matches: list[tuple[int, int]] = field(default_factory=list)
 
@@ -264,7 +266,9 @@ def applies(prompt: Prompt) -> bool:
 class ExtractiveProcessor(LogitsProcessor):
     """Masks, for each row of a batch, every token that would not copy from its sources.
 
-    Rows whose prompt has no sources (a chat turn, a plain completion) are left free.
+    Rows whose prompt has no sources (a chat turn, a plain completion) are left free. Each
+    call follows the answer it is shown: when a speculative draft (prompt lookup decoding)
+    was rejected, the row's state goes back to where that answer and the draft agree.
     """
 
     def __init__(
@@ -284,23 +288,36 @@ class ExtractiveProcessor(LogitsProcessor):
             else None
             for p in prompts
         ]
-        self.rows = [_Row() for _ in prompts]
+        # per row: the answer's tokens taken into account, and the state after each of them
+        self.taken: list[list[int]] = [[] for _ in prompts]
+        self.states: list[list[_Row]] = [[_Row()] for _ in prompts]
         self.cite_open = classes.cite_open
         self.content = classes.content
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
         """The scores with every token that leaves the sources (per row) set to -inf."""
         mask = torch.full_like(scores, float("-inf"))
-        for row_index, (row, index) in enumerate(zip(self.rows, self.indexes, strict=True)):
+        for row_index, index in enumerate(self.indexes):
             if index is None:
                 mask[row_index] = 0.0
                 continue
-            written = input_ids[row_index, self.width :].tolist()
-            for token in written[row.written :]:
-                self._advance(row, index, int(token))
-            row.written = len(written)
+            row = self._follow(row_index, index, input_ids[row_index, self.width :].tolist())
             mask[row_index, self._allowed(row, index)] = 0.0
         return scores + mask
+
+    def _follow(self, row_index: int, index: SpanIndex, written: Sequence[int]) -> _Row:
+        """The row's state after `written`, from the last state both it and the answer share."""
+        taken, states = self.taken[row_index], self.states[row_index]
+        same = 0
+        while same < min(len(taken), len(written)) and taken[same] == written[same]:
+            same += 1
+        del taken[same:], states[same + 1 :]
+        for token in written[same:]:
+            row = replace(states[-1])
+            self._advance(row, index, int(token))
+            taken.append(int(token))
+            states.append(row)
+        return states[-1]
 
     def _advance(self, row: _Row, index: SpanIndex, token: int) -> None:
         if row.phase == SPAN:
@@ -347,10 +364,17 @@ class ExtractiveProcessor(LogitsProcessor):
             return sorted(following)
         return sorted(following | set(self.eos) | self.cite_open)
 
-    def citation(self, row_index: int) -> int | None:
-        """The source number (1-based) to cite for a row's span when it wrote none."""
-        row, index = self.rows[row_index], self.indexes[row_index]
-        if index is None or row.phase == CITE or not row.matches or not index.copied(row.matches):
+    def citation(self, row_index: int, written: Sequence[int]) -> int | None:
+        """The source number (1-based) to cite for a row's span when it wrote none.
+
+        `written` is the row's answer as generated: its state is taken before the last token,
+        where the processor chose that token.
+        """
+        index = self.indexes[row_index]
+        if index is None:
+            return None
+        row = self._follow(row_index, index, list(written)[:-1])
+        if row.phase == CITE or not row.matches or not index.copied(row.matches):
             return None
         holders = index.holders(row.matches)
         return holders[0] + 1 if holders else None

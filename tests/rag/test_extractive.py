@@ -102,6 +102,36 @@ def test_batched_one_by_one_and_streamed_answers_are_the_same(
     assert "".join(p for p in parts[:-1] if isinstance(p, str)).strip() == alone
 
 
+def test_prompt_lookup_gives_the_same_answers_in_fewer_passes(
+    local_generator: LocalGenerator, answers: list[str]
+) -> None:
+    """Drafts copied from the prompt, checked in one pass each: the answers of plain greedy
+    decoding, token for token, one at a time, batched and streamed, extractive and free."""
+    plain, lookup = extractive(local_generator), extractive(local_generator)
+    lookup.decoding = Decoding(stop_at_paragraph=True, extractive=True, prompt_lookup=10)
+    assert lookup._rows_per_batch() == 1 and plain._rows_per_batch() == plain.batch_size
+    passes = []
+    hook = local_generator.hf_model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        prompts = [build_prompt(q, SOURCES) for q in QUESTIONS]
+        drafted = lookup.generate_many(prompts, max_new_tokens=40)
+    finally:
+        hook.remove()
+    assert [g.text for g in drafted] == answers
+    written = sum(g.usage.output_tokens for g in drafted)
+    assert len(passes) < written, (len(passes), written)  # some drafts were accepted whole
+    streamed = list(lookup.stream(prompts[0], max_new_tokens=40))
+    assert getattr(streamed[-1], "text", None) == answers[0]
+    free = copy.copy(local_generator)
+    free.decoding = Decoding(stop_at_paragraph=True)
+    free_lookup = copy.copy(local_generator)
+    free_lookup.decoding = Decoding(stop_at_paragraph=True, prompt_lookup=10)
+    for prompt in prompts[:2]:
+        expected = free.generate(prompt, max_new_tokens=40)
+        got = free_lookup.generate(prompt, max_new_tokens=40)
+        assert (got.text, got.usage.output_tokens) == (expected.text, expected.usage.output_tokens)
+
+
 def test_a_yes_no_question_is_answered_by_a_label(local_generator: LocalGenerator) -> None:
     assert is_polar("Does the lease require a deposit?") and not is_polar("Which law?")
     prompt = build_prompt("Does the tenant pay a deposit?", SOURCES)
@@ -139,11 +169,42 @@ def test_a_token_outside_the_sources_is_never_chosen(local_generator: LocalGener
     period = tokenizer(".", add_special_tokens=False).input_ids[0]
     assert period in allowed and tokenizer.eos_token_id in allowed
     assert outsider not in allowed
-    assert processor.citation(0) == 1
+    period_then = tokenizer(".", add_special_tokens=False).input_ids
+    assert processor.citation(0, [inside, *period_then]) == 1  # state before the last token
     index = processor.indexes[0]
     assert index is not None
     refusal = index.ends[index.copies]  # "I don't know." ends only whole
     assert refusal == [False] * (len(refusal) - 1) + [True]
+
+
+def test_a_rejected_draft_is_forgotten(local_generator: LocalGenerator) -> None:
+    """Prompt lookup decoding shows the processor draft tokens it may then reject: the mask
+    after the answer as accepted is the mask a processor that never saw the draft gives."""
+    tokenizer = local_generator.tokenizer
+    prompt = build_prompt("Which law governs?", SOURCES[:1])
+
+    def fresh() -> ExtractiveProcessor:
+        return ExtractiveProcessor(
+            tokenizer,
+            [prompt],
+            width=0,
+            eos={tokenizer.eos_token_id},
+            classes=TokenClasses.of(tokenizer),
+        )
+
+    def mask(processor: ExtractiveProcessor, written: list[int]) -> torch.Tensor:
+        ids = torch.tensor([written], dtype=torch.long).reshape(1, len(written))
+        return processor(ids, torch.zeros(1, len(tokenizer)))  # type: ignore[arg-type]
+
+    draft = tokenizer(" Zurich law applies", add_special_tokens=False).input_ids
+    accepted = tokenizer(" Zurich.", add_special_tokens=False).input_ids
+    assert draft[0] == accepted[0] and draft[1] != accepted[1]
+    processor = fresh()
+    for n in range(len(draft) + 1):  # the draft checked position by position
+        mask(processor, draft[:n])
+    after = mask(processor, accepted)  # shorter than the draft, and it differs at token 2
+    assert torch.equal(after, mask(fresh(), accepted))
+    assert not torch.equal(after, mask(fresh(), draft[:2]))
 
 
 def test_the_shown_text_carries_one_whole_citation() -> None:
