@@ -212,3 +212,39 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path, models_d
     assert (resumed.step, resumed.steps_run) == (3, 1)
     assert resumed.eval_losses[:2] == first.eval_losses and len(resumed.eval_losses) == 3
     assert resumed.eval_losses[2] < first.eval_losses[0]  # it kept learning from where it was
+
+
+def test_the_answer_loss_is_the_models_own_loss_and_gradient(models_dir: Path) -> None:
+    """Logits at the answer positions only: the same loss and LoRA gradients as `labels=`."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from adaptrag.adapters.raft import TrainingExample
+    from adaptrag.adapters.training import _batch, _encode, answer_loss
+    from adaptrag.rag.prompts import build_prompt
+    from adaptrag.rag.types import Source
+
+    trainer = LocalGenerator(models_dir=models_dir)
+    sources = [Source("d", "c", "The fee is ten euros, due in May.", 1.0)]
+    encoded = [
+        _encode(trainer, TrainingExample("a", build_prompt("What is the fee?", sources), t, True))
+        for t in ("ten euros [1]", "It is due in May, the fee being ten euros [1]")
+    ]
+    batch = _batch(encoded, trainer.tokenizer.pad_token_id)  # rows of different lengths
+    torch.manual_seed(0)
+    model = get_peft_model(
+        trainer.hf_model,
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+
+    def gradients(loss: torch.Tensor) -> list[torch.Tensor]:
+        model.zero_grad()
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    ours, theirs = answer_loss(model, batch), model(**batch).loss
+    assert abs(ours.item() - theirs.item()) < 1e-5
+    ours_grad, theirs_grad = gradients(ours), gradients(model(**batch).loss)
+    assert len(ours_grad) == len(theirs_grad) > 0
+    for a, b in zip(ours_grad, theirs_grad, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
