@@ -55,5 +55,6 @@ def make_generator(backend: str, settings: Settings) -> Generator:
             no_repeat_ngram_size=settings.no_repeat_ngram_size,
             stop_at_paragraph=settings.stop_at_paragraph,
             extractive=settings.decoding == "extractive",
+            prompt_lookup=settings.prompt_lookup_tokens,
         ),
     )

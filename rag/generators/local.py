@@ -108,13 +108,20 @@ class Decoding:
     `stop_at_paragraph`, an answer ends at its first blank line after some text, where an
     untuned model starts over ("The answer is: ...") or repeats itself. With `extractive`,
     a question over sources is answered by a span copied from them, cited
-    (`rag.generators.extractive`); prompts without sources are decoded freely.
+    (`rag.generators.extractive`); prompts without sources are decoded freely. With
+    `prompt_lookup`, a single prompt's answer is drafted from the prompt's own text (an
+    extractive answer is such a copy) and the model checks a whole draft in one forward
+    pass: the same tokens as one at a time, fewer passes.
     """
 
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     stop_at_paragraph: bool = False
     extractive: bool = False
+    # Prompt lookup decoding: up to this many tokens copied from the prompt are checked in
+    # one forward pass (transformers' `prompt_lookup_num_tokens`); 0 = off. One prompt at a
+    # time only (transformers' assisted decoding has no batches).
+    prompt_lookup: int = 0
 
 
 class _ParagraphStop(StoppingCriteria):
@@ -123,16 +130,18 @@ class _ParagraphStop(StoppingCriteria):
     def __init__(self, tokenizer: Any, width: int) -> None:
         self.tokenizer = tokenizer
         self.width = width
+        self.seen = width  # tokens already looked at (prompt lookup accepts several at once)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kw: Any) -> Any:
         done = []
         for row in input_ids:
             new = row[self.width :]
             ended = False
-            if len(new) and "\n" in self.tokenizer.decode(new[-1:]):  # only then decode it all
+            if len(new) and "\n" in self.tokenizer.decode(row[self.seen :]):  # then decode all
                 text = self.tokenizer.decode(new, skip_special_tokens=True)
                 ended = PARAGRAPH in text.lstrip()
             done.append(ended)
+        self.seen = input_ids.shape[1]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
@@ -266,7 +275,7 @@ class LocalGenerator:
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         return batch.to(self.hf_model.device)
 
-    def _generation_config(self, max_new_tokens: int) -> Any:
+    def _generation_config(self, max_new_tokens: int, rows: int = 1) -> Any:
         config = copy.deepcopy(self.hf_model.generation_config)
         sampling = self.temperature > 0
         config.update(
@@ -281,6 +290,8 @@ class LocalGenerator:
         )
         if config.eos_token_id is None:
             config.eos_token_id = self.tokenizer.eos_token_id
+        if rows == 1 and self.decoding.prompt_lookup > 0:
+            config.prompt_lookup_num_tokens = self.decoding.prompt_lookup
         return config
 
     def _stops(
@@ -329,7 +340,7 @@ class LocalGenerator:
         if self.decoding.stop_at_paragraph:
             text = text.split(PARAGRAPH, 1)[0].strip()
         if extractive is not None and extractive[0].indexes[extractive[1]] is not None:
-            text = finish_text(text, extractive[0].citation(extractive[1]))
+            text = finish_text(text, extractive[0].citation(extractive[1], new_ids))
         usage = Usage(input_tokens=prompt_tokens, output_tokens=len(produced))
         return Generation(text=text, model=self._model_id, usage=usage)
 
@@ -357,6 +368,13 @@ class LocalGenerator:
             with self._waiting_lock:
                 self._waiting -= 1
 
+    def _rows_per_batch(self) -> int:
+        """Prompts per `model.generate` call: `batch_size`, or one at a time on a CPU with
+        prompt lookup (a prompt's drafts beat batching there: bench_local_speed.py)."""
+        if self.decoding.prompt_lookup > 0 and self.hf_model.device.type == "cpu":
+            return 1
+        return self.batch_size
+
     def generate(
         self, prompt: Prompt, *, max_new_tokens: int, **generate_kwargs: Any
     ) -> Generation:
@@ -376,10 +394,11 @@ class LocalGenerator:
         lengths = [self.count_tokens(p) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         results: list[Generation | None] = [None] * len(prompts)
-        config = self._generation_config(max_new_tokens)
         deadline = current_deadline()
-        for start in range(0, len(order), self.batch_size):
-            indexes = order[start : start + self.batch_size]
+        size = self._rows_per_batch()
+        for start in range(0, len(order), size):
+            indexes = order[start : start + size]
+            config = self._generation_config(max_new_tokens, len(indexes))
             extra = {
                 key: [value[i] for i in indexes] if key == "adapter_names" else value
                 for key, value in generate_kwargs.items()

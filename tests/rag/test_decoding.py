@@ -33,12 +33,21 @@ def decoding(generator: LocalGenerator, **options: object) -> LocalGenerator:
 
 
 def test_settings_reach_the_generator_and_its_config(local_generator: LocalGenerator) -> None:
-    settings = Settings(repetition_penalty=1.3, no_repeat_ngram_size=3, stop_at_paragraph=True)
+    settings = Settings(
+        repetition_penalty=1.3,
+        no_repeat_ngram_size=3,
+        stop_at_paragraph=True,
+        prompt_lookup_tokens=6,
+    )
     built = make_generator("local", settings)
     assert isinstance(built, LocalGenerator)
-    assert built.decoding == Decoding(1.3, 3, True, extractive=True)
+    assert built.decoding == Decoding(1.3, 3, True, extractive=True, prompt_lookup=6)
     config = decoding(local_generator, repetition_penalty=1.3)._generation_config(10)
     assert config.repetition_penalty == 1.3 and config.max_new_tokens == 10
+    assert config.prompt_lookup_num_tokens is None  # off unless asked
+    drafted = decoding(local_generator, prompt_lookup=6)
+    assert drafted._generation_config(10, rows=1).prompt_lookup_num_tokens == 6
+    assert drafted._generation_config(10, rows=2).prompt_lookup_num_tokens is None  # no batches
 
 
 def test_no_repeat_ngram_writes_no_token_trigram_twice(local_generator: LocalGenerator) -> None:
