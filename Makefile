@@ -43,6 +43,7 @@ lint: install
 	MYPYPATH=tests $(VENV)/bin/mypy tests --explicit-package-bases
 
 bench: install
+	$(PIP) install -q -e ".[bench]"
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_query.py
 	$(PY) benchmarks/bench_adapters.py

@@ -7,6 +7,12 @@ Ratios printed (and written to benchmarks/results/ingest.json):
   optimize) against `SentenceTransformer.encode` of the very same chunk texts. Target >= 0.9.
 - ingest / LangChain: against `QdrantVectorStore.from_texts` with `HuggingFaceEmbeddings`
   on the same texts (pre-chunked for it, which favours it). Target >= 1.0.
+- ingest / LlamaIndex: against `VectorStoreIndex` over the same texts as `TextNode`s, with
+  `HuggingFaceEmbedding` and its `QdrantVectorStore` (qdrant-client's embedded mode, as
+  LangChain's); skipped with a note when LlamaIndex is not installed (`pip install -e
+  ".[bench]"`, which `make bench` does).
+- each embedding runtime (`--runtimes`, default torch onnx onnx-int8): the same ingest job
+  into a collection of its own, chunks/s and the ratio to torch's in the same run.
 - first ingest / re-ingest of the unchanged corpus. Target >= 50.
 - with --ray: the single-process job / `ingest --ray` on a local Ray (each document its own
   file, so parsing spreads too), Ray's start-up timed apart. On one machine the actors
@@ -56,6 +62,12 @@ def main() -> None:
     )
     parser.add_argument("--actors", type=int, default=None, help="Ray embedding actors")
     parser.add_argument("--docs-per-batch", type=int, default=2, help="documents per actor call")
+    parser.add_argument(
+        "--runtimes",
+        nargs="*",
+        default=["torch", "onnx", "onnx-int8"],
+        help="embedding runtimes whose ingest is timed side by side (none: skipped)",
+    )
     args = parser.parse_args()
     if not args.corpus.exists():
         sys.exit(f"error: corpus {args.corpus} not found; pass --corpus FILE.jsonl")
@@ -113,6 +125,9 @@ def main() -> None:
         )
     )
 
+    llamaindex_s = llamaindex_seconds(texts, settings)
+    runtimes = {r: runtime_seconds(corpus, work, r) for r in args.runtimes}
+
     results = {
         "documents": len(documents),
         "chunks": len(texts),
@@ -137,7 +152,19 @@ def main() -> None:
             "ingest_vs_langchain": 1.0,
             "first_ingest_vs_reingest": 50.0,
         },
+        "runtimes": {
+            runtime: {"seconds": seconds, "chunks_per_s": len(texts) / seconds}
+            for runtime, seconds in runtimes.items()
+        },
     }
+    if llamaindex_s is not None:
+        results["seconds"]["llamaindex"] = llamaindex_s
+        results["chunks_per_s"]["llamaindex"] = len(texts) / llamaindex_s
+        results["ratios"]["ingest_vs_llamaindex"] = llamaindex_s / ingest_s
+        results["targets"]["ingest_vs_llamaindex"] = 1.0
+    if "torch" in runtimes:
+        for runtime, seconds in runtimes.items():
+            results["runtimes"][runtime]["vs_torch"] = runtimes["torch"] / seconds
     if args.ray:
         results["ray"] = bench_ray(
             corpus, work, settings, embedder, args.actors, args.docs_per_batch
@@ -148,10 +175,64 @@ def main() -> None:
         target = results["targets"][name]
         verdict = "ok" if value >= target else "BELOW TARGET"
         print(f"{name:<26} {value:8.2f}x  (target >= {target}) {verdict}")
+    for runtime, row in results["runtimes"].items():
+        ratio = f" ({row['vs_torch']:.2f}x torch)" if "vs_torch" in row else ""
+        print(f"runtime {runtime:<10} {row['chunks_per_s']:8.1f} chunks/s{ratio}")
     if args.ray:
         print_ray(results["ray"])
     write_results("ingest-ray" if args.ray else "ingest", results)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def llamaindex_seconds(texts: list[str], settings: Settings) -> float | None:
+    """LlamaIndex's `VectorStoreIndex` over the chunk texts, or None when not installed."""
+    try:
+        from llama_index.core import StorageContext, VectorStoreIndex
+        from llama_index.core.schema import TextNode
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        from llama_index.vector_stores.qdrant import QdrantVectorStore as LlamaQdrant
+    except ImportError:
+        print('LlamaIndex is not installed (pip install -e ".[bench]"): its row is skipped')
+        return None
+    from qdrant_client import QdrantClient
+
+    embedding = HuggingFaceEmbedding(
+        model_name=resolve_model_path(settings.embedding_model),
+        embed_batch_size=settings.embedding_batch_size,
+        normalize=True,
+    )
+    embedding.get_text_embedding_batch(["warm up the model"] * 8)
+    client = QdrantClient(":memory:")
+    store = LlamaQdrant(client=client, collection_name="bench")
+    nodes = [TextNode(text=text) for text in texts]
+    _, seconds = _timed(
+        lambda: VectorStoreIndex(
+            nodes,
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=embedding,
+        )
+    )
+    client.close()
+    return seconds
+
+
+def runtime_seconds(corpus: Path, work: Path, runtime: str) -> float:
+    """The ingest job's seconds with one embedding runtime, into a collection of its own."""
+    settings = Settings(
+        data_dir=work / f"data-{runtime}",
+        collection="bench",
+        embedding_runtime=runtime,
+        model_cache_dir=Settings().models_dir,  # the exports made once, reused
+    )
+    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    embedder.embed_passages(["warm up the model"] * 8)  # loaded (and exported) untimed
+    report, seconds = _timed(
+        lambda: ingest_paths(
+            [corpus], "bench", settings=settings, embedder=embedder, show_progress=False
+        )
+    )
+    assert report.chunks_embedded > 0
+    return seconds
 
 
 def print_ray(results: dict[str, float]) -> None:

@@ -9,7 +9,10 @@
    store API. Target: p50 under 20 ms at 100k on Edge, and >= 10x faster than local mode.
    With `--runtimes`: the same Edge store searched with each embedding runtime's query
    embedding (`ADAPTRAG_EMBEDDING_RUNTIME`; fp32 ones, the store's precision), p50/p95 and
-   the ratio to the first runtime, in the same run.
+   the ratio to the first runtime, in the same run; and LangChain's Qdrant retriever
+   (`QdrantVectorStore(...).as_retriever()` with `HuggingFaceEmbeddings`, dense search) over
+   the same vectors in qdrant-client's embedded mode, the store a LangChain user gets
+   without a server (`--baseline-queries` questions: it searches by brute force).
 2. End-to-end `ask` with the local model, split by stage, and generation tokens/s, against
    a bare `model.generate` of the very same prompt (the baseline: what our pipeline adds).
 
@@ -36,7 +39,7 @@ import numpy as np
 from common import write_results
 
 from adaptrag.rag.collection_info import wanted_spec
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.embedder import SentenceTransformerEmbedder, resolve_model_path
 from adaptrag.rag.prompts import build_prompt
 from adaptrag.rag.retrieval import Retriever, SearchOptions, build_where
 from adaptrag.rag.settings import Settings
@@ -215,8 +218,9 @@ def bench_runtimes(args: argparse.Namespace) -> dict:
                 }
         store.close()
         shutil.rmtree(work, ignore_errors=True)
+        row["langchain"] = langchain_latencies(size, spec, questions[: args.baseline_queries])
         base = row[args.runtimes[0]]["p50_ms"]
-        for runtime in args.runtimes:
+        for runtime in [*args.runtimes, "langchain"]:
             row[runtime]["speedup"] = base / row[runtime]["p50_ms"]
             print(
                 f"{size:>7} chunks, {runtime:10}: p50 {row[runtime]['p50_ms']:.1f} ms p95 "
@@ -225,6 +229,51 @@ def bench_runtimes(args: argparse.Namespace) -> dict:
             )
         results[str(size)] = row
     return results
+
+
+def langchain_latencies(size: int, spec: Any, questions: list[str]) -> dict[str, float]:
+    """LangChain's Qdrant retriever over `fill`'s vectors (same seed) in embedded mode."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_qdrant import QdrantVectorStore
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(":memory:")
+    client.create_collection(
+        "lc", vectors_config=models.VectorParams(size=spec.dimension, distance="Cosine")
+    )
+    rng, words = np.random.default_rng(0), random.Random(0)  # fill's vectors and texts
+    for start in range(0, size, 1000):
+        batch = rng.normal(size=(min(1000, size - start), spec.dimension)).astype(np.float32)
+        batch /= np.linalg.norm(batch, axis=1, keepdims=True)
+        points = [
+            models.PointStruct(
+                id=start + offset,
+                vector=row.tolist(),
+                payload={"page_content": " ".join(words.choices(WORDS, k=40)), "metadata": {}},
+            )
+            for offset, row in enumerate(batch)
+        ]
+        client.upsert("lc", points)
+    embeddings = HuggingFaceEmbeddings(
+        model_name=resolve_model_path(Settings().embedding_model),
+        encode_kwargs={"normalize_embeddings": True},
+    )
+    retriever = QdrantVectorStore(client, "lc", embedding=embeddings).as_retriever(
+        search_kwargs={"k": 5}
+    )
+    retriever.invoke(questions[0])  # warm
+    totals = []
+    for question in questions:
+        started = time.perf_counter()
+        retriever.invoke(question)
+        totals.append((time.perf_counter() - started) * 1000)
+    client.close()
+    return {
+        "p50_ms": percentile(totals, 50),
+        "p95_ms": percentile(totals, 95),
+        "search_p50_ms": float("nan"),
+        "queries": len(questions),
+    }
 
 
 def bench_ask(embedder: SentenceTransformerEmbedder) -> dict:
