@@ -11,8 +11,10 @@ the demo's answer length, two ways:
 - single: one question per call (what `ask`, the server and a chat client do).
 
 Each option runs `--repeats` times, alternating with the others; the fastest run of each
-is kept. Per option: seconds, output tokens/s, the ratio to today's, and how many answers
-are the same text as today's (the greedy outputs an option must not change).
+is kept. Per option: seconds, output tokens/s, decode tokens/s (the tokens after the first
+over the time after the prompt's pass, timed by the same questions with one-token answers),
+the ratios to today's, and how many answers are the same text as today's (the greedy
+outputs an option must not change).
 
 Options: `today` (batches of 8, dynamic KV cache); `static-cache` (transformers' static KV
 cache); `batch-N`; `lookup-N` (prompt lookup decoding, drafts of N tokens from the prompt,
@@ -131,39 +133,56 @@ def main() -> None:
     for qa in pipelines.values():
         qa.answer(queries[:2])  # loaded and warm, untimed
 
-    ways: dict[str, Callable[[Pipeline], list[Any]]] = {
-        "batch": lambda qa: qa.answer(queries),
-        "single": lambda qa: [qa.answer([q])[0] for q in queries[: args.single]],
+    first_tokens = [replace(q, max_new_tokens=1) for q in queries]  # the prompt's pass alone
+    ways: dict[str, Callable[[Pipeline, list[Query]], list[Any]]] = {
+        "batch": lambda qa, asked: qa.answer(asked),
+        "single": lambda qa, asked: [qa.answer([q])[0] for q in asked[: args.single]],
     }
-    best: dict[str, dict[str, tuple[float, list[Any]]]] = {w: {} for w in ways}
+    best: dict[tuple[str, str, str], tuple[float, list[Any]]] = {}
     for _ in range(args.repeats):
         for way, run in ways.items():
             for option, qa in pipelines.items():
-                seconds, answers = timed(lambda qa=qa, run=run: run(qa))  # type: ignore[misc]
-                if option not in best[way] or seconds < best[way][option][0]:
-                    best[way][option] = (seconds, answers)
+                for kind, asked in (("answer", queries), ("prefill", first_tokens)):
+                    seconds, answers = timed(
+                        lambda qa=qa, run=run, asked=asked: run(qa, asked)  # type: ignore[misc]
+                    )
+                    key = (way, option, kind)
+                    if key not in best or seconds < best[key][0]:
+                        best[key] = (seconds, answers)
 
     results: dict[str, Any] = {"rows": len(queries), "single": args.single, "ways": {}}
     print(f"{len(queries)} held-out rows (batch), {args.single} asked one at a time (single)")
-    print(f"{'way':<7}{'option':<14}{'seconds':>9}{'tokens/s':>10}{'vs today':>10}{'same':>9}")
-    for way, cells in best.items():
-        today_s, today = cells["today"]
+    print(
+        f"{'way':<7}{'option':<14}{'seconds':>9}{'tokens/s':>10}{'vs today':>10}"
+        f"{'decode tok/s':>14}{'vs today':>10}{'same':>9}"
+    )
+    for way in ways:
+        today_s, today = best[(way, "today", "answer")]
         results["ways"][way] = {}
-        for option, (seconds, answers) in cells.items():
+        for option in options:
+            seconds, answers = best[(way, option, "answer")]
+            prefill_s = best[(way, option, "prefill")][0]
             tokens = sum(a.usage.output_tokens for a in answers)
             same = sum(a.text == b.text for a, b in zip(answers, today, strict=True))
             cell = {
                 "seconds": seconds,
+                "prefill_seconds": prefill_s,
                 "output_tokens": tokens,
                 "tokens_per_s": tokens / seconds,
+                # tokens after the first, over the time after the prompt's pass
+                "decode_tokens_per_s": (tokens - len(answers)) / max(1e-9, seconds - prefill_s),
                 "vs_today": today_s / seconds,
                 "same_answers": same,
                 "answers": len(answers),
             }
             results["ways"][way][option] = cell
+        base = results["ways"][way]["today"]["decode_tokens_per_s"]
+        for option, cell in results["ways"][way].items():
+            cell["decode_vs_today"] = cell["decode_tokens_per_s"] / base
             print(
-                f"{way:<7}{option:<14}{seconds:>9.1f}{cell['tokens_per_s']:>10.1f}"
-                f"{cell['vs_today']:>9.2f}x{same:>5}/{len(answers)}"
+                f"{way:<7}{option:<14}{cell['seconds']:>9.1f}{cell['tokens_per_s']:>10.1f}"
+                f"{cell['vs_today']:>9.2f}x{cell['decode_tokens_per_s']:>14.1f}"
+                f"{cell['decode_vs_today']:>9.2f}x{cell['same_answers']:>5}/{cell['answers']}"
             )
     write_results("local_speed", results)
     for qa in pipelines.values():
