@@ -109,18 +109,19 @@ class Decoding:
     untuned model starts over ("The answer is: ...") or repeats itself. With `extractive`,
     a question over sources is answered by a span copied from them, cited
     (`rag.generators.extractive`); prompts without sources are decoded freely. With
-    `prompt_lookup`, a single prompt's answer is drafted from the prompt's own text (an
-    extractive answer is such a copy) and the model checks a whole draft in one forward
-    pass: the same tokens as one at a time, fewer passes.
+    `prompt_lookup` and `extractive`, an answer over sources is drafted from the prompt's
+    own text (an extractive answer is such a copy) and the model checks a whole draft in
+    one forward pass: the same tokens as one at a time, fewer passes. Free answers are not
+    drafted: they copy too little, and drafting them measured slower.
     """
 
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     stop_at_paragraph: bool = False
     extractive: bool = False
-    # Prompt lookup decoding: up to this many tokens copied from the prompt are checked in
-    # one forward pass (transformers' `prompt_lookup_num_tokens`); 0 = off. One prompt at a
-    # time only (transformers' assisted decoding has no batches).
+    # Prompt lookup decoding of extractive answers: up to this many tokens copied from the
+    # prompt are checked in one forward pass (transformers' `prompt_lookup_num_tokens`);
+    # 0 = off. One prompt at a time only (transformers' assisted decoding has no batches).
     prompt_lookup: int = 0
 
 
@@ -275,7 +276,7 @@ class LocalGenerator:
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         return batch.to(self.hf_model.device)
 
-    def _generation_config(self, max_new_tokens: int, rows: int = 1) -> Any:
+    def _generation_config(self, max_new_tokens: int, drafted: bool = False) -> Any:
         config = copy.deepcopy(self.hf_model.generation_config)
         sampling = self.temperature > 0
         config.update(
@@ -290,7 +291,7 @@ class LocalGenerator:
         )
         if config.eos_token_id is None:
             config.eos_token_id = self.tokenizer.eos_token_id
-        if rows == 1 and self.decoding.prompt_lookup > 0:
+        if drafted:
             config.prompt_lookup_num_tokens = self.decoding.prompt_lookup
         return config
 
@@ -368,10 +369,22 @@ class LocalGenerator:
             with self._waiting_lock:
                 self._waiting -= 1
 
+    def _drafts(self, prompts: Sequence[Prompt]) -> bool:
+        """Whether these prompts' answers are drafted by prompt lookup: one extractive
+        answer over sources (transformers drafts for one prompt at a time)."""
+        return (
+            len(prompts) == 1
+            and self.decoding.prompt_lookup > 0
+            and self.decoding.extractive
+            and applies(prompts[0])
+        )
+
     def _rows_per_batch(self) -> int:
-        """Prompts per `model.generate` call: `batch_size`, or one at a time on a CPU with
-        prompt lookup (a prompt's drafts beat batching there: bench_local_speed.py)."""
-        if self.decoding.prompt_lookup > 0 and self.hf_model.device.type == "cpu":
+        """Prompts per `model.generate` call: `batch_size`, or one at a time for extractive
+        answers on a CPU with prompt lookup (drafts beat batching there, free answers do
+        not: bench_local_speed.py, docs/explanation/decisions.md 50)."""
+        lookup = self.decoding.prompt_lookup > 0 and self.decoding.extractive
+        if lookup and self.hf_model.device.type == "cpu":
             return 1
         return self.batch_size
 
@@ -398,12 +411,12 @@ class LocalGenerator:
         size = self._rows_per_batch()
         for start in range(0, len(order), size):
             indexes = order[start : start + size]
-            config = self._generation_config(max_new_tokens, len(indexes))
+            batch = [prompts[i] for i in indexes]
+            config = self._generation_config(max_new_tokens, self._drafts(batch))
             extra = {
                 key: [value[i] for i in indexes] if key == "adapter_names" else value
                 for key, value in generate_kwargs.items()
             }
-            batch = [prompts[i] for i in indexes]
             inputs = self._inputs(batch)
             width = inputs["input_ids"].shape[1]
             stop = self._stops(None, deadline, width)
@@ -441,7 +454,7 @@ class LocalGenerator:
             generate_kwargs = {**generate_kwargs, "adapter_names": [PEFT_BASE]}
         inputs = self._inputs([prompt])
         width = inputs["input_ids"].shape[1]
-        config = self._generation_config(max_new_tokens)
+        config = self._generation_config(max_new_tokens, self._drafts([prompt]))
         streamer = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
         )

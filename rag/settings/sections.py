@@ -388,16 +388,17 @@ class LocalModelSettings(BaseModel):
         default=8,
         ge=1,
         le=256,
-        description="Questions per batch of local generation (ask_many) on a GPU; on a CPU with "
-        "prompt lookup on, questions go one at a time (measured faster there).",
+        description="Questions per batch of local generation (ask_many); on a CPU, extractive "
+        "answers with prompt lookup go one at a time (measured faster there).",
     )
     prompt_lookup_tokens: int = Field(
         default=10,
         ge=0,
         le=64,
-        description="Local model: prompt lookup decoding drafts up to this many tokens from the "
-        "prompt's own text (an extractive answer is such a copy) and checks them in one "
-        "forward pass: the same greedy answer, fewer passes (benchmarks/bench_local_speed.py); "
+        description="Local model, extractive decoding: prompt lookup drafts up to this many "
+        "tokens of the answer from the prompt's own text (an extractive answer is such a copy) "
+        "and checks them in one forward pass: the same greedy answer, fewer passes "
+        "(benchmarks/bench_local_speed.py); free answers are not drafted (slower measured). "
         "0 = off.",
     )
 

@@ -45,9 +45,15 @@ def test_settings_reach_the_generator_and_its_config(local_generator: LocalGener
     config = decoding(local_generator, repetition_penalty=1.3)._generation_config(10)
     assert config.repetition_penalty == 1.3 and config.max_new_tokens == 10
     assert config.prompt_lookup_num_tokens is None  # off unless asked
-    drafted = decoding(local_generator, prompt_lookup=6)
-    assert drafted._generation_config(10, rows=1).prompt_lookup_num_tokens == 6
-    assert drafted._generation_config(10, rows=2).prompt_lookup_num_tokens is None  # no batches
+    drafted = decoding(local_generator, prompt_lookup=6, extractive=True)
+    assert drafted._generation_config(10, drafted=True).prompt_lookup_num_tokens == 6
+    with_sources = build_prompt("Which law?", [Source("d", "c", "Swiss law applies.", 1.0)])
+    chat = Prompt(system="You are helpful.", user="Hi", sources=())
+    assert drafted._drafts([with_sources])
+    assert not drafted._drafts([with_sources, with_sources])  # transformers: one at a time
+    assert not drafted._drafts([chat])  # no sources: a free answer
+    free = decoding(local_generator, prompt_lookup=6)  # free answers copy too little
+    assert not free._drafts([with_sources]) and free._rows_per_batch() == free.batch_size
 
 
 def test_no_repeat_ngram_writes_no_token_trigram_twice(local_generator: LocalGenerator) -> None:
