@@ -29,6 +29,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,20 +95,30 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def fill(store: VectorStore, size: int, spec: Any, seed: int = 0) -> float:
-    """`size` synthetic chunks through the store API; returns seconds taken."""
+def synthetic(
+    size: int, dimension: int, seed: int = 0
+) -> Iterator[list[tuple[int, np.ndarray, str]]]:
+    """`size` synthetic chunks in batches of 1000: (number, unit vector, text), made as
+    they are asked for (the same seed, the same chunks)."""
     rng = np.random.default_rng(seed)
     words = random.Random(seed)
+    for start in range(0, size, 1000):
+        batch = rng.normal(size=(min(1000, size - start), dimension)).astype(np.float32)
+        batch /= np.linalg.norm(batch, axis=1, keepdims=True)
+        yield [
+            (start + offset, row, " ".join(words.choices(WORDS, k=40)))
+            for offset, row in enumerate(batch)
+        ]
+
+
+def fill(store: VectorStore, size: int, spec: Any, seed: int = 0) -> float:
+    """`size` synthetic chunks through the store API; returns seconds taken."""
     sparse = SparseEncoder()
     store.create(spec)
     started = time.perf_counter()
-    for start in range(0, size, 1000):
-        batch = rng.normal(size=(min(1000, size - start), spec.dimension)).astype(np.float32)
-        batch /= np.linalg.norm(batch, axis=1, keepdims=True)
+    for batch in synthetic(size, spec.dimension, seed):
         chunks = []
-        for offset, row in enumerate(batch):
-            n = start + offset
-            text = " ".join(words.choices(WORDS, k=40))
+        for n, row, text in batch:
             chunks.append(
                 StoredChunk(
                     chunk_id=f"00000000-0000-4000-8000-{n:012d}",
@@ -232,7 +243,7 @@ def bench_runtimes(args: argparse.Namespace) -> dict:
 
 
 def langchain_latencies(size: int, spec: Any, questions: list[str]) -> dict[str, float]:
-    """LangChain's Qdrant retriever over `fill`'s vectors (same seed) in embedded mode."""
+    """LangChain's Qdrant retriever over `fill`'s chunks in embedded mode."""
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_qdrant import QdrantVectorStore
     from qdrant_client import QdrantClient, models
@@ -241,17 +252,12 @@ def langchain_latencies(size: int, spec: Any, questions: list[str]) -> dict[str,
     client.create_collection(
         "lc", vectors_config=models.VectorParams(size=spec.dimension, distance="Cosine")
     )
-    rng, words = np.random.default_rng(0), random.Random(0)  # fill's vectors and texts
-    for start in range(0, size, 1000):
-        batch = rng.normal(size=(min(1000, size - start), spec.dimension)).astype(np.float32)
-        batch /= np.linalg.norm(batch, axis=1, keepdims=True)
+    for batch in synthetic(size, spec.dimension):  # fill's chunks
         points = [
             models.PointStruct(
-                id=start + offset,
-                vector=row.tolist(),
-                payload={"page_content": " ".join(words.choices(WORDS, k=40)), "metadata": {}},
+                id=n, vector=row.tolist(), payload={"page_content": text, "metadata": {}}
             )
-            for offset, row in enumerate(batch)
+            for n, row, text in batch
         ]
         client.upsert("lc", points)
     embeddings = HuggingFaceEmbeddings(
