@@ -63,12 +63,9 @@ class StaticCache(LocalGenerator):
 
 def generator(option: str, settings: Settings) -> LocalGenerator:
     """A fresh generator configured as `option` names."""
-    base = LocalGenerator(models_dir=settings.models_dir, batch_size=8)
+    kind = StaticCache if option == "static-cache" else LocalGenerator
+    base = kind(models_dir=settings.models_dir, batch_size=8)
     base.decoding = replace(base.decoding, stop_at_paragraph=True, extractive=True)
-    if option == "static-cache":
-        static = StaticCache(models_dir=settings.models_dir, batch_size=8)
-        static.decoding = base.decoding
-        return static
     if option.startswith("batch-"):
         base.batch_size = int(option.removeprefix("batch-"))
     elif option.startswith("lookup-"):
@@ -80,7 +77,7 @@ def generator(option: str, settings: Settings) -> LocalGenerator:
             model, {torch.nn.Linear}, dtype=torch.qint8
         )
         base._loaded = (quantized, base.tokenizer)
-    elif option != "today":
+    elif option not in ("today", "static-cache"):
         raise SystemExit(f"error: unknown option {option!r}")
     return base
 
