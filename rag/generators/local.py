@@ -369,22 +369,21 @@ class LocalGenerator:
             with self._waiting_lock:
                 self._waiting -= 1
 
+    @property
+    def _drafting(self) -> bool:
+        """Whether extractive answers are drafted by prompt lookup (free ones never are)."""
+        return self.decoding.prompt_lookup > 0 and self.decoding.extractive
+
     def _drafts(self, prompts: Sequence[Prompt]) -> bool:
         """Whether these prompts' answers are drafted by prompt lookup: one extractive
         answer over sources (transformers drafts for one prompt at a time)."""
-        return (
-            len(prompts) == 1
-            and self.decoding.prompt_lookup > 0
-            and self.decoding.extractive
-            and applies(prompts[0])
-        )
+        return self._drafting and len(prompts) == 1 and applies(prompts[0])
 
     def _rows_per_batch(self) -> int:
         """Prompts per `model.generate` call: `batch_size`, or one at a time for extractive
         answers on a CPU with prompt lookup (drafts beat batching there, free answers do
         not: bench_local_speed.py, docs/explanation/decisions.md 50)."""
-        lookup = self.decoding.prompt_lookup > 0 and self.decoding.extractive
-        if lookup and self.hf_model.device.type == "cpu":
+        if self._drafting and self.hf_model.device.type == "cpu":
             return 1
         return self.batch_size
 
