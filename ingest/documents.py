@@ -29,6 +29,7 @@ _FIELDS = (
     "doc_id",
     "title",
     "source",
+    "source_root",
     "format",
     "content_hash",
     "chunk_count",
@@ -53,6 +54,7 @@ class DocumentInfo:
     domain: str
     title: str
     source: str
+    source_root: str
     format: str
     chunks: int
     characters: int
@@ -118,6 +120,7 @@ def _record(
         domain=domain,
         title=str(newest.get("title", "")),
         source=str(newest.get("source", "")),
+        source_root=str(newest.get("source_root", "")),
         format=str(newest.get("format", "")),
         chunks=len(current),
         characters=sum(len(str(p.get("text", ""))) for p in current),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,6 +13,27 @@ DOMAIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 def is_domain_name(name: str | None) -> bool:
     """Whether `name` is a valid domain: a letter or digit, then up to 63 of [A-Za-z0-9_.-]."""
     return bool(name) and re.match(DOMAIN_PATTERN, name or "") is not None
+
+
+# Characters that make a name display as something other than what it is.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` may not become a file name or document id (None: it may): it holds a
+    control character (C0, DEL, C1), a lone surrogate (not UTF-8 text) or a bidirectional
+    control (U+202E makes `cod.exe` read as `exe.doc`)."""
+    for char in name:
+        category = unicodedata.category(char)
+        if category == "Cc":
+            return f"holds the control character {char!r}"
+        if category == "Cs":
+            return "holds a lone surrogate, which is not UTF-8 text"
+        if char in BIDI_CONTROLS:
+            return f"holds the bidirectional control U+{ord(char):04X}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -75,10 +75,14 @@ class Access:
         """Whether the key may read `domain`."""
         return self.domains is None or domain in self.domains
 
-    def check_ingest(self, domain: str) -> None:
-        """Refuse ingestion without the right, or into a domain outside the key's rules."""
+    def check_ingest_right(self) -> None:
+        """Refuse a key without the ingest right (before a byte of an upload is read)."""
         if not self.ingest:
             raise Forbidden("this key may not ingest; give it the ingest right (KEY:*:ingest)")
+
+    def check_ingest(self, domain: str) -> None:
+        """Refuse ingestion without the right, or into a domain outside the key's rules."""
+        self.check_ingest_right()
         self.check_domain(domain)
 
     def ingest_folders(self, domain: str) -> tuple[str, ...]:

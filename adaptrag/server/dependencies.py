@@ -22,6 +22,7 @@ from adaptrag.server.auth import OPEN_ACCESS, Access, Keyring
 from adaptrag.server.errors import ApiError, timeout_error
 from adaptrag.server.jobs import IngestJobQueue
 from adaptrag.server.metrics import Metrics
+from adaptrag.server.paths import PublicPaths
 
 logger = logging.getLogger("adaptrag.server")
 T = TypeVar("T")
@@ -39,8 +40,16 @@ class Server:
         self.ready = threading.Event()
         self.warm_error: str | None = None
         self.timed_out: ApiError = timeout_error(settings)
+        # What callers see of the server's files (sources, reports, errors).
+        self.paths = PublicPaths(
+            settings, lambda: self.qa.parts.retriever.store.facet("source_root")
+        )
         self._jobs: IngestJobQueue | None = None
         self._jobs_lock = threading.Lock()
+
+    def _stored_roots(self) -> list[str]:
+        """The folders the stored documents were ingested from (`source_root`)."""
+        return list(self.qa.parts.retriever.store.facet("source_root"))
 
     def warm(self) -> None:
         """Load the models (in a thread at startup); ready, or not ready and why."""
@@ -139,8 +148,7 @@ def caller_of(
     """What the caller's key may do (the guard let no request in without a known key)."""
     if not server_of(request).keyring.enabled:
         return OPEN_ACCESS
-    found: Access = request.state.access
-    request.state.key = found.name
+    found: Access = request.state.access  # and its name, for the log (set by the Guard)
     return found
 
 

@@ -8,6 +8,7 @@ dir or ingest root.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,9 +37,11 @@ RETRY_AFTER_S = 5
 class ApiError(Exception):
     """An error with its HTTP status, raised by the routes themselves."""
 
-    def __init__(self, status: int, message: str, kind: str = "bad_request") -> None:
+    def __init__(
+        self, status: int, message: str, kind: str = "bad_request", param: str | None = None
+    ) -> None:
         super().__init__(message)
-        self.status, self.kind = status, kind
+        self.status, self.kind, self.param = status, kind, param
 
 
 def timeout_error(settings: Settings) -> ApiError:
@@ -76,52 +79,42 @@ def status_of(error: AdaptragError) -> tuple[int, str]:
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
 
 
-def error_body(message: str, kind: str, path: str = "") -> dict[str, Any]:
+def error_body(message: str, kind: str, path: str = "", param: str | None = None) -> dict[str, Any]:
     """`{"error": message, "type": kind}`; on the OpenAI routes, OpenAI's
-    `{"error": {"message", "type", "param", "code"}}`."""
+    `{"error": {"message", "type", "param", "code"}}` (`param`: the field at fault)."""
     if path.startswith(OPENAI_PATHS):
-        return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+        return {"error": {"message": message, "type": kind, "param": param, "code": kind}}
     return {"error": message, "type": kind}
 
 
-def error_response(status: int, message: str, kind: str, path: str = "") -> JSONResponse:
+def error_response(
+    status: int, message: str, kind: str, path: str = "", param: str | None = None
+) -> JSONResponse:
     """The one error body (see `error_body`), with the headers its status calls for."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    body = error_body(message, kind, path)
+    body = error_body(message, kind, path, param)
     response = JSONResponse(body, status_code=status, headers=headers)
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 
-class PathHider:
-    """Replaces the server's folders in error text by what a caller may see."""
-
-    def __init__(self, settings: Settings) -> None:
-        folders = ((settings.data_dir, "<data_dir>"), (settings.ingest_root, "."))
-        pairs = {
-            (str(form), shown)
-            for folder, shown in folders
-            if folder is not None
-            for form in (folder, folder.resolve())
-        }
-        self.pairs = sorted(pairs, key=lambda pair: -len(pair[0]))  # longest first
-
-    def __call__(self, message: str) -> str:
-        """The message with every hidden root replaced by its placeholder."""
-        for folder, shown in self.pairs:
-            message = message.replace(folder, shown)
-        return message
+def problems(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> str:
+    """pydantic's validation errors as one line (`field.path: what is wrong; ...`), each
+    location without its first `skip` parts (FastAPI's `body`)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'][skip:]) or 'body'}: {e['msg']}" for e in errors
+    )
 
 
-def install_error_handlers(app: FastAPI, settings: Settings) -> None:
-    """Give every error of `app` the one body shape."""
-    hide = PathHider(settings)
+def install_error_handlers(app: FastAPI, settings: Settings, hide: Callable[[str], str]) -> None:
+    """Give every error of `app` the one body shape; `hide` takes the server's folders out
+    of a message (`PublicPaths.text`)."""
     timed_out = timeout_error(settings)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, str(exc), exc.kind, request.url.path)
+        return error_response(exc.status, str(exc), exc.kind, request.url.path, exc.param)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
@@ -146,8 +139,5 @@ def install_error_handlers(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        message = f"invalid request: {problems}"
+        message = f"invalid request: {problems(exc.errors(), skip=1)}"
         return error_response(422, message, "invalid_request", request.url.path)

@@ -6,7 +6,10 @@ and it holds every body to a limit while it is received: a declared `Content-Len
 the limit is a 413 at once; a chunked body is counted as it streams and stopped with a 413
 as soon as it passes the limit (`BodyTooLarge`, an HTTP exception the app's handlers turn
 into the usual error body). JSON bodies have one limit, multipart uploads another. An
-address that sends too many wrong keys gets 429s for a growing while (`WrongKeyThrottle`).
+address that sends too many wrong keys gets 429s for a growing while (`WrongKeyThrottle`);
+the address is the socket's, or the client a trusted proxy names (`ADAPTRAG_TRUSTED_PROXIES`,
+applied by uvicorn before the app). A body that is not JSON, where a route reads JSON, is a
+415 before it is read.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from adaptrag.server.throttle import WrongKeyThrottle
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
-UPLOAD_PATH = "/v1/ingest"
+UPLOAD_PATH = "/v1/ingest"  # multipart or JSON: the route says which it accepts
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class BodyTooLarge(HTTPException):
@@ -74,7 +78,13 @@ class Guard:
                 )
                 return
             self.throttle.succeeded(client)
-            scope.setdefault("state", {})["access"] = access
+            # The key's rights for the routes, its name for the request log (every route).
+            scope.setdefault("state", {}).update(access=access, key=access.name)
+        if unsupported := _not_json(scope, headers):
+            await error_response(415, unsupported, "unsupported_media_type", scope["path"])(
+                scope, receive, send
+            )
+            return
         limit, setting = self._limit(scope["path"], headers)
         too_large = f"the request body is larger than {_size(limit)} ({setting})"
         length = headers.get("content-length", "")
@@ -99,6 +109,18 @@ class Guard:
         if path == UPLOAD_PATH and kind == "multipart/form-data":
             return self.max_upload_bytes, "ADAPTRAG_MAX_UPLOAD_MB"
         return self.max_body_bytes, "ADAPTRAG_MAX_BODY_KB"
+
+
+def _not_json(scope: Scope, headers: Headers) -> str | None:
+    """Why a request's body cannot be read as the JSON its route expects (None: it can)."""
+    if scope["method"] not in BODY_METHODS or scope["path"] == UPLOAD_PATH:
+        return None
+    has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    if not has_body or kind == "application/json" or kind.endswith("+json"):
+        return None
+    shown = f"Content-Type {kind!r}" if kind else "no Content-Type"
+    return f"{shown}: this route reads JSON; send the body with Content-Type: application/json"
 
 
 def _size(limit: int) -> str:

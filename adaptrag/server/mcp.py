@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -25,13 +26,15 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adaptrag.rag.errors import AdaptragError
 from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
 from adaptrag.server.dependencies import Server, readable_domains
-from adaptrag.server.errors import ApiError
+from adaptrag.server.errors import ApiError, error_response
 from adaptrag.server.routes.answers import answer_one, request_query
 from adaptrag.server.schemas import AskRequest, RetrieveRequest
 from adaptrag.version import __version__
@@ -94,7 +97,7 @@ def build_mcp(server: Server, *, access: Access | None = None) -> MCPServer:
                 {"question": question, "domain": domain, "top_k": top_k, "doc_id": doc_id}
             )
             sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))
-            return [s.to_dict() for s in sources]
+            return [server.paths.source(s.to_dict()) for s in sources]
 
         return await _tool(work)
 
@@ -119,29 +122,94 @@ def build_mcp(server: Server, *, access: Access | None = None) -> MCPServer:
             query = request_query(server, body, caller)
             answer = await server.blocking(answer_one, server, query, caller)
             server.metrics.answered(answer)
-            return answer.to_dict()
+            return server.paths.answer(answer.to_dict())
 
         return await _tool(work)
 
     return mcp
 
 
+class McpGate:
+    """What stands between a request to `/mcp` and the SDK: POST only, and a bound on the
+    requests in flight, per key and in all.
+
+    The server is stateless and answers every POST with JSON, so it never sends anything
+    on a `GET` event stream (which the SDK would hold open without limit) and has no
+    session to `DELETE`: both get the 405 the MCP specification provides for that case
+    (`Allow: POST`), and SDK clients, which open that stream only for a session, never ask
+    for it. A POST's tool work runs under the request deadline like every route's.
+    """
+
+    def __init__(self, app: ASGIApp, *, per_key: int, total: int) -> None:
+        self.app, self.per_key, self.total = app, per_key, total
+        self._in_flight: Counter[str] = Counter()  # by key name; the event loop's thread only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse what the gate does not admit; pass the rest to the SDK, counted."""
+        path = scope.get("path", MCP_PATH)
+        if scope.get("method") != "POST":
+            message = (
+                f"{scope.get('method')} is not allowed on {MCP_PATH}: this MCP server is "
+                "stateless and answers each POST with JSON (no event stream, no session)"
+            )
+            response = error_response(405, message, "method_not_allowed", path)
+            response.headers["Allow"] = "POST"
+            await response(scope, receive, send)
+            return
+        key = str(scope.get("state", {}).get("key") or "anonymous")
+        if self._in_flight[key] >= self.per_key:
+            message = (
+                f"this key has {self.per_key} MCP requests in flight; wait for one to end "
+                "(ADAPTRAG_MAX_MCP_REQUESTS_PER_KEY)"
+            )
+            response = error_response(429, message, "too_many_requests", path)
+            response.headers["Retry-After"] = "1"
+            await response(scope, receive, send)
+            return
+        if sum(self._in_flight.values()) >= self.total:
+            message = f"{self.total} MCP requests are in flight; retry (ADAPTRAG_MAX_MCP_REQUESTS)"
+            await error_response(503, message, "busy", path)(scope, receive, send)
+            return
+        self._in_flight[key] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._in_flight[key] -= 1
+            if not self._in_flight[key]:
+                del self._in_flight[key]
+
+
 def mcp_app(server: Server) -> Starlette:
     """The streamable HTTP app serving `build_mcp(server)` at `MCP_PATH` (stateless, JSON
-    responses: any worker answers any request). With API keys, the key guards it; without,
-    the SDK's DNS-rebinding check admits loopback hosts only (as `serve` binds without
-    keys only there, unless --insecure)."""
+    responses: any worker answers any request) behind `McpGate`. With API keys, the key
+    guards it; without, the SDK's DNS-rebinding check admits loopback hosts only (as
+    `serve` binds without keys only there, unless --insecure)."""
     security = (
         TransportSecuritySettings(enable_dns_rebinding_protection=False)
         if server.keyring.enabled
         else None
     )
-    return build_mcp(server).streamable_http_app(
+    app = build_mcp(server).streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=True,
         json_response=True,
         transport_security=security,
     )
+    settings = server.settings
+    app.router.routes[:] = [
+        Route(
+            route.path,
+            McpGate(
+                route.app,
+                per_key=settings.max_mcp_requests_per_key,
+                total=settings.max_mcp_requests,
+            ),
+        )
+        if isinstance(route, Route) and route.path == MCP_PATH
+        else route
+        for route in app.router.routes
+    ]
+    return app
 
 
 def serve_stdio(settings: Settings, *, domains: Sequence[str] = ()) -> None:

@@ -101,13 +101,17 @@ def bounded_protocol(header_timeout_s: float, body_timeout_s: float) -> type[H11
 def uvicorn_config(
     app: Any, *, host: str, port: int, settings: Settings, **extra: Any
 ) -> uvicorn.Config:
-    """The uvicorn configuration the server runs with: our protocol and timeouts."""
+    """The uvicorn configuration the server runs with: our protocol and timeouts, and
+    forwarded headers trusted from `ADAPTRAG_TRUSTED_PROXIES` only (uvicorn's own default
+    trusts them from 127.0.0.1, so any local client could name itself anyone)."""
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         http=bounded_protocol(settings.header_timeout_s, settings.body_timeout_s),
         timeout_keep_alive=settings.keep_alive_timeout_s,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or "",
         log_config=None,
         access_log=False,
         **extra,

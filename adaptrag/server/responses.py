@@ -124,7 +124,13 @@ class DocumentOut(_Out):
     doc_id: str
     domain: str
     title: str
-    source: str = Field(description="The file's name (the server's folders are not shown).")
+    source: str = Field(
+        description="The file's path relative to the folder it was ingested from (the "
+        "server's folders are never shown)."
+    )
+    source_root: str = Field(
+        description="That folder: its path under the ingest root, `upload`, or its name."
+    )
     format: str
     chunks: int
     characters: int
@@ -210,6 +216,10 @@ class ModelOut(_Out):
     object: Literal["model"]
     created: int
     owned_by: str
+    supported_parameters: list[str] = Field(
+        description="The request fields this model honours (OpenRouter's convention): no "
+        "`tools`, `response_format` or `logprobs`, which are refused with a 400."
+    )
 
 
 class ModelList(_Out):

@@ -15,7 +15,8 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _no_control_characters(text: str) -> str:
@@ -23,6 +24,11 @@ def _no_control_characters(text: str) -> str:
         raise ValueError(
             f"holds the control character {match.group()!r}; send plain text (tabs and "
             "newlines are fine)"
+        )
+    if _SURROGATE.search(text):
+        raise ValueError(
+            "holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not "
+            "Unicode text; send the character itself or its pair"
         )
     return text
 

@@ -10,6 +10,7 @@ concern can take its section's type. `SECTIONS` lists them in the order the docs
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -551,6 +552,40 @@ class ServerSettings(BaseModel):
         description="Local generations running or waiting for the model at once in the "
         "server; more get a 503 with Retry-After instead of piling up.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks of the reverse proxies in front of the server "
+        "(e.g. 127.0.0.1,10.0.0.0/8), separated by commas: only a request from one of them "
+        "may name its client in X-Forwarded-For, which keys the wrong-key throttle and "
+        "the logs. Unset: forwarded headers are ignored and every client is its socket's "
+        "address.",
+    )
+    max_mcp_requests_per_key: int = Field(
+        default=8,
+        ge=1,
+        description="MCP requests (POST /mcp) one key may have in flight at once; more get a "
+        "429 with Retry-After.",
+    )
+    max_mcp_requests: int = Field(
+        default=64,
+        ge=1,
+        description="MCP requests in flight at once for all keys together; more get a 503 "
+        "with Retry-After.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network; give addresses such as "
+                    "127.0.0.1 or 10.0.0.0/8, separated by commas"
+                ) from None
+        return ",".join(entries)
 
 
 class TracingSettings(BaseModel):

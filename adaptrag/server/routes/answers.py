@@ -82,7 +82,7 @@ async def ask(body: AskRequest, caller: Caller, server: ServerDep) -> dict[str, 
     query = request_query(server, body, caller)
     answer = await server.blocking(answer_one, server, query, caller)
     server.metrics.answered(answer)
-    return answer.to_dict()
+    return server.paths.answer(answer.to_dict())
 
 
 def _sse(event: str, data: Any) -> str:
@@ -116,7 +116,7 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
             for event in chained(first, events):
                 if isinstance(event, Answer):
                     server.metrics.answered(event)
-                    yield _sse("answer", event.to_dict())
+                    yield _sse("answer", server.paths.answer(event.to_dict()))
                 else:
                     yield _sse("delta", {"text": event})
         except AdaptragError as error:
@@ -137,4 +137,4 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
 async def retrieve(body: RetrieveRequest, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """The best chunks for a question, within the key's domains."""
     sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))
-    return {"sources": [s.to_dict() for s in sources]}
+    return {"sources": [server.paths.source(s.to_dict()) for s in sources]}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter
 
 from adaptrag.rag.errors import StoreError
-from adaptrag.server.dependencies import Caller, ServerDep
+from adaptrag.server.dependencies import Caller, Server, ServerDep
 from adaptrag.server.responses import AdapterOut, CollectionOut
 
 router = APIRouter()
@@ -32,7 +33,7 @@ async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]
             try:
                 rows.append(describe_collection(store, name, detail=True, domains=caller.domains))
             except StoreError as error:
-                rows.append({"name": name, "error": str(error)})
+                rows.append({"name": name, "error": server.paths.text(str(error))})
             finally:
                 store.close()
         return rows
@@ -50,4 +51,14 @@ async def adapters(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
     from adaptrag.adapters import describe_adapters
 
     listed = await server.blocking(lambda: describe_adapters(server.settings))
-    return [a for a in listed if caller.may_read(a["domain"])]
+    return [_shown(server, a) for a in listed if caller.may_read(a["domain"])]
+
+
+def _shown(server: Server, adapter: dict[str, Any]) -> dict[str, Any]:
+    """An adapter's record without the server's folders: the data dir as `<data_dir>`, the
+    training file by its name."""
+    data = dict(adapter.get("data") or {})
+    if "source" in data:
+        data["source"] = PurePath(str(data["source"])).name
+    shown: dict[str, Any] = server.paths.value({**adapter, "data": data})
+    return shown

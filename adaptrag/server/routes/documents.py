@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -13,10 +12,6 @@ from adaptrag.server.responses import DeletedOut, DocumentOut, StoredDocumentOut
 
 router = APIRouter()
 DomainQuery = Query(..., description="The domain the documents belong to.")
-
-
-def _shown(record: dict[str, Any]) -> dict[str, Any]:
-    return {**record, "source": PurePath(record["source"]).name}  # never the server's folders
 
 
 @router.get(
@@ -30,7 +25,7 @@ async def list_documents(
     """Every document of `domain` the key may read, by id."""
     caller.check_domain(domain)
     infos = await server.blocking(documents_in, server.qa.parts.retriever.store, domain)
-    return [_shown(i.to_dict()) for i in infos]
+    return [server.paths.metadata(i.to_dict()) for i in infos]
 
 
 @router.get(
@@ -44,7 +39,7 @@ async def get_document(
     """One document of `domain` (404 when the domain holds no such id)."""
     caller.check_domain(domain)
     stored = await server.blocking(document_in, server.qa.parts.retriever.store, domain, doc_id)
-    return _shown(stored.to_dict())
+    return server.paths.metadata(stored.to_dict())
 
 
 @router.delete(

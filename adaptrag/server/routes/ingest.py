@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from adaptrag.rag.types import is_domain_name
+from adaptrag.rag.types import is_domain_name, name_problem
 from adaptrag.server.auth import Access, Forbidden
 from adaptrag.server.dependencies import Caller, Server, ServerDep
 from adaptrag.server.errors import ApiError
@@ -26,6 +26,7 @@ from adaptrag.server.responses import IngestAccepted, JobOut
 from adaptrag.server.schemas import IngestPathsRequest
 
 router = APIRouter()
+MAX_NAME_BYTES = 255  # a file name's limit on every common filesystem
 
 _MULTIPART_SCHEMA = {
     "type": "object",
@@ -55,6 +56,7 @@ _MULTIPART_SCHEMA = {
 )
 async def ingest(request: Request, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """Start an ingest job from uploaded files or paths under the ingest root (202)."""
+    caller.check_ingest_right()  # before the body is read: a read-only key uploads nothing
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         job = await _upload_job(request, caller, server)
@@ -77,7 +79,7 @@ async def ingest(request: Request, caller: Caller, server: ServerDep) -> dict[st
 )
 async def ingest_status(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """An ingest job's status, progress and report (only to the key that started it)."""
-    return _own_job(job_id, caller, server).to_dict()
+    return job_out(server, _own_job(job_id, caller, server))
 
 
 @router.delete(
@@ -93,7 +95,7 @@ async def cancel_ingest(job_id: str, caller: Caller, server: ServerDep) -> dict[
     if job.finished_at is not None:
         raise ApiError(409, f"ingest job {job_id!r} already ended ({job.status})", "conflict")
     server.jobs.cancel(job)
-    return job.to_dict()
+    return job_out(server, job)
 
 
 @router.post(
@@ -108,7 +110,14 @@ async def resume_ingest(job_id: str, caller: Caller, server: ServerDep) -> dict[
     job = _own_job(job_id, caller, server)
     if not server.jobs.resume(job):
         raise ApiError(409, f"ingest job {job_id!r} is {job.status}, not interrupted", "conflict")
-    return job.to_dict()
+    return job_out(server, job)
+
+
+def job_out(server: Server, job: Job) -> dict[str, Any]:
+    """A job as a caller sees it: its report's paths relative (`PublicPaths`), even those of
+    documents of other roots it names (a clash with a stored document)."""
+    shown: dict[str, Any] = server.paths.value(job.to_dict())
+    return shown
 
 
 def _own_job(job_id: str, caller: Access, server: Server) -> Job:
@@ -181,13 +190,11 @@ async def _upload_job(request: Request, caller: Access, server: Server) -> Job:
 async def _save_uploads(
     files: list[UploadFile], folder: Path, limit: int, too_large: ApiError
 ) -> None:
+    names = upload_names([upload.filename or "" for upload in files])
     total = 0
-    for upload in files:
+    for upload, name in zip(files, names, strict=True):
         # A file name may keep its folders (`dupA/lease.md`): they are part of its id.
-        name = upload_name(upload.filename or "")
         target = folder / name
-        if target.exists():
-            raise ApiError(422, f"two uploaded files are both named {name!r}")
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as out:
             while chunk := await upload.read(1 << 20):
@@ -208,20 +215,51 @@ def check_ingest_domain(domain: str, caller: Access) -> None:
     caller.check_ingest(domain)
 
 
+def upload_names(filenames: list[str]) -> list[str]:
+    """The relative paths uploads are stored (and identified) under, in order; refused
+    (422, naming the file) when one is hostile (`upload_name`), two are the same, or one is
+    both a file and a folder of another (`x.md` and `x.md/y.md`)."""
+    names = [upload_name(filename) for filename in filenames]
+    files = set()
+    for name in names:
+        if name in files:
+            raise ApiError(422, f"two uploaded files are both named {name!r}")
+        files.add(name)
+    folders = {str(parent) for name in names for parent in PurePosixPath(name).parents}
+    if clash := sorted(files & folders):
+        raise ApiError(
+            422,
+            f"the upload {clash[0]!r} is a file, and a folder of another uploaded file; "
+            "rename one of them",
+        )
+    return names
+
+
 def upload_name(filename: str) -> str:
     """The relative path an upload is stored (and identified) under; hostile names refused."""
     parts = PurePosixPath(filename.replace("\\", "/")).parts
-    if (
-        not parts
-        or len(filename) > 512
-        or PurePosixPath(filename).is_absolute()
-        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
-        or any(ord(c) < 32 for c in filename)
-    ):
+    problem = (
+        "is empty"
+        if not parts
+        else "is absolute"
+        if PurePosixPath(filename).is_absolute()
+        else "climbs out with '..' or holds a hidden ('.') part"
+        if any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+        else name_problem(filename)
+        or next(
+            (
+                f"has a part longer than {MAX_NAME_BYTES} bytes"
+                for p in parts
+                if len(p.encode()) > MAX_NAME_BYTES
+            ),
+            None,
+        )
+    )
+    if problem:
         raise ApiError(
             422,
-            f"bad upload file name {filename[:80]!r}; give a relative name without '..', "
-            "hidden parts or control characters",
+            f"bad upload file name {filename[:80]!r}: it {problem}; give a relative name "
+            f"of plain characters, each part {MAX_NAME_BYTES} bytes at most",
         )
     return "/".join(parts)
 
@@ -229,7 +267,7 @@ def upload_name(filename: str) -> str:
 def id_prefix(prefix: str) -> str:
     """A caller's document id prefix, refused when it holds control characters or `..`."""
     cleaned = prefix.strip("/")
-    if any(ord(c) < 32 for c in cleaned) or ".." in PurePosixPath(cleaned).parts:
+    if name_problem(cleaned) or ".." in PurePosixPath(cleaned).parts:
         raise ApiError(422, f"bad id_prefix {prefix[:80]!r}; use a plain name such as 'dupA'")
     return cleaned
 
@@ -246,8 +284,10 @@ def under_root(root: Path | None, path: str, folders: tuple[str, ...]) -> Path:
             "ingesting server paths needs ADAPTRAG_INGEST_ROOT on the server; upload the files "
             "as multipart/form-data instead",
         )
-    if not path or any(ord(c) < 32 for c in path):
-        raise ApiError(422, f"path {path[:80]!r} is empty or holds a NUL or control character")
+    if not path or name_problem(path):
+        raise ApiError(
+            422, f"path {path[:80]!r} is empty or holds a control or bidirectional character"
+        )
     base = root.resolve()
     target = Path(os.path.realpath(base / path))
     if not target.is_relative_to(base):

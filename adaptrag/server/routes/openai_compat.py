@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adaptrag.rag.deadline import DeadlineExceeded
 from adaptrag.rag.errors import AdaptragError
@@ -28,10 +28,10 @@ from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.types import Answer, is_domain_name
 from adaptrag.server.auth import Access
 from adaptrag.server.dependencies import Caller, Server, ServerDep, readable_domains
-from adaptrag.server.errors import ApiError, status_of
+from adaptrag.server.errors import ApiError, problems, status_of
 from adaptrag.server.responses import ChatCompletionOut, ModelList
 from adaptrag.server.routes.answers import admitted, answer_one, chained, request_query
-from adaptrag.server.schemas import AskRequest, Text
+from adaptrag.server.schemas import AskRequest
 
 router = APIRouter()
 
@@ -135,33 +135,81 @@ def _unknown(model: str) -> ApiError:
     return ApiError(404, f"no model {model!r}; GET /v1/models lists them", "model_not_found")
 
 
+# Fields of OpenAI's request that would change what a client expects back: refused by name
+# (a framework must not believe tool calls or JSON mode work), with what is accepted.
+UNSUPPORTED = {
+    "tools": "tool calls",
+    "tool_choice": "tool calls",
+    "functions": "function calls",
+    "function_call": "function calls",
+    "parallel_tool_calls": "tool calls",
+    "response_format": "structured output (only {'type': 'text'})",
+    "logprobs": "log probabilities",
+    "top_logprobs": "log probabilities",
+    "audio": "audio output",
+    "modalities": "output other than text",
+    "prediction": "predicted outputs",
+}
+# The fields honoured (sampling fields such as temperature are accepted and ignored: answers
+# are greedy), as `/v1/models` lists them.
+SUPPORTED = ("max_tokens", "max_completion_tokens", "stream", "stream_options")
+# A value that asks for nothing unsupported (what some clients send by default).
+_HARMLESS: tuple[Any, ...] = (None, False, [], "none", {"type": "text"}, ["text"])
+
+
+def check_supported(body: ChatRequest) -> None:
+    """Refuse a request that asks for something the endpoint does not do (400, naming the
+    field); sampling fields (temperature, top_p, seed, stop...) are accepted and ignored."""
+    for field, feature in UNSUPPORTED.items():
+        value = (body.model_extra or {}).get(field)
+        if not any(value == harmless for harmless in _HARMLESS):
+            raise ApiError(
+                400,
+                f"'{field}' is not supported: adaptrag answers from documents in text and "
+                f"does no {feature}; leave '{field}' out",
+                "unsupported_parameter",
+                param=field,
+            )
+
+
 def _ask(server: Server, body: ChatRequest, caller: Access) -> AskRequest:
     """The /v1/ask request a chat request stands for."""
-    asked = [m for m in body.messages if m.role == "user"]
-    if not asked or not asked[-1].text().strip():
+    check_supported(body)
+    asked = [i for i, m in enumerate(body.messages) if m.role == "user"]
+    if not asked or not body.messages[asked[-1]].text().strip():
         raise ApiError(400, "the conversation has no user message with text to answer")
     choice = parse_model(body.model)
     if choice.domain is not None and not caller.may_read(choice.domain):
         raise ApiError(
             404, f"no model {body.model!r}; GET /v1/models lists them", "model_not_found"
         )
-    last = max(i for i, m in enumerate(body.messages) if m.role == "user")
-    history = [
-        {"role": m.role, "content": m.text()}
-        for m in body.messages[:last]
+    last = asked[-1]
+    # Which message each history turn came from, to name it in a validation error.
+    earlier = [
+        i
+        for i, m in enumerate(body.messages[:last])
         if m.role in ("user", "assistant") and m.text().strip()
-    ]
-    return AskRequest.model_validate(
-        {
-            "question": Text(asked[-1].text()),
-            "history": history[-100:],
-            "domain": choice.domain,
-            "backend": choice.backend,
-            "adapter": _adapter_ref(server, choice),
-            "max_new_tokens": body.max_completion_tokens or body.max_tokens,
-        },
-        strict=False,
-    )
+    ][-100:]
+    fields = {
+        "question": body.messages[last].text(),
+        "history": [
+            {"role": body.messages[i].role, "content": body.messages[i].text()} for i in earlier
+        ],
+        "domain": choice.domain,
+        "backend": choice.backend,
+        "adapter": _adapter_ref(server, choice),
+        "max_new_tokens": body.max_completion_tokens or body.max_tokens,
+    }
+    try:
+        return AskRequest.model_validate(fields, strict=False)
+    except ValidationError as error:
+        where = {"question": f"messages.{last}.content"}
+        where |= {f"history.{n}.content": f"messages.{i}.content" for n, i in enumerate(earlier)}
+        named = [
+            {**e, "loc": tuple(where.get(".".join(map(str, e["loc"])), "messages").split("."))}
+            for e in error.errors()
+        ]
+        raise ApiError(422, f"invalid request: {problems(named)}", "invalid_request") from None
 
 
 def _finish_reason(answer: Answer, max_new_tokens: int) -> Literal["stop", "length"]:
@@ -177,9 +225,9 @@ def _usage(answer: Answer) -> dict[str, int]:
     }
 
 
-def _extra(answer: Answer) -> dict[str, Any]:
+def _extra(server: Server, answer: Answer) -> dict[str, Any]:
     """The `adaptrag` field: everything of the answer but its text."""
-    return {k: v for k, v in answer.to_dict().items() if k != "text"}
+    return {k: v for k, v in server.paths.answer(answer.to_dict()).items() if k != "text"}
 
 
 @router.post(
@@ -220,7 +268,7 @@ async def chat_completions(
             }
         ],
         "usage": _usage(answer),
-        "adaptrag": _extra(answer),
+        "adaptrag": _extra(server, answer),
     }
 
 
@@ -259,7 +307,7 @@ async def _stream(
                 server.metrics.answered(event)
                 if not live:
                     yield chunk({"content": event.text})
-                yield chunk({}, _finish_reason(event, max_new), adaptrag=_extra(event))
+                yield chunk({}, _finish_reason(event, max_new), adaptrag=_extra(server, event))
                 if include_usage:
                     data = {**head, "object": "chat.completion.chunk", "choices": []}
                     yield f"data: {json.dumps({**data, 'usage': _usage(event)})}\n\n"
@@ -300,7 +348,9 @@ async def models(caller: Caller, server: ServerDep) -> dict[str, Any]:
 
     created = int(time.time())
     ids = await server.blocking(listed)
+    model = {"object": "model", "created": created, "owned_by": PREFIX}
+    supported = list(SUPPORTED)
     return {
         "object": "list",
-        "data": [{"id": i, "object": "model", "created": created, "owned_by": PREFIX} for i in ids],
+        "data": [{"id": i, **model, "supported_parameters": supported} for i in ids],
     }
