@@ -71,6 +71,7 @@ def test_the_api_waits_for_a_healthy_qdrant_and_points_at_it(compose: dict[str, 
         assert service["environment"]["ADAPTRAG_QDRANT_URL"] == f"http://{qdrant}:6333"
         assert service["command"][:3] == ["serve", "--host", "0.0.0.0"]
         assert service["environment"]["ADAPTRAG_API_KEYS"] == "${ADAPTRAG_API_KEYS:-}"
+        assert service["environment"]["ADAPTRAG_TRUSTED_PROXIES"] == "${ADAPTRAG_TRUSTED_PROXIES:-}"
         assert "adaptrag_data:/var/lib/adaptrag" in service["volumes"]
     assert services["api"]["environment"]["ADAPTRAG_INGEST_ROOT"] == "/data"
     assert "./data:/data:ro" in services["api"]["volumes"]

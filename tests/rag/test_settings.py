@@ -137,6 +137,7 @@ SPECIAL = {
     "qdrant_read_consistency": "majority",
     "sparse_stemmer": "german",
     "indexed_fields": "year:integer",
+    "trusted_proxies": "10.0.0.0/8",
 }
 
 
