@@ -146,29 +146,13 @@ class McpGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse what the gate does not admit; pass the rest to the SDK, counted."""
-        path = scope.get("path", MCP_PATH)
-        if scope.get("method") != "POST":
-            message = (
-                f"{scope.get('method')} is not allowed on {MCP_PATH}: this MCP server is "
-                "stateless and answers each POST with JSON (no event stream, no session)"
-            )
-            response = error_response(405, message, "method_not_allowed", path)
-            response.headers["Allow"] = "POST"
-            await response(scope, receive, send)
-            return
         key = str(scope.get("state", {}).get("key") or "anonymous")
-        if self._in_flight[key] >= self.per_key:
-            message = (
-                f"this key has {self.per_key} MCP requests in flight; wait for one to end "
-                "(ADAPTRAG_MAX_MCP_REQUESTS_PER_KEY)"
-            )
-            response = error_response(429, message, "too_many_requests", path)
-            response.headers["Retry-After"] = "1"
+        refusal = self._refusal(scope.get("method", ""), key)
+        if refusal is not None:
+            status, message, kind, headers = refusal
+            response = error_response(status, message, kind, scope.get("path", MCP_PATH))
+            response.headers.update(headers)
             await response(scope, receive, send)
-            return
-        if sum(self._in_flight.values()) >= self.total:
-            message = f"{self.total} MCP requests are in flight; retry (ADAPTRAG_MAX_MCP_REQUESTS)"
-            await error_response(503, message, "busy", path)(scope, receive, send)
             return
         self._in_flight[key] += 1
         try:
@@ -177,6 +161,33 @@ class McpGate:
             self._in_flight[key] -= 1
             if not self._in_flight[key]:
                 del self._in_flight[key]
+
+    def _refusal(self, method: str, key: str) -> tuple[int, str, str, dict[str, str]] | None:
+        """Why a request is refused (status, message, type, headers); None: admitted."""
+        if method != "POST":
+            return (
+                405,
+                f"{method} is not allowed on {MCP_PATH}: this MCP server is stateless and "
+                "answers each POST with JSON (no event stream, no session)",
+                "method_not_allowed",
+                {"Allow": "POST"},
+            )
+        if self._in_flight[key] >= self.per_key:
+            return (
+                429,
+                f"this key has {self.per_key} MCP requests in flight; wait for one to end "
+                "(ADAPTRAG_MAX_MCP_REQUESTS_PER_KEY)",
+                "too_many_requests",
+                {"Retry-After": "1"},
+            )
+        if sum(self._in_flight.values()) >= self.total:
+            return (
+                503,
+                f"{self.total} MCP requests are in flight; retry (ADAPTRAG_MAX_MCP_REQUESTS)",
+                "busy",
+                {},  # error_response adds Retry-After to every 503
+            )
+        return None
 
 
 def mcp_app(server: Server) -> Starlette:

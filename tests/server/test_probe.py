@@ -103,14 +103,15 @@ def test_hostile_text_is_a_422_or_tool_error_on_every_route_never_a_500(
             {"role": "user", "content": QUESTION},
         ],
     }
-    history = {"question": QUESTION, "history": [{"role": "user", "content": text}]}
+    history: dict[str, Any] = {"question": QUESTION, "history": [{"role": "user", "content": text}]}
     with probed.client(LEGAL_READ) as client:
-        for path, body in [
+        routes: list[tuple[str, dict[str, Any]]] = [
             ("/v1/ask", {"question": text}),
             ("/v1/retrieve", {"question": text}),
             ("/v1/ask", history),
             ("/v1/retrieve", history),
-        ]:
+        ]
+        for path, body in routes:
             response = _post(client, path, body)
             assert response.status_code == 422, (path, response.text)
             assert response.json()["type"] == "invalid_request"
