@@ -164,9 +164,9 @@ _BASE_ANSWERS_KEPT = 8
 def _base_key(qa: Pipeline, questions: Sequence[str], domain: str) -> str:
     identity = [
         qa.settings.model_dump_json(),
-        qa.parts.collection,
+        qa.collection,
         domain,
-        domain_snapshot(qa.parts.retriever.store, domain),
+        domain_snapshot(qa.retriever.store, domain),
         list(questions),
     ]
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()

@@ -172,6 +172,10 @@ class AdapterRuntime:
 
     # --- generation ----------------------------------------------------------------------
 
+    def bind(self, generator: Generator, adapter: AdapterChoice | None) -> Generator:
+        """`generator` answering with `adapter` (None: the base model), as a `Generator`."""
+        return BoundGenerator(self, generator, adapter)
+
     def generate_many(
         self,
         generator: Generator,
@@ -218,3 +222,53 @@ class AdapterRuntime:
             yield from local.stream(prompt, max_new_tokens=max_new_tokens, adapter_names=names)
         finally:
             self._unpin(names)
+
+
+class BoundGenerator:
+    """A generator answering with one adapter (None: the base model), as `AdapterRuntime.bind`
+    returns it: the model in process through PEFT, or an inference server naming the adapter
+    per request. Everything but generation is the generator's own; closing it leaves the
+    generator to its pipeline."""
+
+    def __init__(
+        self, runtime: AdapterRuntime, generator: Generator, adapter: AdapterChoice | None
+    ) -> None:
+        self.runtime, self.generator, self.adapter = runtime, generator, adapter
+        self.backend = generator.backend
+
+    @property
+    def model(self) -> str:
+        """The base model's id (the answer names the adapter)."""
+        return self.generator.model
+
+    def prompt_budget(self, max_new_tokens: int) -> int:
+        """The base model's prompt budget."""
+        return self.generator.prompt_budget(max_new_tokens)
+
+    def count_tokens(self, prompt: Prompt) -> int:
+        """Tokens `prompt` takes for the base model."""
+        return self.generator.count_tokens(prompt)
+
+    def load(self) -> None:
+        """Load the base model."""
+        self.generator.load()
+
+    def generate(self, prompt: Prompt, *, max_new_tokens: int) -> Generation:
+        """One completion with the adapter."""
+        return self.generate_many([prompt], max_new_tokens=max_new_tokens)[0]
+
+    def generate_many(self, prompts: Sequence[Prompt], *, max_new_tokens: int) -> list[Generation]:
+        """Completions with the adapter, in one batch."""
+        adapters = [self.adapter] * len(prompts)
+        return self.runtime.generate_many(
+            self.generator, prompts, adapters, max_new_tokens=max_new_tokens
+        )
+
+    def stream(self, prompt: Prompt, *, max_new_tokens: int) -> Iterator[str | Generation]:
+        """Text deltas with the adapter, then the `Generation`."""
+        return self.runtime.stream(
+            self.generator, prompt, self.adapter, max_new_tokens=max_new_tokens
+        )
+
+    def close(self) -> None:
+        """Nothing: the generator is its pipeline's to close."""

@@ -225,7 +225,7 @@ def train_adapter(
             budget = options.max_seq_tokens - 48  # room for the answer and end-of-turn
             train_examples, skipped = build_examples(
                 train_rows,
-                qa.parts.retriever,
+                qa.retriever,
                 options.domain,
                 raft,
                 count_tokens=trainer.count_tokens,
@@ -233,7 +233,7 @@ def train_adapter(
             )
             val_examples, _ = build_examples(
                 val_rows,
-                qa.parts.retriever,
+                qa.retriever,
                 options.domain,
                 replace(raft, oracle_p=1.0),
                 count_tokens=trainer.count_tokens,
@@ -268,8 +268,8 @@ def train_adapter(
             del model, trainer  # free the training copy before serving the candidate
 
             fingerprint = _fingerprint(qa)
-            store = qa.parts.retriever.store
-            spec = qa.parts.retriever.check()
+            store = qa.retriever.store
+            spec = qa.retriever.check()
             info = registry.register(
                 run_dir / "best",
                 AdapterInfo(
@@ -436,6 +436,6 @@ def _fit(
 
 
 def _fingerprint(qa: Pipeline) -> str:
-    local = qa.parts.generator("local")
+    local = qa.generator("local")
     assert isinstance(local, LocalGenerator)
     return base_fingerprint(local.hf_model.config.to_dict(), local.tokenizer)

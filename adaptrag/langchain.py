@@ -268,7 +268,7 @@ class AdapterChatModel(BaseChatModel):
     ) -> ChatResult:
         adapter = self._adapter(kwargs)
         generation = complete(
-            self.pipeline.parts,
+            self.pipeline,
             conversation_prompt(messages),
             adapter=adapter,
             max_new_tokens=self.max_new_tokens,
@@ -289,7 +289,7 @@ class AdapterChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         adapter = self._adapter(kwargs)
         events = complete_stream(
-            self.pipeline.parts,
+            self.pipeline,
             conversation_prompt(messages),
             adapter=adapter,
             max_new_tokens=self.max_new_tokens,
@@ -343,5 +343,5 @@ def chat_model(
     messages are the prompt. `.invoke`, `.batch`, `.stream` and `.astream` work as for any
     chat model."""
     if adapter not in (None, BASE_ADAPTER):
-        pipeline.parts.adapters.resolve(adapter)  # an unknown adapter fails here, in one line
+        pipeline.adapters.resolve(adapter)  # an unknown adapter fails here, in one line
     return AdapterChatModel(pipeline=pipeline, adapter=adapter, max_tokens=max_new_tokens)

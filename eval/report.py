@@ -102,12 +102,12 @@ def versions(
     config: EvalConfig, results: Sequence[dict[str, Any]], qa: Pipeline, judge: Judge | None
 ) -> dict[str, Any]:
     """What the numbers are tied to: data, collection, models, adapters, prompts, code."""
-    spec = qa.parts.retriever.check()
+    spec = qa.retriever.check()
     answered = [r for r in results if not r.get("error")]
     return {
         "dataset": config.dataset,
         "dataset_sha256": config.dataset_sha256,
-        "collection": qa.parts.collection,
+        "collection": qa.collection,
         "collection_fingerprint": spec.fingerprint(),
         "embedding_model": spec.embedding_model,
         "models": dict(Counter(r["model"] for r in answered if "model" in r)),

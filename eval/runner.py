@@ -153,7 +153,7 @@ def _add_semantic(
         return
     texts = [answers[i].text for i in answered]  # type: ignore[union-attr]
     golds = [g for i in answered for g in rows[i].answers]
-    vectors = qa.parts.retriever.embedder.embed_passages(texts + golds)
+    vectors = qa.retriever.embedder.embed_passages(texts + golds)
     start = len(texts)
     for n, i in enumerate(answered):
         count = len(rows[i].answers)
@@ -256,7 +256,7 @@ def run_eval(
     batch = concurrent[backend] * 2 if backend in concurrent else settings.generation_batch_size
     try:
         pending = _matched(qa, pending)
-        grader = Judge(qa.parts.generator("claude")) if judge else None
+        grader = Judge(qa.generator("claude")) if judge else None
         with (
             (out / RESULTS_FILE).open("a", encoding="utf-8") as sink,
             tqdm(
@@ -287,7 +287,7 @@ def _matched(qa: Pipeline, rows: list[QARow]) -> list[QARow]:
     when some name no stored document."""
     if not any(r.doc_id for r in rows):
         return rows
-    matched = match_doc_ids(rows, qa.parts.retriever.store.facet("doc_id"))
+    matched = match_doc_ids(rows, qa.retriever.store.facet("doc_id"))
     if warning := matched.warning(len(rows)):
         logger.warning("%s", warning)
         print(f"warning: {warning}", file=sys.stderr, flush=True)

@@ -9,22 +9,41 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from adaptrag.rag.generators import Generation
-from adaptrag.rag.parts import Parts
+from adaptrag.rag.generators import Generation, Generator
+from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.router import BASE_ADAPTER
 
 
 def complete(
-    parts: Parts, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
+    pipeline: Pipeline,
+    prompt: Prompt,
+    *,
+    adapter: str | None = None,
+    max_new_tokens: int | None = None,
 ) -> Generation:
     """The local model's reply to `prompt` (with `adapter`), in one piece."""
-    generator, choice, max_new = parts.local(adapter, max_new_tokens)
-    return parts.adapters.generate_many(generator, [prompt], [choice], max_new_tokens=max_new)[0]
+    generator, max_new = _local(pipeline, adapter, max_new_tokens)
+    return generator.generate(prompt, max_new_tokens=max_new)
 
 
 def complete_stream(
-    parts: Parts, prompt: Prompt, *, adapter: str | None = None, max_new_tokens: int | None = None
+    pipeline: Pipeline,
+    prompt: Prompt,
+    *,
+    adapter: str | None = None,
+    max_new_tokens: int | None = None,
 ) -> Iterator[str | Generation]:
     """`complete` as text deltas, then the `Generation`."""
-    generator, choice, max_new = parts.local(adapter, max_new_tokens)
-    return parts.adapters.stream(generator, prompt, choice, max_new_tokens=max_new)
+    generator, max_new = _local(pipeline, adapter, max_new_tokens)
+    return generator.stream(prompt, max_new_tokens=max_new)
+
+
+def _local(
+    pipeline: Pipeline, adapter: str | None, max_new_tokens: int | None
+) -> tuple[Generator, int]:
+    """The local generator with the adapter named (None or "base": the base model), and the
+    answer length (None: the settings')."""
+    choice = None if adapter in (None, BASE_ADAPTER) else pipeline.adapters.resolve(adapter)
+    max_new = max_new_tokens or pipeline.settings.max_new_tokens
+    return pipeline.adapters.bind(pipeline.generator("local"), choice), max_new

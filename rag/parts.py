@@ -1,5 +1,8 @@
 """The models and store a `Pipeline` answers with, each built on first use and then reused.
 
+Private to `rag`: code outside it reaches them through `Pipeline`'s `retriever`,
+`generator(backend)`, `adapters` and `collection` (the layer test holds this).
+
 `Parts` holds what the settings name: the retriever (store + embedder + reranker), one
 generator per backend, and the adapter provider. The provider is injected: passed to the
 pipeline, or made by the factory the application layer installs (`use_adapters`; `adaptrag`
@@ -10,15 +13,14 @@ With none installed a pipeline answers with the base model and names no adapter.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
-from adaptrag.rag.generators import Generation, Generator, make_generator
-from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.generators import Generator, make_generator
 from adaptrag.rag.reranker import CrossEncoderReranker
 from adaptrag.rag.retrieval import Fusion, Retriever, SearchOptions
-from adaptrag.rag.router import BASE_ADAPTER, AdapterChoice, AdapterProvider
+from adaptrag.rag.router import AdapterChoice, AdapterProvider
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import VectorStore, store_for
 
@@ -34,27 +36,9 @@ class BaseModelOnly:
         """Every named adapter is unknown."""
         raise ConfigError(f"no adapter runtime is installed, so adapter {ref!r} cannot load")
 
-    def generate_many(
-        self,
-        generator: Generator,
-        prompts: Sequence[Prompt],
-        adapters: Sequence[AdapterChoice | None],
-        *,
-        max_new_tokens: int,
-    ) -> list[Generation]:
-        """The base model's generations."""
-        return generator.generate_many(prompts, max_new_tokens=max_new_tokens)
-
-    def stream(
-        self,
-        generator: Generator,
-        prompt: Prompt,
-        adapter: AdapterChoice | None,
-        *,
-        max_new_tokens: int,
-    ) -> Iterator[str | Generation]:
-        """The base model's stream."""
-        return generator.stream(prompt, max_new_tokens=max_new_tokens)
+    def bind(self, generator: Generator, adapter: AdapterChoice | None) -> Generator:
+        """The base model as it is (no adapter can have been resolved)."""
+        return generator
 
 
 AdapterFactory = Callable[[Settings], AdapterProvider]
@@ -127,14 +111,6 @@ class Parts:
             if self._adapters is None:
                 self._adapters = _adapter_factory[0](self.settings)
             return self._adapters
-
-    def local(
-        self, adapter: str | None, max_new_tokens: int | None
-    ) -> tuple[Generator, AdapterChoice | None, int]:
-        """The local generator, the adapter named (None or "base": the base model) and the
-        answer length (None: the settings')."""
-        choice = None if adapter in (None, BASE_ADAPTER) else self.adapters.resolve(adapter)
-        return self.generator("local"), choice, max_new_tokens or self.settings.max_new_tokens
 
     def close(self) -> None:
         """Release the store (the embedded store's lock on the data dir) and connections."""

@@ -21,21 +21,22 @@ from adaptrag.rag.citations import extract_citations
 from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.evidence import embedding_similarity, with_evidence
 from adaptrag.rag.generators import Generation, Generator
+from adaptrag.rag.generators.registry import adapter_backends
 from adaptrag.rag.grounding import grounded
 from adaptrag.rag.load_timing import Stopwatch, clocked, load_clock
 from adaptrag.rag.parts import Parts
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
 from adaptrag.rag.query import Query, QueryOptions
-from adaptrag.rag.retrieval import Retrieval
+from adaptrag.rag.retrieval import Retrieval, Retriever
 from adaptrag.rag.router import (
     BASE_ADAPTER,
-    MODEL_BACKENDS,
     AdapterChoice,
     AdapterProvider,
     Route,
     check_backend,
     choose_backend,
     infer_domain,
+    model_backend,
 )
 from adaptrag.rag.settings import Settings, load_settings
 from adaptrag.rag.stores import VectorStore
@@ -67,7 +68,9 @@ class Pipeline:
             settings (generators by backend name: {"local": ..., "claude": ...,
             "openai": ...}).
 
-    `parts` holds the models and the store, built on first use (`rag.parts.Parts`);
+    The models and the store are built on first use; `retriever`, `generator(backend)`,
+    `adapters` and `collection` hand them to code that needs one directly (training, the
+    server, evaluation), and `warm()` loads them ahead of the first question.
     `AsyncPipeline` is the same API for an event loop, and `adaptrag.langchain` makes a
     pipeline a LangChain retriever, runnable or chat model.
     """
@@ -83,7 +86,7 @@ class Pipeline:
         adapters: AdapterProvider | None = None,
     ) -> None:
         self.settings = settings or load_settings()
-        self.parts = Parts(
+        self._parts = Parts(
             self.settings,
             collection=collection,
             embedder=embedder,
@@ -94,7 +97,37 @@ class Pipeline:
 
     def close(self) -> None:
         """Release the store (the embedded store's lock on the data dir) and connections."""
-        self.parts.close()
+        self._parts.close()
+
+    # --- what answers --------------------------------------------------------------------
+
+    @property
+    def collection(self) -> str:
+        """The name of the collection this pipeline answers from."""
+        return self._parts.collection
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever (its `store` and `embedder`), opened on first use."""
+        return self._parts.retriever
+
+    @property
+    def adapters(self) -> AdapterProvider:
+        """Where domain adapters come from (`Pipeline(adapters=...)` or the installed one)."""
+        return self._parts.adapters
+
+    def generator(self, backend: str) -> Generator:
+        """The generator of a backend ("local", "claude" or "openai"), built once."""
+        return self._parts.generator(backend)
+
+    def warm(self) -> None:
+        """Load now what the first question would wait for: the embedding model, and the
+        local model where the settings' backend answers with it."""
+        self.retriever.embedder.embed_queries(["warm up"])
+        backend = self.settings.backend
+        served = bool(self.settings.openai_base_url)
+        if backend != "claude" and model_backend(backend, served=served) == "local":
+            self.generator("local").load()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -111,8 +144,8 @@ class Pipeline:
         score_threshold, mmr_diversity, merge_adjacent); unset ones come from settings.
         """
         query = Query.of(question, options)
-        return self.parts.retriever.search(
-            query.search_text(), query.where(), query.search_options(self.parts.search_options)
+        return self._parts.retriever.search(
+            query.search_text(), query.where(), query.search_options(self._parts.search_options)
         ).sources
 
     def ask(self, question: str | Query, **options: Unpack[QueryOptions]) -> Answer:
@@ -136,15 +169,15 @@ class Pipeline:
         return self.answer_stream(Query.of(question, options))
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
-        """The answers to `queries`: one embedding batch, then one batch of local generation
-        per answer length (`generation_batch_size`, adapters mixed per row) and concurrent
-        Claude calls (`claude_concurrency`)."""
+        """The answers to `queries`: one embedding batch, then one batch of generation per
+        backend, answer length and adapter (local: `generation_batch_size` rows at a time;
+        Claude: `claude_concurrency` calls at once)."""
         with load_clock() as clock, span("adaptrag.answer", questions=len(queries)):
             prepared = self._prepare(queries)
-            groups: dict[tuple[str, int], list[_Prepared]] = {}
+            groups: dict[tuple[str, int, str | None], list[_Prepared]] = {}
             for item in prepared:
                 if item.prompt.sources:  # nothing retrieved: nothing to generate from
-                    key = (item.route.backend, item.max_new_tokens)
+                    key = (item.route.backend, item.max_new_tokens, item.route.adapter_ref)
                     groups.setdefault(key, []).append(item)
             generations: dict[int, tuple[Generation, float]] = {}
             for group in groups.values():
@@ -172,13 +205,7 @@ class Pipeline:
         with load_clock(clock):
             watch = Stopwatch()
         generation: Generation | None = None
-        max_new = prepared.max_new_tokens
-        if prepared.route.backend in MODEL_BACKENDS:
-            events = self.parts.adapters.stream(
-                prepared.generator, prepared.prompt, prepared.route.adapter, max_new_tokens=max_new
-            )
-        else:
-            events = prepared.generator.stream(prepared.prompt, max_new_tokens=max_new)
+        events = prepared.generator.stream(prepared.prompt, max_new_tokens=prepared.max_new_tokens)
         generating = start_span(
             "adaptrag.generate", **_generate_attributes([prepared]), stream=True
         )
@@ -207,11 +234,11 @@ class Pipeline:
         for query in queries:
             check_backend(query.backend or self.settings.backend)  # before any model loads
         searches = [
-            (q.search_text(), q.where(), q.search_options(self.parts.search_options))
+            (q.search_text(), q.where(), q.search_options(self._parts.search_options))
             for q in queries
         ]
         forced = {q.adapter: self._forced(q.adapter) for q in queries if q.adapter}
-        retrievals = self.parts.retriever.search_many(searches)
+        retrievals = self._parts.retriever.search_many(searches)
         prepared = []
         for query, retrieval in zip(queries, retrievals, strict=True):
             topic = query.domain or infer_domain(retrieval.sources)
@@ -221,10 +248,12 @@ class Pipeline:
                 prefer_claude=self.settings.prefer_claude,
                 domain=topic,
                 forced=chosen,
-                active=self.parts.adapters.active(topic) if topic and chosen is None else None,
+                active=self._parts.adapters.active(topic) if topic and chosen is None else None,
                 served=bool(self.settings.openai_base_url),
             )
-            generator = self.parts.generator(route.backend)
+            generator = self._parts.generator(route.backend)
+            if route.backend in adapter_backends():  # the model, with the route's adapter or none
+                generator = self._parts.adapters.bind(generator, route.adapter)
             max_new = query.max_new_tokens or self.settings.max_new_tokens
             budget = min(self.settings.context_tokens, generator.prompt_budget(max_new))
             prompt, dropped = fit_prompt(
@@ -234,7 +263,7 @@ class Pipeline:
                 budget_tokens=budget,
             )
             if route.backend == "local" and self.settings.decoding == "extractive":
-                prompt = with_evidence(prompt, embedding_similarity(self.parts.retriever.embedder))
+                prompt = with_evidence(prompt, embedding_similarity(self._parts.retriever.embedder))
             prepared.append(
                 _Prepared(query, route, generator, retrieval, prompt, dropped, max_new, watch)
             )
@@ -244,20 +273,14 @@ class Pipeline:
         """The adapter a query names, resolved once for the request."""
         if adapter == BASE_ADAPTER:
             return AdapterChoice(BASE_ADAPTER, "", beats_base=False)
-        return self.parts.adapters.resolve(adapter)
+        return self._parts.adapters.resolve(adapter)
 
     def _generate(self, group: Sequence[_Prepared]) -> list[Generation]:
-        """One batch of one backend and answer length."""
+        """One batch of one backend, answer length and adapter."""
         generator, max_new = group[0].generator, group[0].max_new_tokens
         prompts = [p.prompt for p in group]
         with span("adaptrag.generate", **_generate_attributes(group)) as current:
-            if group[0].route.backend in MODEL_BACKENDS:
-                adapters = [p.route.adapter for p in group]
-                done = self.parts.adapters.generate_many(
-                    generator, prompts, adapters, max_new_tokens=max_new
-                )
-            else:
-                done = generator.generate_many(prompts, max_new_tokens=max_new)
+            done = generator.generate_many(prompts, max_new_tokens=max_new)
             set_attributes(
                 current,
                 input_tokens=sum(g.usage.input_tokens for g in done),

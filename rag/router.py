@@ -17,18 +17,16 @@ The reason goes into `Answer.route`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from adaptrag.rag.errors import ConfigError
-from adaptrag.rag.generators.base import Generation, Generator
-from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.generators.base import Generator
+from adaptrag.rag.generators.registry import AUTO, adapter_backends, backend
 from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.types import Source
 
-BACKENDS = ("auto", "local", "claude", "openai")
-MODEL_BACKENDS = ("local", "openai")  # where adapters run: in process, or on a served model
 BASE_ADAPTER = "base"  # adapter="base": the base model, even where a domain has an adapter
 
 
@@ -64,7 +62,7 @@ class Route:
 
 
 class AdapterProvider(Protocol):
-    """Finds domain adapters and generates with them on the local model.
+    """Finds domain adapters and binds them to the model that runs them.
 
     The application installs `adapters.runtime.AdapterRuntime` over the registry in the
     data dir as every pipeline's default (`rag.parts.use_adapters`); pass your own to
@@ -79,26 +77,9 @@ class AdapterProvider(Protocol):
         """The adapter named `ref` (`name` or `name/vN`); unknown is a ConfigError."""
         ...
 
-    def generate_many(
-        self,
-        generator: Generator,
-        prompts: Sequence[Prompt],
-        adapters: Sequence[AdapterChoice | None],
-        *,
-        max_new_tokens: int,
-    ) -> list[Generation]:
-        """Generations with each prompt's adapter (None: the base model), in one batch."""
-        ...
-
-    def stream(
-        self,
-        generator: Generator,
-        prompt: Prompt,
-        adapter: AdapterChoice | None,
-        *,
-        max_new_tokens: int,
-    ) -> Iterator[str | Generation]:
-        """`Generator.stream` with one adapter (None: the base model)."""
+    def bind(self, generator: Generator, adapter: AdapterChoice | None) -> Generator:
+        """`generator` answering with `adapter` (None: the base model): a `Generator` like
+        any other, so the pipeline has one way to generate whoever answers."""
         ...
 
 
@@ -113,15 +94,16 @@ def infer_domain(sources: Sequence[Source]) -> str | None:
 
 
 def check_backend(requested: str) -> None:
-    """A one-line error for a backend name that does not exist."""
-    if requested not in BACKENDS:
-        raise ConfigError(f"unknown backend {requested!r}; use one of {', '.join(BACKENDS)}")
+    """A one-line error for a backend name that does not exist (`auto` or a registered one)."""
+    if requested != AUTO:
+        backend(requested)
 
 
 def model_backend(requested: str, *, served: bool) -> str:
-    """Where "the model" runs for a request: the backend named, or for auto and claude
-    (whose adapters and fallbacks run on the model) the server when one is configured."""
-    return requested if requested in MODEL_BACKENDS else ("openai" if served else "local")
+    """Where "the model" runs for a request: the backend named when adapters run on it, or
+    for the others (whose adapters and fallbacks run on the model) the inference server
+    when one is configured, else the local model."""
+    return requested if requested in adapter_backends() else ("openai" if served else "local")
 
 
 def choose_backend(
@@ -134,26 +116,26 @@ def choose_backend(
     served: bool = False,
 ) -> Route:
     """The route for a request by the policy in this module's docstring (`served`: an
-    OpenAI-compatible server is configured, and takes the local model's place)."""
-    check_backend(requested)
+    OpenAI-compatible server is configured, and takes the local model's place).
+    `requested` is a backend name already checked (`check_backend`)."""
     model = model_backend(requested, served=served)
     if forced is not None and forced.ref == BASE_ADAPTER:
-        if requested == "claude":
-            raise ConfigError("adapter=base means the base model; drop backend=claude")
+        if requested not in (AUTO, *adapter_backends()):
+            raise ConfigError(f"adapter=base means the base model; drop backend={requested}")
         return Route(model, "base model requested")
     if forced is not None:
-        if requested == "claude":
+        if requested not in (AUTO, *adapter_backends()):
             raise ConfigError(
                 "an adapter runs on the local model or an inference server; drop "
-                "backend=claude or adapter="
+                f"backend={requested} or adapter="
             )
         return Route(model, f"adapter {forced.ref} requested", forced)
-    if requested in MODEL_BACKENDS:
+    if requested in adapter_backends():
         if active is not None:
             return Route(model, f"{model}: {domain}'s active adapter", active)
         return Route(model, "requested")
-    if requested == "claude":
-        return Route("claude", "requested")
+    if requested != AUTO:  # claude, or an installed backend adapters do not run on
+        return Route(requested, "requested")
     if active is not None and active.beats_base:
         return Route(model, f"auto: {domain}'s adapter beats the base model", active)
     where = "the inference server" if served else "the local model"

@@ -107,6 +107,27 @@ def test_the_core_imports_none_of_the_other_packages() -> None:
     assert offenders == []
 
 
+def test_no_module_outside_the_core_names_a_pipelines_parts() -> None:
+    """`rag.parts.Parts` is private to the core: other code reaches the retriever, the
+    generators and the adapters through `Pipeline`'s public members."""
+    folders = ["adaptrag", "ingest", "adapters", "eval", "tests", "benchmarks", "examples"]
+    offenders = []
+    for path in (p for folder in folders for p in modules(folder)):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            named = (
+                {a.name for a in node.names} - {"use_adapters"}
+                if isinstance(node, ast.ImportFrom) and node.module == "adaptrag.rag.parts"
+                else {node.id} & {"Parts"}
+                if isinstance(node, ast.Name)
+                else {node.attr} & {"_parts"}
+                if isinstance(node, ast.Attribute)
+                else set()
+            )
+            line = getattr(node, "lineno", 0)
+            offenders += [f"{path.relative_to(ROOT)}:{line} {name}" for name in named]
+    assert offenders == []
+
+
 # Inside the core: the parts the pipeline is made of know nothing of what assembles them.
 ASSEMBLY = ("adaptrag.rag.router", "adaptrag.rag.pipeline", "adaptrag.rag.parts")
 

@@ -239,9 +239,10 @@ def adapters_synth(
     """Write question/answer pairs from a domain's chunks, for teams without labelled data."""
     from adaptrag.adapters.synth import synth_rows, write_rows
     from adaptrag.rag.generators import make_generator
-    from adaptrag.rag.router import choose_backend
+    from adaptrag.rag.router import check_backend, choose_backend
 
     settings = cli_settings(ctx)
+    check_backend(backend)
     route = choose_backend(backend, prefer_claude=True)
     generator = make_generator(route.backend, settings)
     store = cli_store(settings, settings.collection)

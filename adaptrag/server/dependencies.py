@@ -41,28 +41,21 @@ class Server:
         self.warm_error: str | None = None
         self.timed_out: ApiError = timeout_error(settings)
         # What callers see of the server's files (sources, reports, errors).
-        self.paths = PublicPaths(
-            settings, lambda: self.qa.parts.retriever.store.facet("source_root")
-        )
+        self.paths = PublicPaths(settings, self._stored_roots)
         self._jobs: IngestJobQueue | None = None
         self._jobs_lock = threading.Lock()
 
     def _stored_roots(self) -> list[str]:
         """The folders the stored documents were ingested from (`source_root`)."""
-        return list(self.qa.parts.retriever.store.facet("source_root"))
+        return list(self.qa.retriever.store.facet("source_root"))
 
     def warm(self) -> None:
         """Load the models (in a thread at startup); ready, or not ready and why."""
         try:
-            self.qa.parts.retriever.embedder.embed_queries(["warm up"])
-            served = bool(self.settings.openai_base_url)
-            if self.settings.backend == "claude":
-                pass  # nothing to load: Claude is an API
-            elif model_backend(self.settings.backend, served=served) == "openai":
+            self.qa.warm()
+            backend, served = self.settings.backend, bool(self.settings.openai_base_url)
+            if backend != "claude" and model_backend(backend, served=served) == "openai":
                 self._check_server()
-            else:
-                generator: Any = self.qa.parts.generator("local")
-                getattr(generator, "hf_model", None)
             self.ready.set()
         except AdaptragError as error:
             self.warm_error = str(error)
@@ -75,7 +68,7 @@ class Server:
         """Say in the log whether the inference server answers; it may start after us, so
         being unreachable now does not keep this server from being ready."""
         try:
-            base: Any = self.qa.parts.generator("openai")
+            base: Any = self.qa.generator("openai")
             logger.info("inference server serves %s", base.base().id)
         except AdaptragError as error:
             logger.warning("inference server not usable yet: %s", error)
@@ -85,9 +78,9 @@ class Server:
         """The ingest job queue, started on first use with the server's embedder and store."""
         with self._jobs_lock:
             if self._jobs is None:
-                retriever = self.qa.parts.retriever
+                retriever = self.qa.retriever
                 self._jobs = IngestJobQueue(
-                    self.settings, self.qa.parts.collection, retriever.embedder, retriever.store
+                    self.settings, self.qa.collection, retriever.embedder, retriever.store
                 )
             return self._jobs
 
@@ -124,7 +117,7 @@ class Server:
 
 def readable_domains(server: Server, caller: Access) -> list[str]:
     """The domains of the served collection that the caller may read (blocking)."""
-    return sorted(d for d in server.qa.parts.retriever.store.facet("domain") if caller.may_read(d))
+    return sorted(d for d in server.qa.retriever.store.facet("domain") if caller.may_read(d))
 
 
 def server_of(request: Request) -> Server:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from adaptrag.rag.generators.registry import backend_names
 from adaptrag.rag.query import Filters, Query
 
 
@@ -73,9 +74,19 @@ class RetrieveRequest(_Body):
 class AskRequest(RetrieveRequest):
     """A question and how to answer it."""
 
-    backend: Literal["auto", "local", "claude", "openai"] | None = Field(
-        None, description="Who answers."
+    backend: str | None = Field(
+        None,
+        description="Who answers: auto, local, claude, openai, or a backend an installed "
+        "package adds (GET /v1/models lists the configured ones).",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is not None and value not in backend_names():
+            raise ValueError(f"unknown backend {value!r}; use one of {', '.join(backend_names())}")
+        return value
+
     adapter: str | None = Field(None, description="Force an adapter (name, name/vN or 'base').")
     max_new_tokens: int | None = Field(None, ge=1, le=4096, description="Longest answer.")
 

@@ -53,6 +53,11 @@ class Generator(Protocol):
         """Text deltas as they are produced, then the `Generation`."""
         ...
 
+    def load(self) -> None:
+        """Load now what the first generation would wait for (a local model's weights);
+        nothing where there is nothing to load (an API)."""
+        ...
+
     def close(self) -> None:
         """Release connections (the model itself stays cached)."""
         ...

@@ -122,6 +122,9 @@ class ClaudeGenerator:
             self._client = anthropic.Anthropic(timeout=self.timeout_s, max_retries=self.max_retries)
         return self._client
 
+    def load(self) -> None:
+        """Nothing to load: Claude is an API."""
+
     def close(self) -> None:
         """Close the SDK client's connections."""
         if self._client is not None:

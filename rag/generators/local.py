@@ -189,6 +189,10 @@ class LocalGenerator:
         """The loaded transformers model (loading it on first use)."""
         return self._load()[0]
 
+    def load(self) -> None:
+        """Load the model and tokenizer now (they load on first use otherwise)."""
+        self._load()
+
     @property
     def tokenizer(self) -> Any:
         """The model's tokenizer, padding on the left for batched generation."""

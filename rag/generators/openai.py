@@ -181,6 +181,9 @@ class OpenAIGenerator:
             raise self._error(exc, route) from exc
         return True
 
+    def load(self) -> None:
+        """Nothing to load: the model runs on the inference server."""
+
     def close(self) -> None:
         """Close the SDK client's connections."""
         with self._lock:

@@ -304,13 +304,24 @@ class RetrievalSettings(BaseModel):
 class GenerationSettings(BaseModel):
     """Who answers and how long, whatever the backend; what happens to an ungrounded value."""
 
-    backend: Literal["auto", "local", "claude", "openai"] = Field(
+    backend: str = Field(
         default="auto",
         description="Who answers: local (the transformers model), openai (an OpenAI-compatible "
-        "server such as vLLM), claude (Anthropic API), or auto (a domain's adapter that passed "
+        "server such as vLLM), claude (Anthropic API), a backend an installed package adds "
+        "(entry point group adaptrag.backends), or auto (a domain's adapter that passed "
         "its gate; else Claude when ANTHROPIC_API_KEY is set and prefer_claude is true; else "
         "the base model: openai when openai_base_url is set, else local).",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from adaptrag.rag.generators.registry import backend_names
+
+        if value not in backend_names():
+            raise ValueError(f"unknown backend {value!r}; use one of {', '.join(backend_names())}")
+        return value
+
     prefer_claude: bool = Field(
         default=True,
         description="With backend=auto, answer with Claude whenever an Anthropic key is set.",

@@ -57,7 +57,7 @@ def test_the_chat_model_answers_with_the_adapter_and_the_base_without(qa: Pipeli
     assert usage is not None and 0 < usage["output_tokens"] <= 12
     # the same as the pipeline's own completion with that adapter (greedy decoding)
     prompt = conversation_prompt(MESSAGES)
-    assert with_adapter.text == complete(qa.parts, prompt, adapter="legal").text
+    assert with_adapter.text == complete(qa, prompt, adapter="legal").text
     # and the base model's answer is the base model's, whatever the adapter did before
     assert base.invoke(MESSAGES).text == without.text
 

@@ -98,7 +98,7 @@ def test_examples_keep_the_oracle_with_its_citation_or_teach_the_refusal(
     with Pipeline(indexed_legal) as qa:
         build = lambda p: build_examples(  # noqa: E731
             rows,
-            qa.parts.retriever,
+            qa.retriever,
             "legal",
             RaftSettings(distractors=2, oracle_p=p),
             count_tokens=local_generator.count_tokens,
@@ -127,7 +127,7 @@ def test_rows_without_evidence_in_the_collection_use_their_evidence_or_are_skipp
     with Pipeline(indexed_legal) as qa:
         examples, skipped = build_examples(
             rows,
-            qa.parts.retriever,
+            qa.retriever,
             "legal",
             RaftSettings(oracle_p=1.0),
             count_tokens=local_generator.count_tokens,

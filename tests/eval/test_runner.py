@@ -86,7 +86,7 @@ def test_a_run_writes_one_result_per_row_and_the_reports(
     stages.add("load_ms")
     assert set(summary["latency_ms"]) == stages
     versions = report["versions"]
-    assert versions["collection_fingerprint"] == qa.parts.retriever.check().fingerprint()
+    assert versions["collection_fingerprint"] == qa.retriever.check().fingerprint()
     assert len(versions["dataset_sha256"]) == 64
     assert versions["models"] == {"HuggingFaceTB/SmolLM2-135M-Instruct": 3}
     assert json.loads((out / "report.json").read_text())["summary"]["rows"] == 3

@@ -75,7 +75,7 @@ def test_a_question_naming_the_document_finds_it_though_its_text_does_not(
             found = qa.retrieve("Rosslyn's cash sweep policy", mode=mode, top_k=2)
             assert found[0].doc_id == "rosslyn-policy", mode
             assert found[0].text == POLICY.strip()  # the stored text: the chunk alone
-        assert qa.parts.retriever.check().chunk_context == "title"
+        assert qa.retriever.check().chunk_context == "title"
 
 
 def test_a_collection_keeps_the_indexing_it_was_created_with(
@@ -96,9 +96,9 @@ def test_a_collection_keeps_the_indexing_it_was_created_with(
     report = ingest_paths([docs], "finance", settings=settings, embedder=embedder)
     assert report.added == 2 and not report.failed  # no mismatch error after an upgrade
     with Pipeline(settings, embedder=embedder) as qa:
-        spec = qa.parts.retriever.check()
+        spec = qa.retriever.check()
         assert (spec.chunk_context, spec.sparse["version"]) == ("none", V1)
-        assert qa.parts.retriever.sparse.config.version == V1  # queries encoded the old way
+        assert qa.retriever.sparse.config.version == V1  # queries encoded the old way
         assert len(qa.retrieve("cash sweep", mode="sparse", top_k=2)) == 2
 
 

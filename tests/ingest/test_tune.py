@@ -92,8 +92,8 @@ def test_a_promoted_version_serves_the_name_until_switched_back(
     # Queries of the name go to the new version, embedded by the tuned model...
     with Pipeline(settings, embedder=embedder) as qa:
         sources = qa.retrieve("When can steel be delivered to the depot in Oslo?", top_k=1)
-        assert qa.parts.retriever.embedder.model_id == report.model
-        assert qa.parts.retriever.store.name == "adaptrag-v2"
+        assert qa.retriever.embedder.model_id == report.model
+        assert qa.retriever.store.name == "adaptrag-v2"
     assert sources[0].doc_id == "oslo.md"
     # ...and so do ingests: a new document is embedded by the tuned model into v2.
     extra = tmp_path / "extra"
@@ -123,8 +123,8 @@ def test_a_promoted_version_serves_the_name_until_switched_back(
     assert json.loads(result.stdout) == {"name": "adaptrag", "serving": "adaptrag"}
     with Pipeline(settings, embedder=embedder) as qa:
         qa.retrieve("Oslo depot", top_k=1)
-        assert qa.parts.retriever.embedder.model_id == embedder.model_id
-        assert qa.parts.retriever.store.name == "adaptrag"
+        assert qa.retriever.embedder.model_id == embedder.model_id
+        assert qa.retriever.store.name == "adaptrag"
 
 
 def test_the_cli_reports_a_refusal_and_leaves_nothing_behind(

@@ -140,7 +140,7 @@ def test_int8_and_fp32_vectors_never_share_a_collection(cache: Path) -> None:
     report = ingest_paths([LEGAL], "legal", settings=settings, embedder=int8)
     assert report.ok and report.chunks_embedded > 0
     with Pipeline(settings, embedder=int8) as qa:
-        assert qa.parts.retriever.check().embedding_precision == "int8"
+        assert qa.retriever.check().embedding_precision == "int8"
         assert qa.retrieve("notice period of the lease", top_k=1)
     # an fp32 runtime named explicitly is refused, in one line naming the fix
     torch_settings = settings.model_copy(update={"embedding_runtime": "torch"})
@@ -153,7 +153,7 @@ def test_int8_and_fp32_vectors_never_share_a_collection(cache: Path) -> None:
     auto_settings = settings.model_copy(update={"embedding_runtime": "auto"})
     with Pipeline(auto_settings) as qa:
         assert qa.retrieve("notice period of the lease", top_k=1)
-        assert qa.parts.retriever.embedder.precision == "int8"
+        assert qa.retriever.embedder.precision == "int8"
     # and so does the server's, whose embedder is wrapped to coalesce concurrent queries
     from adaptrag.server.coalesce import CoalescingEmbedder
 
@@ -161,8 +161,8 @@ def test_int8_and_fp32_vectors_never_share_a_collection(cache: Path) -> None:
         wrapped = CoalescingEmbedder(SentenceTransformerEmbedder.from_settings(served))
         with Pipeline(served, embedder=wrapped) as qa:
             assert qa.retrieve("notice period of the lease", top_k=1)
-            assert isinstance(qa.parts.retriever.embedder, CoalescingEmbedder)
-            assert qa.parts.retriever.embedder.precision == "int8"
+            assert isinstance(qa.retriever.embedder, CoalescingEmbedder)
+            assert qa.retriever.embedder.precision == "int8"
 
 
 def test_an_fp32_collection_keeps_its_fingerprint() -> None:

@@ -117,7 +117,7 @@ def test_claude_answers_are_checked_and_an_unsupported_value_is_flagged(
 def test_an_openai_backend_answer_is_checked_too(qa: Pipeline, openai_env: FakeOpenAI) -> None:
     openai_env.reply = lambda body, lora: "Rent is 9,000 euros [1]."
     served = qa.settings.model_copy(update={"openai_base_url": openai_env.url})
-    with Pipeline(served, embedder=qa.parts.retriever.embedder) as other:
+    with Pipeline(served, embedder=qa.retriever.embedder) as other:
         answer = other.ask("What is the monthly rent?", domain="legal", backend="openai")
     assert answer.backend == "openai" and answer.grounding is not None
     assert [v.text for v in answer.grounding.unsupported] == ["9,000 euros"]
@@ -129,7 +129,7 @@ def test_the_setting_replaces_an_unsupported_answer(
 ) -> None:
     claude_env.reply = lambda body: "The tenant gives 30 days notice [1]."
     strict = qa.settings.model_copy(update={"grounding_action": action})
-    with Pipeline(strict, embedder=qa.parts.retriever.embedder) as other:
+    with Pipeline(strict, embedder=qa.retriever.embedder) as other:
         answer = other.ask(QUESTION, domain="legal", backend="claude")
         *_, streamed = other.stream(QUESTION, domain="legal", backend="claude")
     assert answer.grounding is not None

@@ -159,7 +159,7 @@ def test_sources_beyond_the_prompt_budget_are_dropped_and_reported(
     qa: Pipeline, embedder: SentenceTransformerEmbedder, local_generator: LocalGenerator
 ) -> None:
     tight = qa.settings.model_copy(update={"context_tokens": 256, "max_new_tokens": 4, "top_k": 6})
-    store = qa.parts.retriever.store
+    store = qa.retriever.store
     with Pipeline(
         tight, embedder=embedder, store=store, generators={"local": local_generator}
     ) as p:
@@ -186,9 +186,7 @@ def test_bad_arguments_are_one_line_errors(qa: Pipeline) -> None:
         qa.ask(QUESTION, color="blue")  # type: ignore[call-arg]
     # A pipeline that has not built a Claude client yet (this module's may have, with a key).
     with (
-        Pipeline(
-            qa.settings, store=qa.parts.retriever.store, embedder=qa.parts.retriever.embedder
-        ) as fresh,
+        Pipeline(qa.settings, store=qa.retriever.store, embedder=qa.retriever.embedder) as fresh,
         pytest.raises(ConfigError, match="set ANTHROPIC_API_KEY"),
     ):
         fresh.ask(QUESTION, backend="claude")

@@ -63,10 +63,10 @@ def reranked(
 def test_the_cross_encoder_orders_the_candidates_and_the_best_top_k_are_kept(
     reranked: Pipeline, cross_encoder: Path
 ) -> None:
-    store = reranked.parts.retriever.store
+    store = reranked.retriever.store
     with Pipeline(
         reranked.settings.model_copy(update={"reranker_model": None}),
-        embedder=reranked.parts.retriever.embedder,
+        embedder=reranked.retriever.embedder,
         store=store,
     ) as plain:
         candidates = plain.retrieve(QUESTION, top_k=6, merge_adjacent=False, lead_chunk=False)
@@ -80,7 +80,7 @@ def test_the_cross_encoder_orders_the_candidates_and_the_best_top_k_are_kept(
 def test_the_answer_reports_what_reranking_cost(reranked: Pipeline) -> None:
     answer = reranked.ask(QUESTION, backend="local")
     assert answer.timings["rerank_ms"] > 0
-    assert reranked.parts.retriever.reranker is not None
+    assert reranked.retriever.reranker is not None
 
 
 def test_a_reranker_that_cannot_load_is_one_line() -> None:

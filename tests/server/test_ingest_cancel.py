@@ -75,7 +75,7 @@ def poll(served: Served, job_id: str, until: set[str], timeout_s: float = 120) -
 
 
 def stored_docs(served: Served, domain: str) -> set[str]:
-    store = served.pipeline.parts.retriever.store
+    store = served.pipeline.retriever.store
     return {str(p["doc_id"]) for p in store.scroll(Where(equals={"domain": domain}), ["doc_id"])}
 
 

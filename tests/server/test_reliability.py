@@ -396,9 +396,7 @@ def test_claude_refusing_the_servers_own_key_is_a_502(
     hostile: Served, claude_env: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def forget_claude() -> None:  # the next ask builds the Claude client again
-        generator = hostile.pipeline.parts._generators.pop("claude", None)
-        if generator is not None:
-            generator.close()
+        hostile.pipeline.generator("claude").close()
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-not-the-right-one")
     forget_claude()

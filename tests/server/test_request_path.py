@@ -13,7 +13,7 @@ OURS = ("adaptrag", "rag", "adapters", "eval", "ingest")
 
 
 def test_an_ask_reaches_the_store_in_four_frames_of_ours(served: Served) -> None:
-    store = served.pipeline.parts.retriever.store
+    store = served.pipeline.retriever.store
     stacks: list[list[str]] = []
     original = store.search
 

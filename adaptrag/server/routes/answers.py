@@ -57,7 +57,7 @@ def check_adapter(server: Server, ref: str, caller: Access) -> None:
         400, f"no adapter {ref!r} that this key may use; GET /v1/adapters lists them"
     )
     try:
-        domain = server.qa.parts.adapters.resolve(ref).domain
+        domain = server.qa.adapters.resolve(ref).domain
     except ConfigError:
         raise unknown from None
     if not caller.may_read(domain):

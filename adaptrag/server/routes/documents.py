@@ -24,7 +24,7 @@ async def list_documents(
 ) -> list[dict[str, Any]]:
     """Every document of `domain` the key may read, by id."""
     caller.check_domain(domain)
-    infos = await server.blocking(documents_in, server.qa.parts.retriever.store, domain)
+    infos = await server.blocking(documents_in, server.qa.retriever.store, domain)
     return [server.paths.metadata(i.to_dict()) for i in infos]
 
 
@@ -38,7 +38,7 @@ async def get_document(
 ) -> dict[str, Any]:
     """One document of `domain` (404 when the domain holds no such id)."""
     caller.check_domain(domain)
-    stored = await server.blocking(document_in, server.qa.parts.retriever.store, domain, doc_id)
+    stored = await server.blocking(document_in, server.qa.retriever.store, domain, doc_id)
     return server.paths.metadata(stored.to_dict())
 
 
@@ -52,5 +52,5 @@ async def delete_document(
 ) -> dict[str, Any]:
     """Delete one document of `domain`; a key needs the ingest right on the domain."""
     caller.check_ingest(domain)
-    chunks = await server.blocking(delete_in, server.qa.parts.retriever.store, domain, doc_id)
+    chunks = await server.blocking(delete_in, server.qa.retriever.store, domain, doc_id)
     return {"deleted": doc_id, "domain": domain, "chunks": chunks}

@@ -56,7 +56,7 @@ async def readyz(server: ServerDep) -> JSONResponse:
         logger.warning("readiness probe failed: %s", error)
         kind = "store" if isinstance(error, StoreError) else "query path"
         return error_response(503, f"the {kind} is not answering; see the server log", "not_ready")
-    return JSONResponse({"status": "ready", "collection": server.qa.parts.collection})
+    return JSONResponse({"status": "ready", "collection": server.qa.collection})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

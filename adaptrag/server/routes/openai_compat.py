@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adaptrag.rag.deadline import DeadlineExceeded
 from adaptrag.rag.errors import AdaptragError
+from adaptrag.rag.generators import backends
 from adaptrag.rag.router import BASE_ADAPTER
-from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.types import Answer, is_domain_name
 from adaptrag.server.auth import Access
 from adaptrag.server.dependencies import Caller, Server, ServerDep, readable_domains
@@ -36,12 +36,11 @@ from adaptrag.server.schemas import AskRequest
 router = APIRouter()
 
 PREFIX = "adaptrag"
-BACKENDS = ("local", "claude", "openai")
 MODEL_SCHEME = (
     "`adaptrag` (every domain of the key, routed as /v1/ask), `adaptrag/DOMAIN` (the "
     "domain, with its promoted adapter when it passed its gate), `adaptrag/DOMAIN@vN` (the "
     "domain's adapter version N), `adaptrag/DOMAIN:base` (the base model, no adapter), "
-    "`adaptrag/DOMAIN:local|claude|openai` (that backend)"
+    "`adaptrag/DOMAIN:BACKEND` (that backend: local, claude, openai or an installed one)"
 )
 
 
@@ -75,7 +74,7 @@ def parse_model(model: str) -> ModelChoice:
         return ModelChoice(domain)
     if variant == "base":
         return ModelChoice(domain, adapter=BASE_ADAPTER)
-    if variant in BACKENDS:
+    if variant in backends():
         return ModelChoice(domain, backend=variant)
     raise unknown
 
@@ -334,9 +333,8 @@ async def models(caller: Caller, server: ServerDep) -> dict[str, Any]:
     def listed() -> list[str]:
         domains = readable_domains(server, caller)
         adapters = _adapters(server)
-        variants = ["base", "local"]
-        variants += ["claude"] if claude_configured() else []
-        variants += ["openai"] if server.settings.openai_base_url else []
+        configured = [n for n, b in backends().items() if b.configured(server.settings)]
+        variants = ["base", *configured]
         ids = [PREFIX]
         for domain in domains:
             ids.append(f"{PREFIX}/{domain}")
