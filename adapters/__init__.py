@@ -4,7 +4,7 @@ from adaptrag.adapters import TrainOptions, train_adapter, list_adapters
 result = train_adapter(TrainOptions(domain="legal", data=Path("qa.jsonl")), settings=settings)
 result.adapter.ref, result.promoted, result.adapter.scores   # held-out EM/F1, adapter vs base
 
-Answers use a domain's active adapter through `rag.Pipeline` (see `rag.router`).
+Answers use a domain's active adapter through `rag.Pipeline` (see `rag.answering.router`).
 Note: PyPI's AdapterHub package is also called `adapters`; it cannot share an environment
 with adaptrag.
 """
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from adaptrag.adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from adaptrag.adapters.runtime import AdapterRuntime
-from adaptrag.rag.collection_info import domain_snapshot
 from adaptrag.rag.errors import ConfigError, StoreError
+from adaptrag.rag.retrieval.collection_info import domain_snapshot
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import store_for
 

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from adaptrag.eval.scoring import answer_scores
 from adaptrag.eval.stats import paired_bootstrap_ci, promotion
-from adaptrag.rag.collection_info import domain_snapshot
-from adaptrag.rag.router import BASE_ADAPTER
+from adaptrag.rag.answering.router import BASE_ADAPTER
+from adaptrag.rag.retrieval.collection_info import domain_snapshot
 from adaptrag.rag.types import Answer, QARow
 
 if TYPE_CHECKING:
-    from adaptrag.rag.pipeline import Pipeline
+    from adaptrag.rag.answering.pipeline import Pipeline
 
 GATE_RULE = (
     "promoted when the paired 95% BCa bootstrap interval of the mean difference (adapter - "

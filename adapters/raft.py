@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from adaptrag.eval.scoring import LABELS
-from adaptrag.rag.normalize import normalize_answer
+from adaptrag.rag.answering.normalize import normalize_answer
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
-from adaptrag.rag.retrieval import Retriever, SearchOptions, build_where
+from adaptrag.rag.retrieval.retriever import Retriever, SearchOptions, build_where
 from adaptrag.rag.types import QARow, Source
 
 

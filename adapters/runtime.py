@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, cast
 from adaptrag.adapters.compat import quiet_peft
 from adaptrag.adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from adaptrag.adapters.served import ServedAdapters
+from adaptrag.rag.answering.router import AdapterChoice
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.base import PEFT_BASE, AdapterServer, Generation, Generator
-from adaptrag.rag.load_timing import loading
+from adaptrag.rag.infra.load_timing import loading
 from adaptrag.rag.prompts import Prompt
-from adaptrag.rag.router import AdapterChoice
 from adaptrag.rag.settings import Settings
 
 if TYPE_CHECKING:  # the model library loads only when a model does
@@ -80,7 +80,7 @@ class AdapterRuntime:
     @classmethod
     def from_settings(cls, settings: Settings) -> AdapterRuntime:
         """The runtime over the registry in `settings.data_dir` (what `adaptrag` installs as
-        every pipeline's default provider, `rag.parts.use_adapters`)."""
+        every pipeline's default provider, `rag.answering.parts.use_adapters`)."""
         return cls(
             AdapterRegistry(settings.data_dir),
             max_loaded=settings.max_loaded_adapters,

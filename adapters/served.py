@@ -18,11 +18,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import cast
 
+from adaptrag.rag.answering.router import AdapterChoice
 from adaptrag.rag.errors import AdaptragError, ConfigError, NotServedError
 from adaptrag.rag.generators import make_generator
 from adaptrag.rag.generators.base import AdapterServer, Generation, ServedModel
 from adaptrag.rag.prompts import Prompt
-from adaptrag.rag.router import AdapterChoice
 from adaptrag.rag.settings import Settings
 
 

@@ -39,11 +39,11 @@ from adaptrag.adapters.options import TrainOptions
 from adaptrag.adapters.raft import RaftSettings, TrainingExample, build_examples
 from adaptrag.adapters.registry import AdapterInfo, AdapterRegistry, base_fingerprint
 from adaptrag.eval.datasets import file_hash, read_qa
-from adaptrag.rag.collection_info import domain_snapshot
+from adaptrag.rag.answering.pipeline import Pipeline
+from adaptrag.rag.answering.router import BASE_ADAPTER
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.local import LocalGenerator
-from adaptrag.rag.pipeline import Pipeline
-from adaptrag.rag.router import BASE_ADAPTER
+from adaptrag.rag.retrieval.collection_info import domain_snapshot
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import QARow
 

@@ -25,6 +25,7 @@ from adaptrag.ingest import (
     list_documents,
 )
 from adaptrag.rag import Answer, AsyncPipeline, Chunk, Citation, Document, Pipeline, Query, Source
+from adaptrag.rag.answering.parts import use_adapters
 from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
@@ -41,7 +42,6 @@ from adaptrag.rag.errors import (
     StoreError,
     UpstreamAuthError,
 )
-from adaptrag.rag.parts import use_adapters
 from adaptrag.rag.settings import Settings, load_settings
 from adaptrag.version import __version__
 

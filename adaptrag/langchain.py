@@ -24,14 +24,14 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 from pydantic import ConfigDict, Field
 from typing_extensions import Unpack
 
-from adaptrag.rag.completion import complete, complete_stream
+from adaptrag.rag.answering.completion import complete, complete_stream
+from adaptrag.rag.answering.pipeline import Pipeline
+from adaptrag.rag.answering.query import Query, QueryOptions
+from adaptrag.rag.answering.router import BASE_ADAPTER
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.base import Generation
-from adaptrag.rag.pipeline import Pipeline
+from adaptrag.rag.infra.threads import iterate_on_thread
 from adaptrag.rag.prompts import Prompt
-from adaptrag.rag.query import Query, QueryOptions
-from adaptrag.rag.router import BASE_ADAPTER
-from adaptrag.rag.threads import iterate_on_thread
 from adaptrag.rag.types import Answer, Source
 
 

@@ -41,8 +41,8 @@ from adaptrag.eval.scoring import answer_scores
 from adaptrag.eval.stats import bootstrap_ci, paired_bootstrap_ci
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
-from adaptrag.rag.grounding import grounded
-from adaptrag.rag.query import Query
+from adaptrag.rag.answering.grounding import grounded
+from adaptrag.rag.answering.query import Query
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Answer, QARow
 

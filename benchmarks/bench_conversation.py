@@ -7,7 +7,7 @@ The demo corpus is ingested (its three domains in one collection); each row of
 examples/qa/followups.jsonl (28 follow-ups written from the demo corpus: earlier user
 turns, the follow-up, the standalone question it stands for, the document that answers)
 is searched three ways within its domain: the standalone question, the follow-up as
-written, and the follow-up with its history (`Query(history=...)`, `rag.conversation`).
+written, and the follow-up with its history (`Query(history=...)`, `rag.retrieval.conversation`).
 Prints hit@1 and hit@k (the answering document among the results) of each, and the paired
 95% interval of (with history - standalone); writes benchmarks/results/conversation.json.
 """
@@ -31,7 +31,7 @@ from common import write_results
 from adaptrag.eval.stats import paired_bootstrap_ci
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
-from adaptrag.rag.query import Query
+from adaptrag.rag.answering.query import Query
 from adaptrag.rag.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -34,7 +34,7 @@ from common import write_results
 from adaptrag.eval.stats import paired_bootstrap_ci
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline, Query
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 
 WARM_TEXTS = ["a warm-up sentence", "and another, a little longer, to load the model"]

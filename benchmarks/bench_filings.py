@@ -43,7 +43,7 @@ from adaptrag.eval.stats import bootstrap_ci
 from adaptrag.ingest import ingest_paths
 from adaptrag.ingest.loaders import LoaderOptions, SourceFile, load_pdf, register_loader
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Document, QARow, Source
 

@@ -35,8 +35,8 @@ from adaptrag.eval.datasets import read_qa
 from adaptrag.eval.scoring import answer_scores
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
+from adaptrag.rag.answering.query import Query
 from adaptrag.rag.generators.local import Decoding, LocalGenerator
-from adaptrag.rag.query import Query
 from adaptrag.rag.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

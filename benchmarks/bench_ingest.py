@@ -38,7 +38,7 @@ from common import write_results
 from adaptrag.ingest import ingest_paths
 from adaptrag.ingest.chunking import Chunker
 from adaptrag.ingest.loaders import SourceFile, load
-from adaptrag.rag.embedder import SentenceTransformerEmbedder, resolve_model_path
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder, resolve_model_path
 from adaptrag.rag.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad_dev_corpus.jsonl"

@@ -42,9 +42,9 @@ from common import write_results
 from adaptrag.eval.datasets import read_qa
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.answering.query import Query
 from adaptrag.rag.generators.local import LocalGenerator
-from adaptrag.rag.query import Query
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import store_for
 

@@ -39,12 +39,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 from common import write_results
 
-from adaptrag.rag.collection_info import wanted_spec
-from adaptrag.rag.embedder import SentenceTransformerEmbedder, resolve_model_path
 from adaptrag.rag.prompts import build_prompt
-from adaptrag.rag.retrieval import Retriever, SearchOptions, build_where
+from adaptrag.rag.retrieval.collection_info import wanted_spec
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder, resolve_model_path
+from adaptrag.rag.retrieval.retriever import Retriever, SearchOptions, build_where
+from adaptrag.rag.retrieval.sparse import SparseEncoder
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import VectorStore
 from adaptrag.rag.stores.base import StoredChunk
 from adaptrag.rag.stores.edge import EdgeStore
@@ -286,8 +286,8 @@ def bench_ask(embedder: SentenceTransformerEmbedder) -> dict:
     import torch
 
     from adaptrag.ingest import ingest_paths
+    from adaptrag.rag.answering.pipeline import Pipeline
     from adaptrag.rag.generators.local import LocalGenerator
-    from adaptrag.rag.pipeline import Pipeline
 
     work = Path(tempfile.mkdtemp(prefix="adaptrag-bench-ask-"))
     settings = Settings(data_dir=work, max_new_tokens=64, backend="local")

@@ -45,10 +45,10 @@ from common import write_results
 from adaptrag.eval.stats import bootstrap_ci
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline, Query
-from adaptrag.rag.collection_info import wanted_spec
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.collection_info import wanted_spec
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.sparse import V1, V2, V3, SparseConfig, SparseEncoder
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.sparse import V1, V2, V3, SparseConfig, SparseEncoder
 from adaptrag.rag.stores import ensure_collection, store_for
 from adaptrag.rag.stores.base import SearchMode
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adaptrag.rag.query import Query
+from adaptrag.rag.answering.query import Query
 from adaptrag.rag.types import QARow
 
 

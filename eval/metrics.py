@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from adaptrag.eval.scoring import contains_answer, exact_match, label_correct, token_f1
-from adaptrag.rag.citations import CITATION_PATTERN, cited_numbers
-from adaptrag.rag.normalize import normalize_answer
+from adaptrag.rag.answering.citations import CITATION_PATTERN, cited_numbers
+from adaptrag.rag.answering.normalize import normalize_answer
 from adaptrag.rag.prompts import NO_ANSWER
 from adaptrag.rag.types import QARow, Source
 

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from adaptrag.eval.judge import Judge
-    from adaptrag.rag.pipeline import Pipeline
+    from adaptrag.rag.answering.pipeline import Pipeline
 
 STAGES = (
     "embed_ms",

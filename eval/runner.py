@@ -29,11 +29,11 @@ from adaptrag.eval.doc_ids import match_doc_ids
 from adaptrag.eval.judge import Judge, Verdict, judge_prompt
 from adaptrag.eval.report import write_report
 from adaptrag.eval.scoring import answer_scores
+from adaptrag.rag.answering.grounding import check_values
+from adaptrag.rag.answering.pipeline import Pipeline
 from adaptrag.rag.errors import AdaptragError, BackendError, ConfigError
-from adaptrag.rag.grounding import check_values
-from adaptrag.rag.load_timing import Stopwatch, load_clock
-from adaptrag.rag.pipeline import Pipeline
-from adaptrag.rag.secrets import claude_configured
+from adaptrag.rag.infra.load_timing import Stopwatch, load_clock
+from adaptrag.rag.infra.secrets import claude_configured
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Answer, QARow, Source, Usage
 

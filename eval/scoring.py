@@ -6,7 +6,7 @@ or in the sources the model was given: "value in sources"), and `label_correct` 
 yes/no/maybe questions (PubMedQA's labels: the first label word of the answer is the gold
 label).
 
-Answers and gold are compared after SQuAD v1.1's normalization (`rag.normalize`). Each
+Answers and gold are compared after SQuAD v1.1's normalization (`rag.answering.normalize`). Each
 score is the best over the gold answers.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from adaptrag.rag.normalize import normalize_answer
+from adaptrag.rag.answering.normalize import normalize_answer
 
 
 def exact_match(prediction: str, gold: Sequence[str]) -> float:

@@ -35,8 +35,8 @@ from adaptrag.eval import compare_runs, run_eval
 from adaptrag.eval.datasets import file_hash, read_qa
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.router import claude_configured
+from adaptrag.rag.answering.router import claude_configured
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings, load_settings
 
 HERE = Path(__file__).resolve().parent

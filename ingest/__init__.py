@@ -26,9 +26,9 @@ from adaptrag.ingest.documents import (
 from adaptrag.ingest.job import IngestJob, ProgressHook
 from adaptrag.ingest.loaders import LoaderOptions, LoadLimits
 from adaptrag.ingest.report import FileIssue, IngestReport
-from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.sparse import SparseEncoder
 from adaptrag.rag.settings import Settings, load_settings, parse_indexed_fields
-from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import VectorStore, store_for
 
 if TYPE_CHECKING:

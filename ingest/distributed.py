@@ -29,10 +29,10 @@ from adaptrag.ingest.job import (
     load_file,
 )
 from adaptrag.ingest.loaders import SourceFile
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError, IngestCancelledError
-from adaptrag.rag.sparse import SparseEncoder
-from adaptrag.rag.tracing import span
+from adaptrag.rag.infra.tracing import span
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.sparse import SparseEncoder
 
 if TYPE_CHECKING:
     from adaptrag.ingest.report import IngestReport

@@ -37,13 +37,13 @@ from adaptrag.ingest.sync import (
     read_manifest,
 )
 from adaptrag.ingest.titles import indexed_text
-from adaptrag.rag.collection_info import embedder_for, wanted_spec
-from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import ConfigError, IngestCancelledError
-from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.infra.tracing import set_attributes, span
+from adaptrag.rag.retrieval.collection_info import embedder_for, wanted_spec
+from adaptrag.rag.retrieval.embedder import Embedder
+from adaptrag.rag.retrieval.sparse import SparseEncoder
 from adaptrag.rag.stores import CollectionSpec, StoredChunk, VectorStore, Where, ensure_collection
 from adaptrag.rag.stores.base import INDEXES
-from adaptrag.rag.tracing import set_attributes, span
 from adaptrag.rag.types import Chunk, Document, SparseVector, is_domain_name
 
 ProgressHook = Callable[[str, int, int | None], None]

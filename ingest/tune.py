@@ -39,12 +39,12 @@ from typing import Any, Literal
 from adaptrag.eval.stats import RULE as STATS_RULE
 from adaptrag.eval.stats import promotion
 from adaptrag.ingest.titles import stored_indexed_text
-from adaptrag.rag.collection_info import embedder_for, wanted_spec
-from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
-from adaptrag.rag.retrieval import Fusion, Retriever, SearchOptions, build_where
+from adaptrag.rag.retrieval.collection_info import embedder_for, wanted_spec
+from adaptrag.rag.retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.retriever import Fusion, Retriever, SearchOptions, build_where
+from adaptrag.rag.retrieval.sparse import SparseEncoder
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.sparse import SparseEncoder
 from adaptrag.rag.stores import (
     CollectionSpec,
     StoredChunk,
@@ -253,7 +253,7 @@ def _to_device(features: dict[str, Any], device: Any) -> dict[str, Any]:
 
 
 def _model_path(embedder: SentenceTransformerEmbedder) -> str:
-    from adaptrag.rag.embedder import resolve_model_path
+    from adaptrag.rag.retrieval.embedder import resolve_model_path
 
     return resolve_model_path(embedder.model_id)
 

@@ -6,9 +6,10 @@ answer = qa.ask("What is the notice period?", domain="legal")
 answer.text, answer.sources, answer.citations, answer.timings
 """
 
-from adaptrag.rag.async_pipeline import AsyncPipeline
-from adaptrag.rag.completion import complete, complete_stream
-from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.answering.async_pipeline import AsyncPipeline
+from adaptrag.rag.answering.completion import complete, complete_stream
+from adaptrag.rag.answering.pipeline import Pipeline
+from adaptrag.rag.answering.query import Query, QueryOptions
 from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
@@ -19,9 +20,8 @@ from adaptrag.rag.errors import (
     StoreBusyError,
     StoreError,
 )
-from adaptrag.rag.pipeline import Pipeline
-from adaptrag.rag.query import Query, QueryOptions
-from adaptrag.rag.retrieval import SearchOptions
+from adaptrag.rag.retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.retriever import SearchOptions
 from adaptrag.rag.settings import Settings, load_settings
 from adaptrag.rag.types import Answer, Chunk, Citation, Document, Source, SparseVector, Usage
 

@@ -53,7 +53,7 @@ class Prompt:
     tool: Tool | None = None
     conversation: tuple[tuple[str, str], ...] = ()
     question: str = ""  # as asked (extractive decoding reads whether it wants yes/no)
-    # (source index, sentence): where an extractive answer may copy from (rag.evidence)
+    # (source index, sentence): where an extractive answer may copy from (rag.answering.evidence)
     evidence: tuple[tuple[int, str], ...] = ()
 
     def messages(self) -> list[dict[str, str]]:

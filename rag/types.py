@@ -150,7 +150,7 @@ class CheckedValue:
 
 @dataclass(frozen=True)
 class Grounding:
-    """The verdict on an answer's values (`adaptrag.rag.grounding`): each one looked up in
+    """The verdict on an answer's values (`adaptrag.rag.answering.grounding`): each one looked up in
     the sources, and what was done about those no source holds (`grounding_action`):
     `kept` (flagged only), `quoted` (replaced by the best supporting quote) or `refused`
     (replaced by "I don't know."); `model_text` keeps the model's own words when replaced."""

@@ -17,8 +17,8 @@ from helpers.fake_anthropic import API_KEY, FakeAnthropic, cite_first_source
 from helpers.fake_openai import FakeOpenAI
 
 import adaptrag
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 
 # tests/test_wheel.py runs some suites in a fresh virtualenv: they must test the wheel

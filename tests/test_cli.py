@@ -245,7 +245,7 @@ def test_ask_before_any_ingest_says_to_ingest(runner: CliRunner) -> None:
 def test_an_unexpected_fault_is_one_line_and_exit_3_with_the_traceback_kept_aside(
     runner: CliRunner, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adaptrag.rag.embedder import SentenceTransformerEmbedder
+    from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 
     def broken(self: SentenceTransformerEmbedder, texts: object) -> object:
         raise RuntimeError("Unable to create tensor")  # the fault seen in the field

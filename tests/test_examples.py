@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from adaptrag.ingest.loaders import discover, load
-from adaptrag.rag.normalize import normalize_answer
+from adaptrag.rag.answering.normalize import normalize_answer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DOMAINS = ("legal", "finance", "medical")

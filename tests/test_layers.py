@@ -8,8 +8,11 @@ The folders `rag/`, `ingest/`, `adapters/`, `eval/` install and import as `adapt
 - The application layer (`adaptrag` itself: its public surface, the CLI and the server) is
   imported by no other package.
 - `rag` is the core: it imports none of `ingest`, `adapters`, `eval`, anywhere (the
-  application layer installs the adapter runtime, `rag.parts.use_adapters`). Inside it, the
-  stores and the generators import neither the routing nor the pipeline.
+  application layer installs the adapter runtime, `rag.answering.parts.use_adapters`).
+  Inside it, its groups point one way: `infra` imports no other group; the stores import
+  neither retrieval, answering nor the generators; retrieval neither answering nor the
+  generators; the generators neither answering nor retrieval; answering may use them all.
+- No module outside `rag` names `Parts` (a pipeline's parts are reached through it).
 - `eval` (data sets, scores, intervals and the promotion rule) imports only `rag`;
   `ingest` and `adapters` import `rag` and `eval`, and never each other.
 - The packages form no cycle.
@@ -108,7 +111,7 @@ def test_the_core_imports_none_of_the_other_packages() -> None:
 
 
 def test_no_module_outside_the_core_names_a_pipelines_parts() -> None:
-    """`rag.parts.Parts` is private to the core: other code reaches the retriever, the
+    """`rag.answering.parts.Parts` is private to the core: other code reaches the retriever, the
     generators and the adapters through `Pipeline`'s public members."""
     folders = ["adaptrag", "ingest", "adapters", "eval", "tests", "benchmarks", "examples"]
     offenders = []
@@ -116,7 +119,8 @@ def test_no_module_outside_the_core_names_a_pipelines_parts() -> None:
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             named = (
                 {a.name for a in node.names} - {"use_adapters"}
-                if isinstance(node, ast.ImportFrom) and node.module == "adaptrag.rag.parts"
+                if isinstance(node, ast.ImportFrom)
+                and node.module == "adaptrag.rag.answering.parts"
                 else {node.id} & {"Parts"}
                 if isinstance(node, ast.Name)
                 else {node.attr} & {"_parts"}
@@ -128,23 +132,40 @@ def test_no_module_outside_the_core_names_a_pipelines_parts() -> None:
     assert offenders == []
 
 
-# Inside the core: the parts the pipeline is made of know nothing of what assembles them.
-ASSEMBLY = ("adaptrag.rag.router", "adaptrag.rag.pipeline", "adaptrag.rag.parts")
+# Inside the core, the groups point one way: what each folder may not import.
+GROUP_RULES = {
+    "rag/infra": ("retrieval", "answering", "stores", "generators"),
+    "rag/stores": ("retrieval", "answering", "generators"),
+    "rag/retrieval": ("answering", "generators"),
+    "rag/generators": ("answering", "retrieval"),
+}
 
 
-@pytest.mark.parametrize("folder", ["rag/stores", "rag/generators"])
-def test_stores_and_generators_import_neither_routing_nor_the_pipeline(folder: str) -> None:
+@pytest.mark.parametrize("folder", sorted(GROUP_RULES))
+def test_the_cores_groups_import_only_downwards(folder: str) -> None:
+    forbidden = tuple(f"adaptrag.rag.{group}" for group in GROUP_RULES[folder])
     offenders = [
         f"{path.relative_to(ROOT)} imports {module}"
         for path in sorted((ROOT / folder).rglob("*.py"))
         for module in _module_imports(path)
-        if module.startswith(ASSEMBLY)
+        if module.startswith(forbidden)
     ]
     assert offenders == []
 
 
+def test_the_cores_root_holds_only_its_shared_vocabulary_and_groups() -> None:
+    root = {p.name for p in (ROOT / "rag").iterdir() if not p.name.startswith("__pycache__")}
+    assert root == {
+        "__init__.py",
+        "errors.py",
+        "types.py",
+        "prompts.py",
+        *("infra", "stores", "retrieval", "generators", "answering", "settings"),
+    }
+
+
 def test_the_pipeline_imports_no_other_package_inside_a_function() -> None:
-    tree = ast.parse((ROOT / "rag" / "pipeline.py").read_text())
+    tree = ast.parse((ROOT / "rag" / "answering" / "pipeline.py").read_text())
     top_level = {id(node) for node in tree.body}
     late = [
         ast.unparse(node)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 

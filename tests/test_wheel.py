@@ -47,7 +47,12 @@ def test_the_wheel_installs_one_adaptrag_namespace_and_its_metadata(
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names}
     assert tops == {"adaptrag", f"adaptrag-{__version__}.dist-info"}
-    for module in ("rag/pipeline.py", "ingest/job.py", "adapters/runtime.py", "eval/runner.py"):
+    for module in (
+        "rag/answering/pipeline.py",
+        "ingest/job.py",
+        "adapters/runtime.py",
+        "eval/runner.py",
+    ):
         assert f"adaptrag/{module}" in names
     assert "adaptrag/py.typed" in names
     assert f"adaptrag-{__version__}.dist-info/licenses/LICENSE" in names
@@ -57,7 +62,7 @@ def test_the_wheel_installs_one_adaptrag_namespace_and_its_metadata(
     assert {"server", "eval", "ray", "otel", "ragas", "dev"} <= extras
     with tarfile.open(sdist) as archive:
         members = {member.name.split("/", 1)[-1] for member in archive.getmembers()}
-    assert {"LICENSE", "CHANGELOG.md", "adaptrag/rag/pipeline.py"} <= members
+    assert {"LICENSE", "CHANGELOG.md", "adaptrag/rag/answering/pipeline.py"} <= members
 
 
 def test_the_installed_command_ingests_and_answers_offline_outside_the_checkout(

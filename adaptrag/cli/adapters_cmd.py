@@ -238,8 +238,8 @@ def adapters_synth(
 ) -> None:
     """Write question/answer pairs from a domain's chunks, for teams without labelled data."""
     from adaptrag.adapters.synth import synth_rows, write_rows
+    from adaptrag.rag.answering.router import check_backend, choose_backend
     from adaptrag.rag.generators import make_generator
-    from adaptrag.rag.router import check_backend, choose_backend
 
     settings = cli_settings(ctx)
     check_backend(backend)

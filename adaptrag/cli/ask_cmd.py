@@ -14,8 +14,8 @@ from adaptrag.cli.base import (
     cli_settings,
     emit,
 )
-from adaptrag.rag.filters import parse_expressions
-from adaptrag.rag.query import Query
+from adaptrag.rag.answering.query import Query
+from adaptrag.rag.retrieval.filters import parse_expressions
 from adaptrag.rag.settings import Settings
 
 # --- ask -------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def ask(
     With --json: one Answer object; with --stream --json: one JSON line per text delta
     ({"delta": ...}), then {"answer": ...}.
     """
-    from adaptrag.rag.pipeline import Pipeline
+    from adaptrag.rag.answering.pipeline import Pipeline
 
     settings = cli_settings(ctx, collection=collection)
     query = Query.of(

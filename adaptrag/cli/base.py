@@ -31,8 +31,8 @@ from adaptrag.rag.errors import (
     StoreError,
     UpstreamAuthError,
 )
+from adaptrag.rag.infra.tracing import configure_tracing
 from adaptrag.rag.settings import Settings, load_settings
-from adaptrag.rag.tracing import configure_tracing
 from adaptrag.version import __version__
 
 EXIT_FILE_FAILED = 1

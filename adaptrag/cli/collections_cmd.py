@@ -21,7 +21,7 @@ from adaptrag.rag.settings import Settings
 
 
 def _describe(settings: Settings, name: str, *, detail: bool) -> dict[str, Any]:
-    from adaptrag.rag.collection_info import describe_collection
+    from adaptrag.rag.retrieval.collection_info import describe_collection
 
     store = cli_store(settings, name)
     try:

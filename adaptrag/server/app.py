@@ -18,10 +18,10 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.pipeline import Pipeline
+from adaptrag.rag.answering.pipeline import Pipeline
+from adaptrag.rag.infra.tracing import configure_tracing
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.tracing import configure_tracing
 from adaptrag.server.auth import Keyring
 from adaptrag.server.coalesce import CoalescingEmbedder
 from adaptrag.server.dependencies import Server

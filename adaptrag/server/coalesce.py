@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import ModelBusyError
+from adaptrag.rag.retrieval.embedder import Embedder
 
 
 @dataclass(eq=False)  # identity, not value: equal questions are still different callers

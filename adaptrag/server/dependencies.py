@@ -13,10 +13,10 @@ import anyio
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adaptrag.rag.deadline import time_limit
+from adaptrag.rag.answering.pipeline import Pipeline
+from adaptrag.rag.answering.router import model_backend
 from adaptrag.rag.errors import AdaptragError
-from adaptrag.rag.pipeline import Pipeline
-from adaptrag.rag.router import model_backend
+from adaptrag.rag.infra.deadline import time_limit
 from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Keyring
 from adaptrag.server.errors import ApiError, timeout_error

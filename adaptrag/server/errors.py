@@ -16,7 +16,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adaptrag.rag.deadline import DeadlineExceeded
 from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
@@ -28,6 +27,7 @@ from adaptrag.rag.errors import (
     ModelLoadError,
     StoreError,
 )
+from adaptrag.rag.infra.deadline import DeadlineExceeded
 from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import Forbidden
 

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import AdaptragError, IngestCancelledError
+from adaptrag.rag.retrieval.embedder import Embedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import VectorStore
 

@@ -29,8 +29,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adaptrag.rag.answering.pipeline import Pipeline
 from adaptrag.rag.errors import AdaptragError
-from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
 from adaptrag.server.dependencies import Server, readable_domains

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from adaptrag.rag.answering.query import Filters, Query
 from adaptrag.rag.generators.registry import backend_names
-from adaptrag.rag.query import Filters, Query
 
 
 class _Body(BaseModel):

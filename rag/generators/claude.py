@@ -15,12 +15,12 @@ from typing import Any
 
 import anthropic
 
-from adaptrag.rag.deadline import client_in_time
 from adaptrag.rag.errors import BackendError, ConfigError, UpstreamAuthError
 from adaptrag.rag.generators.base import Generation
 from adaptrag.rag.generators.sdk_errors import Messages, translate
+from adaptrag.rag.infra.deadline import client_in_time
+from adaptrag.rag.infra.secrets import claude_configured
 from adaptrag.rag.prompts import Prompt
-from adaptrag.rag.secrets import claude_configured
 from adaptrag.rag.settings import DEFAULT_CLAUDE_MODEL
 from adaptrag.rag.types import Usage
 

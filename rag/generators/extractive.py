@@ -5,7 +5,7 @@ the model still chooses what to say (greedy over its own scores) but can only sa
 source says:
 
 - the first token starts a span of the prompt's evidence (its best sentences, chosen by
-  `rag.evidence` where the pipeline answers) or else of any source, with or without the
+  `rag.answering.evidence` where the pipeline answers) or else of any source, with or without the
   leading space the token has inside the sentence ("ĠZurich" or "Zurich"), capitalised
   or not;
 - each next token continues a span that the answer has followed so far (every position
@@ -84,7 +84,7 @@ class SpanIndex:
             return list(tokenizer(text, add_special_tokens=False).input_ids)
 
         # Where a span may come from: the prompt's evidence sentences when it has them
-        # (rag.evidence), else its whole sources; each with the source it cites.
+        # (rag.answering.evidence), else its whole sources; each with the source it cites.
         copied = list(prompt.evidence) or [
             (number, source.text.strip()) for number, source in enumerate(prompt.sources)
         ]

@@ -31,8 +31,6 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from adaptrag.rag.deadline import DeadlineExceeded, check, current_deadline, remaining_s
-from adaptrag.rag.embedder import resolve_device
 from adaptrag.rag.errors import AdaptragError, BackendError, ModelBusyError, ModelLoadError
 from adaptrag.rag.generators.base import PEFT_BASE, Generation
 from adaptrag.rag.generators.extractive import (
@@ -42,7 +40,9 @@ from adaptrag.rag.generators.extractive import (
     finish_text,
 )
 from adaptrag.rag.generators.packaged import HOW_TO_INSTALL, packaged_gguf
-from adaptrag.rag.load_timing import loading
+from adaptrag.rag.infra.deadline import DeadlineExceeded, check, current_deadline, remaining_s
+from adaptrag.rag.infra.devices import resolve_device
+from adaptrag.rag.infra.load_timing import loading
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.settings import DEFAULT_GENERATOR_MODEL
 from adaptrag.rag.types import Usage

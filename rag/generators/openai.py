@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import openai
 
-from adaptrag.rag.deadline import client_in_time
 from adaptrag.rag.errors import (
     AdaptragError,
     BackendError,
@@ -29,6 +28,7 @@ from adaptrag.rag.errors import (
 )
 from adaptrag.rag.generators.base import Generation, ServedModel
 from adaptrag.rag.generators.sdk_errors import Messages, server_message, translate
+from adaptrag.rag.infra.deadline import client_in_time
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.types import Usage
 

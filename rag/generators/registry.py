@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from adaptrag.rag.settings import Settings
 
 ENTRY_POINT_GROUP = "adaptrag.backends"
-AUTO = "auto"  # not a backend: the routing policy that picks one (rag.router)
+AUTO = "auto"  # not a backend: the routing policy that picks one (rag.answering.router)
 logger = logging.getLogger(__name__)
 
 
@@ -86,7 +86,7 @@ def _claude(settings: Settings) -> Generator:
 
 
 def _claude_configured(settings: Settings) -> bool:
-    from adaptrag.rag.secrets import claude_configured
+    from adaptrag.rag.infra.secrets import claude_configured
 
     return claude_configured()
 

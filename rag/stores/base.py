@@ -67,7 +67,9 @@ class CollectionSpec:
     chunk_context: str = "none"  # what is indexed with each chunk (ingest/titles.py)
     generated_context: str = "none"  # who wrote chunk contexts (ingest/contextualize.py)
     base_embedding_model: str = ""  # the model `embedding_model` was tuned from (ingest/tune.py)
-    embedding_precision: str = "fp32"  # int8: an int8-quantised model (rag/embedding_runtime.py)
+    embedding_precision: str = (
+        "fp32"  # int8: an int8-quantised model (rag/retrieval/embedding_runtime.py)
+    )
     schema_version: int = SCHEMA_VERSION
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 

@@ -9,7 +9,7 @@ import pytest
 from helpers.adapters import SAMPLE, legal_settings
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 
 

@@ -15,10 +15,10 @@ from langchain_core.prompts import ChatPromptTemplate
 from adaptrag.adapters import add_adapter
 from adaptrag.langchain import chat_model, conversation_prompt
 from adaptrag.rag import Pipeline
-from adaptrag.rag.completion import complete
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.answering.completion import complete
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 
 MESSAGES = [

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from adaptrag.cli import app
 from adaptrag.eval.datasets import read_qa
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.normalize import normalize_answer
+from adaptrag.rag.answering.normalize import normalize_answer
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 
 
 @pytest.fixture

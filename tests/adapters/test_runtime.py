@@ -13,10 +13,10 @@ from helpers.fake_anthropic import FakeAnthropic
 from adaptrag.adapters import AdapterRegistry, AdapterRuntime, add_adapter, describe_adapters
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.local import LocalGenerator
 from adaptrag.rag.prompts import build_prompt
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Source
 
@@ -190,7 +190,7 @@ def test_list_flags_active_and_stale_adapters(
         assert {"name", "domain", "base_model", "active", "scores", "stale"} <= set(row)
     registry = AdapterRegistry(registered.data_dir)
     legal = registry.get("legal")
-    from adaptrag.rag.collection_info import domain_snapshot
+    from adaptrag.rag.retrieval.collection_info import domain_snapshot
     from adaptrag.rag.stores import connection, open_store
 
     store = open_store(registered.collection, **connection(registered))

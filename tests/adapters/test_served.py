@@ -15,11 +15,11 @@ from adaptrag.adapters.served import same_base
 from adaptrag.cli import app
 from adaptrag.eval.runner import run_eval
 from adaptrag.rag import Pipeline
+from adaptrag.rag.answering.router import AdapterChoice
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.base import ServedModel
 from adaptrag.rag.generators.local import LocalGenerator
 from adaptrag.rag.prompts import Prompt
-from adaptrag.rag.router import AdapterChoice
 from adaptrag.rag.settings import Settings
 
 QUESTION = "How much notice is needed to terminate the Northwind lease?"

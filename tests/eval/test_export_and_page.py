@@ -20,9 +20,9 @@ from adaptrag.eval.definitions import DEFINITIONS, LOWER_IS_BETTER
 from adaptrag.eval.export import export_ragas
 from adaptrag.eval.page import definition_html, rows_table
 from adaptrag.eval.runner import RESULTS_FILE, read_results, run_eval
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 
 ROWS = [

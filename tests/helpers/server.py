@@ -16,8 +16,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.server import create_app
 from adaptrag.server.auth import Keyring, parse_keys

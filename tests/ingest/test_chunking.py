@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adaptrag.ingest.chunking import Chunker
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.types import Document
 
 

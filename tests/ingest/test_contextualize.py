@@ -17,9 +17,9 @@ from adaptrag.cli import app
 from adaptrag.ingest import ingest_paths
 from adaptrag.ingest.contextualize import CACHE_FILE, ContextCache, Contextualizer
 from adaptrag.rag import Pipeline, Query
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import BackendError, ConfigError
 from adaptrag.rag.generators.claude import Prices
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import store_for
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import StoredChunk, VectorStore, Where, open_store
 from adaptrag.rag.stores.edge import EdgeStore

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from adaptrag.cli import app
 from adaptrag.ingest import ingest_paths
 from adaptrag.ingest.distributed import RayOptions
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import store_for
 

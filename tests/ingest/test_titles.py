@@ -9,10 +9,10 @@ from pathlib import Path
 from adaptrag.ingest import ingest_paths
 from adaptrag.ingest.titles import context_line, indexed_text
 from adaptrag.rag import Pipeline, Query
-from adaptrag.rag.collection_info import wanted_spec
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.collection_info import wanted_spec
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.sparse import V1, SparseConfig, SparseEncoder
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.sparse import V1, SparseConfig, SparseEncoder
 from adaptrag.rag.stores import ensure_collection, store_for
 from adaptrag.rag.types import Chunk, Document
 

@@ -14,8 +14,8 @@ from adaptrag.cli import app
 from adaptrag.ingest import ingest_paths
 from adaptrag.ingest.tune import TuneOptions, find_pairs, tune_embeddings
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import collection_names, connection, store_for
 from adaptrag.rag.types import QARow

@@ -12,10 +12,10 @@ from helpers.server import ADMIN, KEYS, SAMPLE, server_settings, serving
 
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators import Backend, backends, make_generator, register_backend, registry
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings, load_settings
 
 TOY_PACKAGE = '''

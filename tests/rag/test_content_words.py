@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.content_words import content_words
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.retrieval import Retriever, SearchOptions
+from adaptrag.rag.retrieval.content_words import content_words
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.retriever import Retriever, SearchOptions
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import connection, open_store
 

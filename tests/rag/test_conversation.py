@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from adaptrag.rag import Pipeline
-from adaptrag.rag.conversation import refers_back, search_text
-from adaptrag.rag.query import Query
+from adaptrag.rag.answering.query import Query
+from adaptrag.rag.retrieval.conversation import refers_back, search_text
 
 HISTORY = [("user", "What does the warranty cover?"), ("assistant", "Two years [1].")]
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adaptrag.rag.embedder import SentenceTransformerEmbedder, resolve_device, resolve_model_path
 from adaptrag.rag.errors import ConfigError, ModelLoadError
+from adaptrag.rag.infra.devices import resolve_device
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder, resolve_model_path
 from adaptrag.rag.settings import DEFAULT_EMBEDDING_MODEL
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder, resolve_model_path
-from adaptrag.rag.embedding_runtime import OnnxEncoder, concrete_runtime
 from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder, resolve_model_path
+from adaptrag.rag.retrieval.embedding_runtime import OnnxEncoder, concrete_runtime
 from adaptrag.rag.settings import DEFAULT_EMBEDDING_MODEL, Settings
 from adaptrag.rag.stores.base import CollectionSpec
 

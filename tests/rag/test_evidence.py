@@ -9,8 +9,7 @@ import pytest
 from helpers.corpora import pipeline_over
 
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
-from adaptrag.rag.evidence import (
+from adaptrag.rag.answering.evidence import (
     SENTENCES_KEPT,
     embedding_similarity,
     rank_sentences,
@@ -19,6 +18,7 @@ from adaptrag.rag.evidence import (
 )
 from adaptrag.rag.generators.local import Decoding, LocalGenerator
 from adaptrag.rag.prompts import build_prompt
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Source
 
@@ -114,7 +114,7 @@ def test_a_pipeline_answer_is_copied_from_its_evidence_and_cited(extractive_qa: 
 
 
 def test_a_plain_text_heading_is_not_evidence_but_names_the_document() -> None:
-    from adaptrag.rag.evidence import is_heading, sentences
+    from adaptrag.rag.answering.evidence import is_heading, sentences
 
     text = (
         "MUTUAL NON-DISCLOSURE AGREEMENT\n\nLaw and signature\n\n"

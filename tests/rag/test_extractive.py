@@ -9,6 +9,7 @@ import re
 import pytest
 import torch
 
+from adaptrag.rag.answering.grounding import check_values
 from adaptrag.rag.generators import make_generator
 from adaptrag.rag.generators.extractive import (
     ExtractiveProcessor,
@@ -18,7 +19,6 @@ from adaptrag.rag.generators.extractive import (
     span_boundaries,
 )
 from adaptrag.rag.generators.local import Decoding, LocalGenerator
-from adaptrag.rag.grounding import check_values
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, build_prompt
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adaptrag.rag.errors import ConfigError
-from adaptrag.rag.filters import parse_expressions, where_of
+from adaptrag.rag.retrieval.filters import parse_expressions, where_of
 from adaptrag.rag.stores.base import Range
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from adaptrag.cli import app
 from adaptrag.langchain import answer_metadata
 from adaptrag.rag import Pipeline
-from adaptrag.rag.grounding import best_quote, check_values, values_in
+from adaptrag.rag.answering.grounding import best_quote, check_values, values_in
 from adaptrag.rag.prompts import NO_ANSWER
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Answer, Source

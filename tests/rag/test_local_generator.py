@@ -106,7 +106,7 @@ def test_any_local_model_path_loads_through_the_same_code(
 
 
 def test_generation_past_its_deadline_stops_and_says_so(local_generator: LocalGenerator) -> None:
-    from adaptrag.rag.deadline import DeadlineExceeded, time_limit
+    from adaptrag.rag.infra.deadline import DeadlineExceeded, time_limit
 
     with time_limit(0), pytest.raises(DeadlineExceeded, match="time limit"):
         local_generator.generate(PROMPTS[0], max_new_tokens=2000)

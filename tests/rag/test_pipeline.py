@@ -12,11 +12,11 @@ from helpers.corpora import index_corpus, pipeline_over
 from helpers.fake_anthropic import FakeAnthropic
 
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.answering.query import OPTION_NAMES, SEARCH_FIELDS, Query, QueryOptions
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.local import LocalGenerator
 from adaptrag.rag.prompts import NO_ANSWER
-from adaptrag.rag.query import OPTION_NAMES, SEARCH_FIELDS, Query, QueryOptions
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Answer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adaptrag.rag.citations import extract_citations
+from adaptrag.rag.answering.citations import extract_citations
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.prompts import NO_ANSWER, SYSTEM_PROMPT, Prompt, build_prompt, fit_prompt
 from adaptrag.rag.types import Source

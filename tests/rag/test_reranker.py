@@ -10,10 +10,10 @@ import pytest
 from helpers.corpora import pipeline_over
 
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import ModelLoadError
 from adaptrag.rag.generators.local import LocalGenerator
-from adaptrag.rag.reranker import CrossEncoderReranker
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.reranker import CrossEncoderReranker
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.types import Source
 

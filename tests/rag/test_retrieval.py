@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.errors import CollectionNotFoundError, ConfigError, EmbeddingMismatchError
-from adaptrag.rag.retrieval import (
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.retriever import (
     Retriever,
     SearchOptions,
     build_where,

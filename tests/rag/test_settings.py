@@ -138,6 +138,7 @@ SPECIAL = {
     "sparse_stemmer": "german",
     "indexed_fields": "year:integer",
     "trusted_proxies": "10.0.0.0/8",
+    "backend": "claude",
 }
 
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from adaptrag.rag.errors import ConfigError
+from adaptrag.rag.retrieval.sparse import V1, V2, V3, SparseConfig, SparseEncoder, tokenize
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.sparse import V1, V2, V3, SparseConfig, SparseEncoder, tokenize
 
 
 def test_tokens_are_lowercased_words_without_stopwords() -> None:
@@ -29,7 +29,7 @@ def test_tokens_are_lowercased_words_without_stopwords() -> None:
 def test_hashing_is_the_same_in_another_process() -> None:
     here = SparseEncoder().encode_query("termination notice period")
     code = (
-        "from adaptrag.rag.sparse import SparseEncoder\n"
+        "from adaptrag.rag.retrieval.sparse import SparseEncoder\n"
         "print(SparseEncoder().encode_query('termination notice period').indices)"
     )
     there = subprocess.run(

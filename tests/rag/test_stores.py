@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from adaptrag.rag.errors import ConfigError, EmbeddingMismatchError, StoreBusyError, StoreError
-from adaptrag.rag.filters import Filters, where_of
-from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.retrieval.filters import Filters, where_of
+from adaptrag.rag.retrieval.sparse import SparseEncoder
 from adaptrag.rag.stores import (
     CollectionSpec,
     SearchRequest,

@@ -22,8 +22,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from adaptrag.ingest import ingest_paths
 from adaptrag.rag import Pipeline
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

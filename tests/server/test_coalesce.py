@@ -11,8 +11,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.errors import ModelBusyError
+from adaptrag.rag.retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.server.coalesce import CoalescingEmbedder
 
 

@@ -15,8 +15,8 @@ from helpers.server import ADMIN, FINANCE, Served, server_settings, serving
 
 from adaptrag.adapters import add_adapter
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
 

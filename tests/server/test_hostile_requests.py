@@ -12,8 +12,8 @@ import pytest
 from helpers.server import KEYS, Served, server_settings, serving
 from prometheus_client import generate_latest
 
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.types import Answer
 from adaptrag.server.metrics import Metrics
 from adaptrag.server.throttle import WrongKeyThrottle

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from helpers.server import ADMIN, FINANCE, KEYS, Served, server_settings, serving
 
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.stores import Where
 
 

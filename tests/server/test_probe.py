@@ -21,8 +21,8 @@ from helpers.server import SAMPLE, Served, server_settings, serving
 from starlette.types import Message, Receive, Scope, Send
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 from adaptrag.server.auth import parse_keys
 from adaptrag.server.mcp import McpGate
 from adaptrag.server.routes.ingest import upload_names

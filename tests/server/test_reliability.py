@@ -27,8 +27,8 @@ from helpers.server import ADMIN, KEYS, LEGAL_INGEST, SAMPLE, Served, server_set
 from test_ingest_api import wait_for
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import Embedder, SentenceTransformerEmbedder
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> None:

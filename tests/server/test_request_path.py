@@ -42,8 +42,8 @@ def test_an_ask_reaches_the_store_in_four_frames_of_ours(served: Served) -> None
     assert stacks == [
         [
             "adaptrag/server/routes/answers.py:answer_one",
-            "rag/pipeline.py:answer",
-            "rag/pipeline.py:_prepare",
-            "rag/retrieval.py:search_many",
+            "rag/answering/pipeline.py:answer",
+            "rag/answering/pipeline.py:_prepare",
+            "rag/retrieval/retriever.py:search_many",
         ]
     ]

@@ -12,8 +12,8 @@ from helpers.server import KEYS, SAMPLE, Served, server_settings, serving
 from test_api import sse_events
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from helpers.server import ADMIN, KEYS, Served, server_settings, serving
 
-from adaptrag.rag.embedder import SentenceTransformerEmbedder
 from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
 
 LIMIT_S = 1.0
 # Far above LIMIT_S: the cut must come from the timer, whatever the machine's load.

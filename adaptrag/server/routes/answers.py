@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from adaptrag.rag.deadline import DeadlineExceeded
+from adaptrag.rag.answering.query import Query
+from adaptrag.rag.answering.router import BASE_ADAPTER
 from adaptrag.rag.errors import AdaptragError, ConfigError
-from adaptrag.rag.query import Query
-from adaptrag.rag.router import BASE_ADAPTER
+from adaptrag.rag.infra.deadline import DeadlineExceeded
 from adaptrag.rag.types import Answer
 from adaptrag.server.auth import Access
 from adaptrag.server.dependencies import Caller, Server, ServerDep

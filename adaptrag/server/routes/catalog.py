@@ -21,7 +21,7 @@ router = APIRouter()
 )
 async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
     """Every collection, with the counts of the domains the key may read."""
-    from adaptrag.rag.collection_info import describe_collection
+    from adaptrag.rag.retrieval.collection_info import describe_collection
     from adaptrag.rag.stores import collection_names, connection, store_for
 
     settings = server.settings

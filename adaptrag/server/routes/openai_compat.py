@@ -21,10 +21,10 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adaptrag.rag.deadline import DeadlineExceeded
+from adaptrag.rag.answering.router import BASE_ADAPTER
 from adaptrag.rag.errors import AdaptragError
 from adaptrag.rag.generators import backends
-from adaptrag.rag.router import BASE_ADAPTER
+from adaptrag.rag.infra.deadline import DeadlineExceeded
 from adaptrag.rag.types import Answer, is_domain_name
 from adaptrag.server.auth import Access
 from adaptrag.server.dependencies import Caller, Server, ServerDep, readable_domains

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import string
 
-from adaptrag.rag.citations import CITATION_PATTERN
+from adaptrag.rag.answering.citations import CITATION_PATTERN
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)

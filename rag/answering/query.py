@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypedDict
 
-from adaptrag.rag.conversation import search_text
 from adaptrag.rag.errors import ConfigError
-from adaptrag.rag.filters import Filters
-from adaptrag.rag.retrieval import SearchOptions, build_where
+from adaptrag.rag.retrieval.conversation import search_text
+from adaptrag.rag.retrieval.filters import Filters
+from adaptrag.rag.retrieval.retriever import SearchOptions, build_where
 from adaptrag.rag.stores.base import SearchMode, Where
 
 
@@ -48,7 +48,7 @@ class Query:
     - `backend` ("auto", "local", "claude", "openai"), `adapter` (`name`, `name/vN`, or "base" for
       the base model), `max_new_tokens`: generation.
     - `history`: earlier turns of a conversation, (role, text) with role "user" or
-      "assistant", oldest first; a follow-up is searched with them (`rag.conversation`).
+      "assistant", oldest first; a follow-up is searched with them (`rag.retrieval.conversation`).
     """
 
     question: str
@@ -82,7 +82,7 @@ class Query:
 
     def search_text(self) -> str:
         """What retrieval searches: the question, with the words of the conversation a
-        follow-up leaves out (`rag.conversation.search_text`)."""
+        follow-up leaves out (`rag.retrieval.conversation.search_text`)."""
         return search_text(self.question, self.history or ())
 
     def where(self) -> Where | None:

@@ -17,9 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from adaptrag.rag.embedder import resolve_device
 from adaptrag.rag.errors import ModelLoadError
-from adaptrag.rag.load_timing import loading
+from adaptrag.rag.infra.devices import resolve_device
+from adaptrag.rag.infra.load_timing import loading
 from adaptrag.rag.types import Source
 
 if TYPE_CHECKING:

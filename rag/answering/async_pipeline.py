@@ -13,10 +13,10 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from adaptrag.rag.pipeline import Pipeline
-from adaptrag.rag.query import Query, QueryOptions
+from adaptrag.rag.answering.pipeline import Pipeline
+from adaptrag.rag.answering.query import Query, QueryOptions
+from adaptrag.rag.infra.threads import iterate_on_thread
 from adaptrag.rag.settings import Settings
-from adaptrag.rag.threads import iterate_on_thread
 from adaptrag.rag.types import Answer, Source
 
 

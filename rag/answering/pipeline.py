@@ -4,9 +4,9 @@ Each takes a question and `Query`'s fields as keywords, or a `Query`; `answer(qu
 and `answer_stream(query)` are what they all call. A query goes through four stages, in
 this order, in `_prepare` and `_finish`:
 retrieve (embed + search, filtered in the store), route (which backend and adapter, see
-`rag.router`), fit the prompt (best sources that fit the generator's budget; the rest
+`rag.answering.router`), fit the prompt (best sources that fit the generator's budget; the rest
 reported as dropped), generate. Models and the store open on first use and are reused
-(`rag.parts`); domain adapters come from the `AdapterProvider` there.
+(`rag.answering.parts`); domain adapters come from the `AdapterProvider` there.
 """
 
 from __future__ import annotations
@@ -17,18 +17,12 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from adaptrag.rag.citations import extract_citations
-from adaptrag.rag.embedder import Embedder
-from adaptrag.rag.evidence import embedding_similarity, with_evidence
-from adaptrag.rag.generators import Generation, Generator
-from adaptrag.rag.generators.registry import adapter_backends
-from adaptrag.rag.grounding import grounded
-from adaptrag.rag.load_timing import Stopwatch, clocked, load_clock
-from adaptrag.rag.parts import Parts
-from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
-from adaptrag.rag.query import Query, QueryOptions
-from adaptrag.rag.retrieval import Retrieval, Retriever
-from adaptrag.rag.router import (
+from adaptrag.rag.answering.citations import extract_citations
+from adaptrag.rag.answering.evidence import embedding_similarity, with_evidence
+from adaptrag.rag.answering.grounding import grounded
+from adaptrag.rag.answering.parts import Parts
+from adaptrag.rag.answering.query import Query, QueryOptions
+from adaptrag.rag.answering.router import (
     BASE_ADAPTER,
     AdapterChoice,
     AdapterProvider,
@@ -38,9 +32,15 @@ from adaptrag.rag.router import (
     infer_domain,
     model_backend,
 )
+from adaptrag.rag.generators import Generation, Generator
+from adaptrag.rag.generators.registry import adapter_backends
+from adaptrag.rag.infra.load_timing import Stopwatch, clocked, load_clock
+from adaptrag.rag.infra.tracing import end_span, set_attributes, span, start_span
+from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
+from adaptrag.rag.retrieval.embedder import Embedder
+from adaptrag.rag.retrieval.retriever import Retrieval, Retriever
 from adaptrag.rag.settings import Settings, load_settings
 from adaptrag.rag.stores import VectorStore
-from adaptrag.rag.tracing import end_span, set_attributes, span, start_span
 from adaptrag.rag.types import Answer, Source
 
 

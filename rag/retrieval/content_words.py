@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from adaptrag.rag.sparse import STOPWORDS_V3
+from adaptrag.rag.retrieval.sparse import STOPWORDS_V3
 
 # Words that ask for something rather than say what: the instruction part of a template.
 INSTRUCTION_WORDS = frozenset(

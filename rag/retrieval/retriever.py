@@ -12,14 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, get_args
 
-from adaptrag.rag.collection_info import embedder_for, wanted_spec
-from adaptrag.rag.content_words import content_words
-from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
-from adaptrag.rag.filters import Filters, where_of
-from adaptrag.rag.load_timing import Stopwatch
-from adaptrag.rag.reranker import Reranker
-from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.infra.load_timing import Stopwatch
+from adaptrag.rag.infra.tracing import set_attributes, span
+from adaptrag.rag.retrieval.collection_info import embedder_for, wanted_spec
+from adaptrag.rag.retrieval.content_words import content_words
+from adaptrag.rag.retrieval.embedder import Embedder
+from adaptrag.rag.retrieval.filters import Filters, where_of
+from adaptrag.rag.retrieval.reranker import Reranker
+from adaptrag.rag.retrieval.sparse import SparseEncoder
 from adaptrag.rag.stores.base import (
     CollectionSpec,
     FusionMethod,
@@ -28,7 +29,6 @@ from adaptrag.rag.stores.base import (
     VectorStore,
     Where,
 )
-from adaptrag.rag.tracing import set_attributes, span
 from adaptrag.rag.types import Source
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def build_where(
     domain: str | None = None, doc_id: str | None = None, filters: Filters | None = None
 ) -> Where | None:
     """The store filter for a domain, a document and any payload conditions
-    (`adaptrag.rag.filters`: values, lists, ranges, negation, exists)."""
+    (`adaptrag.rag.retrieval.filters`: values, lists, ranges, negation, exists)."""
     return where_of(filters, domain=domain, doc_id=doc_id)
 
 

@@ -11,9 +11,9 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.errors import CollectionNotFoundError
-from adaptrag.rag.sparse import SparseEncoder
+from adaptrag.rag.retrieval.embedder import Embedder
+from adaptrag.rag.retrieval.sparse import SparseEncoder
 from adaptrag.rag.stores.base import CollectionSpec, VectorStore, Where
 
 

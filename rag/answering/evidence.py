@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from adaptrag.rag.embedder import Embedder
 from adaptrag.rag.prompts import Prompt
-from adaptrag.rag.sparse import tokenize
+from adaptrag.rag.retrieval.embedder import Embedder
+from adaptrag.rag.retrieval.sparse import tokenize
 from adaptrag.rag.types import Source
 
 RANK_PENALTY = 1.0

@@ -27,8 +27,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from adaptrag.rag.citations import CITATION_PATTERN, extract_citations
-from adaptrag.rag.normalize import normalize_answer
+from adaptrag.rag.answering.citations import CITATION_PATTERN, extract_citations
+from adaptrag.rag.answering.normalize import normalize_answer
 from adaptrag.rag.prompts import NO_ANSWER
 from adaptrag.rag.types import Answer, CheckedValue, Citation, Grounding, Source
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from adaptrag.rag.answering.pipeline import Pipeline
+from adaptrag.rag.answering.router import BASE_ADAPTER
 from adaptrag.rag.generators import Generation, Generator
-from adaptrag.rag.pipeline import Pipeline
 from adaptrag.rag.prompts import Prompt
-from adaptrag.rag.router import BASE_ADAPTER
 
 
 def complete(

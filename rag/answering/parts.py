@@ -15,12 +15,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 
-from adaptrag.rag.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.answering.router import AdapterChoice, AdapterProvider
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators import Generator, make_generator
-from adaptrag.rag.reranker import CrossEncoderReranker
-from adaptrag.rag.retrieval import Fusion, Retriever, SearchOptions
-from adaptrag.rag.router import AdapterChoice, AdapterProvider
+from adaptrag.rag.retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from adaptrag.rag.retrieval.reranker import CrossEncoderReranker
+from adaptrag.rag.retrieval.retriever import Fusion, Retriever, SearchOptions
 from adaptrag.rag.settings import Settings
 from adaptrag.rag.stores import VectorStore, store_for
 

@@ -24,7 +24,7 @@ from typing import Protocol
 from adaptrag.rag.errors import ConfigError
 from adaptrag.rag.generators.base import Generator
 from adaptrag.rag.generators.registry import AUTO, adapter_backends, backend
-from adaptrag.rag.secrets import claude_configured
+from adaptrag.rag.infra.secrets import claude_configured
 from adaptrag.rag.types import Source
 
 BASE_ADAPTER = "base"  # adapter="base": the base model, even where a domain has an adapter
@@ -65,7 +65,7 @@ class AdapterProvider(Protocol):
     """Finds domain adapters and binds them to the model that runs them.
 
     The application installs `adapters.runtime.AdapterRuntime` over the registry in the
-    data dir as every pipeline's default (`rag.parts.use_adapters`); pass your own to
+    data dir as every pipeline's default (`rag.answering.parts.use_adapters`); pass your own to
     `Pipeline(adapters=...)`.
     """
 
