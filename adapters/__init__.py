@@ -62,7 +62,7 @@ def describe_adapters(settings: Settings) -> list[dict[str, Any]]:
     snapshots: dict[tuple[str, str], str | None] = {}
     described = []
     for info in registry.list():
-        collection = str(info.collection.get("name", settings.collection))
+        collection = str(info.collection.get("name", settings.store.collection))
         key = (collection, info.domain)
         if key not in snapshots:
             snapshots[key] = _snapshot(settings, collection, info.domain)
@@ -100,7 +100,7 @@ def add_adapter(
 
     if not (path / "adapter_config.json").is_file():
         raise ConfigError(f"{path} is not a PEFT adapter folder (no adapter_config.json)")
-    model_id = base_model or settings.generator_model
+    model_id = base_model or settings.local_model.generator_model
     from adaptrag.rag.generators.local import LocalGenerator  # torch only when a model is loaded
 
     base = LocalGenerator(model_id, models_dir=settings.models_dir, device="cpu")

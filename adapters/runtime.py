@@ -83,8 +83,8 @@ class AdapterRuntime:
         every pipeline's default provider, `rag.answering.parts.use_adapters`)."""
         return cls(
             AdapterRegistry(settings.data_dir),
-            max_loaded=settings.max_loaded_adapters,
-            server_dir=settings.openai_adapters_dir,
+            max_loaded=settings.adapters.max_loaded_adapters,
+            server_dir=settings.openai.openai_adapters_dir,
         )
 
     # --- lookup --------------------------------------------------------------------------

@@ -173,7 +173,7 @@ class ServedAdapters:
 def unserve(settings: Settings, adapter: AdapterChoice) -> str:
     """Unload a deleted adapter from the configured inference server; what happened, in
     words ("" when no server is configured). The registry's deletion stands either way."""
-    if not settings.openai_base_url:
+    if not settings.openai.openai_base_url:
         return ""
     server = cast("AdapterServer", make_generator("openai", settings))
     try:

@@ -198,28 +198,30 @@ def train_adapter(
         raise ConfigError("--max-steps must be at least 1")
     if not 0.0 <= options.oracle_p <= 1.0:
         raise ConfigError(f"--oracle-p must be between 0 and 1, not {options.oracle_p}")
-    base_model = options.base_model or settings.generator_model
-    if base_model != settings.generator_model:
-        settings = settings.model_copy(update={"generator_model": base_model})
+    base_model = options.base_model or settings.local_model.generator_model
+    if base_model != settings.local_model.generator_model:
+        settings = settings.replaced(**{"generator_model": base_model})
     rows = read_qa(options.data, domain=options.domain)
     train_rows, val_rows = split_rows(rows, options.eval_split, options.seed)
     data_hash = file_hash(options.data)
     registry = AdapterRegistry(settings.data_dir)
-    if pipeline is not None and pipeline.settings.temperature > 0:
+    if pipeline is not None and pipeline.settings.generation.temperature > 0:
         raise ConfigError(
             f"the gate compares greedy answers, but the pipeline samples (temperature "
-            f"{pipeline.settings.temperature}); pass a pipeline with temperature 0"
+            f"{pipeline.settings.generation.temperature}); pass a pipeline with temperature 0"
         )
     own_pipeline = pipeline is None
     # The gate decodes greedily whatever ADAPTRAG_TEMPERATURE says: same rows, same answers.
-    qa = pipeline or Pipeline(settings.model_copy(update={"temperature": 0.0}))
+    qa = pipeline or Pipeline(settings.replaced(**{"temperature": 0.0}))
     started = time.perf_counter()
     threads = options.threads or default_threads()
     try:
         with reproducible(threads):
             # A model of our own to train: the serving one (in qa) stays untouched.
             trainer = LocalGenerator(
-                base_model, models_dir=settings.models_dir, device=settings.generator_device
+                base_model,
+                models_dir=settings.models_dir,
+                device=settings.local_model.generator_device,
             )
             raft = RaftSettings(options.distractors, options.oracle_p, options.seed)
             budget = options.max_seq_tokens - 48  # room for the answer and end-of-turn

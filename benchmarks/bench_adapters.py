@@ -354,7 +354,7 @@ def bench_sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 key = (name, answer_tokens)
                 if key not in pipelines:
                     pipelines[key] = Pipeline(
-                        settings.model_copy(update={"max_new_tokens": answer_tokens})
+                        settings.replaced(**{"max_new_tokens": answer_tokens})
                     )
                 options = TrainOptions(
                     **{**SWEEP_BASE, **change},

@@ -153,7 +153,7 @@ def run_set(name: str, args: argparse.Namespace, work: Path, cache: Path) -> dic
     cells: dict[str, Any] = {}
     scored: dict[str, list[dict[str, Any]]] = {}
     for decoding in ("free", "extractive"):
-        with Pipeline(settings.model_copy(update={"decoding": decoding})) as qa:
+        with Pipeline(settings.replaced(**{"decoding": decoding})) as qa:
             for system, adapter in (("base", "base"), ("adapter", ref)):
                 answers, seconds = answer_rows(qa, held_out, adapter)
                 key = f"{system} {decoding}"

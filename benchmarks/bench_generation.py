@@ -118,9 +118,9 @@ def main() -> None:
     registry = AdapterRegistry(settings.data_dir)
     with_adapters = all(registry.active(d) is not None for d in DOMAINS)
     generator = LocalGenerator(
-        settings.generator_model,
+        settings.local_model.generator_model,
         models_dir=settings.models_dir,
-        batch_size=settings.generation_batch_size,
+        batch_size=settings.local_model.generation_batch_size,
     )
     results: dict[str, Any] = {
         "rows": len(rows),

@@ -90,8 +90,8 @@ def main() -> None:
     # The exact chunk texts the job will embed.
     chunker = Chunker(
         embedder.token_length,
-        min(settings.chunk_tokens, embedder.max_chunk_tokens),
-        settings.chunk_overlap_tokens,
+        min(settings.ingest.chunk_tokens, embedder.max_chunk_tokens),
+        settings.ingest.chunk_overlap_tokens,
     )
     documents = load(SourceFile(corpus, corpus, corpus.name))
     texts = [c.text for d in documents for c in chunker.split(d)]
@@ -115,8 +115,11 @@ def main() -> None:
     from langchain_qdrant import QdrantVectorStore
 
     lc_embeddings = HuggingFaceEmbeddings(
-        model_name=resolve_model_path(settings.embedding_model),
-        encode_kwargs={"normalize_embeddings": True, "batch_size": settings.embedding_batch_size},
+        model_name=resolve_model_path(settings.embedding.embedding_model),
+        encode_kwargs={
+            "normalize_embeddings": True,
+            "batch_size": settings.embedding.embedding_batch_size,
+        },
     )
     lc_embeddings.embed_documents(["warm up the model"] * 8)
     _, langchain_s = _timed(
@@ -197,8 +200,8 @@ def llamaindex_seconds(texts: list[str], settings: Settings) -> float | None:
     from qdrant_client import QdrantClient
 
     embedding = HuggingFaceEmbedding(
-        model_name=resolve_model_path(settings.embedding_model),
-        embed_batch_size=settings.embedding_batch_size,
+        model_name=resolve_model_path(settings.embedding.embedding_model),
+        embed_batch_size=settings.embedding.embedding_batch_size,
         normalize=True,
     )
     embedding.get_text_embedding_batch(["warm up the model"] * 8)

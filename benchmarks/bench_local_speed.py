@@ -116,7 +116,7 @@ def main() -> None:
     queries = [
         Query(question=r.question, domain=r.domain, backend="local", adapter="base") for r in rows
     ]
-    store = store_for(settings, settings.collection)  # one store and embedder for all
+    store = store_for(settings, settings.store.collection)  # one store and embedder for all
     embedder = SentenceTransformerEmbedder.from_settings(settings)
     pipelines = {
         option: Pipeline(

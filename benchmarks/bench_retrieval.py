@@ -212,11 +212,11 @@ def ingest_variant(
     spec = wanted_spec(
         embedder,
         SparseEncoder(SparseConfig(version=sparse)),
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        chunk_tokens=settings.ingest.chunk_tokens,
+        chunk_overlap_tokens=settings.ingest.chunk_overlap_tokens,
         dimension=embedder.dimension,
         chunk_context=context,
-        generated_context=settings.contextualize,
+        generated_context=settings.ingest.contextualize,
     )
     ensure_collection(store, spec, ingest=True)
     started = time.perf_counter()
@@ -278,7 +278,7 @@ def run_set(
             if scoped:
                 runs.append(("hybrid without lead chunk", "hybrid", False, {}))
             for label, mode, lead, fusion in runs:
-                searched = settings.model_copy(update=fusion)
+                searched = settings.replaced(**fusion)
                 with Pipeline(searched, embedder=embedder) as qa:
                     hits = []
                     chars = []  # the text a question gets back: what a hit is bought with

@@ -32,6 +32,12 @@ def settings_reference() -> str:
     for key, section in SECTIONS:
         title = section.__name__.removesuffix("Settings")
         out += [f"## {title} (`{key}`)", "", " ".join((section.__doc__ or "").split()), ""]
+        out += [
+            f"Set each as its flat key or variable, or under the section: YAML `{key}: "
+            f"{{name: value}}`, `ADAPTRAG_{key.upper()}__NAME`, `Settings({key}={{...}})`; "
+            f"read it as `settings.{key}.name`.",
+            "",
+        ]
         out += ["| key | variable | default | meaning |", "|---|---|---|---|"]
         for name, field in section.model_fields.items():
             if field.default_factory is not None:

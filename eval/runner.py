@@ -249,11 +249,18 @@ def run_eval(
     _drop_torn_line(out / RESULTS_FILE)
     done = {r["id"] for r in read_results(out)}
     pending = [r for r in rows if r.id not in done]
-    k = top_k or settings.top_k
+    k = top_k or settings.retrieval.top_k
     own = pipeline is None
     qa = pipeline or Pipeline(settings)
-    concurrent = {"claude": settings.claude_concurrency, "openai": settings.openai_concurrency}
-    batch = concurrent[backend] * 2 if backend in concurrent else settings.generation_batch_size
+    concurrent = {
+        "claude": settings.claude.claude_concurrency,
+        "openai": settings.openai.openai_concurrency,
+    }
+    batch = (
+        concurrent[backend] * 2
+        if backend in concurrent
+        else settings.local_model.generation_batch_size
+    )
     try:
         pending = _matched(qa, pending)
         grader = Judge(qa.generator("claude")) if judge else None

@@ -185,7 +185,7 @@ def main() -> None:
     # but the evaluation's F1 gains shrank to +0.11/+0.18/+0.11 with two intervals crossing
     # 0 (README, "Two commands").
     settings = load_settings(collection="demo", max_new_tokens=24, top_k=3, fill_after_merge=False)
-    print(f"data dir: {settings.data_dir}  collection: {settings.collection}")
+    print(f"data dir: {settings.data_dir}  collection: {settings.store.collection}")
     embedder = SentenceTransformerEmbedder.from_settings(settings)
     ingest(settings, embedder)
     with Pipeline(settings, embedder=embedder) as qa:

@@ -55,12 +55,12 @@ __all__ = [
 def loader_options_for(settings: Settings, **fields: str) -> LoaderOptions:
     """`LoaderOptions` with `fields` (text_field, id_prefix...) and the settings' limits."""
     limits = LoadLimits(
-        max_file_mb=settings.ingest_max_file_mb,
-        max_expanded_mb=settings.ingest_max_expanded_mb,
-        max_text_mb=settings.ingest_max_text_mb,
-        max_record_mb=settings.ingest_max_record_mb,
-        max_elements=settings.ingest_max_elements,
-        max_seconds=settings.ingest_max_seconds,
+        max_file_mb=settings.ingest.ingest_max_file_mb,
+        max_expanded_mb=settings.ingest.ingest_max_expanded_mb,
+        max_text_mb=settings.ingest.ingest_max_text_mb,
+        max_record_mb=settings.ingest.ingest_max_record_mb,
+        max_elements=settings.ingest.ingest_max_elements,
+        max_seconds=settings.ingest.ingest_max_seconds,
     )
     return LoaderOptions(**fields, limits=limits)
 
@@ -89,7 +89,7 @@ def ingest_paths(
         paths: files and folders; folders are recursed (hidden entries passed over).
         domain: the domain the documents belong to (legal, finance...).
         settings: defaults to `load_settings()` (environment and ADAPTRAG_CONFIG).
-        collection: overrides `settings.collection`.
+        collection: overrides `settings.store.collection`.
         sync: delete documents of this domain and these roots that no longer exist.
         dry_run: plan only (report.plan), store nothing.
         include / exclude: globs on relative paths or file names.
@@ -121,17 +121,17 @@ def ingest_paths(
         job = job_class(
             store,
             embedder or SentenceTransformerEmbedder.from_settings(settings),
-            chunk_tokens=settings.chunk_tokens,
-            chunk_overlap_tokens=settings.chunk_overlap_tokens,
-            chunk_context=settings.chunk_context,
-            sparse=SparseEncoder.for_language(settings.sparse_stemmer),
+            chunk_tokens=settings.ingest.chunk_tokens,
+            chunk_overlap_tokens=settings.ingest.chunk_overlap_tokens,
+            chunk_context=settings.ingest.chunk_context,
+            sparse=SparseEncoder.for_language(settings.ingest.sparse_stemmer),
             contextualizer=contextualizer,
             # Several model batches per embedding call keep the model busy between writes.
-            batch_chunks=settings.embedding_batch_size * 4,
+            batch_chunks=settings.embedding.embedding_batch_size * 4,
             show_progress=show_progress,
             on_progress=on_progress,
             cancel=cancel,
-            indexed_fields=parse_indexed_fields(settings.indexed_fields),
+            indexed_fields=parse_indexed_fields(settings.store.indexed_fields),
             **extra,
         )
         return job.run(

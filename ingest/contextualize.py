@@ -177,15 +177,15 @@ CACHE_FILE = "context_cache.sqlite"
 
 
 def contextualizer_for(settings: Settings) -> Contextualizer | None:
-    """The contextualizer `settings.contextualize` asks for (None when "none").
+    """The contextualizer `settings.ingest.contextualize` asks for (None when "none").
 
     The backend is checked now (a missing Anthropic key is an error before any file is read).
     """
-    if settings.contextualize == "none":
+    if settings.ingest.contextualize == "none":
         return None
-    generator = make_generator(settings.contextualize, settings)
-    if settings.contextualize == "claude":
+    generator = make_generator(settings.ingest.contextualize, settings)
+    if settings.ingest.contextualize == "claude":
         generator.client  # type: ignore[attr-defined]  # noqa: B018  (no key: fail now)
-    if settings.contextualize == "openai":
+    if settings.ingest.contextualize == "openai":
         generator.base()  # type: ignore[attr-defined]  # unreachable or no model: fail now
     return Contextualizer(generator, ContextCache(settings.data_dir / CACHE_FILE))

@@ -338,7 +338,7 @@ def tune_embeddings(
 ) -> TuneReport:
     """Tune, re-index and decide, as the module docstring says; return what happened."""
     options.check()
-    name = collection or settings.collection
+    name = collection or settings.store.collection
     root = store_for(settings, name, follow=False)
     serving_name = root.serving() or name
     current = store_for(settings, name)
@@ -358,7 +358,7 @@ def tune_embeddings(
             model,
             sparse,
             fusion=Fusion.from_settings(settings),
-            content_words_over=settings.content_words_over,
+            content_words_over=settings.retrieval.content_words_over,
         )
 
     retriever = searcher(current, embedder)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from adaptrag.adapters.options import TrainOptions
-from adaptrag.rag.settings import Settings
+from adaptrag.rag.settings import SECTION_OF, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Compose specification's JSON schema, as shipped in the docker-compose 1.29.2 wheel on
@@ -36,7 +36,7 @@ def compose() -> dict[str, Any]:
 
 
 def settings_env_names() -> set[str]:
-    return {f"ADAPTRAG_{name.upper()}" for name in Settings.model_fields}
+    return {f"ADAPTRAG_{name.upper()}" for name in SECTION_OF}
 
 
 def test_the_compose_file_follows_the_specification(
@@ -108,7 +108,7 @@ def test_the_gpu_profile_serves_the_adapters_on_vllm_and_the_api_answers_through
     assert vllm["profiles"] == ["gpu"] and api["profiles"] == ["gpu"]
     assert re.fullmatch(r"vllm/vllm-openai:v\d+\.\d+\.\d+", vllm["image"])
     args = vllm["command"]
-    base = Settings().generator_model  # the base the adapters are trained on by default
+    base = Settings().local_model.generator_model  # the base the adapters are trained on by default
     assert args[0] == base and api["environment"]["ADAPTRAG_OPENAI_MODEL"] == base
     assert "--enable-lora" in args and int(args[args.index("--max-loras") + 1]) >= 1
     assert int(args[args.index("--max-lora-rank") + 1]) >= TrainOptions("d", Path()).r

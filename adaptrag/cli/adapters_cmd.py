@@ -245,7 +245,7 @@ def adapters_synth(
     check_backend(backend)
     route = choose_backend(backend, prefer_claude=True)
     generator = make_generator(route.backend, settings)
-    store = cli_store(settings, settings.collection)
+    store = cli_store(settings, settings.store.collection)
     try:
         rows, rejected = synth_rows(store, generator, domain, n, seed=seed)
     finally:

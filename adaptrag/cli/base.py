@@ -191,7 +191,7 @@ def _root(
 def cli_settings(ctx: typer.Context, **overrides: Any) -> Settings:
     """The command's settings: `--config`, then the environment, with its options on top."""
     settings = load_settings((ctx.obj or {}).get("config"), **overrides)
-    configure_tracing(settings.tracing)
+    configure_tracing(settings.tracing.tracing)
     return settings
 
 

@@ -10,7 +10,7 @@ from adaptrag.cli.base import (
     cli_settings,
     emit,
 )
-from adaptrag.rag.settings import Settings
+from adaptrag.rag.settings import SECTION_OF, Settings
 
 # --- config ----------------------------------------------------------------------------
 
@@ -21,13 +21,12 @@ def show_config(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     settings = cli_settings(ctx)
     rows = {
         name: {
-            "value": "***"
-            if "key" in name and getattr(settings, name)
-            else getattr(settings, name),
+            "value": "***" if "key" in name and value else value,
+            "section": SECTION_OF[name],
             "env": f"ADAPTRAG_{name.upper()}",
             "help": Settings.field_help(name),
         }
-        for name in Settings.model_fields
+        for name, value in settings.flat().items()
     }
     human = "\n".join(f"{row['env']}={row['value']}\n    {row['help']}" for row in rows.values())
     emit(rows, as_json, human)

@@ -44,7 +44,7 @@ def create_app(
     warm_up: bool = True,
 ) -> FastAPI:
     """The API over one pipeline (built from `settings` when not given)."""
-    configure_tracing(settings.tracing)
+    configure_tracing(settings.tracing.tracing)
     keyring = keys if keys is not None else Keyring.from_settings(settings)
     # Concurrent requests share query-embedding batches.
     qa = pipeline or Pipeline(
@@ -79,8 +79,8 @@ def create_app(
     app.add_middleware(
         Guard,
         keyring=keyring,
-        max_body_bytes=int(settings.max_body_kb * 1024),
-        max_upload_bytes=int(settings.max_upload_mb * 1024 * 1024) + FORM_OVERHEAD_BYTES,
+        max_body_bytes=int(settings.server.max_body_kb * 1024),
+        max_upload_bytes=int(settings.server.max_upload_mb * 1024 * 1024) + FORM_OVERHEAD_BYTES,
     )
     observe_requests(app, server.metrics)
     install_error_handlers(app, settings, server.paths.text)

@@ -222,9 +222,13 @@ class Keyring:
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
         """Keys from ADAPTRAG_API_KEYS and ADAPTRAG_API_KEYS_FILE."""
-        keys = parse_keys(settings.api_keys.get_secret_value()) if settings.api_keys else []
-        if settings.api_keys_file is not None:
-            keys += load_keys_file(settings.api_keys_file)
+        keys = (
+            parse_keys(settings.server.api_keys.get_secret_value())
+            if settings.server.api_keys
+            else []
+        )
+        if settings.server.api_keys_file is not None:
+            keys += load_keys_file(settings.server.api_keys_file)
         return cls(keys)
 
     @property

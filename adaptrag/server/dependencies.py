@@ -53,7 +53,10 @@ class Server:
         """Load the models (in a thread at startup); ready, or not ready and why."""
         try:
             self.qa.warm()
-            backend, served = self.settings.backend, bool(self.settings.openai_base_url)
+            backend, served = (
+                self.settings.generation.backend,
+                bool(self.settings.openai.openai_base_url),
+            )
             if backend != "claude" and model_backend(backend, served=served) == "openai":
                 self._check_server()
             self.ready.set()
@@ -101,7 +104,7 @@ class Server:
         Work that does not notice the deadline (a hung store call) is abandoned `grace_s`
         after it, with a 504; its thread ends when the call does.
         """
-        limit = self.settings.request_timeout_s if limit_s is None else limit_s
+        limit = self.settings.server.request_timeout_s if limit_s is None else limit_s
         # The worker thread runs in a copy of this context, so it sees the deadline.
         with time_limit(limit):
             try:

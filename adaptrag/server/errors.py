@@ -48,7 +48,7 @@ def timeout_error(settings: Settings) -> ApiError:
     """The 504 of a request that passed `ADAPTRAG_REQUEST_TIMEOUT_S`."""
     return ApiError(
         504,
-        f"the request took longer than {settings.request_timeout_s:g} s and was stopped "
+        f"the request took longer than {settings.server.request_timeout_s:g} s and was stopped "
         "(ADAPTRAG_REQUEST_TIMEOUT_S)",
         "timeout",
     )

@@ -212,8 +212,8 @@ def mcp_app(server: Server) -> Starlette:
             route.path,
             McpGate(
                 route.app,
-                per_key=settings.max_mcp_requests_per_key,
-                total=settings.max_mcp_requests,
+                per_key=settings.server.max_mcp_requests_per_key,
+                total=settings.server.max_mcp_requests,
             ),
         )
         if isinstance(route, Route) and route.path == MCP_PATH

@@ -28,7 +28,9 @@ class PublicPaths:
     def __init__(self, settings: Settings, stored_roots: Callable[[], Iterable[str]]) -> None:
         self.data_dir = settings.data_dir.resolve()
         self.uploads = self.data_dir / "uploads"
-        self.ingest_root = settings.ingest_root.resolve() if settings.ingest_root else None
+        self.ingest_root = (
+            settings.server.ingest_root.resolve() if settings.server.ingest_root else None
+        )
         # The folders as configured too, where that spelling differs (a symlink).
         self._fixed = {
             str(settings.data_dir / "uploads"): UPLOAD_ROOT,
@@ -36,8 +38,8 @@ class PublicPaths:
             str(settings.data_dir): "<data_dir>",
             str(self.data_dir): "<data_dir>",
         }
-        if settings.ingest_root is not None and self.ingest_root is not None:
-            self._fixed |= {str(settings.ingest_root): ".", str(self.ingest_root): "."}
+        if settings.server.ingest_root is not None and self.ingest_root is not None:
+            self._fixed |= {str(settings.server.ingest_root): ".", str(self.ingest_root): "."}
         self._stored_roots = stored_roots  # the `source_root`s of the stored documents
 
     def root(self, root: str) -> str:

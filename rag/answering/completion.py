@@ -45,5 +45,5 @@ def _local(
     """The local generator with the adapter named (None or "base": the base model), and the
     answer length (None: the settings')."""
     choice = None if adapter in (None, BASE_ADAPTER) else pipeline.adapters.resolve(adapter)
-    max_new = max_new_tokens or pipeline.settings.max_new_tokens
+    max_new = max_new_tokens or pipeline.settings.generation.max_new_tokens
     return pipeline.adapters.bind(pipeline.generator("local"), choice), max_new

@@ -69,7 +69,7 @@ class Parts:
         adapters: AdapterProvider | None = None,
     ) -> None:
         self.settings = settings
-        self.collection = collection or settings.collection
+        self.collection = collection or settings.store.collection
         self.search_options = SearchOptions.from_settings(settings)
         self._embedder = embedder
         self._store = store
@@ -90,10 +90,10 @@ class Parts:
                     self._store,
                     self._embedder or SentenceTransformerEmbedder.from_settings(settings),
                     reranker=CrossEncoderReranker.from_settings(settings),
-                    rerank_candidates=settings.rerank_candidates,
+                    rerank_candidates=settings.retrieval.rerank_candidates,
                     fusion=Fusion.from_settings(settings),
-                    content_words_over=settings.content_words_over,
-                    fill_after_merge=settings.fill_after_merge,
+                    content_words_over=settings.retrieval.content_words_over,
+                    fill_after_merge=settings.retrieval.fill_after_merge,
                 )
             return self._retriever
 

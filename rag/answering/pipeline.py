@@ -63,7 +63,7 @@ class Pipeline:
 
     Args:
         settings: defaults to `load_settings()` (environment and ADAPTRAG_CONFIG).
-        collection: overrides `settings.collection`.
+        collection: overrides `settings.store.collection`.
         embedder / store / generators / adapters: use these instead of building them from
             settings (generators by backend name: {"local": ..., "claude": ...,
             "openai": ...}).
@@ -124,8 +124,8 @@ class Pipeline:
         """Load now what the first question would wait for: the embedding model, and the
         local model where the settings' backend answers with it."""
         self.retriever.embedder.embed_queries(["warm up"])
-        backend = self.settings.backend
-        served = bool(self.settings.openai_base_url)
+        backend = self.settings.generation.backend
+        served = bool(self.settings.openai.openai_base_url)
         if backend != "claude" and model_backend(backend, served=served) == "local":
             self.generator("local").load()
 
@@ -232,7 +232,9 @@ class Pipeline:
         """Retrieve for every query (one embedding batch), route each, fit its prompt."""
         watch = Stopwatch()
         for query in queries:
-            check_backend(query.backend or self.settings.backend)  # before any model loads
+            check_backend(
+                query.backend or self.settings.generation.backend
+            )  # before any model loads
         searches = [
             (q.search_text(), q.where(), q.search_options(self._parts.search_options))
             for q in queries
@@ -244,25 +246,25 @@ class Pipeline:
             topic = query.domain or infer_domain(retrieval.sources)
             chosen = forced.get(query.adapter) if query.adapter else None
             route = choose_backend(
-                query.backend or self.settings.backend,
-                prefer_claude=self.settings.prefer_claude,
+                query.backend or self.settings.generation.backend,
+                prefer_claude=self.settings.generation.prefer_claude,
                 domain=topic,
                 forced=chosen,
                 active=self._parts.adapters.active(topic) if topic and chosen is None else None,
-                served=bool(self.settings.openai_base_url),
+                served=bool(self.settings.openai.openai_base_url),
             )
             generator = self._parts.generator(route.backend)
             if route.backend in adapter_backends():  # the model, with the route's adapter or none
                 generator = self._parts.adapters.bind(generator, route.adapter)
-            max_new = query.max_new_tokens or self.settings.max_new_tokens
-            budget = min(self.settings.context_tokens, generator.prompt_budget(max_new))
+            max_new = query.max_new_tokens or self.settings.generation.max_new_tokens
+            budget = min(self.settings.generation.context_tokens, generator.prompt_budget(max_new))
             prompt, dropped = fit_prompt(
                 query.question,
                 retrieval.sources,
                 count_tokens=generator.count_tokens,
                 budget_tokens=budget,
             )
-            if route.backend == "local" and self.settings.decoding == "extractive":
+            if route.backend == "local" and self.settings.local_model.decoding == "extractive":
                 prompt = with_evidence(prompt, embedding_similarity(self._parts.retriever.embedder))
             prepared.append(
                 _Prepared(query, route, generator, retrieval, prompt, dropped, max_new, watch)
@@ -319,7 +321,7 @@ class Pipeline:
             },
             dropped=prepared.dropped,
         )
-        return grounded(answer, prepared.query.question, self.settings.grounding_action)
+        return grounded(answer, prepared.query.question, self.settings.generation.grounding_action)
 
 
 def _generate_attributes(group: Sequence[_Prepared]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from adaptrag.rag.infra.deadline import client_in_time
 from adaptrag.rag.infra.secrets import claude_configured
 from adaptrag.rag.prompts import Prompt
 from adaptrag.rag.settings import DEFAULT_CLAUDE_MODEL
+from adaptrag.rag.settings.sections import ClaudeSettings
 from adaptrag.rag.types import Usage
 
 KEY_ENV = "ANTHROPIC_API_KEY"
@@ -88,6 +89,17 @@ class ClaudeGenerator:
     """Answers with a Claude model; one SDK client, shared by threads."""
 
     backend = "claude"
+
+    @classmethod
+    def from_section(cls, section: ClaudeSettings) -> ClaudeGenerator:
+        """The generator the `claude` settings section describes."""
+        return cls(
+            section.claude_model,
+            timeout_s=section.claude_timeout_s,
+            max_retries=section.claude_max_retries,
+            concurrency=section.claude_concurrency,
+            prices=Prices(section.claude_input_usd_per_mtok, section.claude_output_usd_per_mtok),
+        )
 
     def __init__(
         self,

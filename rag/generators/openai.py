@@ -30,6 +30,7 @@ from adaptrag.rag.generators.base import Generation, ServedModel
 from adaptrag.rag.generators.sdk_errors import Messages, server_message, translate
 from adaptrag.rag.infra.deadline import client_in_time
 from adaptrag.rag.prompts import Prompt
+from adaptrag.rag.settings.sections import OpenAISettings
 from adaptrag.rag.types import Usage
 
 CHARS_PER_TOKEN = 3  # no tokenizer of the served model here: over-count, so budgets stay safe
@@ -72,6 +73,20 @@ class OpenAIGenerator:
     """
 
     backend = "openai"
+
+    @classmethod
+    def from_section(cls, section: OpenAISettings) -> OpenAIGenerator:
+        """The generator the `openai` settings section describes."""
+        key = section.openai_api_key
+        return cls(
+            section.openai_base_url,
+            api_key=key.get_secret_value() if key else None,
+            model=section.openai_model,
+            timeout_s=section.openai_timeout_s,
+            max_retries=section.openai_max_retries,
+            concurrency=section.openai_concurrency,
+            context_tokens=section.openai_context_tokens,
+        )
 
     def __init__(
         self,

@@ -57,32 +57,26 @@ def _local(settings: Settings) -> Generator:
     from adaptrag.rag.generators.local import Decoding, LocalGenerator
 
     return LocalGenerator(
-        settings.generator_model,
+        settings.local_model.generator_model,
         models_dir=settings.models_dir,
-        device=settings.generator_device,
-        temperature=settings.temperature,
-        batch_size=settings.generation_batch_size,
-        max_waiting=settings.max_waiting_generations,
+        device=settings.local_model.generator_device,
+        temperature=settings.generation.temperature,
+        batch_size=settings.local_model.generation_batch_size,
+        max_waiting=settings.server.max_waiting_generations,
         decoding=Decoding(
-            repetition_penalty=settings.repetition_penalty,
-            no_repeat_ngram_size=settings.no_repeat_ngram_size,
-            stop_at_paragraph=settings.stop_at_paragraph,
-            extractive=settings.decoding == "extractive",
-            prompt_lookup=settings.prompt_lookup_tokens,
+            repetition_penalty=settings.local_model.repetition_penalty,
+            no_repeat_ngram_size=settings.local_model.no_repeat_ngram_size,
+            stop_at_paragraph=settings.local_model.stop_at_paragraph,
+            extractive=settings.local_model.decoding == "extractive",
+            prompt_lookup=settings.local_model.prompt_lookup_tokens,
         ),
     )
 
 
 def _claude(settings: Settings) -> Generator:
-    from adaptrag.rag.generators.claude import ClaudeGenerator, Prices
+    from adaptrag.rag.generators.claude import ClaudeGenerator
 
-    return ClaudeGenerator(
-        settings.claude_model,
-        timeout_s=settings.claude_timeout_s,
-        max_retries=settings.claude_max_retries,
-        concurrency=settings.claude_concurrency,
-        prices=Prices(settings.claude_input_usd_per_mtok, settings.claude_output_usd_per_mtok),
-    )
+    return ClaudeGenerator.from_section(settings.claude)
 
 
 def _claude_configured(settings: Settings) -> bool:
@@ -94,16 +88,7 @@ def _claude_configured(settings: Settings) -> bool:
 def _openai(settings: Settings) -> Generator:
     from adaptrag.rag.generators.openai import OpenAIGenerator
 
-    key = settings.openai_api_key
-    return OpenAIGenerator(
-        settings.openai_base_url,
-        api_key=key.get_secret_value() if key else None,
-        model=settings.openai_model,
-        timeout_s=settings.openai_timeout_s,
-        max_retries=settings.openai_max_retries,
-        concurrency=settings.openai_concurrency,
-        context_tokens=settings.openai_context_tokens,
-    )
+    return OpenAIGenerator.from_section(settings.openai)
 
 
 BUILT_IN = (
@@ -126,7 +111,7 @@ BUILT_IN = (
         _openai,
         section="openai",
         takes_adapters=True,
-        configured=lambda settings: bool(settings.openai_base_url),
+        configured=lambda settings: bool(settings.openai.openai_base_url),
         description="an OpenAI-compatible inference server such as vLLM, serving the adapters",
     ),
 )

@@ -149,13 +149,13 @@ class SentenceTransformerEmbedder:
     def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
         """An embedder configured by `settings` (model, device, batch size, prefixes)."""
         return cls(
-            settings.embedding_model,
-            device=settings.embedding_device,
-            batch_size=settings.embedding_batch_size,
-            query_prefix=settings.query_prefix,
-            passage_prefix=settings.passage_prefix,
-            normalize=settings.normalize_embeddings,
-            runtime=settings.embedding_runtime,
+            settings.embedding.embedding_model,
+            device=settings.embedding.embedding_device,
+            batch_size=settings.embedding.embedding_batch_size,
+            query_prefix=settings.embedding.query_prefix,
+            passage_prefix=settings.embedding.passage_prefix,
+            normalize=settings.embedding.normalize_embeddings,
+            runtime=settings.embedding.embedding_runtime,
             cache_dir=settings.models_dir / "onnx",
         )
 

@@ -49,9 +49,9 @@ class CrossEncoderReranker:
     @classmethod
     def from_settings(cls, settings: Settings) -> CrossEncoderReranker | None:
         """The configured reranker, or None when `reranker_model` is unset."""
-        if not settings.reranker_model:
+        if not settings.retrieval.reranker_model:
             return None
-        return cls(settings.reranker_model, device=settings.embedding_device)
+        return cls(settings.retrieval.reranker_model, device=settings.embedding.embedding_device)
 
     @property
     def model(self) -> Any:

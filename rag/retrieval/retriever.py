@@ -53,12 +53,12 @@ class SearchOptions:
     def from_settings(cls, settings: Settings) -> SearchOptions:
         """The defaults a deployment configured."""
         return cls(
-            top_k=settings.top_k,
-            mode=settings.search_mode,
-            score_threshold=settings.score_threshold,
-            mmr_diversity=settings.mmr_diversity,
-            merge_adjacent=settings.merge_adjacent,
-            lead_chunk=settings.lead_chunk,
+            top_k=settings.retrieval.top_k,
+            mode=settings.retrieval.search_mode,
+            score_threshold=settings.retrieval.score_threshold,
+            mmr_diversity=settings.retrieval.mmr_diversity,
+            merge_adjacent=settings.retrieval.merge_adjacent,
+            lead_chunk=settings.retrieval.lead_chunk,
         )
 
     def override(self, **changes: Any) -> SearchOptions:
@@ -98,7 +98,11 @@ class Fusion:
     @classmethod
     def from_settings(cls, settings: Settings) -> Fusion:
         """The fusion a deployment configured."""
-        return cls(settings.fusion, settings.dense_weight, settings.prefetch_limit)
+        return cls(
+            settings.retrieval.fusion,
+            settings.retrieval.dense_weight,
+            settings.retrieval.prefetch_limit,
+        )
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ default and effect once; the CLI and the docs' settings reference draw on that t
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, cast
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,46 +53,161 @@ __all__ = [
     "DEFAULT_GENERATOR_MODEL",
     "FIELD_TYPES",
     "SECTIONS",
+    "SECTION_OF",
     "Settings",
     "load_settings",
     "parse_indexed_fields",
 ]
 
 CONFIG_FILE_ENV = "ADAPTRAG_CONFIG"
+ENV_PREFIX = "ADAPTRAG_"
 # The YAML file of the load_settings() call under way; wins over ADAPTRAG_CONFIG.
 _config_file: ContextVar[str | None] = ContextVar("adaptrag_config_file", default=None)
 
 
-# Bases in reverse: pydantic lists the fields of the last base first, so `Settings`'s fields
-# come in `SECTIONS` order.
-class Settings(
-    TracingSettings,
-    ServerSettings,
-    OpenAISettings,
-    ClaudeSettings,
-    AdapterSettings,
-    LocalModelSettings,
-    GenerationSettings,
-    RetrievalSettings,
-    IngestSettings,
-    EmbeddingSettings,
-    StoreSettings,
-    BaseSettings,
-):
-    """Every setting of adaptrag, with its default and effect: the sections together.
+# Every field's flat name (its 0.2 variable and YAML key) -> its section.
+SECTION_OF: dict[str, str] = {
+    name: key for key, section in SECTIONS for name in section.model_fields
+}
+SECTION_NAMES = frozenset(key for key, _ in SECTIONS)
 
-    Precedence: explicit arguments, then `ADAPTRAG_*` environment variables, then the YAML
-    file named by `ADAPTRAG_CONFIG` (or passed as `config_file`), then the defaults.
+
+def nested(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings given flat (`qdrant_url`, the 0.2 form) or by section (`store:
+    {qdrant_url}`), as sections; a key of neither kind is left for validation to refuse."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SECTION_NAMES and isinstance(value, Mapping | BaseModel):
+            given = value.model_dump() if isinstance(value, BaseModel) else dict(value)
+            out[key] = {**out.get(key, {}), **given}
+        elif key in SECTION_OF:  # `tracing: otlp` is the field; `tracing: {..}` the section
+            out.setdefault(SECTION_OF[key], {})[key] = value
+        else:
+            out[key] = value
+    return out
+
+
+class _Nested(PydanticBaseSettingsSource):
+    """A source's values as sections, so sources of either form merge field by field."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` reads the inner source whole."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return nested(self.inner())
+
+
+class _Environment(PydanticBaseSettingsSource):
+    """`ADAPTRAG_<NAME>` (flat, as in 0.2) and `ADAPTRAG_<SECTION>__<NAME>` variables."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` reads the environment whole."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, dict[str, Any]] = {}
+        for variable, value in os.environ.items():
+            if not variable.upper().startswith(ENV_PREFIX):
+                continue
+            name = variable[len(ENV_PREFIX) :].lower()
+            section, _, field = name.partition("__")
+            if field and section in SECTION_NAMES:
+                out.setdefault(section, {})[field] = value
+            elif name in SECTION_OF:
+                out.setdefault(SECTION_OF[name], {}).setdefault(name, value)
+        return dict(out)
+
+
+class Settings(BaseSettings):
+    """Every setting of adaptrag, with its default and effect, one section per concern.
+
+    `settings.store.qdrant_url`, `settings.local_model.generator_model`... Each field keeps
+    its flat name from 0.2 as well: `ADAPTRAG_QDRANT_URL`, the YAML key `qdrant_url` and
+    `Settings(qdrant_url=...)` set it, as do `ADAPTRAG_STORE__QDRANT_URL` and `store:
+    {qdrant_url: ...}`. Precedence: explicit arguments, then `ADAPTRAG_*` environment
+    variables, then the YAML file named by `ADAPTRAG_CONFIG` (or passed as `config_file`),
+    then the defaults.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="ADAPTRAG_", extra="forbid", validate_default=True, frozen=True
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+    store: StoreSettings = Field(default_factory=StoreSettings, description=StoreSettings.__doc__)
+    embedding: EmbeddingSettings = Field(
+        default_factory=EmbeddingSettings, description=EmbeddingSettings.__doc__
     )
+    ingest: IngestSettings = Field(
+        default_factory=IngestSettings, description=IngestSettings.__doc__
+    )
+    retrieval: RetrievalSettings = Field(
+        default_factory=RetrievalSettings, description=RetrievalSettings.__doc__
+    )
+    generation: GenerationSettings = Field(
+        default_factory=GenerationSettings, description=GenerationSettings.__doc__
+    )
+    local_model: LocalModelSettings = Field(
+        default_factory=LocalModelSettings, description=LocalModelSettings.__doc__
+    )
+    adapters: AdapterSettings = Field(
+        default_factory=AdapterSettings, description=AdapterSettings.__doc__
+    )
+    claude: ClaudeSettings = Field(
+        default_factory=ClaudeSettings, description=ClaudeSettings.__doc__
+    )
+    openai: OpenAISettings = Field(
+        default_factory=OpenAISettings, description=OpenAISettings.__doc__
+    )
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description=ServerSettings.__doc__
+    )
+    tracing: TracingSettings = Field(
+        default_factory=TracingSettings, description=TracingSettings.__doc__
+    )
+
+    def __init__(self, **values: Any) -> None:
+        """Settings from `values` (flat names or sections), the environment and the YAML."""
+        super().__init__(**values)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        """Flat names (`Settings.model_validate({"qdrant_url": ...})`) go to their section."""
+        return nested(data) if isinstance(data, Mapping) else data
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the embedded store, adapters, jobs and models live (`store.data_dir`)."""
+        return self.store.data_dir
 
     @property
     def models_dir(self) -> Path:
         """Where converted models are cached."""
-        return self.model_cache_dir or self.data_dir / "models"
+        return self.local_model.model_cache_dir or self.store.data_dir / "models"
+
+    def flat(self) -> dict[str, Any]:
+        """Every field by its flat name (`adaptrag config`, the 0.2 form)."""
+        return {
+            name: getattr(getattr(self, key), name)
+            for key, section in SECTIONS
+            for name in section.model_fields
+        }
+
+    def replaced(self, **values: Any) -> Settings:
+        """These settings with `values` (flat names or sections) changed, validated."""
+        current = {key: getattr(self, key).model_dump() for key, _ in SECTIONS}
+        changes = nested(values)
+        merged = {key: {**current.get(key, {}), **changes.pop(key, {})} for key in current}
+        return Settings.model_validate({**merged, **changes})
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; `update` may use flat names, and is validated (see `replaced`)."""
+        if update:
+            return cast(Self, self.replaced(**update))
+        return super().model_copy(deep=deep)
 
     @classmethod
     def settings_customise_sources(
@@ -101,18 +218,22 @@ class Settings(
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Sources, by priority: arguments, environment, .env, the YAML config file."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        """Sources, by priority: arguments, environment, the YAML config file."""
+        sources: list[PydanticBaseSettingsSource] = [
+            _Nested(settings_cls, init_settings),
+            _Environment(settings_cls),
+        ]
         config_file = _config_file.get() or os.environ.get(CONFIG_FILE_ENV)
         if config_file:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+            yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=config_file)
+            sources.append(_Nested(settings_cls, yaml_source))
         return tuple(sources)
 
     @classmethod
     def field_help(cls, name: str) -> str:
-        """The documentation of one setting, for the CLI and the settings reference."""
-        description = cls.model_fields[name].description
-        return description or ""
+        """The documentation of one setting (by its flat name), for the CLI and the docs."""
+        section = dict(SECTIONS)[SECTION_OF[name]]
+        return section.model_fields[name].description or ""
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
@@ -146,7 +267,10 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
 
 def _one_line(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    loc = [str(part) for part in error["loc"]]
+    if len(loc) == 2 and loc[0] in SECTION_NAMES and loc[1] in SECTION_OF:
+        loc = loc[1:]  # a section's field: named by its flat name, as its variable is
+    name = ".".join(loc) or "settings"
     env_name = f"ADAPTRAG_{name.upper()}"
     given = error.get("input")
     if error["type"] == "extra_forbidden":

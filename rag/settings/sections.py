@@ -16,7 +16,7 @@ from typing import Literal
 
 import platformdirs
 import snowballstemmer
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_GENERATOR_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -24,6 +24,12 @@ DEFAULT_GENERATOR_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # (tests/rag/test_claude.py checks both against the SDK).
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
 FIELD_TYPES = ("keyword", "integer", "float", "datetime", "bool")
+
+
+class Section(BaseModel):
+    """One concern's settings: frozen, and no key it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def _default_data_dir() -> Path:
@@ -44,7 +50,7 @@ def parse_indexed_fields(value: str) -> dict[str, str]:
     return fields
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(Section):
     """Where the vectors live: the embedded Qdrant Edge store under `data_dir`, or a Qdrant server
     or cluster.
     """
@@ -116,7 +122,7 @@ class StoreSettings(BaseModel):
         return value
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(Section):
     """The embedding model that turns chunks and questions into vectors."""
 
     embedding_model: str = Field(
@@ -154,7 +160,7 @@ class EmbeddingSettings(BaseModel):
     )
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(Section):
     """How documents are read, cut into chunks and indexed; what one file may cost."""
 
     chunk_tokens: int = Field(
@@ -223,7 +229,7 @@ class IngestSettings(BaseModel):
         return value
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(Section):
     """How a question finds its sources: hybrid search, fusion, filters, reranking."""
 
     top_k: int = Field(default=5, ge=1, le=100, description="Chunks retrieved per question.")
@@ -301,7 +307,7 @@ class RetrievalSettings(BaseModel):
     )
 
 
-class GenerationSettings(BaseModel):
+class GenerationSettings(Section):
     """Who answers and how long, whatever the backend; what happens to an ungrounded value."""
 
     backend: str = Field(
@@ -353,7 +359,7 @@ class GenerationSettings(BaseModel):
     )
 
 
-class LocalModelSettings(BaseModel):
+class LocalModelSettings(Section):
     """The local transformers model (backend=local)."""
 
     generator_model: str = Field(
@@ -415,7 +421,7 @@ class LocalModelSettings(BaseModel):
     )
 
 
-class AdapterSettings(BaseModel):
+class AdapterSettings(Section):
     """Per-domain LoRA adapters on the model."""
 
     max_loaded_adapters: int = Field(
@@ -427,7 +433,7 @@ class AdapterSettings(BaseModel):
     )
 
 
-class ClaudeSettings(BaseModel):
+class ClaudeSettings(Section):
     """Claude through the Anthropic API (backend=claude); the key is the SDK's ANTHROPIC_API_KEY."""
 
     claude_model: str = Field(
@@ -457,7 +463,7 @@ class ClaudeSettings(BaseModel):
     )
 
 
-class OpenAISettings(BaseModel):
+class OpenAISettings(Section):
     """An OpenAI-compatible inference server such as vLLM (backend=openai)."""
 
     openai_base_url: str | None = Field(
@@ -500,7 +506,7 @@ class OpenAISettings(BaseModel):
     )
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(Section):
     """The HTTP server: its keys, its limits and its timeouts."""
 
     api_keys: SecretStr | None = Field(
@@ -599,7 +605,7 @@ class ServerSettings(BaseModel):
         return ",".join(entries)
 
 
-class TracingSettings(BaseModel):
+class TracingSettings(Section):
     """OpenTelemetry spans of the CLI and the server."""
 
     tracing: Literal["off", "console", "otlp"] = Field(
@@ -611,13 +617,13 @@ class TracingSettings(BaseModel):
 
 
 # (key, model) in the order the docs and `adaptrag config` show them.
-SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
+SECTIONS: tuple[tuple[str, type[Section]], ...] = (
     ("store", StoreSettings),
     ("embedding", EmbeddingSettings),
     ("ingest", IngestSettings),
     ("retrieval", RetrievalSettings),
     ("generation", GenerationSettings),
-    ("local", LocalModelSettings),
+    ("local_model", LocalModelSettings),
     ("adapters", AdapterSettings),
     ("claude", ClaudeSettings),
     ("openai", OpenAISettings),

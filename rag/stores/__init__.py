@@ -37,10 +37,10 @@ __all__ = [
 
 def connection(settings: Settings) -> dict[str, Any]:
     """The keyword arguments of `open_store` and `collection_names` that `settings` give."""
-    key = settings.qdrant_api_key
+    key = settings.store.qdrant_api_key
     return {
         "data_dir": settings.data_dir,
-        "qdrant_url": settings.qdrant_url,
+        "qdrant_url": settings.store.qdrant_url,
         "qdrant_api_key": key.get_secret_value() if key else None,
     }
 
@@ -58,14 +58,14 @@ def store_for(
         return open_store(
             name,
             **connection(settings),
-            shards=settings.qdrant_shards,
-            replicas=settings.qdrant_replicas,
-            write_consistency=settings.qdrant_write_consistency,
-            read_consistency=settings.qdrant_read_consistency,
-            shard_by_domain=settings.qdrant_shard_by_domain,
+            shards=settings.store.qdrant_shards,
+            replicas=settings.store.qdrant_replicas,
+            write_consistency=settings.store.qdrant_write_consistency,
+            read_consistency=settings.store.qdrant_read_consistency,
+            shard_by_domain=settings.store.qdrant_shard_by_domain,
         )
 
-    store = named(collection or settings.collection)
+    store = named(collection or settings.store.collection)
     version = store.serving() if follow else None
     if version is None:
         return store

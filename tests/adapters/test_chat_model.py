@@ -38,7 +38,7 @@ def qa(
     own base model, since adapters attach to the model they serve."""
     folder = tmp_path_factory.mktemp("chatpeft")
     add_adapter(random_adapter(models_dir, folder / "legal", 7), "legal", settings=indexed_legal)
-    settings = indexed_legal.model_copy(update={"max_new_tokens": 12, "temperature": 0.0})
+    settings = indexed_legal.replaced(**{"max_new_tokens": 12, "temperature": 0.0})
     generator = LocalGenerator(models_dir=models_dir)
     with Pipeline(settings, embedder=embedder, generators={"local": generator}) as pipeline:
         yield pipeline

@@ -193,8 +193,11 @@ def test_list_flags_active_and_stale_adapters(
     from adaptrag.rag.retrieval.collection_info import domain_snapshot
     from adaptrag.rag.stores import connection, open_store
 
-    store = open_store(registered.collection, **connection(registered))
-    legal.collection = {"name": registered.collection, "snapshot": domain_snapshot(store, "legal")}
+    store = open_store(registered.store.collection, **connection(registered))
+    legal.collection = {
+        "name": registered.store.collection,
+        "snapshot": domain_snapshot(store, "legal"),
+    }
     store.close()
     registry.update_scores(legal, legal.scores)
     assert {r["ref"]: r for r in describe_adapters(registered)}["legal/v1"]["stale"] is False

@@ -41,7 +41,7 @@ def registered(
 
 @pytest.fixture
 def served(registered: Settings, openai_env: FakeOpenAI) -> Settings:
-    return registered.model_copy(update={"openai_base_url": openai_env.url})
+    return registered.replaced(**{"openai_base_url": openai_env.url})
 
 
 def loads(fake: FakeOpenAI) -> list[dict]:
@@ -166,7 +166,7 @@ def test_a_served_adapter_answers_as_the_same_adapter_does_locally(
         return done[0].text
 
     openai_env.reply = generate
-    free = served.model_copy(update={"decoding": "free"})  # as an inference server decodes
+    free = served.replaced(**{"decoding": "free"})  # as an inference server decodes
     with Pipeline(free) as qa:
         remote = qa.ask(QUESTION, adapter="legal/v1", backend="openai")
         local = qa.ask(QUESTION, adapter="legal/v1", backend="local")
@@ -179,7 +179,7 @@ def test_a_served_adapter_answers_as_the_same_adapter_does_locally(
 def cli_env(served: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The command line over the registered data dir, with the fake server configured."""
     monkeypatch.setenv("ADAPTRAG_DATA_DIR", str(served.data_dir))
-    monkeypatch.setenv("ADAPTRAG_COLLECTION", served.collection)
+    monkeypatch.setenv("ADAPTRAG_COLLECTION", served.store.collection)
     monkeypatch.setenv("ADAPTRAG_MAX_NEW_TOKENS", "12")
     return served
 

@@ -166,7 +166,7 @@ def test_bad_training_input_is_a_one_line_error(indexed_legal: Settings, tmp_pat
     (tmp_path / "bad.jsonl").write_text('{"question": "q"}\n')
     with pytest.raises(ConfigError, match=r"bad\.jsonl:1 needs 'answers'"):
         train_adapter(TrainOptions("legal", tmp_path / "bad.jsonl"), settings=indexed_legal)
-    sampling = indexed_legal.model_copy(update={"temperature": 0.7})
+    sampling = indexed_legal.replaced(**{"temperature": 0.7})
     with Pipeline(sampling) as qa, pytest.raises(ConfigError, match="greedy answers"):
         train_adapter(TrainOptions("legal", data), settings=sampling, pipeline=qa)
 

@@ -58,6 +58,6 @@ def pipeline_over(
     **changes: Any,
 ) -> Iterator[Pipeline]:
     """A pipeline over `settings` (with `changes`), sharing the session's loaded models."""
-    tuned = settings.model_copy(update=changes)
+    tuned = settings.replaced(**changes)
     with Pipeline(tuned, embedder=embedder, generators={"local": local_generator}) as pipeline:
         yield pipeline

@@ -93,6 +93,6 @@ def serving(
     app = create_app(settings, pipeline=pipeline, keys=Keyring(parse_keys(keys)))
     try:
         with running(app, settings) as url:
-            yield Served(url, settings, pipeline, Path(str(settings.ingest_root)))
+            yield Served(url, settings, pipeline, Path(str(settings.server.ingest_root)))
     finally:
         pipeline.close()

@@ -54,8 +54,8 @@ def claude(claude_env: FakeAnthropic) -> FakeAnthropic:
 
 
 def small_chunks(settings: Settings, **changes: Any) -> Settings:
-    return settings.model_copy(
-        update={"chunk_tokens": 40, "chunk_overlap_tokens": 0, "contextualize": "claude", **changes}
+    return settings.replaced(
+        **{"chunk_tokens": 40, "chunk_overlap_tokens": 0, "contextualize": "claude", **changes}
     )
 
 

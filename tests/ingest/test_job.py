@@ -31,7 +31,7 @@ def _ingest(
 
 
 def _stored(settings: Settings, domain: str | None = None) -> list[dict]:
-    store = EdgeStore(settings.data_dir, settings.collection)
+    store = EdgeStore(settings.data_dir, settings.store.collection)
     try:
         where = Where(equals={"domain": domain}) if domain else None
         return list(
@@ -61,7 +61,7 @@ def test_first_ingest_stores_every_document_with_its_payload(
     report = _ingest(settings, embedder, [corpus])
     assert (report.added, report.updated, report.unchanged, report.failed) == (5, 0, 0, [])
     assert report.chunks_embedded == report.chunks_total >= 5
-    store = EdgeStore(settings.data_dir, settings.collection)
+    store = EdgeStore(settings.data_dir, settings.store.collection)
     payload = next(store.scroll(Where(equals={"doc_id": "lease.md"}), []))  # [] = no fields
     assert payload == {}
     [full] = [
@@ -143,7 +143,7 @@ def test_new_chunks_are_stored_before_the_old_ones_are_deleted(
 ) -> None:
     _ingest(settings, embedder, [corpus])
     (corpus / "lease.md").write_text("# Lease\n\nNotice is now sixty days.\n")
-    recording = _RecordingStore(open_store(settings.collection, data_dir=settings.data_dir))
+    recording = _RecordingStore(open_store(settings.store.collection, data_dir=settings.data_dir))
     _ingest(settings, embedder, [corpus], store=recording)
     recording.inner.close()
     upsert_at = next(
@@ -203,7 +203,7 @@ def test_dry_run_plans_and_stores_nothing(settings, embedder, corpus: Path) -> N
         "r1",
         "r2",
     ]
-    assert not (settings.data_dir / "qdrant" / settings.collection).exists()
+    assert not (settings.data_dir / "qdrant" / settings.store.collection).exists()
     _ingest(settings, embedder, [corpus])
     (corpus / "nda.txt").unlink()
     (corpus / "lease.md").write_text("# Lease\n\nChanged.\n")
@@ -234,7 +234,7 @@ def test_ingest_with_another_embedding_model_is_refused_before_loading_it(
     settings, embedder, corpus: Path
 ) -> None:
     _ingest(settings, embedder, [corpus])
-    other = settings.model_copy(update={"embedding_model": "intfloat/e5-small-v2"})
+    other = settings.replaced(**{"embedding_model": "intfloat/e5-small-v2"})
     stranger = SentenceTransformerEmbedder("intfloat/e5-small-v2")
     with pytest.raises(
         EmbeddingMismatchError, match=r"all-MiniLM-L6-v2.*e5-small-v2.*collections drop"
@@ -249,7 +249,7 @@ def test_invalid_domain_is_a_config_error(settings, embedder, corpus: Path) -> N
 
 
 def test_the_server_backend_runs_the_same_job(settings, embedder, corpus: Path) -> None:
-    server = settings.model_copy(update={"qdrant_url": ":memory:", "collection": "server-job"})
+    server = settings.replaced(**{"qdrant_url": ":memory:", "collection": "server-job"})
     first = ingest_paths([corpus], "legal", settings=server, embedder=embedder)
     again = ingest_paths([corpus], "legal", settings=server, embedder=embedder)
     assert (first.added, again.unchanged, again.chunks_embedded) == (5, 5, 0)

@@ -86,8 +86,8 @@ def test_a_collection_keeps_the_indexing_it_was_created_with(
     old = wanted_spec(
         embedder,
         SparseEncoder(SparseConfig(version=V1)),
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        chunk_tokens=settings.ingest.chunk_tokens,
+        chunk_overlap_tokens=settings.ingest.chunk_overlap_tokens,
         dimension=embedder.dimension,
     )
     ensure_collection(store, old, ingest=True)

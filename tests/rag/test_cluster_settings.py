@@ -113,11 +113,11 @@ def test_a_domain_sharded_cluster_collection_gets_its_settings_on_the_wire(
     store = ServerStore(
         QdrantClient(url=qdrant.url, check_compatibility=False),
         "docs",
-        shards=settings.qdrant_shards,
-        replicas=settings.qdrant_replicas,
-        write_consistency=settings.qdrant_write_consistency,
-        read_consistency=read_consistency(settings.qdrant_read_consistency),
-        shard_by_domain=settings.qdrant_shard_by_domain,
+        shards=settings.store.qdrant_shards,
+        replicas=settings.store.qdrant_replicas,
+        write_consistency=settings.store.qdrant_write_consistency,
+        read_consistency=read_consistency(settings.store.qdrant_read_consistency),
+        shard_by_domain=settings.store.qdrant_shard_by_domain,
     )
     store.create(SPEC)
     (_, created), *_ = qdrant.calls("PUT", "/collections/docs")

@@ -48,7 +48,7 @@ def test_the_retriever_searches_by_the_content_words(
         "This Agreement is governed by the law of the State of Delaware, which governs its "
         "interpretation."
     )
-    store = open_store(settings.collection, **connection(settings))
+    store = open_store(settings.store.collection, **connection(settings))
     try:
         ingest_paths([folder], "legal", settings=settings, embedder=embedder, store=store)
         options = SearchOptions(top_k=1, mode="sparse")

@@ -143,14 +143,14 @@ def test_int8_and_fp32_vectors_never_share_a_collection(cache: Path) -> None:
         assert qa.retriever.check().embedding_precision == "int8"
         assert qa.retrieve("notice period of the lease", top_k=1)
     # an fp32 runtime named explicitly is refused, in one line naming the fix
-    torch_settings = settings.model_copy(update={"embedding_runtime": "torch"})
+    torch_settings = settings.replaced(**{"embedding_runtime": "torch"})
     with Pipeline(torch_settings) as qa, pytest.raises(EmbeddingMismatchError) as error:
         qa.retrieve("notice period", top_k=1)
     assert "int8" in str(error.value) and "ADAPTRAG_EMBEDDING_RUNTIME=auto" in str(error.value)
     with pytest.raises(EmbeddingMismatchError):
         ingest_paths([LEGAL], "legal", settings=torch_settings)
     # auto follows the collection: it reads and extends it with int8 vectors
-    auto_settings = settings.model_copy(update={"embedding_runtime": "auto"})
+    auto_settings = settings.replaced(**{"embedding_runtime": "auto"})
     with Pipeline(auto_settings) as qa:
         assert qa.retrieve("notice period of the lease", top_k=1)
         assert qa.retriever.embedder.precision == "int8"

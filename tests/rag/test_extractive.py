@@ -66,7 +66,7 @@ def answers(local_generator: LocalGenerator) -> list[str]:
 
 
 def test_the_setting_chooses_extractive_decoding() -> None:
-    assert Settings().decoding == "extractive"
+    assert Settings().local_model.decoding == "extractive"
     built = make_generator("local", Settings(decoding="free"))
     assert isinstance(built, LocalGenerator) and not built.decoding.extractive
     built = make_generator("local", Settings())

@@ -116,7 +116,7 @@ def test_claude_answers_are_checked_and_an_unsupported_value_is_flagged(
 
 def test_an_openai_backend_answer_is_checked_too(qa: Pipeline, openai_env: FakeOpenAI) -> None:
     openai_env.reply = lambda body, lora: "Rent is 9,000 euros [1]."
-    served = qa.settings.model_copy(update={"openai_base_url": openai_env.url})
+    served = qa.settings.replaced(**{"openai_base_url": openai_env.url})
     with Pipeline(served, embedder=qa.retriever.embedder) as other:
         answer = other.ask("What is the monthly rent?", domain="legal", backend="openai")
     assert answer.backend == "openai" and answer.grounding is not None
@@ -128,7 +128,7 @@ def test_the_setting_replaces_an_unsupported_answer(
     qa: Pipeline, claude_env: FakeAnthropic, action: str
 ) -> None:
     claude_env.reply = lambda body: "The tenant gives 30 days notice [1]."
-    strict = qa.settings.model_copy(update={"grounding_action": action})
+    strict = qa.settings.replaced(**{"grounding_action": action})
     with Pipeline(strict, embedder=qa.retriever.embedder) as other:
         answer = other.ask(QUESTION, domain="legal", backend="claude")
         *_, streamed = other.stream(QUESTION, domain="legal", backend="claude")
@@ -147,7 +147,7 @@ def test_the_cli_flags_an_unsupported_value(
 ) -> None:
     claude_env.reply = lambda body: "The tenant gives 30 days notice [1]."
     monkeypatch.setenv("ADAPTRAG_DATA_DIR", str(indexed_corpus.data_dir))
-    monkeypatch.setenv("ADAPTRAG_MODEL_CACHE_DIR", str(indexed_corpus.model_cache_dir))
+    monkeypatch.setenv("ADAPTRAG_MODEL_CACHE_DIR", str(indexed_corpus.local_model.model_cache_dir))
     result = CliRunner().invoke(app, ["ask", QUESTION, "--backend", "claude"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()

@@ -23,7 +23,7 @@ PROMPT = build_prompt(
 
 
 def generator(**settings: object) -> OpenAIGenerator:
-    made = make_generator("openai", Settings(**settings))  # type: ignore[arg-type]
+    made = make_generator("openai", Settings(**settings))
     assert isinstance(made, OpenAIGenerator)
     return made
 
@@ -116,7 +116,7 @@ def test_a_forced_tool_call_returns_its_arguments(openai_env: FakeOpenAI) -> Non
 def test_the_pipeline_answers_through_the_server(
     openai_env: FakeOpenAI, indexed_corpus: Settings, tmp_path: Path
 ) -> None:
-    settings = indexed_corpus.model_copy(update={"openai_base_url": openai_env.url})
+    settings = indexed_corpus.replaced(**{"openai_base_url": openai_env.url})
     with Pipeline(settings) as qa:
         answer = qa.ask("How many days notice does the tenant give?", backend="openai")
         assert answer.backend == "openai" and answer.model == BASE_MODEL

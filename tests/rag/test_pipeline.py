@@ -113,7 +113,7 @@ def test_auto_uses_claude_only_with_a_key_and_the_preference(
 ) -> None:
     assert qa.ask(QUESTION, backend="auto").backend == "claude"
 
-    local_first = qa.settings.model_copy(update={"prefer_claude": False})
+    local_first = qa.settings.replaced(**{"prefer_claude": False})
     with Pipeline(local_first, embedder=embedder, generators={"local": local_generator}) as other:
         preferred = other.ask(QUESTION, backend="auto")
     assert preferred.backend == "local" and "prefer_claude is off" in preferred.route
@@ -158,7 +158,7 @@ def test_ask_many_with_claude_answers_every_question(
 def test_sources_beyond_the_prompt_budget_are_dropped_and_reported(
     qa: Pipeline, embedder: SentenceTransformerEmbedder, local_generator: LocalGenerator
 ) -> None:
-    tight = qa.settings.model_copy(update={"context_tokens": 256, "max_new_tokens": 4, "top_k": 6})
+    tight = qa.settings.replaced(**{"context_tokens": 256, "max_new_tokens": 4, "top_k": 6})
     store = qa.retriever.store
     with Pipeline(
         tight, embedder=embedder, store=store, generators={"local": local_generator}

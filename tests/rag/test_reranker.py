@@ -65,7 +65,7 @@ def test_the_cross_encoder_orders_the_candidates_and_the_best_top_k_are_kept(
 ) -> None:
     store = reranked.retriever.store
     with Pipeline(
-        reranked.settings.model_copy(update={"reranker_model": None}),
+        reranked.settings.replaced(**{"reranker_model": None}),
         embedder=reranked.retriever.embedder,
         store=store,
     ) as plain:

@@ -26,7 +26,7 @@ from adaptrag.rag.types import Source
 def retriever(
     corpus: Path, settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> Iterator[Retriever]:
-    store = open_store(settings.collection, **connection(settings))
+    store = open_store(settings.store.collection, **connection(settings))
     ingest_paths([corpus], "legal", settings=settings, embedder=embedder, store=store)
     (corpus.parent / "fin").mkdir()
     (corpus.parent / "fin" / "credit.md").write_text(
@@ -163,10 +163,10 @@ def test_filling_after_a_merge_returns_top_k_passages(
 ) -> None:
     """Four neighbouring clauses match: merged, they are one passage; filling brings three
     more passages, and keeps every chunk the plain search returned."""
-    store = open_store(settings.collection, **connection(settings))
+    store = open_store(settings.store.collection, **connection(settings))
     clauses = "\n\n".join(f"## Clause {n}\n\nClause {n} binds the tenant." for n in range(40))
     (corpus / "long.md").write_text(f"# Long lease\n\n{clauses}\n")
-    small = settings.model_copy(update={"chunk_tokens": 16, "chunk_overlap_tokens": 0})
+    small = settings.replaced(**{"chunk_tokens": 16, "chunk_overlap_tokens": 0})
     ingest_paths([corpus], "legal", settings=small, embedder=embedder, store=store)
     question = "clause 17 clause 18 clause 19 clause 20"
     options = SearchOptions().override(top_k=4, mode="sparse", lead_chunk=False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from adaptrag.rag.errors import ConfigError
-from adaptrag.rag.settings import Settings, load_settings
+from adaptrag.rag.settings import SECTION_OF, SECTIONS, Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,8 +18,11 @@ def test_environment_variables_use_the_adaptrag_prefix(monkeypatch: pytest.Monke
     monkeypatch.setenv("ADAPTRAG_QDRANT_URL", "http://qdrant:6333")
     monkeypatch.setenv("ADAPTRAG_QUERY_PREFIX", "query: ")
     settings = load_settings()
-    assert settings.embedding_model == "intfloat/e5-small-v2"
-    assert settings.qdrant_url == "http://qdrant:6333" and settings.query_prefix == "query: "
+    assert settings.embedding.embedding_model == "intfloat/e5-small-v2"
+    assert (
+        settings.store.qdrant_url == "http://qdrant:6333"
+        and settings.embedding.query_prefix == "query: "
+    )
 
 
 def test_yaml_file_is_read_and_environment_wins_over_it(
@@ -28,10 +32,10 @@ def test_yaml_file_is_read_and_environment_wins_over_it(
     config.write_text("collection: filings\nchunk_tokens: 128\n")
     monkeypatch.setenv("ADAPTRAG_CHUNK_TOKENS", "96")
     settings = load_settings(config)
-    assert (settings.collection, settings.chunk_tokens) == ("filings", 96)
+    assert (settings.store.collection, settings.ingest.chunk_tokens) == ("filings", 96)
     monkeypatch.setenv("ADAPTRAG_CONFIG", str(config))
-    assert load_settings().collection == "filings"
-    assert load_settings(collection="other").collection == "other"  # explicit beats all
+    assert load_settings().store.collection == "filings"
+    assert load_settings(collection="other").store.collection == "other"  # explicit beats all
 
 
 def test_default_data_dir_is_the_users_data_dir_not_the_repo(
@@ -43,7 +47,7 @@ def test_default_data_dir_is_the_users_data_dir_not_the_repo(
 
 
 def test_every_setting_is_documented() -> None:
-    for name in Settings.model_fields:
+    for name in SECTION_OF:
         assert len(Settings.field_help(name)) > 20, name
 
 
@@ -77,14 +81,12 @@ def test_a_missing_config_file_is_named(tmp_path: Path, monkeypatch: pytest.Monk
 def test_api_keys_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADAPTRAG_QDRANT_API_KEY", "s3cret")
     settings = load_settings()
-    assert "s3cret" not in repr(settings) and settings.qdrant_api_key is not None
-    assert settings.qdrant_api_key.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings) and settings.store.qdrant_api_key is not None
+    assert settings.store.qdrant_api_key.get_secret_value() == "s3cret"
 
 
 def test_every_setting_has_its_section_documented() -> None:
     # The settings reference is generated from the sections (tests/test_readme.py builds it).
-    from adaptrag.rag.settings import SECTIONS
-
     assert all(len(" ".join((model.__doc__ or "").split())) > 20 for _, model in SECTIONS)
 
 
@@ -101,13 +103,12 @@ def test_indexed_fields_are_name_type_pairs() -> None:
 
 
 def test_the_sections_are_disjoint_and_make_up_the_settings() -> None:
-    from adaptrag.rag.settings import SECTIONS
-
     names = [name for _, section in SECTIONS for name in section.model_fields]
-    assert len(names) == len(set(names))  # no name in two sections
-    assert names == list(Settings.model_fields)  # all of them, in the sections' order
+    assert len(names) == len(set(names))  # no name in two sections: each is also flat
+    assert names == list(SECTION_OF) == list(Settings().flat())  # in the sections' order
+    assert list(Settings.model_fields) == [key for key, _ in SECTIONS]
     for key, section in SECTIONS:
-        assert issubclass(Settings, section) and section.__doc__, key
+        assert isinstance(getattr(Settings(), key), section) and section.__doc__, key
 
 
 def test_every_setting_reads_from_its_variable_and_its_yaml_key(
@@ -116,20 +117,47 @@ def test_every_setting_reads_from_its_variable_and_its_yaml_key(
     # Each documented name, set to a value its type takes that is not its default.
     import json
 
-    values = {name: example_value(name) for name in Settings.model_fields}
+    values = {name: example_value(name) for name in SECTION_OF}
     for name, value in values.items():
         monkeypatch.setenv(f"ADAPTRAG_{name.upper()}", value)
-    from_env = load_settings()
+    from_env = load_settings().flat()
     for name in values:
         monkeypatch.delenv(f"ADAPTRAG_{name.upper()}")
+        # The section's own name for it: ADAPTRAG_STORE__QDRANT_URL.
+        monkeypatch.setenv(f"ADAPTRAG_{SECTION_OF[name].upper()}__{name.upper()}", values[name])
+    from_nested_env = load_settings().flat()
+    for name in values:
+        monkeypatch.delenv(f"ADAPTRAG_{SECTION_OF[name].upper()}__{name.upper()}")
     config = tmp_path / "all.yaml"
     config.write_text("".join(f"{name}: {json.dumps(value)}\n" for name, value in values.items()))
-    from_yaml = load_settings(config)
-    defaults = Settings()
-    for name in Settings.model_fields:
-        read = getattr(from_env, name)
-        assert read == getattr(from_yaml, name), name
-        assert read != getattr(defaults, name), name
+    from_yaml = load_settings(config).flat()
+    nested = tmp_path / "nested.yaml"
+    nested.write_text(
+        yaml.safe_dump(
+            {key: {n: v for n, v in values.items() if SECTION_OF[n] == key} for key, _ in SECTIONS}
+        )
+    )
+    from_nested_yaml = load_settings(nested).flat()
+    defaults = Settings().flat()
+    for name in SECTION_OF:
+        read = from_env[name]
+        assert read == from_yaml[name] == from_nested_env[name] == from_nested_yaml[name], name
+        assert read != defaults[name], name
+
+
+def test_flat_and_sectioned_arguments_name_the_same_setting() -> None:
+    flat = Settings(qdrant_url=":memory:", top_k=7, tracing="console")
+    by_section = Settings(
+        store={"qdrant_url": ":memory:"}, retrieval={"top_k": 7}, tracing={"tracing": "console"}
+    )
+    assert flat == by_section
+    assert flat.store.qdrant_url == ":memory:" and flat.tracing.tracing == "console"
+    assert flat.replaced(top_k=9).retrieval.top_k == 9 and flat.retrieval.top_k == 7
+    assert flat.model_copy(update={"top_k": 3}).retrieval.top_k == 3  # 0.2's way still works
+    with pytest.raises(ConfigError, match="invalid setting top_k"):
+        load_settings(top_k=0)
+    with pytest.raises(ConfigError, match="unknown setting 'qdrant_uri'"):
+        load_settings(qdrant_uri="x")
 
 
 SPECIAL = {
@@ -148,7 +176,7 @@ def example_value(name: str) -> str:
 
     if name in SPECIAL:
         return SPECIAL[name]
-    field = Settings.model_fields[name]
+    field = dict(SECTIONS)[SECTION_OF[name]].model_fields[name]
     default = field.get_default(call_default_factory=True)
     kind = field.annotation
     args = [a for a in typing.get_args(kind) if a is not type(None)]

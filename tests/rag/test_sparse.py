@@ -140,6 +140,6 @@ def test_the_stemmer_language_is_a_setting() -> None:
     german = SparseEncoder.for_language("german")
     assert tokenize("Kündigungen", german.config.version, german.config.stemmer) == ["kundig"]
     assert SparseEncoder.for_language("none").config.stemmer is None
-    assert Settings(sparse_stemmer="french").sparse_stemmer == "french"
+    assert Settings(sparse_stemmer="french").ingest.sparse_stemmer == "french"
     with pytest.raises((ValueError, ConfigError), match="no Snowball stemmer for 'klingon'"):
         Settings(sparse_stemmer="klingon")

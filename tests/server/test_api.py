@@ -104,11 +104,11 @@ def test_a_finance_key_never_sees_a_legal_chunk(served: Served) -> None:
         assert [r.status_code for r in refused] == [403, 403, 403]
         assert "finance" in refused[0].json()["error"]
         collections = client.get("/v1/collections").json()
-        mine = next(c for c in collections if c["name"] == served.settings.collection)
+        mine = next(c for c in collections if c["name"] == served.settings.store.collection)
         assert set(mine["domains"]) == {"finance"}
     with served.client(ADMIN) as admin:
         everything = admin.get("/v1/collections").json()
-        theirs = next(c for c in everything if c["name"] == served.settings.collection)
+        theirs = next(c for c in everything if c["name"] == served.settings.store.collection)
         assert set(theirs["domains"]) == {"finance", "legal"}
         assert theirs["chunks"] > mine["chunks"]
 

@@ -41,7 +41,7 @@ def test_a_domain_key_retrieves_and_answers_from_its_domain_only(served: Served)
 
 def test_the_catalog_shows_a_key_only_its_domains(served: Served) -> None:
     with served.client(FINANCE) as finance, served.client(ADMIN) as admin:
-        name = served.settings.collection
+        name = served.settings.store.collection
         (everything,) = [c for c in admin.get("/v1/collections").json() if c["name"] == name]
         (mine,) = [c for c in finance.get("/v1/collections").json() if c["name"] == name]
     assert set(everything["domains"]) == {"legal", "finance"}

@@ -25,7 +25,7 @@ def served(
     openai_server: FakeOpenAI,
 ) -> Iterator[Served]:
     settings = server_settings(tmp_path_factory.mktemp("server"), models_dir)
-    settings = settings.model_copy(update={"openai_base_url": openai_server.url})
+    settings = settings.replaced(**{"openai_base_url": openai_server.url})
     ingest_paths([SAMPLE / "legal"], "legal", settings=settings, embedder=embedder)
     with serving(settings, embedder, local_generator, KEYS) as served:
         yield served

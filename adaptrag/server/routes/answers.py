@@ -30,17 +30,17 @@ T = TypeVar("T")
 
 def check_limits(server: Server, body: RetrieveRequest) -> None:
     """Refuse a question or top_k over the server's limits (422)."""
-    settings = server.settings
-    if len(body.question) > settings.max_question_chars:
+    limits = server.settings.server
+    if len(body.question) > limits.max_question_chars:
         raise ApiError(
             422,
             f"the question has {len(body.question)} characters; the limit is "
-            f"{settings.max_question_chars} (ADAPTRAG_MAX_QUESTION_CHARS)",
+            f"{limits.max_question_chars} (ADAPTRAG_MAX_QUESTION_CHARS)",
         )
-    if body.top_k is not None and body.top_k > settings.max_top_k:
+    if body.top_k is not None and body.top_k > limits.max_top_k:
         raise ApiError(
             422,
-            f"top_k {body.top_k} is above the limit {settings.max_top_k} (ADAPTRAG_MAX_TOP_K)",
+            f"top_k {body.top_k} is above the limit {limits.max_top_k} (ADAPTRAG_MAX_TOP_K)",
         )
 
 

@@ -47,7 +47,7 @@ async def readyz(server: ServerDep) -> JSONResponse:
         with contextlib.suppress(CollectionNotFoundError):
             server.qa.retrieve("readiness probe", top_k=1)
 
-    limit_s = min(READY_PROBE_S, server.settings.request_timeout_s)
+    limit_s = min(READY_PROBE_S, server.settings.server.request_timeout_s)
     try:
         await server.blocking(probe, limit_s=limit_s, grace_s=0)
     except ApiError:

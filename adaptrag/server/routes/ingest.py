@@ -136,7 +136,7 @@ async def _paths_job(request: Request, caller: Access, server: Server) -> Job:
         raise RequestValidationError(problems) from None
     check_ingest_domain(body.domain, caller)
     folders = caller.ingest_folders(body.domain)
-    root = server.settings.ingest_root
+    root = server.settings.server.ingest_root
     paths = [under_root(root, path, folders) for path in body.paths]
     return server.jobs.submit(
         paths,
@@ -150,10 +150,10 @@ async def _paths_job(request: Request, caller: Access, server: Server) -> Job:
 
 async def _upload_job(request: Request, caller: Access, server: Server) -> Job:
     settings = server.settings
-    limit = int(settings.max_upload_mb * 1024 * 1024)
+    limit = int(settings.server.max_upload_mb * 1024 * 1024)
     too_large = ApiError(
         413,
-        f"the upload is larger than {settings.max_upload_mb:g} MB (ADAPTRAG_MAX_UPLOAD_MB)",
+        f"the upload is larger than {settings.server.max_upload_mb:g} MB (ADAPTRAG_MAX_UPLOAD_MB)",
         "too_large",
     )
     # A declared or streamed body past the limit (plus form overhead) was stopped by the

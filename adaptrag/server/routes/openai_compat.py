@@ -247,7 +247,7 @@ async def chat_completions(
     """The last user message answered from the documents, as an OpenAI chat completion."""
     ask = _ask(server, body, caller)
     query = request_query(server, ask, caller)
-    max_new = ask.max_new_tokens or server.settings.max_new_tokens
+    max_new = ask.max_new_tokens or server.settings.generation.max_new_tokens
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     head = {"id": completion_id, "created": created, "model": body.model}
     if body.stream:
@@ -293,7 +293,7 @@ async def _stream(
     # With grounding_action=flag (the default) tokens go out as the model writes them; an
     # answer the action may replace goes out whole at the end, so a client never shows
     # words that were taken back.
-    live = server.settings.grounding_action == "flag"
+    live = server.settings.generation.grounding_action == "flag"
 
     def sse() -> Iterator[str]:
         yield chunk({"role": "assistant", "content": ""})
