@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from adaptrag.rag.answering.pipeline import Pipeline
 from adaptrag.rag.answering.router import model_backend
 from adaptrag.rag.errors import AdaptragError
+from adaptrag.rag.generators.registry import AUTO, adapter_backends
 from adaptrag.rag.infra.deadline import time_limit
 from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Keyring
@@ -57,7 +58,8 @@ class Server:
                 self.settings.generation.backend,
                 bool(self.settings.openai.openai_base_url),
             )
-            if backend != "claude" and model_backend(backend, served=served) == "openai":
+            runs_the_model = backend == AUTO or backend in adapter_backends()
+            if runs_the_model and model_backend(backend, served=served) == "openai":
                 self._check_server()
             self.ready.set()
         except AdaptragError as error:

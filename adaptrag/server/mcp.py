@@ -34,7 +34,7 @@ from adaptrag.rag.errors import AdaptragError
 from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Forbidden, Keyring
 from adaptrag.server.dependencies import Server, readable_domains
-from adaptrag.server.errors import ApiError, error_response
+from adaptrag.server.errors import ApiError, error_response, problems
 from adaptrag.server.routes.answers import answer_one, request_query
 from adaptrag.server.schemas import AskRequest, RetrieveRequest
 from adaptrag.version import __version__
@@ -57,15 +57,15 @@ def _caller(context: Context[Any, Any], fallback: Access) -> Access:
     return found if isinstance(found, Access) else fallback
 
 
-async def _tool(work: Callable[[], Awaitable[T]]) -> T:
-    """Run a tool's work; our errors become the tool's error result, in one line."""
+async def _tool(work: Callable[[], Awaitable[T]], hide: Callable[[str], str]) -> T:
+    """Run a tool's work; our errors become the tool's error result, in one line, without
+    the server's folders (`hide`)."""
     try:
         return await work()
     except (AdaptragError, ApiError, Forbidden) as error:
-        raise ToolError(str(error)) from error
+        raise ToolError(hide(str(error))) from error
     except ValidationError as error:  # a request body the HTTP API would answer with a 422
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ToolError(f"invalid arguments: {problems}") from error
+        raise ToolError(f"invalid arguments: {problems(error.errors())}") from error
 
 
 def build_mcp(server: Server, *, access: Access | None = None) -> MCPServer:
@@ -77,7 +77,9 @@ def build_mcp(server: Server, *, access: Access | None = None) -> MCPServer:
     @mcp.tool(description="The document domains (collections of documents) you may search and ask.")
     async def list_domains(ctx: Context[Any, Any]) -> list[str]:
         caller = _caller(ctx, fallback)
-        return await _tool(lambda: server.blocking(readable_domains, server, caller))
+        return await _tool(
+            lambda: server.blocking(readable_domains, server, caller), server.paths.text
+        )
 
     @mcp.tool(
         description="The passages of the documents that best match a question, best first: "
@@ -99,7 +101,7 @@ def build_mcp(server: Server, *, access: Access | None = None) -> MCPServer:
             sources = await server.blocking(server.qa.retrieve, request_query(server, body, caller))
             return [server.paths.source(s.to_dict()) for s in sources]
 
-        return await _tool(work)
+        return await _tool(work, server.paths.text)
 
     @mcp.tool(
         description="Answer a question from the documents: the answer text with [n] "
@@ -124,7 +126,7 @@ def build_mcp(server: Server, *, access: Access | None = None) -> MCPServer:
             server.metrics.answered(answer)
             return server.paths.answer(answer.to_dict())
 
-        return await _tool(work)
+        return await _tool(work, server.paths.text)
 
     return mcp
 

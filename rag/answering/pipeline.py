@@ -33,7 +33,7 @@ from adaptrag.rag.answering.router import (
     model_backend,
 )
 from adaptrag.rag.generators import Generation, Generator
-from adaptrag.rag.generators.registry import adapter_backends
+from adaptrag.rag.generators.registry import AUTO, adapter_backends
 from adaptrag.rag.infra.load_timing import Stopwatch, clocked, load_clock
 from adaptrag.rag.infra.tracing import end_span, set_attributes, span, start_span
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
@@ -126,7 +126,8 @@ class Pipeline:
         self.retriever.embedder.embed_queries(["warm up"])
         backend = self.settings.generation.backend
         served = bool(self.settings.openai.openai_base_url)
-        if backend != "claude" and model_backend(backend, served=served) == "local":
+        runs_the_model = backend == AUTO or backend in adapter_backends()
+        if runs_the_model and model_backend(backend, served=served) == "local":
             self.generator("local").load()
 
     def __enter__(self) -> Pipeline:

@@ -77,8 +77,14 @@ def nested(data: Mapping[str, Any]) -> dict[str, Any]:
     {qdrant_url}`), as sections; a key of neither kind is left for validation to refuse."""
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if key in SECTION_NAMES and isinstance(value, Mapping | BaseModel):
-            given = value.model_dump() if isinstance(value, BaseModel) else dict(value)
+        if key in SECTION_NAMES and (value is None or isinstance(value, Mapping | BaseModel)):
+            # A section object says what it was given (the rest stays with the other
+            # sources); an empty YAML section (`store:`) is None.
+            given = (
+                value.model_dump(exclude_unset=True)
+                if isinstance(value, BaseModel)
+                else dict(value or {})
+            )
             out[key] = {**out.get(key, {}), **given}
         elif key in SECTION_OF:  # `tracing: otlp` is the field; `tracing: {..}` the section
             out.setdefault(SECTION_OF[key], {})[key] = value

@@ -594,15 +594,16 @@ class ServerSettings(Section):
     @classmethod
     def _networks(cls, value: str) -> str:
         entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        networks = []
         for entry in entries:
-            try:
-                ipaddress.ip_network(entry, strict=False)
+            try:  # normalised (10.0.0.1/8 -> 10.0.0.0/8): uvicorn reads the strict form only
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
             except ValueError:
                 raise ValueError(
                     f"{entry!r} is not an IP address or network; give addresses such as "
                     "127.0.0.1 or 10.0.0.0/8, separated by commas"
                 ) from None
-        return ",".join(entries)
+        return ",".join(networks)
 
 
 class TracingSettings(Section):

@@ -145,6 +145,21 @@ def test_every_setting_reads_from_its_variable_and_its_yaml_key(
         assert read != defaults[name], name
 
 
+def test_a_section_object_sets_only_what_it_was_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from adaptrag.rag.settings.sections import StoreSettings
+
+    monkeypatch.setenv("ADAPTRAG_QDRANT_URL", ":memory:")
+    settings = Settings(store=StoreSettings(collection="given"))
+    assert (settings.store.collection, settings.store.qdrant_url) == ("given", ":memory:")
+    config = tmp_path / "c.yaml"
+    config.write_text("store:\nretrieval:\n  top_k: 4\n")  # an empty section is no error
+    assert load_settings(config).retrieval.top_k == 4
+    proxies = Settings(trusted_proxies="10.0.0.1/8, 127.0.0.1").server.trusted_proxies
+    assert proxies == "10.0.0.0/8,127.0.0.1/32"  # the strict form uvicorn matches
+
+
 def test_flat_and_sectioned_arguments_name_the_same_setting() -> None:
     flat = Settings(qdrant_url=":memory:", top_k=7, tracing="console")
     by_section = Settings(

@@ -216,6 +216,9 @@ def test_an_upload_clashing_with_a_stored_document_names_it_without_server_paths
         ("lease\xed\xa0\x80.md", "control character"),
         ("cod\u202egpj.md", "bidirectional control U+202E"),
         ("../lease.md", "'..'"),
+        ("\\tmp\\evil.md", "is absolute"),  # a Windows-style name that would leave the upload
+        ("C:\\evil.md", "is absolute"),
+        ("a/" * 400 + "b.md", "longer than 1024 bytes"),
     ],
 )
 def test_hostile_upload_names_are_422s_naming_the_problem(

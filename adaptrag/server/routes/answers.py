@@ -121,7 +121,7 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
                     yield _sse("delta", {"text": event})
         except AdaptragError as error:
             timed_out = isinstance(error, DeadlineExceeded)
-            message = str(server.timed_out) if timed_out else str(error)
+            message = str(server.timed_out) if timed_out else server.paths.text(str(error))
             yield _sse("error", {"error": message, "type": status_of(error)[1]})
 
     return StreamingResponse(

@@ -31,7 +31,10 @@ async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]
         for name in collection_names(**connection(settings)):
             store = store_for(settings, name)
             try:
-                rows.append(describe_collection(store, name, detail=True, domains=caller.domains))
+                row = describe_collection(store, name, detail=True, domains=caller.domains)
+                if row.get("embedding_model"):
+                    row["embedding_model"] = server.paths.model(str(row["embedding_model"]))
+                rows.append(server.paths.value(row))
             except StoreError as error:
                 rows.append({"name": name, "error": server.paths.text(str(error))})
             finally:
@@ -50,8 +53,11 @@ async def adapters(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
     """The registered adapters of the domains the key may read."""
     from adaptrag.adapters import describe_adapters
 
-    listed = await server.blocking(lambda: describe_adapters(server.settings))
-    return [_shown(server, a) for a in listed if caller.may_read(a["domain"])]
+    def work() -> list[dict[str, Any]]:
+        listed = describe_adapters(server.settings)
+        return [_shown(server, a) for a in listed if caller.may_read(a["domain"])]
+
+    return await server.blocking(work)
 
 
 def _shown(server: Server, adapter: dict[str, Any]) -> dict[str, Any]:
@@ -60,5 +66,6 @@ def _shown(server: Server, adapter: dict[str, Any]) -> dict[str, Any]:
     data = dict(adapter.get("data") or {})
     if "source" in data:
         data["source"] = PurePath(str(data["source"])).name
-    shown: dict[str, Any] = server.paths.value({**adapter, "data": data})
+    base_model = server.paths.model(str(adapter.get("base_model", "")))
+    shown: dict[str, Any] = server.paths.value({**adapter, "data": data, "base_model": base_model})
     return shown

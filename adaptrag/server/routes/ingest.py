@@ -7,6 +7,7 @@ upload names may keep their folders but never climb out; reports show relative p
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -27,6 +28,7 @@ from adaptrag.server.schemas import IngestPathsRequest
 
 router = APIRouter()
 MAX_NAME_BYTES = 255  # a file name's limit on every common filesystem
+MAX_PATH_BYTES = 1024  # a whole upload name, folders included (the uploads folder adds more)
 
 _MULTIPART_SCHEMA = {
     "type": "object",
@@ -79,7 +81,7 @@ async def ingest(request: Request, caller: Caller, server: ServerDep) -> dict[st
 )
 async def ingest_status(job_id: str, caller: Caller, server: ServerDep) -> dict[str, Any]:
     """An ingest job's status, progress and report (only to the key that started it)."""
-    return job_out(server, _own_job(job_id, caller, server))
+    return await job_out(server, _own_job(job_id, caller, server))
 
 
 @router.delete(
@@ -95,7 +97,7 @@ async def cancel_ingest(job_id: str, caller: Caller, server: ServerDep) -> dict[
     if job.finished_at is not None:
         raise ApiError(409, f"ingest job {job_id!r} already ended ({job.status})", "conflict")
     server.jobs.cancel(job)
-    return job_out(server, job)
+    return await job_out(server, job)
 
 
 @router.post(
@@ -110,13 +112,13 @@ async def resume_ingest(job_id: str, caller: Caller, server: ServerDep) -> dict[
     job = _own_job(job_id, caller, server)
     if not server.jobs.resume(job):
         raise ApiError(409, f"ingest job {job_id!r} is {job.status}, not interrupted", "conflict")
-    return job_out(server, job)
+    return await job_out(server, job)
 
 
-def job_out(server: Server, job: Job) -> dict[str, Any]:
+async def job_out(server: Server, job: Job) -> dict[str, Any]:
     """A job as a caller sees it: its report's paths relative (`PublicPaths`), even those of
     documents of other roots it names (a clash with a stored document)."""
-    shown: dict[str, Any] = server.paths.value(job.to_dict())
+    shown: dict[str, Any] = await server.blocking(server.paths.value, job.to_dict())
     return shown
 
 
@@ -195,6 +197,8 @@ async def _save_uploads(
     for upload, name in zip(files, names, strict=True):
         # A file name may keep its folders (`dupA/lease.md`): they are part of its id.
         target = folder / name
+        if not target.resolve().is_relative_to(folder.resolve()):  # upload_name's backstop
+            raise ApiError(422, f"bad upload file name {name[:80]!r}: it leads out of the upload")
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as out:
             while chunk := await upload.read(1 << 20):
@@ -237,31 +241,32 @@ def upload_names(filenames: list[str]) -> list[str]:
 
 def upload_name(filename: str) -> str:
     """The relative path an upload is stored (and identified) under; hostile names refused."""
-    parts = PurePosixPath(filename.replace("\\", "/")).parts
-    problem = (
-        "is empty"
-        if not parts
-        else "is absolute"
-        if PurePosixPath(filename).is_absolute()
-        else "climbs out with '..' or holds a hidden ('.') part"
-        if any(p in ("", ".", "..") or p.startswith(".") for p in parts)
-        else name_problem(filename)
-        or next(
-            (
-                f"has a part longer than {MAX_NAME_BYTES} bytes"
-                for p in parts
-                if len(p.encode()) > MAX_NAME_BYTES
-            ),
-            None,
-        )
-    )
-    if problem:
+    posix = filename.replace("\\", "/")  # a Windows client's folders
+    if problem := _upload_problem(posix):
         raise ApiError(
             422,
             f"bad upload file name {filename[:80]!r}: it {problem}; give a relative name "
             f"of plain characters, each part {MAX_NAME_BYTES} bytes at most",
         )
-    return "/".join(parts)
+    return "/".join(PurePosixPath(posix).parts)
+
+
+def _upload_problem(posix: str) -> str | None:
+    """Why an upload's name (with `/` between folders) may not be stored (None: it may)."""
+    parts = PurePosixPath(posix).parts
+    if not parts:
+        return "is empty"
+    if posix.startswith("/") or re.match(r"[A-Za-z]:", posix):
+        return "is absolute"
+    if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        return "climbs out with '..' or holds a hidden ('.') part"
+    if problem := name_problem(posix):
+        return problem
+    if any(len(p.encode()) > MAX_NAME_BYTES for p in parts):
+        return f"has a part longer than {MAX_NAME_BYTES} bytes"
+    if len(posix.encode()) > MAX_PATH_BYTES:
+        return f"is longer than {MAX_PATH_BYTES} bytes"
+    return None
 
 
 def id_prefix(prefix: str) -> str:

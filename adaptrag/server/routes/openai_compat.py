@@ -312,7 +312,7 @@ async def _stream(
                     yield f"data: {json.dumps({**data, 'usage': _usage(event)})}\n\n"
         except AdaptragError as error:
             timed_out = isinstance(error, DeadlineExceeded)
-            message = str(server.timed_out) if timed_out else str(error)
+            message = str(server.timed_out) if timed_out else server.paths.text(str(error))
             kind = status_of(error)[1]
             yield f"data: {json.dumps({'error': {'message': message, 'type': kind}})}\n\n"
         yield "data: [DONE]\n\n"
