@@ -357,7 +357,7 @@ def tune_embeddings(
             store,
             model,
             sparse,
-            fusion=Fusion.from_settings(settings),
+            fusion=Fusion.from_section(settings.retrieval),
             content_words_over=settings.retrieval.content_words_over,
         )
 

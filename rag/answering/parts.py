@@ -70,7 +70,7 @@ class Parts:
     ) -> None:
         self.settings = settings
         self.collection = collection or settings.store.collection
-        self.search_options = SearchOptions.from_settings(settings)
+        self.search_options = SearchOptions.from_section(settings.retrieval)
         self._embedder = embedder
         self._store = store
         self._own_store = store is None
@@ -91,7 +91,7 @@ class Parts:
                     self._embedder or SentenceTransformerEmbedder.from_settings(settings),
                     reranker=CrossEncoderReranker.from_settings(settings),
                     rerank_candidates=settings.retrieval.rerank_candidates,
-                    fusion=Fusion.from_settings(settings),
+                    fusion=Fusion.from_section(settings.retrieval),
                     content_words_over=settings.retrieval.content_words_over,
                     fill_after_merge=settings.retrieval.fill_after_merge,
                 )

@@ -32,7 +32,7 @@ from adaptrag.rag.stores.base import (
 from adaptrag.rag.types import Source
 
 if TYPE_CHECKING:
-    from adaptrag.rag.settings import Settings
+    from adaptrag.rag.settings.sections import RetrievalSettings
 
 _MIN_OVERLAP_CHARS = 16  # shorter repeats between neighbours are coincidence, not overlap
 FILL_CANDIDATES = 3  # with fill_after_merge: candidates fetched per passage asked for
@@ -50,15 +50,15 @@ class SearchOptions:
     lead_chunk: bool = True
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SearchOptions:
-        """The defaults a deployment configured."""
+    def from_section(cls, section: RetrievalSettings) -> SearchOptions:
+        """The defaults a deployment configured (the `retrieval` settings section)."""
         return cls(
-            top_k=settings.retrieval.top_k,
-            mode=settings.retrieval.search_mode,
-            score_threshold=settings.retrieval.score_threshold,
-            mmr_diversity=settings.retrieval.mmr_diversity,
-            merge_adjacent=settings.retrieval.merge_adjacent,
-            lead_chunk=settings.retrieval.lead_chunk,
+            top_k=section.top_k,
+            mode=section.search_mode,
+            score_threshold=section.score_threshold,
+            mmr_diversity=section.mmr_diversity,
+            merge_adjacent=section.merge_adjacent,
+            lead_chunk=section.lead_chunk,
         )
 
     def override(self, **changes: Any) -> SearchOptions:
@@ -96,13 +96,9 @@ class Fusion:
     prefetch_limit: int = 50
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Fusion:
-        """The fusion a deployment configured."""
-        return cls(
-            settings.retrieval.fusion,
-            settings.retrieval.dense_weight,
-            settings.retrieval.prefetch_limit,
-        )
+    def from_section(cls, section: RetrievalSettings) -> Fusion:
+        """The fusion a deployment configured (the `retrieval` settings section)."""
+        return cls(section.fusion, section.dense_weight, section.prefetch_limit)
 
 
 @dataclass(frozen=True)
