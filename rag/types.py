@@ -88,13 +88,60 @@ class Source:
 
     @property
     def page(self) -> int | None:
-        """The page the chunk is on (paged formats such as PDF), else None."""
+        """The page the chunk starts on (paged formats such as PDF), else None."""
         return whole_number(self.metadata.get("page"))
 
     @property
+    def pages(self) -> list[int]:
+        """Every page the source spans, in order: one for a chunk (a chunk never spans two),
+        several for consecutive chunks merged at retrieval; empty where unpaged."""
+        starts = self.page_starts
+        if starts:
+            return sorted({page for _, page in starts})
+        return [self.page] if self.page is not None else []
+
+    @property
+    def page_starts(self) -> list[tuple[int, int]]:
+        """(character offset, page) where each page's text starts in `text` (merged
+        sources; a single chunk has none)."""
+        found = []
+        for item in self.metadata.get("page_starts") or []:
+            if isinstance(item, list | tuple) and len(item) == 2:
+                offset, page = whole_number(item[0]), whole_number(item[1])
+                if offset is not None and page is not None:
+                    found.append((offset, page))
+        return found
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding character `offset` of `text`."""
+        page = self.page
+        for start, start_page in self.page_starts:
+            if start > offset:
+                break
+            page = start_page
+        return page
+
+    def page_of(self, span: str) -> int | None:
+        """The page holding `span` (its first occurrence, case and spacing aside), else the
+        page the source starts on."""
+        if len(self.page_starts) < 2 or not span.strip():
+            return self.page
+        flat = " ".join(self.text.split()).lower()
+        offsets = [n for n, char in enumerate(self.text) if not char.isspace()]
+        found = flat.find(" ".join(span.split()).lower())
+        if found < 0:
+            return self.page
+        # The offset in `text` of the found span's first non-space character.
+        nonspace_before = len(flat[:found].replace(" ", ""))
+        return self.page_at(offsets[min(nonspace_before, len(offsets) - 1)])
+
+    @property
     def label(self) -> str:
-        """How a citation names it: the document, and its page or section where known
-        (`annual-report.pdf p. 47`, `lease.md § Termination`)."""
+        """How a citation names it: the document, and its page(s) or section where known
+        (`annual-report.pdf p. 47`, `report.pdf pp. 46-47`, `lease.md § Termination`)."""
+        pages = self.pages
+        if len(pages) > 1:
+            return f"{self.doc_id} pp. {pages[0]}-{pages[-1]}"
         if self.page is not None:
             return f"{self.doc_id} p. {self.page}"
         title = str(self.metadata.get("title") or "").strip().lower()
@@ -103,8 +150,8 @@ class Source:
         return f"{self.doc_id} \u00a7 {sections[-1]}" if sections else self.doc_id
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form, with its `page` and `label`."""
-        return {**asdict(self), "page": self.page, "label": self.label}
+        """Plain JSON-ready form, with its `page`, `pages` and `label`."""
+        return {**asdict(self), "page": self.page, "pages": self.pages, "label": self.label}
 
 
 @dataclass(frozen=True)
@@ -125,6 +172,7 @@ class Citation:
     marker: int
     chunk_id: str | None
     doc_id: str | None
+    page: int | None = None  # the page of the source that holds the cited words
 
     @property
     def valid(self) -> bool:
@@ -141,6 +189,7 @@ class CheckedValue:
     kind: str  # number, amount, percent, duration, date, quote
     sources: list[int] = field(default_factory=list)
     cited: bool = False  # held by a source the answer cites
+    pages: list[int | None] = field(default_factory=list)  # where each source holds it
 
     @property
     def supported(self) -> bool:

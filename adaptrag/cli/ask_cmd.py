@@ -33,6 +33,10 @@ def _describe_answer(answer: Any, *, with_text: bool = True) -> str:
         )
     if not answer.sources:
         lines.append("  none matched")
+    cited = [c for c in answer.citations if c.valid and c.page is not None]
+    if cited:
+        pages = ", ".join(f"[{c.marker}] {c.doc_id} p. {c.page}" for c in cited)
+        lines.append(f"Cited: {pages}")
     if answer.dropped:
         dropped = ", ".join(s.doc_id for s in answer.dropped)
         lines.append(f"Dropped to fit the prompt budget: {dropped}")

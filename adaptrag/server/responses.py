@@ -24,10 +24,14 @@ class SourceOut(_Out):
     chunk_id: str
     text: str
     score: float
-    page: int | None = Field(description="The page it is on (PDF), None where unpaged.")
+    page: int | None = Field(description="The page it starts on (PDF), None where unpaged.")
+    pages: list[int] = Field(
+        description="Every page it spans: one for a chunk, several for consecutive chunks "
+        "merged at retrieval; empty where unpaged."
+    )
     label: str = Field(
-        description="How a citation names it: the document and its page or section "
-        "(`annual-report.pdf p. 47`)."
+        description="How a citation names it: the document and its page(s) or section "
+        "(`annual-report.pdf p. 47`, `report.pdf pp. 46-47`)."
     )
     metadata: dict[str, Any] = Field(description="The stored payload (domain, title...).")
 
@@ -38,6 +42,10 @@ class CitationOut(_Out):
     marker: int
     chunk_id: str | None
     doc_id: str | None
+    page: int | None = Field(
+        description="The page of the source that holds the words the marker vouches for "
+        "(a merged source spans several)."
+    )
     valid: bool
 
 
@@ -58,6 +66,9 @@ class CheckedValueOut(_Out):
     kind: str = Field(description="number, amount, percent, duration, date or quote")
     sources: list[int]
     cited: bool
+    pages: list[int | None] = Field(
+        description="For each source in `sources`, the page where it holds the value."
+    )
     supported: bool
 
 

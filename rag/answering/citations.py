@@ -25,11 +25,44 @@ def extract_citations(text: str, sources: Sequence[Source]) -> list[Citation]:
         for marker in cited_numbers(match.group(1)):
             if marker not in seen:
                 seen.append(marker)
+    cited_words = _cited_words(text)
     citations = []
     for marker in seen:
         if 1 <= marker <= len(sources):
             source = sources[marker - 1]
-            citations.append(Citation(marker, source.chunk_id, source.doc_id))
+            page = _page_of_words(source, cited_words.get(marker, []))
+            citations.append(Citation(marker, source.chunk_id, source.doc_id, page))
         else:
             citations.append(Citation(marker, None, None))
     return citations
+
+
+def _cited_words(text: str) -> dict[int, list[str]]:
+    """For each marker, the words written before it since the previous marker or sentence
+    end: what it vouches for."""
+    found: dict[int, list[str]] = {}
+    previous = 0
+    for match in CITATION_PATTERN.finditer(text):
+        span = re.split(r"(?<=[.!?])\s+", text[previous : match.start()].strip())[-1]
+        for marker in cited_numbers(match.group(1)):
+            found.setdefault(marker, span.split())
+        previous = match.end()
+    return found
+
+
+def _page_of_words(source: Source, words: list[str]) -> int | None:
+    """The page of `source` holding the cited words (their longest run the source holds,
+    ending where the citation stands), else the page the source starts on."""
+    if len(source.pages) < 2:
+        return source.page
+    words = [w.strip(".,;:!?\"'()") for w in words]
+    for size in range(len(words), 0, -1):
+        for start in range(0, len(words) - size + 1):
+            span = " ".join(w for w in words[start : start + size] if w)
+            if len(span) >= 4 and _holds(source, span):
+                return source.page_of(span)
+    return source.page
+
+
+def _holds(source: Source, span: str) -> bool:
+    return " ".join(span.split()).lower() in " ".join(source.text.split()).lower()

@@ -201,14 +201,20 @@ class _SourceValues:
         self.years = {v.date[0] for v in self.values if v.date}
 
     def holds(self, value: _Value) -> bool:
+        return self.written(value) is not None
+
+    def written(self, value: _Value) -> str | None:
+        """How the source writes `value` (its own words for it), or None: it does not."""
         if value.kind == "quote":
-            return f" {value.words} " in self.words
+            return value.words if f" {value.words} " in self.words else None
         if value.kind == "date":
             assert value.date is not None
-            return any(v.date is not None and _same_date(value.date, v.date) for v in self.values)
+            same = (v for v in self.values if v.date is not None and _same_date(value.date, v.date))
+            return next((v.text for v in same), None)
         if value.kind == "number" and value.number in self.years:
-            return True
-        return any(_same_number(value, v) for v in self.values if v.number is not None)
+            return next((v.text for v in self.values if v.date and v.date[0] == value.number), "")
+        same = (v for v in self.values if v.number is not None and _same_number(value, v))
+        return next((v.text for v in same), None)
 
 
 def _same_date(answer: tuple[int, int, int | None], source: tuple[int, int, int | None]) -> bool:
@@ -234,9 +240,14 @@ def check_values(text: str, sources: Sequence[Source], cited: Sequence[int] = ()
     indexed = [_SourceValues(s.text) for s in sources]
     checked = []
     for value in values_in(text):
-        holding = [n for n, source in enumerate(indexed, 1) if source.holds(value)]
+        written = [(n, source.written(value)) for n, source in enumerate(indexed, 1)]
+        holding = [(n, words) for n, words in written if words is not None]
+        numbers = [n for n, _ in holding]
+        # The page of each holding source where the value stands (a merged source spans
+        # several): where a value is cited, the verdict names its page.
+        pages = [sources[n - 1].page_of(words or "") for n, words in holding]
         checked.append(
-            CheckedValue(value.text, value.kind, holding, any(n in cited for n in holding))
+            CheckedValue(value.text, value.kind, numbers, any(n in cited for n in numbers), pages)
         )
     return Grounding(checked)
 

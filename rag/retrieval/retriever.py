@@ -285,7 +285,9 @@ def merge_adjacent(sources: Sequence[Source]) -> list[Source]:
     """Merge runs of consecutive chunks of one document into one source, overlap removed.
 
     A merged source keeps its best score and takes the rank of its best-ranked chunk; its
-    `chunk_id` is the first chunk's and `metadata["chunk_ids"]` lists them all.
+    `chunk_id` is the first chunk's and `metadata["chunk_ids"]` lists them all; when its
+    chunks are on several pages, `metadata["page_starts"]` says where each page's text
+    starts (`Source.pages`, `Source.page_at`).
     """
     rank = {id(s): n for n, s in enumerate(sources)}
     by_doc: dict[str, list[Source]] = {}
@@ -311,13 +313,21 @@ def _merge(run: list[Source], rank: Mapping[int, int]) -> tuple[int, Source]:
     if len(run) == 1:
         return best, run[0]
     text = run[0].text
+    # Where each page's text starts in the merged text (a chunk never spans two pages), so
+    # a citation can name the page that holds the words it quotes.
+    page_starts = [[0, run[0].page]] if run[0].page is not None else []
     for chunk in run[1:]:
         text = _join(text, chunk.text)
+        start = max(0, len(text) - len(chunk.text))
+        if chunk.page is not None and (not page_starts or page_starts[-1][1] != chunk.page):
+            page_starts.append([start, chunk.page])
     metadata = {
         **run[0].metadata,
         "chunk_ids": [s.chunk_id for s in run],
         "chunk_indexes": [s.metadata.get("chunk_index") for s in run],
     }
+    if len(page_starts) > 1:
+        metadata["page_starts"] = page_starts
     source = Source(
         doc_id=run[0].doc_id,
         chunk_id=run[0].chunk_id,

@@ -31,3 +31,23 @@ def table_pdf(path: Path, *, user_password: str | None = None, owner: str = "") 
         writer.encrypt(user_password=user_password or "", owner_password=owner, algorithm="AES-128")
         writer.write(str(path))
     return path
+
+
+MANUAL_PAGES = (
+    "The Quillmark manual explains how to install the printer on a shelf.",
+    "The Quillmark warranty lasts 36 months from the date of purchase.",
+    "Returns of the Quillmark printer are accepted within 30 days of delivery.",
+)
+
+
+def pages_pdf(path: Path, pages: tuple[str, ...] = MANUAL_PAGES) -> Path:
+    """A PDF of one sentence a page (each page becomes its own chunk)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(w=0, text=text)
+    pdf.output(str(path))
+    return path

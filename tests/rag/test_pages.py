@@ -1,0 +1,116 @@
+"""Pages right everywhere: consecutive chunks merged at retrieval carry every page they
+span, and a citation and the grounding verdict name the page that holds the cited words,
+through Python, the CLI, HTTP, the OpenAI endpoint's `adaptrag` field and LangChain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.documents import pages_pdf
+from helpers.fake_anthropic import FakeAnthropic
+from helpers.server import ADMIN, KEYS, server_settings, serving
+from typer.testing import CliRunner
+
+from adaptrag.cli import app
+from adaptrag.ingest import ingest_paths
+from adaptrag.langchain import as_retriever
+from adaptrag.rag import Pipeline
+from adaptrag.rag.generators.local import LocalGenerator
+from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
+from adaptrag.rag.settings import Settings
+from adaptrag.rag.types import Source
+
+QUESTION = "How long is the Quillmark warranty?"
+REPLY = "The Quillmark warranty lasts 36 months from the date of purchase [1]."
+
+
+def test_a_merged_source_knows_the_page_of_each_of_its_words() -> None:
+    merged = Source(
+        "manual.pdf",
+        "c0",
+        "Install it on a shelf.\nThe warranty lasts 36 months.\nReturns within 30 days.",
+        1.0,
+        {"page": 1, "page_starts": [[0, 1], [23, 2], [53, 3]]},
+    )
+    assert merged.pages == [1, 2, 3] and merged.label == "manual.pdf pp. 1-3"
+    assert [merged.page_at(0), merged.page_at(30), merged.page_at(60)] == [1, 2, 3]
+    assert merged.page_of("the WARRANTY lasts") == 2 and merged.page_of("30 days") == 3
+    assert merged.page_of("not in it") == 1  # not found: the page it starts on
+    single = Source("manual.pdf", "c1", "x", 1.0, {"page": 4})
+    assert (single.pages, single.label, single.page_of("x")) == ([4], "manual.pdf p. 4", 4)
+
+
+@pytest.fixture
+def manual(tmp_path: Path, embedder: SentenceTransformerEmbedder, models_dir: Path) -> Settings:
+    """The three-page manual, ingested (a chunk per page); answers from Claude (the fake)."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    pages_pdf(folder / "manual.pdf")
+    settings = server_settings(tmp_path, models_dir)
+    ingest_paths([folder], "products", settings=settings, embedder=embedder)
+    return settings
+
+
+@pytest.fixture
+def claude_replies(claude_env: FakeAnthropic) -> Iterator[FakeAnthropic]:
+    claude_env.reply = lambda body: REPLY
+    yield claude_env
+
+
+def _check_answer(answer: dict[str, Any]) -> None:
+    """The answer (as JSON): one merged source of the three pages, cited on page 2."""
+    (source,) = answer["sources"]
+    assert source["pages"] == [1, 2, 3] and source["label"] == "manual.pdf pp. 1-3"
+    assert answer["citations"][0]["page"] == 2
+    (value,) = answer["grounding"]["values"]
+    assert value["text"] == "36 months" and value["pages"] == [2]
+
+
+def test_the_cited_page_is_named_through_python_and_langchain(
+    manual: Settings, claude_replies: FakeAnthropic, embedder: SentenceTransformerEmbedder
+) -> None:
+    with Pipeline(manual, embedder=embedder) as qa:
+        answer = qa.ask(QUESTION, backend="claude")
+        _check_answer(answer.to_dict())
+        (document,) = as_retriever(qa, k=3).invoke(QUESTION)
+    assert document.metadata["pages"] == [1, 2, 3]
+    assert document.metadata["label"] == "manual.pdf pp. 1-3"
+
+
+def test_the_cited_page_is_named_by_the_cli(
+    manual: Settings, claude_replies: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADAPTRAG_DATA_DIR", str(manual.data_dir))
+    monkeypatch.setenv("ADAPTRAG_QDRANT_URL", str(manual.store.qdrant_url))
+    monkeypatch.setenv("ADAPTRAG_COLLECTION", manual.store.collection)
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["ask", QUESTION, "--backend", "claude", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    _check_answer(json.loads(as_json.stdout))
+    shown = runner.invoke(app, ["ask", QUESTION, "--backend", "claude"])
+    assert "[1] manual.pdf pp. 1-3" in shown.stdout
+    assert "Cited: [1] manual.pdf p. 2" in shown.stdout
+
+
+def test_the_cited_page_is_named_over_http_and_in_the_openai_field(
+    manual: Settings,
+    claude_replies: FakeAnthropic,
+    embedder: SentenceTransformerEmbedder,
+    local_generator: LocalGenerator,
+) -> None:
+    with serving(manual, embedder, local_generator, KEYS) as served, served.client(ADMIN) as client:
+        asked = client.post("/v1/ask", json={"question": QUESTION, "backend": "claude"})
+        chat = client.post(
+            "/v1/chat/completions",
+            json={
+                "model": "adaptrag/products:claude",
+                "messages": [{"role": "user", "content": QUESTION}],
+            },
+        )
+    assert asked.status_code == 200 and chat.status_code == 200, (asked.text, chat.text)
+    _check_answer(asked.json())
+    _check_answer(chat.json()["adaptrag"])
