@@ -129,6 +129,11 @@ class _Environment(PydanticBaseSettingsSource):
         return dict(out)
 
 
+def _section(model: type[BaseModel]) -> Any:
+    """A section field of `Settings`: built from its defaults, documented by its model."""
+    return Field(default_factory=model, description=model.__doc__)
+
+
 class Settings(BaseSettings):
     """Every setting of adaptrag, with its default and effect, one section per concern.
 
@@ -142,37 +147,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid", validate_default=True, frozen=True)
 
-    store: StoreSettings = Field(default_factory=StoreSettings, description=StoreSettings.__doc__)
-    embedding: EmbeddingSettings = Field(
-        default_factory=EmbeddingSettings, description=EmbeddingSettings.__doc__
-    )
-    ingest: IngestSettings = Field(
-        default_factory=IngestSettings, description=IngestSettings.__doc__
-    )
-    retrieval: RetrievalSettings = Field(
-        default_factory=RetrievalSettings, description=RetrievalSettings.__doc__
-    )
-    generation: GenerationSettings = Field(
-        default_factory=GenerationSettings, description=GenerationSettings.__doc__
-    )
-    local_model: LocalModelSettings = Field(
-        default_factory=LocalModelSettings, description=LocalModelSettings.__doc__
-    )
-    adapters: AdapterSettings = Field(
-        default_factory=AdapterSettings, description=AdapterSettings.__doc__
-    )
-    claude: ClaudeSettings = Field(
-        default_factory=ClaudeSettings, description=ClaudeSettings.__doc__
-    )
-    openai: OpenAISettings = Field(
-        default_factory=OpenAISettings, description=OpenAISettings.__doc__
-    )
-    server: ServerSettings = Field(
-        default_factory=ServerSettings, description=ServerSettings.__doc__
-    )
-    tracing: TracingSettings = Field(
-        default_factory=TracingSettings, description=TracingSettings.__doc__
-    )
+    store: StoreSettings = _section(StoreSettings)
+    embedding: EmbeddingSettings = _section(EmbeddingSettings)
+    ingest: IngestSettings = _section(IngestSettings)
+    retrieval: RetrievalSettings = _section(RetrievalSettings)
+    generation: GenerationSettings = _section(GenerationSettings)
+    local_model: LocalModelSettings = _section(LocalModelSettings)
+    adapters: AdapterSettings = _section(AdapterSettings)
+    claude: ClaudeSettings = _section(ClaudeSettings)
+    openai: OpenAISettings = _section(OpenAISettings)
+    server: ServerSettings = _section(ServerSettings)
+    tracing: TracingSettings = _section(TracingSettings)
 
     def __init__(self, **values: Any) -> None:
         """Settings from `values` (flat names or sections), the environment and the YAML."""
