@@ -94,6 +94,9 @@ class GateResult:
     value_difference: float = 0.0
     score_difference: float = 0.0  # (F1 + value correct) / 2, what decides
     score_ci95: tuple[float, float] = (0.0, 0.0)
+    verdict: str = ""  # promoted, undecided (add rows) or rejected: `eval.stats.Promotion`
+    detectable_gain: float = 0.0  # the smallest score gain these rows can show as sure
+    rows_needed: int | None = None  # rows that would decide an undecided gain
 
     @classmethod
     def of(
@@ -114,6 +117,9 @@ class GateResult:
             value_difference=_mean_difference(ours["value_correct"], theirs["value_correct"]),
             score_difference=verdict.difference,
             score_ci95=verdict.ci95,
+            verdict=verdict.verdict,
+            detectable_gain=verdict.detectable,
+            rows_needed=verdict.rows_needed,
         )
 
     def to_scores(self) -> dict[str, Any]:
@@ -129,6 +135,9 @@ class GateResult:
                 "score_difference": self.score_difference,
                 "score_ci95": list(self.score_ci95),
                 "passed": self.passed,
+                "verdict": self.verdict,
+                "detectable_gain": self.detectable_gain,
+                "rows_needed": self.rows_needed,
                 "rule": GATE_RULE,
             },
         }
@@ -149,6 +158,11 @@ def describe_gate(scores: dict[str, Any]) -> str:
             f", value correct {gate['value_correct_difference']:+.3f}; both "
             f"{gate['score_difference']:+.3f} [{s_low:+.3f}, {s_high:+.3f}]"
         )
+    if gate.get("detectable_gain"):  # gates before it was reported have none
+        said += f"; {gate['rows']} rows show gains above {gate['detectable_gain']:+.3f}"
+    if gate.get("verdict") == "undecided":
+        more = gate["rows_needed"] - gate["rows"]
+        verdict = f"undecided, does not pass yet: add about {more} held-out rows to decide"
     return f"{line}: {gate['f1_difference']:+.3f} [{low:+.3f}, {high:+.3f}]{said} -> {verdict}"
 
 

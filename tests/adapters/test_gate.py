@@ -48,8 +48,12 @@ def test_an_adapter_right_on_most_rows_passes_with_an_interval_above_zero() -> N
         "score_difference": gate.score_difference,
         "score_ci95": list(gate.score_ci95),
         "passed": True,
+        "verdict": "promoted",
+        "detectable_gain": gate.detectable_gain,
+        "rows_needed": None,
         "rule": GATE_RULE,
     }
+    assert 0 < gate.detectable_gain < gate.score_difference
     assert gate.score_ci95[0] > 0
     assert ", value correct +0.900; both +" in describe_gate(scores)
     assert describe_gate(scores).endswith("-> passes")
@@ -65,7 +69,12 @@ def test_an_adapter_better_in_form_but_wrong_in_value_more_often_is_not_promoted
     assert gate.ci95[0] > 0  # the F1 gain is sure...
     assert gate.value_difference < 0 and gate.score_ci95[0] <= 0  # ...but values are lost
     assert not gate.passed
-    assert describe_gate(gate.to_scores()).endswith("-> does not pass")
+    # Its combined score gains a little, which 30 rows cannot tell from nothing: the gate
+    # says so, and how many rows would decide, rather than "rejected".
+    assert gate.verdict == "undecided" and gate.rows_needed is not None
+    assert gate.rows_needed > 30 and gate.detectable_gain > gate.score_difference > 0
+    line = describe_gate(gate.to_scores())
+    assert "does not pass yet: add about" in line and "30 rows show gains above +" in line
 
 
 def test_a_higher_mean_from_one_lucky_row_is_not_a_promotion() -> None:

@@ -67,3 +67,21 @@ def test_the_promotion_rule_promotes_only_a_sure_gain() -> None:
     assert not promotion([0.0], [1.0]).promoted  # one row proves nothing
     worse = promotion(better, base)
     assert not worse.promoted and worse.difference < 0
+
+
+def test_the_rule_tells_undecided_from_rejected_and_says_how_many_rows_would_decide() -> None:
+    from adaptrag.eval.stats import promotion
+
+    # A small gain with noise: better on 5 rows, worse on 3, the same on 8.
+    base = [0.0] * 16
+    gain = [1.0] * 5 + [-1.0] * 3 + [0.0] * 8
+    small = promotion(base, gain)
+    assert (small.verdict, small.promoted) == ("undecided", False)
+    assert small.rows_needed is not None and small.rows_needed > 16
+    # The same pattern on as many rows as it asked for is sure.
+    times = -(-small.rows_needed // 16)
+    assert promotion(base * times, gain * times).verdict == "promoted"
+    # No gain measured: rejected, and no number of rows is promised.
+    worse = promotion(gain, base)
+    assert (worse.verdict, worse.rows_needed) == ("rejected", None)
+    assert worse.detectable == small.detectable > 0  # the same spread, the same power
