@@ -121,19 +121,23 @@ class Source:
             page = start_page
         return page
 
-    def page_of(self, span: str) -> int | None:
-        """The page holding `span` (its first occurrence, case and spacing aside), else the
-        page the source starts on."""
-        if len(self.page_starts) < 2 or not span.strip():
-            return self.page
+    def find(self, span: str) -> int | None:
+        """Where `span` first stands in `text` (case and spacing aside), else None."""
         flat = " ".join(self.text.split()).lower()
-        offsets = [n for n, char in enumerate(self.text) if not char.isspace()]
-        found = flat.find(" ".join(span.split()).lower())
+        found = flat.find(" ".join(span.split()).lower()) if span.strip() else -1
         if found < 0:
-            return self.page
+            return None
         # The offset in `text` of the found span's first non-space character.
+        offsets = [n for n, char in enumerate(self.text) if not char.isspace()]
         nonspace_before = len(flat[:found].replace(" ", ""))
-        return self.page_at(offsets[min(nonspace_before, len(offsets) - 1)])
+        return offsets[min(nonspace_before, len(offsets) - 1)]
+
+    def page_of(self, span: str) -> int | None:
+        """The page holding `span` (see `find`), else the page the source starts on."""
+        if len(self.page_starts) < 2:
+            return self.page
+        offset = self.find(span)
+        return self.page if offset is None else self.page_at(offset)
 
     @property
     def label(self) -> str:

@@ -20,17 +20,11 @@ def cited_numbers(marker_numbers: str) -> list[int]:
 
 def extract_citations(text: str, sources: Sequence[Source]) -> list[Citation]:
     """Each distinct marker in order of first use; a marker outside 1..len(sources) is invalid."""
-    seen: list[int] = []
-    for match in CITATION_PATTERN.finditer(text):
-        for marker in cited_numbers(match.group(1)):
-            if marker not in seen:
-                seen.append(marker)
-    cited_words = _cited_words(text)
     citations = []
-    for marker in seen:
+    for marker, words in _cited_words(text).items():  # in order of first use
         if 1 <= marker <= len(sources):
             source = sources[marker - 1]
-            page = _page_of_words(source, cited_words.get(marker, []))
+            page = _page_of_words(source, words)
             citations.append(Citation(marker, source.chunk_id, source.doc_id, page))
         else:
             citations.append(Citation(marker, None, None))
@@ -38,8 +32,8 @@ def extract_citations(text: str, sources: Sequence[Source]) -> list[Citation]:
 
 
 def _cited_words(text: str) -> dict[int, list[str]]:
-    """For each marker, the words written before it since the previous marker or sentence
-    end: what it vouches for."""
+    """For each marker, in order of first use, the words written before its first use since
+    the previous marker or sentence end: what it vouches for."""
     found: dict[int, list[str]] = {}
     previous = 0
     for match in CITATION_PATTERN.finditer(text):
@@ -59,10 +53,6 @@ def _page_of_words(source: Source, words: list[str]) -> int | None:
     for size in range(len(words), 0, -1):
         for start in range(0, len(words) - size + 1):
             span = " ".join(w for w in words[start : start + size] if w)
-            if len(span) >= 4 and _holds(source, span):
-                return source.page_of(span)
+            if len(span) >= 4 and (offset := source.find(span)) is not None:
+                return source.page_at(offset)
     return source.page
-
-
-def _holds(source: Source, span: str) -> bool:
-    return " ".join(span.split()).lower() in " ".join(source.text.split()).lower()
