@@ -83,7 +83,7 @@ def create_app(
         max_upload_bytes=int(settings.server.max_upload_mb * 1024 * 1024) + FORM_OVERHEAD_BYTES,
     )
     observe_requests(app, server.metrics)
-    install_error_handlers(app, settings, server.paths.text)
+    install_error_handlers(app, server.message_of)
     routers = (answers, openai_compat, ingest, documents, catalog, health)
     for router in (r.router for r in routers):
         app.include_router(router)

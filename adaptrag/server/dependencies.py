@@ -14,10 +14,9 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adaptrag.rag.answering.pipeline import Pipeline
-from adaptrag.rag.answering.router import model_backend
+from adaptrag.rag.answering.router import model_to_warm
 from adaptrag.rag.errors import AdaptragError
-from adaptrag.rag.generators.registry import AUTO, adapter_backends
-from adaptrag.rag.infra.deadline import time_limit
+from adaptrag.rag.infra.deadline import DeadlineExceeded, time_limit
 from adaptrag.rag.settings import Settings
 from adaptrag.server.auth import OPEN_ACCESS, Access, Keyring
 from adaptrag.server.errors import ApiError, timeout_error
@@ -46,6 +45,13 @@ class Server:
         self._jobs: IngestJobQueue | None = None
         self._jobs_lock = threading.Lock()
 
+    def message_of(self, error: AdaptragError) -> str:
+        """What a caller reads of one of our errors: a deadline as the request timeout
+        (ADAPTRAG_REQUEST_TIMEOUT_S), anything else without the server's folders."""
+        if isinstance(error, DeadlineExceeded):
+            return str(self.timed_out)
+        return self.paths.text(str(error))
+
     def _stored_roots(self) -> list[str]:
         """The folders the stored documents were ingested from (`source_root`)."""
         return list(self.qa.retriever.store.facet("source_root"))
@@ -54,12 +60,8 @@ class Server:
         """Load the models (in a thread at startup); ready, or not ready and why."""
         try:
             self.qa.warm()
-            backend, served = (
-                self.settings.generation.backend,
-                bool(self.settings.openai.openai_base_url),
-            )
-            runs_the_model = backend == AUTO or backend in adapter_backends()
-            if runs_the_model and model_backend(backend, served=served) == "openai":
+            served = bool(self.settings.openai.openai_base_url)
+            if model_to_warm(self.settings.generation.backend, served=served) == "openai":
                 self._check_server()
             self.ready.set()
         except AdaptragError as error:

@@ -107,10 +107,9 @@ def problems(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> str:
     )
 
 
-def install_error_handlers(app: FastAPI, settings: Settings, hide: Callable[[str], str]) -> None:
-    """Give every error of `app` the one body shape; `hide` takes the server's folders out
-    of a message (`PublicPaths.text`)."""
-    timed_out = timeout_error(settings)
+def install_error_handlers(app: FastAPI, message_of: Callable[[AdaptragError], str]) -> None:
+    """Give every error of `app` the one body shape; `message_of` is what a caller reads of
+    one of our errors (`Server.message_of`)."""
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -123,8 +122,7 @@ def install_error_handlers(app: FastAPI, settings: Settings, hide: Callable[[str
     @app.exception_handler(AdaptragError)
     async def _adaptrag_error(request: Request, exc: AdaptragError) -> JSONResponse:
         status, kind = status_of(exc)
-        message = str(timed_out) if status == 504 else hide(str(exc))
-        return error_response(status, message, kind, request.url.path)
+        return error_response(status, message_of(exc), kind, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -30,10 +30,10 @@ from adaptrag.rag.answering.router import (
     check_backend,
     choose_backend,
     infer_domain,
-    model_backend,
+    model_to_warm,
 )
 from adaptrag.rag.generators import Generation, Generator
-from adaptrag.rag.generators.registry import AUTO, adapter_backends
+from adaptrag.rag.generators.registry import adapter_backends
 from adaptrag.rag.infra.load_timing import Stopwatch, clocked, load_clock
 from adaptrag.rag.infra.tracing import end_span, set_attributes, span, start_span
 from adaptrag.rag.prompts import NO_ANSWER, Prompt, fit_prompt
@@ -124,10 +124,8 @@ class Pipeline:
         """Load now what the first question would wait for: the embedding model, and the
         local model where the settings' backend answers with it."""
         self.retriever.embedder.embed_queries(["warm up"])
-        backend = self.settings.generation.backend
         served = bool(self.settings.openai.openai_base_url)
-        runs_the_model = backend == AUTO or backend in adapter_backends()
-        if runs_the_model and model_backend(backend, served=served) == "local":
+        if model_to_warm(self.settings.generation.backend, served=served) == "local":
             self.generator("local").load()
 
     def __enter__(self) -> Pipeline:

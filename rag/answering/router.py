@@ -106,6 +106,15 @@ def model_backend(requested: str, *, served: bool) -> str:
     return requested if requested in adapter_backends() else ("openai" if served else "local")
 
 
+def model_to_warm(requested: str, *, served: bool) -> str | None:
+    """Where the model a deployment answering with `requested` runs (`model_backend`), to
+    load it ahead of the first question: for `auto` and the backends adapters run on; None
+    for the others (Claude, an installed API backend), which have no model to load."""
+    if requested != AUTO and requested not in adapter_backends():
+        return None
+    return model_backend(requested, served=served)
+
+
 def choose_backend(
     requested: str,
     *,

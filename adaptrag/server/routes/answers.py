@@ -12,7 +12,6 @@ from fastapi.responses import StreamingResponse
 from adaptrag.rag.answering.query import Query
 from adaptrag.rag.answering.router import BASE_ADAPTER
 from adaptrag.rag.errors import AdaptragError, ConfigError
-from adaptrag.rag.infra.deadline import DeadlineExceeded
 from adaptrag.rag.types import Answer
 from adaptrag.server.auth import Access
 from adaptrag.server.dependencies import Caller, Server, ServerDep
@@ -120,8 +119,7 @@ async def ask_stream(body: AskRequest, caller: Caller, server: ServerDep) -> Str
                 else:
                     yield _sse("delta", {"text": event})
         except AdaptragError as error:
-            timed_out = isinstance(error, DeadlineExceeded)
-            message = str(server.timed_out) if timed_out else server.paths.text(str(error))
+            message = server.message_of(error)
             yield _sse("error", {"error": message, "type": status_of(error)[1]})
 
     return StreamingResponse(

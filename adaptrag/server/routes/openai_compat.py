@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from adaptrag.rag.answering.router import BASE_ADAPTER
 from adaptrag.rag.errors import AdaptragError
 from adaptrag.rag.generators import backends
-from adaptrag.rag.infra.deadline import DeadlineExceeded
 from adaptrag.rag.types import Answer, is_domain_name
 from adaptrag.server.auth import Access
 from adaptrag.server.dependencies import Caller, Server, ServerDep, readable_domains
@@ -311,8 +310,7 @@ async def _stream(
                     data = {**head, "object": "chat.completion.chunk", "choices": []}
                     yield f"data: {json.dumps({**data, 'usage': _usage(event)})}\n\n"
         except AdaptragError as error:
-            timed_out = isinstance(error, DeadlineExceeded)
-            message = str(server.timed_out) if timed_out else server.paths.text(str(error))
+            message = server.message_of(error)
             kind = status_of(error)[1]
             yield f"data: {json.dumps({'error': {'message': message, 'type': kind}})}\n\n"
         yield "data: [DONE]\n\n"
