@@ -34,12 +34,13 @@ async def collections(caller: Caller, server: ServerDep) -> list[dict[str, Any]]
                 row = describe_collection(store, name, detail=True, domains=caller.domains)
                 if row.get("embedding_model"):
                     row["embedding_model"] = server.paths.model(str(row["embedding_model"]))
-                rows.append(server.paths.value(row))
+                rows.append(row)
             except StoreError as error:
-                rows.append({"name": name, "error": server.paths.text(str(error))})
+                rows.append({"name": name, "error": str(error)})
             finally:
                 store.close()
-        return rows
+        shown: list[dict[str, Any]] = server.paths.value(rows)  # one look at the stored roots
+        return shown
 
     return await server.blocking(work)
 
@@ -55,17 +56,18 @@ async def adapters(caller: Caller, server: ServerDep) -> list[dict[str, Any]]:
 
     def work() -> list[dict[str, Any]]:
         listed = describe_adapters(server.settings)
-        return [_shown(server, a) for a in listed if caller.may_read(a["domain"])]
+        readable = [_named(server, a) for a in listed if caller.may_read(a["domain"])]
+        shown: list[dict[str, Any]] = server.paths.value(readable)  # one look at the roots
+        return shown
 
     return await server.blocking(work)
 
 
-def _shown(server: Server, adapter: dict[str, Any]) -> dict[str, Any]:
-    """An adapter's record without the server's folders: the data dir as `<data_dir>`, the
-    training file by its name."""
+def _named(server: Server, adapter: dict[str, Any]) -> dict[str, Any]:
+    """An adapter's record with its training file and base model by their names (its other
+    paths go through `PublicPaths.value` with the rest of the list)."""
     data = dict(adapter.get("data") or {})
     if "source" in data:
         data["source"] = PurePath(str(data["source"])).name
     base_model = server.paths.model(str(adapter.get("base_model", "")))
-    shown: dict[str, Any] = server.paths.value({**adapter, "data": data, "base_model": base_model})
-    return shown
+    return {**adapter, "data": data, "base_model": base_model}
