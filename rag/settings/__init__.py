@@ -116,17 +116,18 @@ class _Environment(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        out: dict[str, dict[str, Any]] = {}
+        flat: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
         for variable, value in os.environ.items():
             if not variable.upper().startswith(ENV_PREFIX):
                 continue
             name = variable[len(ENV_PREFIX) :].lower()
             section, _, field = name.partition("__")
             if field and section in SECTION_NAMES:
-                out.setdefault(section, {})[field] = value
-            elif name in SECTION_OF:
-                out.setdefault(SECTION_OF[name], {}).setdefault(name, value)
-        return dict(out)
+                sections.setdefault(section, {})[field] = value
+            elif name in SECTION_OF:  # other ADAPTRAG_ variables (ADAPTRAG_CONFIG) are not fields
+                flat[name] = value
+        return nested({**flat, **sections})  # a section's own variable wins over the flat one
 
 
 def _section(model: type[BaseModel]) -> Any:
@@ -181,11 +182,7 @@ class Settings(BaseSettings):
 
     def flat(self) -> dict[str, Any]:
         """Every field by its flat name (`adaptrag config`, the 0.2 form)."""
-        return {
-            name: getattr(getattr(self, key), name)
-            for key, section in SECTIONS
-            for name in section.model_fields
-        }
+        return {name: getattr(getattr(self, key), name) for name, key in SECTION_OF.items()}
 
     def replaced(self, **values: Any) -> Settings:
         """These settings with `values` (flat names or sections) changed, validated."""

@@ -168,6 +168,7 @@ def test_flat_and_sectioned_arguments_name_the_same_setting() -> None:
     assert flat == by_section
     assert flat.store.qdrant_url == ":memory:" and flat.tracing.tracing == "console"
     assert flat.replaced(top_k=9).retrieval.top_k == 9 and flat.retrieval.top_k == 7
+    assert flat.replaced(store={"collection": "other"}).store.collection == "other"
     assert flat.model_copy(update={"top_k": 3}).retrieval.top_k == 3  # 0.2's way still works
     with pytest.raises(ConfigError, match="invalid setting top_k"):
         load_settings(top_k=0)
