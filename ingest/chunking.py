@@ -8,11 +8,11 @@ ever silently truncated by the encoder.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from adaptrag.rag.types import Chunk, Document
+from adaptrag.rag.types import Chunk, Document, cut_box
 
 _HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 _SEPARATORS = ["\n\n", "\n", ". ", "; ", ", ", " ", ""]
@@ -58,11 +58,18 @@ class Chunker:
             sections = [(document.text, [])]
         chunks: list[Chunk] = []
         for section, headings in sections:
-            for text, page in _pages(section, document.page_starts):
+            for start, text, page in _pages(section, document.page_starts):
+                cursor = 0
                 for piece in self._bounded(self._splitter.split_text(text)):
                     metadata: dict[str, object] = {"headings": headings} if headings else {}
                     if page is not None:
                         metadata["page"] = page
+                    found = text.find(piece, cursor) if document.boxes else -1
+                    if found >= 0:
+                        cursor = found + 1
+                        metadata["boxes"] = boxes_within(
+                            document.boxes, start + found, start + found + len(piece)
+                        )
                     chunks.append(Chunk(document.doc_id, len(chunks), piece, metadata))
         return chunks
 
@@ -80,12 +87,27 @@ class Chunker:
         return out
 
 
-def _pages(text: str, starts: tuple[tuple[int, int], ...]) -> list[tuple[str, int | None]]:
-    """The text page by page (a chunk never spans two pages), or whole when unpaged."""
+def _pages(text: str, starts: tuple[tuple[int, int], ...]) -> list[tuple[int, str, int | None]]:
+    """The text page by page (a chunk never spans two pages), or whole when unpaged: each
+    page's offset in `text`, its text and its number."""
     if not starts:
-        return [(text, None)]
+        return [(0, text, None)]
     ends = [offset for offset, _ in starts[1:]] + [len(text)]
-    return [(text[offset:end], page) for (offset, page), end in zip(starts, ends, strict=True)]
+    return [
+        (offset, text[offset:end], page)
+        for (offset, page), end in zip(starts, ends, strict=True)
+    ]
+
+
+def boxes_within(boxes: Sequence[Sequence[int]], start: int, end: int) -> list[list[int]]:
+    """The boxes of the text between `start` and `end` (document offsets), cut to it
+    (`cut_box`), their offsets made relative to `start`."""
+    within = []
+    for box in boxes:
+        if box[0] < end and box[0] + box[1] > start:
+            offset, length, *corners = cut_box(box, start, end)
+            within.append([offset - start, length, *corners])
+    return within
 
 
 def _heading_path(metadata: dict[str, str]) -> list[str]:

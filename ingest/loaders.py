@@ -19,7 +19,6 @@ import csv
 import fnmatch
 import functools
 import io
-import itertools
 import json
 import logging
 import os
@@ -68,7 +67,7 @@ class LoadLimits:
     max_seconds: float = 120.0
 
 
-class _Budget:
+class ReadBudget:
     """One file's elements and time so far, against its limits."""
 
     def __init__(self, limits: LoadLimits) -> None:
@@ -90,7 +89,7 @@ class _Budget:
             )
 
 
-def _over(size_bytes: float, limit_mb: float, what: str, setting: str) -> SkipFile | None:
+def over_limit(size_bytes: float, limit_mb: float, what: str, setting: str) -> SkipFile | None:
     if size_bytes <= limit_mb * 1e6:
         return None
     return SkipFile(
@@ -104,7 +103,7 @@ TEXT_SETTING = "ADAPTRAG_INGEST_MAX_TEXT_MB"
 
 def check_text_size(text: str, limits: LoadLimits, what: str = "its text") -> None:
     """Raise `SkipFile` when `text` is over `limits.max_text_mb`."""
-    if problem := _over(len(text), limits.max_text_mb, what, TEXT_SETTING):
+    if problem := over_limit(len(text), limits.max_text_mb, what, TEXT_SETTING):
         raise problem
 
 
@@ -205,7 +204,7 @@ def load(file: SourceFile, options: LoaderOptions = LoaderOptions()) -> list[Doc
     if size == 0:
         raise SkipFile("empty file")
     limits = options.limits
-    if problem := _over(size, limits.max_file_mb, "the file", "ADAPTRAG_INGEST_MAX_FILE_MB"):
+    if problem := over_limit(size, limits.max_file_mb, "the file", "ADAPTRAG_INGEST_MAX_FILE_MB"):
         raise problem
     documents = [d for d in loader(file, options) if d.text.strip()]
     for document in documents:
@@ -240,7 +239,7 @@ def read_text(path: Path, limits: LoadLimits = LoadLimits()) -> str:
     `limits.max_text_mb` are skipped before anything decodes or parses them.
     """
     data = path.read_bytes()
-    if problem := _over(len(data), limits.max_text_mb, "its text", TEXT_SETTING):
+    if problem := over_limit(len(data), limits.max_text_mb, "its text", TEXT_SETTING):
         raise problem
     utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
     if not utf16 and (share := binary_share(data)) > BINARY_SHARE:
@@ -260,7 +259,7 @@ def read_text(path: Path, limits: LoadLimits = LoadLimits()) -> str:
     return str(best)
 
 
-def _single(
+def single_document(
     file: SourceFile, text: str, title: str | None, fmt: str, **extra: Any
 ) -> list[Document]:
     return [
@@ -279,7 +278,7 @@ def _single(
 
 def load_text(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """Plain text; the title is the file name."""
-    return _single(file, read_text(file.path, options.limits), None, "text")
+    return single_document(file, read_text(file.path, options.limits), None, "text")
 
 
 _MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -289,7 +288,7 @@ def load_markdown(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """Markdown; the title is the first level-1 heading. Headings become chunk metadata."""
     text = read_text(file.path, options.limits)
     match = _MD_TITLE.search(text)
-    return _single(file, text, match.group(1) if match else None, "markdown")
+    return single_document(file, text, match.group(1) if match else None, "markdown")
 
 
 def load_html(file: SourceFile, options: LoaderOptions) -> list[Document]:
@@ -314,143 +313,52 @@ def load_html(file: SourceFile, options: LoaderOptions) -> list[Document]:
             heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return _single(file, text, title, "markdown", content_type="html")
+    return single_document(file, text, title, "markdown", content_type="html")
 
 
 def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
-    """PDF text page by page (pypdf's layout mode, so a table row keeps its label and its
-    figures on one line); each chunk knows its page. A PDF encrypted with an owner password
-    only (every viewer opens it) is opened; one that needs a password is a `LoadError`, and
-    one with no text layer (a scan) is skipped with the reason."""
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    """PDF text page by page, laid out as printed, with boxes (`adaptrag.ingest.pdf`)."""
+    from adaptrag.ingest.pdf import load_pdf as read_pdf
 
-    # pypdf logs a warning for each flaw it repairs (a wrong xref offset...); they leaked to
-    # stderr as noise between progress bars. A PDF it cannot read is still a LoadError.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    budget = _Budget(options.limits)
-    try:
-        reader = PdfReader(str(file.path))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoadError(
-                "encrypted PDF that needs a password to open; decrypt it first "
-                "(qpdf --decrypt --password=PASSWORD in.pdf out.pdf)"
-            )
-        pages, length = [], 0
-        for page in reader.pages:
-            budget.tick("pages")
-            pages.append(page_text(page) or ocr_page(page))
-            length += len(pages[-1])
-            if problem := _over(length, options.limits.max_text_mb, "its text", TEXT_SETTING):
-                raise problem
-        title = reader.metadata.get("/Title") if reader.metadata else None
-    except (LoadError, SkipFile):
-        raise
-    except DependencyError as exc:  # AES without the cryptography package
-        raise LoadError(f"encrypted PDF: {exc}; pip install 'pypdf[crypto]'") from exc
-    except FileNotDecryptedError as exc:
-        raise LoadError(f"encrypted PDF: {exc}; decrypt it first") from exc
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise LoadError(f"unreadable PDF: {exc}") from exc
-    if pages and not any(p.strip() for p in pages):
-        if _ocr_engine() is not None:
-            raise SkipFile(f"no text in its {len(pages)} pages, and OCR read none in them")
-        raise SkipFile(
-            f"no text layer in its {len(pages)} pages (a scanned PDF?) and OCR is not "
-            "installed: pip install 'adaptrag[ocr]', or run ocrmypdf on it first"
-        )
-    return _paged(file, pages, str(title) if title else None, "pdf")
+    return read_pdf(file, options)
 
 
-def _paged(file: SourceFile, pages: Sequence[str], title: str | None, fmt: str) -> list[Document]:
-    """The document of a paged file: its pages with text joined, where each starts kept
-    (`Document.page_starts`: pages are numbered from 1, empty ones count)."""
+Segment = tuple[int, int, int, int, int, int]  # offset, length, x0, y0, x1, y1 (per mille)
+
+
+@dataclass(frozen=True)
+class PageText:
+    """A page's text and, where the format has positions (PDF), where each of its pieces
+    stands on the page (`Segment`s: offset and length in `text`, box in thousandths of the
+    page's width and height from its top left corner)."""
+
+    text: str
+    segments: tuple[Segment, ...] = ()
+
+
+def paged(
+    file: SourceFile, pages: Sequence[PageText], title: str | None, fmt: str
+) -> list[Document]:
+    """One document of the pages with text joined, where each starts kept
+    (`Document.page_starts`: pages are numbered from 1, empty ones count) and each page's
+    segments moved to their place in the whole text (`Document.boxes`)."""
     text, starts = "", []
+    boxes: list[Segment] = []
     for number, content in enumerate(pages, start=1):
-        if content.strip():
-            text += "\n\n" if text else ""
-            starts.append((len(text), number))
-            text += content.strip()
-    document = _single(file, text, title, fmt, pages=len(pages))[0]
-    return [replace(document, page_starts=tuple(starts))]
-
-
-_GAP = re.compile(r"\s{3,}")  # between the columns of a laid-out line
-_CELL_VALUE = re.compile(r"^[$\u20ac\u00a3(\-\u2014\u2013]?\s*[\d.,]+|^\(?\d|^[\u2014\u2013-]$|%$")
-_STUCK = re.compile(r"([$\u20ac\u00a3(])\s+(?=[\d.])")  # "$      2,921" -> "$2,921"
-
-
-def page_text(page: Any) -> str:
-    """A PDF page's text as laid out: a table row's label and figures on one line, its
-    cells joined by " | "; prose lines as read. Falls back to pypdf's plain extraction
-    where the layout mode fails on a page or finds no text on it (some PDFs' fonts)."""
-    try:
-        text = page.extract_text(extraction_mode="layout")
-    except Exception:  # noqa: BLE001 - pypdf's layout mode is newer; plain mode still reads it
-        text = ""
-    if len("".join(str(text or "").split())) < 20:
-        text = page.extract_text()
-    lines = []
-    for line in str(text or "").splitlines():
-        cells = [c.strip() for c in _GAP.split(_STUCK.sub(r"\1", line.strip())) if c.strip()]
-        if len(cells) > 1 and any(_CELL_VALUE.search(c) for c in cells[1:]):
-            lines.append(" | ".join(cells))  # a table row
-        else:
-            lines.append(" ".join(" ".join(cells).split()))  # prose, justified gaps closed
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-@functools.cache
-def _ocr_engine() -> Any:
-    """RapidOCR (the `ocr` extra), loaded once; None when it is not installed."""
-    try:
-        from rapidocr_onnxruntime import RapidOCR
-    except ImportError:
-        return None
-    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-    return RapidOCR()
-
-
-def ocr_page(page: Any) -> str:
-    """The text of a page without a text layer (a scan), read from its images by OCR when
-    the `ocr` extra is installed, else "". Words of one line are joined by spaces, and a
-    wide gap between them (a table's columns) becomes " | "."""
-    engine = _ocr_engine()
-    if engine is None:
-        return ""
-    lines: list[str] = []
-    for image in page.images:
-        try:
-            found, _ = engine(image.data)
-        except Exception as exc:  # noqa: BLE001 - one unreadable image: the others still count
-            logger.warning("OCR could not read an image of a PDF page: %s", exc)
+        page_text = content.text.rstrip()
+        lead = len(page_text) - len(page_text.lstrip())
+        if not page_text.strip():
             continue
-        lines += _ocr_lines(found or [])
-    return "\n".join(lines)
-
-
-def _ocr_lines(found: list[Any]) -> list[str]:
-    """OCR boxes ([corners, text, confidence]) as lines, top to bottom, left to right."""
-    boxes = sorted(
-        (min(y for _, y in c), max(y for _, y in c), min(x for x, _ in c), max(x for x, _ in c), t)
-        for c, t, _ in found
-    )
-    rows: list[list[tuple[float, float, float, float, str]]] = []
-    for box in boxes:
-        top, bottom = box[0], box[1]
-        if rows and top < (rows[-1][0][0] + rows[-1][0][1]) / 2 < bottom:
-            rows[-1].append(box)
-        else:
-            rows.append([box])
-    lines = []
-    for row in rows:
-        row.sort(key=lambda b: b[2])
-        height = max(b[1] - b[0] for b in row)
-        line = row[0][4]
-        for before, box in itertools.pairwise(row):
-            line += (" | " if box[2] - before[3] > 1.5 * height else " ") + box[4]
-        lines.append(line)
-    return lines
+        text += "\n\n" if text else ""
+        starts.append((len(text), number))
+        boxes += [
+            (len(text) + offset - lead, length, x0, y0, x1, y1)
+            for offset, length, x0, y0, x1, y1 in content.segments
+            if offset >= lead and offset + length <= len(page_text)
+        ]
+        text += page_text[lead:]
+    document = single_document(file, text, title, fmt, pages=len(pages))[0]
+    return [replace(document, page_starts=tuple(starts), boxes=tuple(boxes))]
 
 
 def check_unzipped_size(path: Path, limits: LoadLimits) -> None:
@@ -463,7 +371,7 @@ def check_unzipped_size(path: Path, limits: LoadLimits) -> None:
     with zipfile.ZipFile(path) as archive:
         expanded = sum(info.file_size for info in archive.infolist())
     setting = "ADAPTRAG_INGEST_MAX_EXPANDED_MB"
-    if problem := _over(expanded, limits.max_expanded_mb, "unzipped, it", setting):
+    if problem := over_limit(expanded, limits.max_expanded_mb, "unzipped, it", setting):
         raise problem
 
 
@@ -472,7 +380,7 @@ def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
-    limits, budget = options.limits, _Budget(options.limits)
+    limits, budget = options.limits, ReadBudget(options.limits)
     try:
         check_unzipped_size(file.path, limits)
         document = docx.Document(str(file.path))
@@ -484,7 +392,7 @@ def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
         budget.tick("paragraphs and table rows")
         text = paragraph.text.strip()
         length += len(text)
-        if problem := _over(length, limits.max_text_mb, "its text", TEXT_SETTING):
+        if problem := over_limit(length, limits.max_text_mb, "its text", TEXT_SETTING):
             raise problem
         style = paragraph.style.name if paragraph.style is not None else ""
         if text and style.startswith("Heading") and style[-1:].isdigit():
@@ -498,7 +406,7 @@ def load_docx(file: SourceFile, options: LoaderOptions) -> list[Document]:
             budget.tick("paragraphs and table rows")
             parts.append(" | ".join(cell.text.strip() for cell in row.cells))
     title = document.core_properties.title or None
-    return _single(file, "\n\n".join(parts), title, "markdown", content_type="docx")
+    return single_document(file, "\n\n".join(parts), title, "markdown", content_type="docx")
 
 
 def load_pptx(file: SourceFile, options: LoaderOptions) -> list[Document]:
@@ -507,7 +415,7 @@ def load_pptx(file: SourceFile, options: LoaderOptions) -> list[Document]:
     from pptx import Presentation
     from pptx.exc import PackageNotFoundError
 
-    limits, budget = options.limits, _Budget(options.limits)
+    limits, budget = options.limits, ReadBudget(options.limits)
     try:
         check_unzipped_size(file.path, limits)
         deck = Presentation(str(file.path))
@@ -528,9 +436,9 @@ def load_pptx(file: SourceFile, options: LoaderOptions) -> list[Document]:
             lines += [notes] if notes else []
         slides.append("\n".join(lines))
         length += len(slides[-1])
-        if problem := _over(length, limits.max_text_mb, "its text", TEXT_SETTING):
+        if problem := over_limit(length, limits.max_text_mb, "its text", TEXT_SETTING):
             raise problem
-    return _paged(file, slides, deck.core_properties.title or None, "pptx")
+    return paged(file, [PageText(s) for s in slides], deck.core_properties.title or None, "pptx")
 
 
 def load_xlsx(file: SourceFile, options: LoaderOptions) -> list[Document]:
@@ -538,7 +446,7 @@ def load_xlsx(file: SourceFile, options: LoaderOptions) -> list[Document]:
     joined by " | " (values as last calculated, not formulas); empty rows dropped."""
     from openpyxl import load_workbook
 
-    limits, budget = options.limits, _Budget(options.limits)
+    limits, budget = options.limits, ReadBudget(options.limits)
     try:
         check_unzipped_size(file.path, limits)
         book = load_workbook(str(file.path), read_only=True, data_only=True)
@@ -556,12 +464,12 @@ def load_xlsx(file: SourceFile, options: LoaderOptions) -> list[Document]:
                         cells.pop()
                     parts.append(" | ".join(cells))
                     length += len(parts[-1])
-                    if problem := _over(length, limits.max_text_mb, "its text", TEXT_SETTING):
+                    if problem := over_limit(length, limits.max_text_mb, "its text", TEXT_SETTING):
                         raise problem
         title = book.properties.title or None
     finally:
         book.close()
-    return _single(file, "\n".join(parts), title, "markdown", content_type="xlsx")
+    return single_document(file, "\n".join(parts), title, "markdown", content_type="xlsx")
 
 
 # --- record formats ------------------------------------------------------------------
@@ -580,7 +488,7 @@ def _record_document(
     title = record.get(options.title_field)
     text = str(record[options.text_field] or "")
     setting = "ADAPTRAG_INGEST_MAX_RECORD_MB"
-    if problem := _over(len(text), options.limits.max_record_mb, f"record {position}", setting):
+    if problem := over_limit(len(text), options.limits.max_record_mb, f"record {position}", setting):
         raise problem
     used = {options.text_field, options.id_field, options.title_field, "id"}
     extra = {
@@ -597,7 +505,7 @@ def _record_document(
 
 def load_jsonl(file: SourceFile, options: LoaderOptions) -> list[Document]:
     """One document per JSON line; blank lines ignored, a broken line fails the file."""
-    documents, budget = [], _Budget(options.limits)
+    documents, budget = [], ReadBudget(options.limits)
     for number, line in enumerate(read_text(file.path, options.limits).splitlines(), start=1):
         if not line.strip():
             continue
@@ -617,7 +525,7 @@ def load_json(file: SourceFile, options: LoaderOptions) -> list[Document]:
     except json.JSONDecodeError as exc:
         raise LoadError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     records = data if isinstance(data, list) else [data]
-    _Budget(options.limits).tick("records", len(records))
+    ReadBudget(options.limits).tick("records", len(records))
     return [_record_document(file, r, i, options, "json") for i, r in enumerate(records, start=1)]
 
 
@@ -626,7 +534,7 @@ def load_csv(file: SourceFile, options: LoaderOptions) -> list[Document]:
     try:
         text = read_text(file.path, options.limits)
         rows = csv.DictReader(io.StringIO(text))
-        documents, budget = [], _Budget(options.limits)
+        documents, budget = [], ReadBudget(options.limits)
         for number, row in enumerate(rows, start=2):  # line 1 is the header
             budget.tick("rows")
             documents.append(_csv_document(file, row, number, options))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 DOMAIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -42,7 +43,10 @@ class Document:
 
     `doc_id` is stable within a domain: the path relative to the ingested root, or the
     record id for multi-record files (JSONL, JSON, CSV). `page_starts` holds, for paged
-    formats (PDF), where each page's text starts: (character offset, page number).
+    formats (PDF), where each page's text starts: (character offset, page number). `boxes`
+    holds, where the format has positions (PDF), where each piece of the text stands on its
+    page: (offset, length, x0, y0, x1, y1), the box in thousandths of the page's width and
+    height from its top left corner.
     """
 
     doc_id: str
@@ -51,6 +55,7 @@ class Document:
     source: str
     metadata: dict[str, Any] = field(default_factory=dict)
     page_starts: tuple[tuple[int, int], ...] = ()
+    boxes: tuple[tuple[int, int, int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,31 @@ class SparseVector:
 def whole_number(value: Any) -> int | None:
     """`value` when it is an int (not a bool: JSON's true is no page number), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Box:
+    """Where a piece of text stands on its page: the page (from 1) and the box's corners in
+    thousandths of the page's width and height from its top left corner."""
+
+    page: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def cut_box(box: Sequence[int], start: int, end: int) -> list[int]:
+    """A stored box (offset, length, x0, y0, x1, y1) cut to its text between `start` and
+    `end` (offsets like its own), its width in proportion to the characters kept."""
+    offset, length, x0, y0, x1, y1 = box
+    first, last = max(offset, start), min(offset + length, end)
+    if length <= 0:
+        return [first, 0, x0, y0, x1, y1]
+    width = x1 - x0
+    left = x0 + round(width * (first - offset) / length)
+    right = x0 + round(width * (last - offset) / length)
+    return [first, last - first, left, y0, max(right, left), y1]
 
 
 @dataclass(frozen=True)
@@ -140,6 +170,46 @@ class Source:
         return self.page if offset is None else self.page_at(offset)
 
     @property
+    def boxes(self) -> list[list[int]]:
+        """Where each piece of `text` stands on its page, where the format has positions
+        (PDF): [offset, length, x0, y0, x1, y1], the box in thousandths of the page."""
+        return [
+            [int(v) for v in item]
+            for item in self.metadata.get("boxes") or []
+            if isinstance(item, list | tuple)
+            and len(item) == 6
+            and all(whole_number(v) is not None for v in item)
+        ]
+
+    def span_at(self, span: str) -> tuple[int, int] | None:
+        """Where `span` stands in `text` (see `find`): its first and past-last offsets."""
+        start = self.find(span)
+        if start is None:
+            return None
+        wanted = len("".join(span.split()))
+        end = start
+        while wanted and end < len(self.text):
+            wanted -= not self.text[end].isspace()
+            end += 1
+        return start, end
+
+    def boxes_of(self, span: str) -> list[Box]:
+        """The boxes on the page(s) of `span` within `text`, so a viewer can highlight it;
+        empty where it is not found or the format keeps no positions."""
+        found = self.span_at(span)
+        if found is None:
+            return []
+        start, end = found
+        out = []
+        for box in self.boxes:
+            if box[0] < end and box[0] + box[1] > start:
+                offset, _, x0, y0, x1, y1 = cut_box(box, start, end)
+                page = self.page_at(offset)
+                if page is not None:
+                    out.append(Box(page, x0, y0, x1, y1))
+        return out
+
+    @property
     def label(self) -> str:
         """How a citation names it: the document, and its page(s) or section where known
         (`annual-report.pdf p. 47`, `report.pdf pp. 46-47`, `lease.md § Termination`)."""
@@ -177,6 +247,7 @@ class Citation:
     chunk_id: str | None
     doc_id: str | None
     page: int | None = None  # the page of the source that holds the cited words
+    boxes: list[Box] = field(default_factory=list)  # where they stand on it (PDF)
 
     @property
     def valid(self) -> bool:

@@ -36,6 +36,17 @@ class SourceOut(_Out):
     metadata: dict[str, Any] = Field(description="The stored payload (domain, title...).")
 
 
+class BoxOut(_Out):
+    """Where a piece of text stands on its page (PDF): corners in thousandths of the
+    page's width and height from its top left corner."""
+
+    page: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
 class CitationOut(_Out):
     """One `[n]` marker of the answer and the source it points at (None: nowhere)."""
 
@@ -45,6 +56,10 @@ class CitationOut(_Out):
     page: int | None = Field(
         description="The page of the source that holds the words the marker vouches for "
         "(a merged source spans several)."
+    )
+    boxes: list[BoxOut] = Field(
+        description="Where those words stand on that page (PDF), to highlight them; empty "
+        "where the format keeps no positions or the words were not found."
     )
     valid: bool
 

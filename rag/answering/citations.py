@@ -19,13 +19,19 @@ def cited_numbers(marker_numbers: str) -> list[int]:
 
 
 def extract_citations(text: str, sources: Sequence[Source]) -> list[Citation]:
-    """Each distinct marker in order of first use; a marker outside 1..len(sources) is invalid."""
+    """Each distinct marker in order of first use; a marker outside 1..len(sources) is invalid.
+
+    A valid citation names the page of its source that holds the cited words and, where
+    the source keeps positions (PDF), their boxes on it."""
     citations = []
     for marker, words in _cited_words(text).items():  # in order of first use
         if 1 <= marker <= len(sources):
             source = sources[marker - 1]
-            page = _page_of_words(source, words)
-            citations.append(Citation(marker, source.chunk_id, source.doc_id, page))
+            span = _cited_span(source, words)
+            offset = source.find(span) if span else None
+            page = source.page if offset is None else source.page_at(offset)
+            boxes = source.boxes_of(span) if span else []
+            citations.append(Citation(marker, source.chunk_id, source.doc_id, page, boxes))
         else:
             citations.append(Citation(marker, None, None))
     return citations
@@ -44,15 +50,15 @@ def _cited_words(text: str) -> dict[int, list[str]]:
     return found
 
 
-def _page_of_words(source: Source, words: list[str]) -> int | None:
-    """The page of `source` holding the cited words (their longest run the source holds,
-    ending where the citation stands), else the page the source starts on."""
-    if len(source.pages) < 2:
-        return source.page
+def _cited_span(source: Source, words: list[str]) -> str | None:
+    """The longest run of the cited words the source holds (the one nearest the citation
+    among equals), where it matters: a source on several pages or with positions."""
+    if len(source.pages) < 2 and not source.metadata.get("boxes"):
+        return None
     words = [w.strip(".,;:!?\"'()") for w in words]
     for size in range(len(words), 0, -1):
-        for start in range(0, len(words) - size + 1):
+        for start in range(len(words) - size, -1, -1):
             span = " ".join(w for w in words[start : start + size] if w)
-            if len(span) >= 4 and (offset := source.find(span)) is not None:
-                return source.page_at(offset)
-    return source.page
+            if len(span) >= 4 and source.find(span) is not None:
+                return span
+    return None

@@ -316,11 +316,15 @@ def _merge(run: list[Source], rank: Mapping[int, int]) -> tuple[int, Source]:
     # Where each page's text starts in the merged text (a chunk never spans two pages), so
     # a citation can name the page that holds the words it quotes.
     page_starts = [[0, run[0].page]] if run[0].page is not None else []
+    boxes = run[0].boxes
     for chunk in run[1:]:
         text = _join(text, chunk.text)
         start = max(0, len(text) - len(chunk.text))
         if chunk.page is not None and (not page_starts or page_starts[-1][1] != chunk.page):
             page_starts.append([start, chunk.page])
+        # The text both chunks hold keeps the earlier chunk's boxes.
+        boxes = [b for b in boxes if b[0] < start]
+        boxes += [[offset + start, *rest] for offset, *rest in chunk.boxes]
     metadata = {
         **run[0].metadata,
         "chunk_ids": [s.chunk_id for s in run],
@@ -328,6 +332,8 @@ def _merge(run: list[Source], rank: Mapping[int, int]) -> tuple[int, Source]:
     }
     if len(page_starts) > 1:
         metadata["page_starts"] = page_starts
+    if boxes:
+        metadata["boxes"] = boxes
     source = Source(
         doc_id=run[0].doc_id,
         chunk_id=run[0].chunk_id,

@@ -66,6 +66,10 @@ def _check_answer(answer: dict[str, Any]) -> None:
     (source,) = answer["sources"]
     assert source["pages"] == [1, 2, 3] and source["label"] == "manual.pdf pp. 1-3"
     assert answer["citations"][0]["page"] == 2
+    # Where the cited words stand on page 2: one box, inside the page, near its top.
+    (box,) = answer["citations"][0]["boxes"]
+    assert box["page"] == 2 and 0 <= box["x0"] < box["x1"] <= 1000
+    assert 0 < box["y0"] < box["y1"] < 200
     (value,) = answer["grounding"]["values"]
     assert value["text"] == "36 months" and value["pages"] == [2]
 
