@@ -61,15 +61,16 @@ class Chunker:
             for start, text, page in _pages(section, document.page_starts):
                 cursor = 0
                 for piece in self._bounded(self._splitter.split_text(text)):
-                    metadata: dict[str, object] = {"headings": headings} if headings else {}
+                    found = text.find(piece, cursor)
+                    at = start + max(found, 0)
+                    in_effect = headings or headings_at(document.headings, at)
+                    metadata: dict[str, object] = {"headings": in_effect} if in_effect else {}
                     if page is not None:
                         metadata["page"] = page
-                    found = text.find(piece, cursor) if document.boxes else -1
                     if found >= 0:
                         cursor = found + 1
-                        metadata["boxes"] = boxes_within(
-                            document.boxes, start + found, start + found + len(piece)
-                        )
+                    if found >= 0 and document.boxes:
+                        metadata["boxes"] = boxes_within(document.boxes, at, at + len(piece))
                     chunks.append(Chunk(document.doc_id, len(chunks), piece, metadata))
         return chunks
 
@@ -108,6 +109,18 @@ def boxes_within(boxes: Sequence[Sequence[int]], start: int, end: int) -> list[l
             offset, length, *corners = cut_box(box, start, end)
             within.append([offset - start, length, *corners])
     return within
+
+
+def headings_at(headings: Sequence[tuple[int, int, str]], offset: int) -> list[str]:
+    """The heading lines in effect at `offset` of a document's text, outermost first: the
+    last of each level opened before it since the last of a higher level."""
+    path: dict[int, str] = {}
+    for at, level, line in headings:
+        if at > offset:
+            break
+        path = {k: v for k, v in path.items() if k < level}
+        path[level] = line
+    return [path[level] for level in sorted(path)]
 
 
 def _heading_path(metadata: dict[str, str]) -> list[str]:

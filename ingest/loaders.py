@@ -330,10 +330,12 @@ Segment = tuple[int, int, int, int, int, int]  # offset, length, x0, y0, x1, y1 
 class PageText:
     """A page's text and, where the format has positions (PDF), where each of its pieces
     stands on the page (`Segment`s: offset and length in `text`, box in thousandths of the
-    page's width and height from its top left corner)."""
+    page's width and height from its top left corner) and its heading lines (offset in
+    `text`, level: 1 opens a part of the document, 2 and 3 sections within it; the line)."""
 
     text: str
     segments: tuple[Segment, ...] = ()
+    headings: tuple[tuple[int, int, str], ...] = ()
 
 
 def paged(
@@ -344,6 +346,7 @@ def paged(
     segments moved to their place in the whole text (`Document.boxes`)."""
     text, starts = "", []
     boxes: list[Segment] = []
+    headings: list[tuple[int, int, str]] = []
     for number, content in enumerate(pages, start=1):
         page_text = content.text.rstrip()
         lead = len(page_text) - len(page_text.lstrip())
@@ -356,9 +359,12 @@ def paged(
             for offset, length, x0, y0, x1, y1 in content.segments
             if offset >= lead and offset + length <= len(page_text)
         ]
+        headings += [(len(text) + at - lead, level, line) for at, level, line in content.headings]
         text += page_text[lead:]
     document = single_document(file, text, title, fmt, pages=len(pages))[0]
-    return [replace(document, page_starts=tuple(starts), boxes=tuple(boxes))]
+    return [
+        replace(document, page_starts=tuple(starts), boxes=tuple(boxes), headings=tuple(headings))
+    ]
 
 
 def check_unzipped_size(path: Path, limits: LoadLimits) -> None:

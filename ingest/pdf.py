@@ -21,7 +21,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adaptrag.ingest.loaders import (
@@ -45,8 +45,13 @@ OCR_RENDER_SCALE = 2.0  # 144 dpi: what RapidOCR reads small print at
 _CELL_GAP = 1.2  # a gap wider than this many line heights ends a cell
 _WORD_GAP = 0.6  # a gap between two characters wider than this many heights ends a word
 _CELL_VALUE = re.compile(r"^[$\u20ac\u00a3(\-\u2014\u2013]?\s*[\d.,]+|^\(?\d|^[\u2014\u2013-]$|%$")
+_PART = re.compile(r"^(item|part|article)\s+(\d+[a-z]?|[ivxlc]+)\b", re.IGNORECASE)
+_HEADING_WORDS = 14  # a heading line is shorter than this many words
+_TALL = 1.15  # a line in a font this much larger than the page's text is a heading
+_CLOSING = (".", ",", ";", ":", ")")
 _CURRENCY = frozenset("$\u20ac\u00a3\u00a5")
 _NOT_TEXT = frozenset({"\ufffe", "\ufffd", "\x00"})
+_READABLE = frozenset({"Sc", "Sm"})  # currency and math signs; dingbats (So) are not
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Word:
     top: float
     right: float
     bottom: float
+    size: float = 0.0  # the font size (its largest character's), 0 where unknown (OCR)
 
     def joined(self, other: Word, gap: str = "") -> Word:
         return Word(
@@ -66,6 +72,7 @@ class Word:
             min(self.top, other.top),
             max(self.right, other.right),
             max(self.bottom, other.bottom),
+            max(self.size, other.size),
         )
 
 
@@ -102,18 +109,76 @@ def cells_of(line: Sequence[Word]) -> list[Word]:
 
 
 def layout(words: Iterable[Word], width: float, height: float) -> PageText:
-    """The page's text, a line per line, and each cell's segment."""
-    text, segments = "", []
-    for line in lines_of(words):
+    """The page's text, a line per line, each cell's segment, and its heading lines."""
+    text, segments, headings = "", [], []
+    lines = lines_of(words)
+    body = _median(w.size for line in lines for w in line for _ in w.text)  # by character
+    for line in lines:
         cells = cells_of(line)
         row = len(cells) > 1 and any(_CELL_VALUE.search(c.text) for c in cells[1:])
         separator = " | " if row else " "
         text += "\n" if text else ""
+        start = len(text)
         for n, cell in enumerate(cells):
             text += separator if n else ""
             segments.append(_segment(len(text), cell, width, height))
             text += cell.text
-    return PageText(text, tuple(segments))
+        tall = body > 0 and _median(w.size for w in line for _ in w.text) >= _TALL * body
+        level = None if row else heading_level(text[start:], tall=tall)
+        if level is not None:
+            headings.append((start, level, text[start:]))
+    return PageText(text, tuple(segments), tuple(headings))
+
+
+def heading_level(line: str, *, tall: bool = False) -> int | None:
+    """The level of a heading line, else None: 1 opens a part of the document ("Item 7.
+    Management's Discussion...", "PART II", "ARTICLE 5 Termination"); 2 is a short line in
+    a larger font than the page's text or in capitals ("CONSOLIDATED BALANCE SHEETS"); 3 a
+    short line in title case without closing punctuation ("Liquidity and Capital
+    Resources", and the odd column header)."""
+    words = line.split()
+    if not 1 <= len(words) <= _HEADING_WORDS:
+        return None
+    part = _PART.match(line)
+    if part and (len(words) == 2 or re.search(r"[^\W\d_]{3,}", line[part.end() :])):
+        return 1
+    letters = [c for c in line if c.isalpha()]
+    if len(letters) < 6:
+        return None
+    if tall or all(c.isupper() for c in letters):
+        return 2
+    significant = [w for w in words if len(w) > 3 and w[0].isalpha()]
+    titled = bool(significant) and all(w[0].isupper() for w in significant)
+    return 3 if titled and words[0][0].isupper() and not line.endswith(_CLOSING) else None
+
+
+def _median(values: Iterable[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else 0.0
+
+
+def running_lines(pages: Sequence[PageText]) -> set[str]:
+    """Heading lines that repeat on many pages (a running header: the company's name, "Table
+    of Contents"), numbers aside: they say nothing about the page they are on."""
+    seen: dict[str, int] = {}
+    for page in pages:
+        for key in {_shape(text) for _, _, text in page.headings}:
+            seen[key] = seen.get(key, 0) + 1
+    floor = max(3, len(pages) // 5)
+    return {key for key, count in seen.items() if count >= floor}
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+def without_running(pages: Sequence[PageText]) -> list[PageText]:
+    """The pages with their running heading lines (`running_lines`) no longer headings."""
+    running = running_lines(pages)
+    return [
+        replace(page, headings=tuple(h for h in page.headings if _shape(h[2]) not in running))
+        for page in pages
+    ]
 
 
 def _segment(offset: int, cell: Word, width: float, height: float) -> Segment:
@@ -130,17 +195,17 @@ def _segment(offset: int, cell: Word, width: float, height: float) -> Segment:
     )
 
 
-def has_words(text: str) -> bool:
-    """Whether a text layer reads as text: mostly letters, digits and punctuation (not
-    glyphs a font maps to nothing or to symbols), and some words of two or more letters
-    unless it is short (a page number alone is text)."""
+def reads_as_text(text: str) -> bool:
+    """Whether a text layer reads as text: mostly letters, digits, punctuation, currency and
+    math signs (" | " between cells), not
+    glyphs a font maps to nothing, to symbols or to private characters."""
     visible = [c for c in text if not c.isspace()]
-    if not visible:
-        return False
-    readable = sum(unicodedata.category(c)[0] in "LNP" and c not in _NOT_TEXT for c in visible)
-    if readable < 0.8 * len(visible):
-        return False
-    return len(visible) < 200 or re.search(r"[^\W\d_]{2,}", text) is not None
+    readable = sum(
+        unicodedata.category(c) in _READABLE or unicodedata.category(c)[0] in "LNP"
+        for c in visible
+        if c not in _NOT_TEXT
+    )
+    return bool(visible) and readable >= 0.8 * len(visible)
 
 
 def pdfium_words(page: Any, max_chars: int) -> tuple[list[Word], int]:
@@ -164,7 +229,8 @@ def pdfium_words(page: Any, max_chars: int) -> tuple[list[Word], int]:
             if not pdfium_c.FPDFText_GetCharBox(textpage.raw, index, left, right, bottom, top):
                 continue
             box = Word(char, left.value, page_height - top.value, right.value,
-                       page_height - bottom.value)  # fmt: skip
+                       page_height - bottom.value,
+                       pdfium_c.FPDFText_GetFontSize(textpage.raw, index))  # fmt: skip
             if current is not None:
                 size = max(box.bottom - box.top, current.bottom - current.top, 1.0)
                 if box.left - current.right > _WORD_GAP * size or box.left < current.left - 1:
@@ -225,7 +291,7 @@ def read_page(page: Any, max_chars: int) -> PageText:
         )
     width, height = page.get_size()
     found = layout(words, width, height)
-    return found if has_words(found.text) else ocr_page(page)
+    return found if reads_as_text(found.text) else ocr_page(page)
 
 
 def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
@@ -260,6 +326,7 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
             if problem := over_limit(length, limits.max_text_mb, "its text", TEXT_SETTING):
                 raise problem
         title = str(pdf.get_metadata_dict(skip_empty=True).get("Title") or "").strip()
+        pages = without_running(pages)
     except pdfium.PdfiumError as exc:
         raise LoadError(f"unreadable PDF: {exc}") from exc
     finally:
@@ -272,4 +339,54 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
             "no words) and OCR is not installed: pip install 'adaptrag[ocr]', or run "
             "ocrmypdf on it first"
         )
-    return paged(file, pages, title or None, "pdf")
+    # A title that holds no word (a filer's accession number) names nothing: the file does.
+    named = re.search(r"[^\W\d_]{3,}", title) is not None
+    return paged(file, pages, title if named else None, "pdf")
+
+
+MAX_RENDER_WIDTH = 2000  # pixels: a page image wider than this is refused
+
+
+def render_page(path: str, page: int, width: int, *, expect: str = "") -> bytes:
+    """Page `page` (from 1) of the PDF at `path` as a PNG `width` pixels wide.
+
+    `expect`, text a stored chunk of that page starts with, checks that the file is still
+    the one ingested (its page still holds that text); a mismatch, a missing file or a
+    page out of range is a `DocumentNotFoundError` saying which and what to do.
+    """
+    import io
+
+    import pypdfium2 as pdfium
+
+    from adaptrag.rag.errors import DocumentNotFoundError
+
+    try:
+        pdf = pdfium.PdfDocument(path)
+    except (pdfium.PdfiumError, OSError) as exc:
+        raise DocumentNotFoundError(
+            "the document's PDF can no longer be read at the path it was ingested from; "
+            "ingest it again"
+        ) from exc
+    try:
+        if not 1 <= page <= len(pdf):
+            raise DocumentNotFoundError(f"no page {page}: the document has {len(pdf)} pages")
+        sheet = pdf[page - 1]
+        if expect and not _holds(sheet, expect):
+            raise DocumentNotFoundError(
+                "the PDF at the document's path changed since it was ingested (its page no "
+                "longer holds the stored text); ingest it again"
+            )
+        scale = width / max(sheet.get_size()[0], 1.0)
+        image = sheet.render(scale=scale).to_pil()
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=False)
+        return out.getvalue()
+    finally:
+        pdf.close()
+
+
+def _holds(page: Any, expect: str) -> bool:
+    """Whether the page's text, laid out as at ingest, holds `expect` (spacing aside)."""
+    words, _ = pdfium_words(page, 10_000_000)
+    laid_out = " ".join(layout(words, *page.get_size()).text.split())
+    return " ".join(expect.split())[:80] in laid_out

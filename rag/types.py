@@ -46,7 +46,10 @@ class Document:
     formats (PDF), where each page's text starts: (character offset, page number). `boxes`
     holds, where the format has positions (PDF), where each piece of the text stands on its
     page: (offset, length, x0, y0, x1, y1), the box in thousandths of the page's width and
-    height from its top left corner.
+    height from its top left corner. `headings` holds, where the loader finds them (PDF),
+    the heading lines: (offset, level, line), level 1 opening a part of the document
+    ("Item 7."), 2 and 3 sections within it; a chunk is indexed with those in effect where
+    it starts.
     """
 
     doc_id: str
@@ -56,6 +59,7 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
     page_starts: tuple[tuple[int, int], ...] = ()
     boxes: tuple[tuple[int, int, int, int, int, int], ...] = ()
+    headings: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)

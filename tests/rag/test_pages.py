@@ -4,6 +4,7 @@ through Python, the CLI, HTTP, the OpenAI endpoint's `adaptrag` field and LangCh
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from helpers.documents import pages_pdf
 from helpers.fake_anthropic import FakeAnthropic
-from helpers.server import ADMIN, KEYS, server_settings, serving
+from helpers.server import ADMIN, FINANCE, KEYS, server_settings, serving
 from typer.testing import CliRunner
 
 from adaptrag.cli import app
@@ -115,6 +116,23 @@ def test_the_cited_page_is_named_over_http_and_in_the_openai_field(
                 "messages": [{"role": "user", "content": QUESTION}],
             },
         )
+        page = client.get(
+            "/v1/documents/manual.pdf/pages/2", params={"domain": "products", "width": 600}
+        )
+        beyond = client.get("/v1/documents/manual.pdf/pages/9", params={"domain": "products"})
+        wide = client.get(
+            "/v1/documents/manual.pdf/pages/2", params={"domain": "products", "width": 9000}
+        )
+    with serving(manual, embedder, local_generator, KEYS) as served, served.client(FINANCE) as other:
+        refused = other.get("/v1/documents/manual.pdf/pages/2", params={"domain": "products"})
     assert asked.status_code == 200 and chat.status_code == 200, (asked.text, chat.text)
     _check_answer(asked.json())
     _check_answer(chat.json()["adaptrag"])
+    # The cited page as an image to draw the citation's boxes on, 600 pixels wide.
+    from PIL import Image
+
+    assert page.status_code == 200 and page.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(page.content))
+    assert image.size[0] == 600 and image.size[1] > 600  # an A4 page, portrait
+    assert beyond.status_code == 404 and "no page 9: the document has 3 pages" in beyond.text
+    assert wide.status_code == 422 and refused.status_code == 403
