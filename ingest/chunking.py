@@ -60,7 +60,7 @@ class Chunker:
         for section, headings in sections:
             for start, text, page in _pages(section, document.page_starts):
                 cursor = 0
-                for piece in self._bounded(self._splitter.split_text(text)):
+                for piece in self._pieces(text):
                     found = text.find(piece, cursor)
                     at = start + max(found, 0)
                     in_effect = headings or headings_at(document.headings, at)
@@ -73,6 +73,13 @@ class Chunker:
                         metadata["boxes"] = boxes_within(document.boxes, at, at + len(piece))
                     chunks.append(Chunk(document.doc_id, len(chunks), piece, metadata))
         return chunks
+
+    def _pieces(self, text: str) -> list[str]:
+        """A section's chunks: itself when it fits (one token count, where the splitter
+        would count each of its pieces: most of a small file's cost), else split."""
+        if text.strip() and self.token_length(text) <= self.chunk_tokens:
+            return [text.strip()]
+        return self._bounded(self._splitter.split_text(text))
 
     def _bounded(self, pieces: list[str]) -> list[str]:
         """Re-split any piece the merge step left over the limit (token counts do not add up

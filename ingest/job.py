@@ -564,7 +564,12 @@ class IngestRun:
                 return
             pending.append(item)
             pending_chunks += len(item.chunks)
-            if pending_chunks >= self.job.batch_chunks:
+            # A full batch goes; so does a quarter of one when nothing more is parsed yet,
+            # so the model starts (and stays) busy while the parser catches up.
+            ready = pending_chunks >= self.job.batch_chunks or (
+                pending_chunks >= self.job.batch_chunks // 4 and self._to_embed.empty()
+            )
+            if ready:
                 self._embed_batch(pending, bar)
                 pending, pending_chunks = [], 0
 

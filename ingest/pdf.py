@@ -347,7 +347,7 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
 MAX_RENDER_WIDTH = 2000  # pixels: a page image wider than this is refused
 
 
-def render_page(path: str, page: int, width: int, *, expect: str = "") -> bytes:
+def render_page(path: str, page: int, width: int, expect: str = "") -> bytes:
     """Page `page` (from 1) of the PDF at `path` as a PNG `width` pixels wide.
 
     `expect`, text a stored chunk of that page starts with, checks that the file is still

@@ -123,8 +123,8 @@ def test_the_cited_page_is_named_over_http_and_in_the_openai_field(
         wide = client.get(
             "/v1/documents/manual.pdf/pages/2", params={"domain": "products", "width": 9000}
         )
-    with serving(manual, embedder, local_generator, KEYS) as served, served.client(FINANCE) as other:
-        refused = other.get("/v1/documents/manual.pdf/pages/2", params={"domain": "products"})
+        with served.client(FINANCE) as other:
+            refused = other.get("/v1/documents/manual.pdf/pages/2", params={"domain": "products"})
     assert asked.status_code == 200 and chat.status_code == 200, (asked.text, chat.text)
     _check_answer(asked.json())
     _check_answer(chat.json()["adaptrag"])

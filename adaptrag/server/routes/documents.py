@@ -56,9 +56,7 @@ async def get_page(
     if stored.info.format != "pdf":
         raise DocumentNotFoundError(f"{doc_id} is not a PDF: it has no page images")
     expect = next((text for at, text in stored.chunks if at == page), "")
-    image = await server.blocking(
-        render_page, stored.info.source, page, width, expect=expect
-    )
+    image = await server.blocking(render_page, stored.info.source, page, width, expect)
     return Response(image, media_type="image/png", headers={"Cache-Control": "private"})
 
 
