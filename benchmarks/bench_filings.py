@@ -2,7 +2,7 @@
 the page that answers them?
 
     python benchmarks/bench_filings.py [--filings ../shared/data/filings] [--top-k 5]
-        [--loaders before,after] [--keep DIR]
+        [--loaders before,after] [--keep DIR] [--analyst FILE.jsonl]
 
 Two loaders, in the same run, over the 7 filings in `../shared/data/filings`:
 - before: adaptrag's loader until now, pypdf's layout mode page by page (a table row's
@@ -163,7 +163,8 @@ def evaluate(
     data_dir: Path, embedder: Any, args: Any, pages: dict[str, list[str]]
 ) -> dict[str, list[dict[str, Any]]]:
     tables = read_qa(TABLES)
-    analyst = [json.loads(line) for line in ANALYST.read_text().splitlines() if line.strip()]
+    lines = args.analyst.read_text().splitlines()
+    analyst = [json.loads(line) for line in lines if line.strip()]
     settings = Settings(data_dir=data_dir)
     out: dict[str, list[dict[str, Any]]] = {"tables": [], "analyst": []}
     with Pipeline(settings, embedder=embedder) as qa:
@@ -222,6 +223,7 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--loaders", default="before,after")
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument("--analyst", type=Path, default=ANALYST, help="analyst questions")
     args = parser.parse_args()
     import pypdfium2 as pdfium
 

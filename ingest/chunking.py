@@ -102,8 +102,7 @@ def _pages(text: str, starts: tuple[tuple[int, int], ...]) -> list[tuple[int, st
         return [(0, text, None)]
     ends = [offset for offset, _ in starts[1:]] + [len(text)]
     return [
-        (offset, text[offset:end], page)
-        for (offset, page), end in zip(starts, ends, strict=True)
+        (offset, text[offset:end], page) for (offset, page), end in zip(starts, ends, strict=True)
     ]
 
 

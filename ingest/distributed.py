@@ -29,6 +29,7 @@ from adaptrag.ingest.job import (
     load_file,
 )
 from adaptrag.ingest.loaders import SourceFile
+from adaptrag.ingest.titles import embedded_texts
 from adaptrag.rag.errors import ConfigError, IngestCancelledError
 from adaptrag.rag.infra.tracing import span
 from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
@@ -94,7 +95,7 @@ class _Embedder:
         documents = [pickle.loads(blob) for blob in batch["document"]]
         prepared = [self.job.prepare(d) for d in documents]
         texts = [text for _, doc_texts, _ in prepared for text in doc_texts]
-        vectors: Any = self.job.embedder.embed_passages(texts) if texts else []
+        vectors: Any = self.job.embedder.embed_passages(embedded_texts(texts)) if texts else []
         out, row = [], 0
         for chunks, doc_texts, sparse in prepared:
             mine = vectors[row : row + len(doc_texts)]

@@ -36,7 +36,7 @@ from adaptrag.ingest.sync import (
     deletions,
     read_manifest,
 )
-from adaptrag.ingest.titles import indexed_text
+from adaptrag.ingest.titles import embedded_texts, indexed_text
 from adaptrag.rag.errors import ConfigError, IngestCancelledError
 from adaptrag.rag.infra.tracing import set_attributes, span
 from adaptrag.rag.retrieval.collection_info import embedder_for, wanted_spec
@@ -577,7 +577,7 @@ class IngestRun:
         self.job.ensure_writable()
         texts = [text for w in works for text in w.texts]
         with span("adaptrag.ingest.embed", chunks=len(texts), documents=len(works)):
-            vectors = self.job.embedder.embed_passages(texts)
+            vectors = self.job.embedder.embed_passages(embedded_texts(texts))
         self.advance(bar, "embed", len(texts))
         self.to_writer(WriteBatch(self.points(works, vectors), works))
 

@@ -24,10 +24,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from adaptrag.ingest.loaders import (
+from adaptrag.ingest.reading import (
     TEXT_SETTING,
-    LoadError,
     LoaderOptions,
+    LoadError,
     PageText,
     ReadBudget,
     Segment,
@@ -45,7 +45,9 @@ OCR_RENDER_SCALE = 2.0  # 144 dpi: what RapidOCR reads small print at
 _CELL_GAP = 1.2  # a gap wider than this many line heights ends a cell
 _WORD_GAP = 0.6  # a gap between two characters wider than this many heights ends a word
 _CELL_VALUE = re.compile(r"^[$\u20ac\u00a3(\-\u2014\u2013]?\s*[\d.,]+|^\(?\d|^[\u2014\u2013-]$|%$")
-_PART = re.compile(r"^(item|part|article)\s+(\d+[a-z]?|[ivxlc]+)\b", re.IGNORECASE)
+# "Item 7.", "ITEM 1A.", "PART II", "Article 5": capitalised, as headings are (a sentence
+# running on "... see item 5 in the Guide" is not one).
+_PART = re.compile(r"^(Item|ITEM|Part|PART|Article|ARTICLE)\s+(\d+[A-Za-z]?|[IVXLC]+)\b")
 _HEADING_WORDS = 14  # a heading line is shorter than this many words
 _TALL = 1.15  # a line in a font this much larger than the page's text is a heading
 _CLOSING = (".", ",", ";", ":", ")")
@@ -66,6 +68,7 @@ class Word:
     size: float = 0.0  # the font size (its largest character's), 0 where unknown (OCR)
 
     def joined(self, other: Word, gap: str = "") -> Word:
+        """This word and `other` as one (`gap` between their texts), boxes united."""
         return Word(
             self.text + gap + other.text,
             min(self.left, other.left),

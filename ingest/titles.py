@@ -12,7 +12,8 @@ the mode it was created with, so its chunks are always indexed one way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,36 @@ def context_line(document: Document, chunk: Chunk) -> str:
     title = _clean(document.title)
     records = document.metadata.get("format") in _RECORD_FORMATS
     name = "" if records else Path(document.source).name
+    if Path(name).stem == title:  # a document titled by its file's name says it once
+        name = ""
     headings = [h for h in map(_clean, chunk.metadata.get("headings", [])) if h]
     path = " > ".join(h for h in headings if h.lower() != title.lower())
     parts = [p for p in (title, name, path) if p]
     return " | ".join(dict.fromkeys(parts))[:_MAX_CONTEXT_CHARS]
+
+
+# A cell that is a figure: "$38,226", "(1,499)", "12.5%", "—" (what a table row's
+# later cells hold).
+_FIGURE = re.compile(r"^[$\u20ac\u00a3(\-\u2014\u2013]?\s*[\d.,]+\)?%?$|^[\u2014\u2013-]$")
+
+
+def embedded_text(text: str) -> str:
+    """What the embedding model reads of an indexed text: a table row (cells joined by
+    " | ") by its labels, its figures left to the keyword index. A sentence embedder reads
+    a run of numbers as noise; a statement's rows are found by what they name."""
+    if " | " not in text:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        if " | " in line:
+            line = " | ".join(c for c in line.split(" | ") if not _FIGURE.match(c.strip()))
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def embedded_texts(texts: Sequence[str]) -> list[str]:
+    """`embedded_text` of each."""
+    return [embedded_text(text) for text in texts]
 
 
 def _clean(text: object) -> str:

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from adaptrag.eval.stats import RULE as STATS_RULE
 from adaptrag.eval.stats import promotion
-from adaptrag.ingest.titles import stored_indexed_text
+from adaptrag.ingest.titles import embedded_texts, stored_indexed_text
 from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
 from adaptrag.rag.retrieval.collection_info import embedder_for, wanted_spec
 from adaptrag.rag.retrieval.embedder import Embedder, SentenceTransformerEmbedder
@@ -280,7 +280,7 @@ def reindex(
             )
             for p in payloads
         ]
-        vectors = embedder.embed_passages(texts)
+        vectors = embedder.embed_passages(embedded_texts(texts))
         target.upsert(
             [
                 StoredChunk(str(p["chunk_id"]), v.tolist(), sparse.encode_passage(t), p)
