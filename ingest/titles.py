@@ -37,9 +37,11 @@ def context_line(document: Document, chunk: Chunk) -> str:
     return " | ".join(dict.fromkeys(parts))[:_MAX_CONTEXT_CHARS]
 
 
-# A cell that is a figure: "$38,226", "(1,499)", "12.5%", "—" (what a table row's
+# A cell that is a figure: "$38,226", "(1,499)", "$(9,571)", "12.5%", "—" (what a table row's
 # later cells hold).
-_FIGURE = re.compile(r"^[$\u20ac\u00a3(\-\u2014\u2013]?\s*[\d.,]+\)?%?$|^[\u2014\u2013-]$")
+_FIGURE = re.compile(
+    r"^[$\u20ac\u00a3]?[(\-\u2014\u2013]?[$\u20ac\u00a3]?\s*[\d.,]+\)?%?$|^[\u2014\u2013-]$"
+)
 
 
 def embedded_text(text: str) -> str:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from adaptrag.ingest import ingest_paths
-from adaptrag.ingest.titles import context_line, indexed_text
+from adaptrag.ingest.titles import context_line, embedded_text, indexed_text
 from adaptrag.rag import Pipeline, Query
 from adaptrag.rag.retrieval.collection_info import wanted_spec
 from adaptrag.rag.retrieval.embedder import SentenceTransformerEmbedder
@@ -44,6 +44,29 @@ def test_the_context_line_has_title_file_and_headings_once() -> None:
     assert context_line(document, chunk) == "Rosslyn Treasury Policy | p.md | Cash"
     record = Document("r1", "x", "Refunds", "/data/all.jsonl", {"format": "jsonl"})
     assert context_line(record, Chunk("r1", 0, "text")) == "Refunds"  # no shared file name
+    # A document titled by its file's name (no title of its own) says the name once.
+    untitled = Document("AAPL_10K.pdf", "x", "AAPL_10K", "/data/AAPL_10K.pdf", {"format": "pdf"})
+    statement = Chunk("AAPL_10K.pdf", 3, "text", {"headings": ["Item 8.", "BALANCE SHEETS"]})
+    assert context_line(untitled, statement) == "AAPL_10K | Item 8. > BALANCE SHEETS"
+
+
+def test_table_rows_are_embedded_by_their_labels_and_keep_their_figures_elsewhere() -> None:
+    indexed = (
+        "Acme 10-K | CASH FLOWS\n\nInvesting activities:\n"
+        "Payments for property, plant and equipment | (11,247) | $(9,571) | 12.5% | \u2014\n"
+        "2015 | 2014 | 2013\nThe figures | are | audited."
+    )
+    assert embedded_text(indexed).split("\n") == [
+        "Acme 10-K | CASH FLOWS",  # a title line's parts are words, not figures
+        "",
+        "Investing activities:",
+        "Payments for property, plant and equipment",
+        "",
+        "The figures | are | audited.",
+    ]
+    assert (
+        embedded_text("Prose without cells, 11,247 units.") == "Prose without cells, 11,247 units."
+    )
 
 
 def test_the_context_is_cut_so_the_chunk_is_never_truncated(
