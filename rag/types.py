@@ -315,7 +315,8 @@ class Answer:
     `sources` are the chunks the generator was given, numbered [1].. in order; `grounding`
     says which of the values the answer states they hold; `dropped` are
     retrieved chunks left out because the prompt budget was full. `timings` holds
-    milliseconds per stage (`embed_ms`, `search_ms`, `rerank_ms`, `generate_ms`, `total_ms`)
+    milliseconds per stage (`expand_ms` with query expansion on, `embed_ms`, `search_ms`,
+    `rerank_ms`, `generate_ms`, `total_ms`)
     and `load_ms`: model loading the request triggered or waited for (first use), which no
     stage and not `total_ms` include, so the wall time is `total_ms + load_ms`.
     """

@@ -11,7 +11,9 @@ reported as dropped), generate. Models and the store open on first use and are r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ from typing_extensions import Unpack
 
 from adaptrag.rag.answering.citations import extract_citations
 from adaptrag.rag.answering.evidence import embedding_similarity, with_evidence
+from adaptrag.rag.answering.expansion import Expansion, QueryExpander
 from adaptrag.rag.answering.grounding import grounded
 from adaptrag.rag.answering.parts import Parts
 from adaptrag.rag.answering.query import Query, QueryOptions
@@ -41,7 +44,10 @@ from adaptrag.rag.retrieval.embedder import Embedder
 from adaptrag.rag.retrieval.retriever import Retrieval, Retriever
 from adaptrag.rag.settings import Settings, load_settings
 from adaptrag.rag.stores import VectorStore
-from adaptrag.rag.types import Answer, Source
+from adaptrag.rag.types import Answer, Source, Usage
+
+logger = logging.getLogger(__name__)
+EXPANSION_CONCURRENCY = 4  # expansion calls at once for a batch of questions
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class _Prepared:
     dropped: list[Source]
     max_new_tokens: int
     watch: Stopwatch
+    expansion: Expansion
 
 
 class Pipeline:
@@ -143,8 +150,18 @@ class Pipeline:
         score_threshold, mmr_diversity, merge_adjacent); unset ones come from settings.
         """
         query = Query.of(question, options)
+        (expansion,) = self._expand([query])
+        if expansion.phrasings:
+            logger.info(
+                "query expansion: %d queries in %.0f ms, $%.6f",
+                len(expansion.phrasings),
+                expansion.ms,
+                expansion.usage.cost_usd,
+            )
         return self._parts.retriever.search(
-            query.search_text(), query.where(), query.search_options(self._parts.search_options)
+            expansion.search_text(query.search_text()),
+            query.where(),
+            query.search_options(self._parts.search_options),
         ).sources
 
     def ask(self, question: str | Query, **options: Unpack[QueryOptions]) -> Answer:
@@ -234,14 +251,19 @@ class Pipeline:
             check_backend(
                 query.backend or self.settings.generation.backend
             )  # before any model loads
+        expansions = self._expand(queries)
         searches = [
-            (q.search_text(), q.where(), q.search_options(self._parts.search_options))
-            for q in queries
+            (
+                e.search_text(q.search_text()),
+                q.where(),
+                q.search_options(self._parts.search_options),
+            )
+            for q, e in zip(queries, expansions, strict=True)
         ]
         forced = {q.adapter: self._forced(q.adapter) for q in queries if q.adapter}
         retrievals = self._parts.retriever.search_many(searches)
         prepared = []
-        for query, retrieval in zip(queries, retrievals, strict=True):
+        for query, retrieval, expansion in zip(queries, retrievals, expansions, strict=True):
             topic = query.domain or infer_domain(retrieval.sources)
             chosen = forced.get(query.adapter) if query.adapter else None
             route = choose_backend(
@@ -266,9 +288,23 @@ class Pipeline:
             if route.backend == "local" and self.settings.local_model.decoding == "extractive":
                 prompt = with_evidence(prompt, embedding_similarity(self._parts.retriever.embedder))
             prepared.append(
-                _Prepared(query, route, generator, retrieval, prompt, dropped, max_new, watch)
+                _Prepared(
+                    query, route, generator, retrieval, prompt, dropped, max_new, watch, expansion
+                )
             )
         return prepared
+
+    def _expand(self, queries: Sequence[Query]) -> list[Expansion]:
+        """Each query's expansion by the `query_expansion` backend (none: empty), the calls
+        made a few at a time."""
+        backend = self.settings.retrieval.query_expansion
+        if backend == "none":
+            return [Expansion() for _ in queries]
+        expander = QueryExpander(self._parts.generator(backend))
+        if len(queries) == 1:
+            return [expander.expand(queries[0].question)]
+        with ThreadPoolExecutor(max_workers=EXPANSION_CONCURRENCY) as pool:
+            return list(pool.map(expander.expand, [q.question for q in queries]))
 
     def _forced(self, adapter: str) -> AdapterChoice:
         """The adapter a query names, resolved once for the request."""
@@ -301,6 +337,7 @@ class Pipeline:
         generation = generation or Generation(NO_ANSWER, prepared.generator.model)
         sources = list(prepared.prompt.sources)
         retrieval = prepared.retrieval
+        expanded = self.settings.retrieval.query_expansion != "none"
         answer = Answer(
             text=generation.text,
             sources=sources,
@@ -309,8 +346,9 @@ class Pipeline:
             model=generation.model,
             adapter=prepared.route.adapter_ref,
             route=prepared.route.reason,
-            usage=generation.usage,
+            usage=_plus(generation.usage, prepared.expansion.usage),
             timings={
+                **({"expand_ms": round(prepared.expansion.ms, 3)} if expanded else {}),
                 "embed_ms": round(retrieval.embed_ms, 3),
                 "search_ms": round(retrieval.search_ms, 3),
                 "rerank_ms": round(retrieval.rerank_ms, 3),
@@ -321,6 +359,17 @@ class Pipeline:
             dropped=prepared.dropped,
         )
         return grounded(answer, prepared.query.question, self.settings.generation.grounding_action)
+
+
+def _plus(first: Usage, second: Usage) -> Usage:
+    """Two calls' tokens and cost together (an answer's and its query expansion's)."""
+    return Usage(
+        first.input_tokens + second.input_tokens,
+        first.output_tokens + second.output_tokens,
+        first.cache_read_input_tokens + second.cache_read_input_tokens,
+        first.cache_creation_input_tokens + second.cache_creation_input_tokens,
+        first.cost_usd + second.cost_usd,
+    )
 
 
 def _generate_attributes(group: Sequence[_Prepared]) -> dict[str, Any]:

@@ -305,6 +305,14 @@ class RetrievalSettings(Section):
         description="In a search within one document (doc_id), keep the document's first "
         "chunk (title, parties, dates) among the results when the search missed it.",
     )
+    query_expansion: Literal["none", "claude", "openai"] = Field(
+        default="none",
+        description="Before searching, have a model write up to three search queries in the "
+        "words the answer's passage would use (statement, section, line items), searched "
+        "after the question: claude or openai (the configured server). One model call per "
+        "question, its time in timings.expand_ms and its cost in the answer's usage; a "
+        "failed call searches the question as asked. none: off.",
+    )
 
 
 class GenerationSettings(Section):
