@@ -212,7 +212,11 @@ def reads_as_text(text: str) -> bool:
 
 
 def pdfium_words(page: Any, max_chars: int) -> tuple[list[Word], int]:
-    """The page's words from PDFium's text layer, and how many characters it holds."""
+    """The page's words from PDFium's text layer, and how many characters it holds.
+
+    One call per character (its box) is the cost of a page: the loop keeps the word being
+    read in plain locals, and reads the font size once a word.
+    """
     import pypdfium2.raw as pdfium_c
 
     textpage = page.get_textpage()
@@ -221,28 +225,36 @@ def pdfium_words(page: Any, max_chars: int) -> tuple[list[Word], int]:
         if count > max_chars:
             return [], count
         text = textpage.get_text_range(0, count) if count > 0 else ""
-        _, page_height = page.get_size()
+        _, height = page.get_size()
+        raw, char_box = textpage.raw, pdfium_c.FPDFText_GetCharBox
+        font_size = pdfium_c.FPDFText_GetFontSize
         left, right, bottom, top = (ctypes.c_double() for _ in range(4))
         words: list[Word] = []
-        current: Word | None = None
+        chars: list[str] = []
+        x0 = y0 = x1 = y1 = size = 0.0
         for index, char in enumerate(text[:count]):
             if char.isspace() or char in _NOT_TEXT:
-                current = None
+                if chars:
+                    words.append(Word("".join(chars), x0, y0, x1, y1, size))
+                    chars = []
                 continue
-            if not pdfium_c.FPDFText_GetCharBox(textpage.raw, index, left, right, bottom, top):
+            if not char_box(raw, index, left, right, bottom, top):
                 continue
-            box = Word(char, left.value, page_height - top.value, right.value,
-                       page_height - bottom.value,
-                       pdfium_c.FPDFText_GetFontSize(textpage.raw, index))  # fmt: skip
-            if current is not None:
-                size = max(box.bottom - box.top, current.bottom - current.top, 1.0)
-                if box.left - current.right > _WORD_GAP * size or box.left < current.left - 1:
-                    current = None
-            if current is None:
-                words.append(box)
+            cx0, cx1 = left.value, right.value
+            cy0, cy1 = height - top.value, height - bottom.value
+            if chars:
+                tall = max(cy1 - cy0, y1 - y0, 1.0)
+                if cx0 - x1 > _WORD_GAP * tall or cx0 < x0 - 1:  # a gap, or back to the left
+                    words.append(Word("".join(chars), x0, y0, x1, y1, size))
+                    chars = []
+            if chars:
+                chars.append(char)
+                x0, y0, x1, y1 = min(x0, cx0), min(y0, cy0), max(x1, cx1), max(y1, cy1)
             else:
-                words[-1] = current.joined(box)
-            current = words[-1]
+                chars = [char]
+                x0, y0, x1, y1, size = cx0, cy0, cx1, cy1, font_size(raw, index)
+        if chars:
+            words.append(Word("".join(chars), x0, y0, x1, y1, size))
         return words, count
     finally:
         textpage.close()
