@@ -44,7 +44,7 @@ from adaptrag.rag.retrieval.embedder import Embedder
 from adaptrag.rag.retrieval.retriever import Retrieval, Retriever
 from adaptrag.rag.settings import Settings, load_settings
 from adaptrag.rag.stores import VectorStore
-from adaptrag.rag.types import Answer, Source, Usage
+from adaptrag.rag.types import Answer, Source
 
 logger = logging.getLogger(__name__)
 EXPANSION_CONCURRENCY = 4  # expansion calls at once for a batch of questions
@@ -346,7 +346,7 @@ class Pipeline:
             model=generation.model,
             adapter=prepared.route.adapter_ref,
             route=prepared.route.reason,
-            usage=_plus(generation.usage, prepared.expansion.usage),
+            usage=generation.usage + prepared.expansion.usage,
             timings={
                 **({"expand_ms": round(prepared.expansion.ms, 3)} if expanded else {}),
                 "embed_ms": round(retrieval.embed_ms, 3),
@@ -359,17 +359,6 @@ class Pipeline:
             dropped=prepared.dropped,
         )
         return grounded(answer, prepared.query.question, self.settings.generation.grounding_action)
-
-
-def _plus(first: Usage, second: Usage) -> Usage:
-    """Two calls' tokens and cost together (an answer's and its query expansion's)."""
-    return Usage(
-        first.input_tokens + second.input_tokens,
-        first.output_tokens + second.output_tokens,
-        first.cache_read_input_tokens + second.cache_read_input_tokens,
-        first.cache_creation_input_tokens + second.cache_creation_input_tokens,
-        first.cost_usd + second.cost_usd,
-    )
 
 
 def _generate_attributes(group: Sequence[_Prepared]) -> dict[str, Any]:
