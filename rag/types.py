@@ -201,9 +201,10 @@ class Source:
         """The boxes on the page(s) of `span` within `text`, so a viewer can highlight it;
         empty where it is not found or the format keeps no positions."""
         found = self.span_at(span)
-        if found is None:
-            return []
-        start, end = found
+        return [] if found is None else self.boxes_between(*found)
+
+    def boxes_between(self, start: int, end: int) -> list[Box]:
+        """The boxes on the page(s) of `text[start:end]`, each cut to it (`cut_box`)."""
         out = []
         for box in self.boxes:
             if box[0] < end and box[0] + box[1] > start:

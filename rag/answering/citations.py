@@ -28,9 +28,9 @@ def extract_citations(text: str, sources: Sequence[Source]) -> list[Citation]:
         if 1 <= marker <= len(sources):
             source = sources[marker - 1]
             span = _cited_span(source, words)
-            offset = source.find(span) if span else None
-            page = source.page if offset is None else source.page_at(offset)
-            boxes = source.boxes_of(span) if span else []
+            found = source.span_at(span) if span else None
+            page = source.page if found is None else source.page_at(found[0])
+            boxes = source.boxes_between(*found) if found else []
             citations.append(Citation(marker, source.chunk_id, source.doc_id, page, boxes))
         else:
             citations.append(Citation(marker, None, None))
