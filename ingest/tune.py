@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from adaptrag.eval.stats import RULE as STATS_RULE
 from adaptrag.eval.stats import promotion
-from adaptrag.ingest.titles import embedded_texts, stored_indexed_text
+from adaptrag.ingest.titles import embedded_text, embedded_texts, stored_indexed_text
 from adaptrag.rag.errors import CollectionNotFoundError, ConfigError
 from adaptrag.rag.retrieval.collection_info import embedder_for, wanted_spec
 from adaptrag.rag.retrieval.embedder import Embedder, SentenceTransformerEmbedder
@@ -365,11 +365,14 @@ def tune_embeddings(
     retriever.check()
 
     def indexed(payload: dict[str, Any]) -> str:
-        return stored_indexed_text(
-            payload,
-            spec.chunk_context,
-            token_length=embedder.token_length,
-            max_tokens=embedder.max_chunk_tokens,
+        """What the embedding model reads of a stored chunk, as ingest and `reindex` embed it."""
+        return embedded_text(
+            stored_indexed_text(
+                payload,
+                spec.chunk_context,
+                token_length=embedder.token_length,
+                max_tokens=embedder.max_chunk_tokens,
+            )
         )
 
     chunks = list(current.scroll(Where(equals={"domain": domain}), None))
