@@ -51,3 +51,23 @@ def pages_pdf(path: Path, pages: tuple[str, ...] = MANUAL_PAGES) -> Path:
         pdf.multi_cell(w=0, text=text)
     pdf.output(str(path))
     return path
+
+
+def scanned_pdf(path: Path, lines: list[str] | None) -> Path:
+    """A PDF whose page is a picture (of `lines` of text, or of a grey box): a scan."""
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = Image.new("RGB", (1400, 120 + 100 * len(lines or [])), "white")
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=44)
+    for n, line in enumerate(lines or []):
+        draw.text((40, 60 + 100 * n), line, fill="black", font=font)
+    if lines is None:
+        draw.rectangle((100, 20, 600, 100), fill="grey")
+    picture.save(path.with_suffix(".png"))
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(str(path.with_suffix(".png")), x=10, y=10, w=190)
+    pdf.output(str(path))
+    return path

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.documents import table_pdf
+from helpers.documents import scanned_pdf, table_pdf
 
 from adaptrag.ingest.loaders import LoaderOptions, LoadError, SkipFile, SourceFile, discover, load
 from adaptrag.rag.errors import ConfigError
@@ -89,34 +89,14 @@ def test_a_pdf_with_an_owner_password_only_opens_as_every_viewer_opens_it(
         load(_file(locked))
 
 
-def _scanned_pdf(path: Path, lines: list[str] | None) -> Path:
-    """A PDF whose page is a picture (of `lines` of text, or of a grey box): a scan."""
-    from fpdf import FPDF
-    from PIL import Image, ImageDraw, ImageFont
-
-    picture = Image.new("RGB", (1400, 120 + 100 * len(lines or [])), "white")
-    draw = ImageDraw.Draw(picture)
-    font = ImageFont.load_default(size=44)
-    for n, line in enumerate(lines or []):
-        draw.text((40, 60 + 100 * n), line, fill="black", font=font)
-    if lines is None:
-        draw.rectangle((100, 20, 600, 100), fill="grey")
-    picture.save(path.with_suffix(".png"))
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.image(str(path.with_suffix(".png")), x=10, y=10, w=190)
-    pdf.output(str(path))
-    return path
-
-
 def test_a_scanned_pdf_is_read_by_ocr_and_a_blank_one_skipped(tmp_path: Path) -> None:
     lines = ["The notice period is ninety days.", "Total revenues          $38,226"]
-    [doc] = load(_file(_scanned_pdf(tmp_path / "scan.pdf", lines)))
+    [doc] = load(_file(scanned_pdf(tmp_path / "scan.pdf", lines)))
     text = doc.text.splitlines()
     assert text[0] == "The notice period is ninety days."
     assert text[1].endswith("| $38,226") and doc.page_starts == ((0, 1),)
     with pytest.raises(SkipFile, match="no text in its 1 pages, and OCR read none"):
-        load(_file(_scanned_pdf(tmp_path / "blank.pdf", None)))
+        load(_file(scanned_pdf(tmp_path / "blank.pdf", None)))
 
 
 def test_without_ocr_a_scanned_pdf_is_skipped_naming_the_extra(
@@ -125,7 +105,7 @@ def test_without_ocr_a_scanned_pdf_is_skipped_naming_the_extra(
     from adaptrag.ingest import pdf
 
     monkeypatch.setattr(pdf, "ocr_engine", lambda: None)  # as without the ocr extra
-    scan = _scanned_pdf(tmp_path / "scan.pdf", ["The notice period is ninety days."])
+    scan = scanned_pdf(tmp_path / "scan.pdf", ["The notice period is ninety days."])
     with pytest.raises(
         SkipFile, match=r"no text layer in its 1 pages .* pip install 'adaptrag\[ocr\]'"
     ):

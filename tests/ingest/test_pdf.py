@@ -6,11 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.documents import pages_pdf, table_pdf
+from helpers.documents import pages_pdf, scanned_pdf, table_pdf
 
 from adaptrag.ingest import pdf
 from adaptrag.ingest.chunking import Chunker
 from adaptrag.ingest.loaders import LoaderOptions, LoadLimits, SkipFile, SourceFile, load
+from adaptrag.rag.errors import DocumentNotFoundError
 from adaptrag.rag.types import Source
 
 FILINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "filings"
@@ -118,3 +119,16 @@ def test_a_two_thousand_page_filing_is_read_or_skipped_by_its_page_cap(tmp_path:
     assert doc.metadata["pages"] == 2_000 and doc.page_starts[-1][1] == 2_000
     with pytest.raises(SkipFile, match="more than 500 pages"):
         load(_file(path), LoaderOptions(limits=LoadLimits(max_elements=500)))
+
+
+def test_a_scanned_page_renders_though_its_text_came_from_ocr(tmp_path: Path) -> None:
+    scan = scanned_pdf(tmp_path / "scan.pdf", ["The notice period is ninety days."])
+    [doc] = load(_file(scan))
+    image = pdf.render_page(str(scan), 1, 300, expect=doc.text)  # as the page route asks
+    assert image.startswith(b"\x89PNG")
+    with pytest.raises(DocumentNotFoundError, match="no page 2: the document has 1 pages"):
+        pdf.render_page(str(scan), 2, 300)
+    # A text page still proves it is the file ingested: other text is a changed file.
+    manual = pages_pdf(tmp_path / "manual.pdf")
+    with pytest.raises(DocumentNotFoundError, match="changed since it was ingested"):
+        pdf.render_page(str(manual), 1, 300, expect="The warranty lasts 99 years.")
