@@ -261,7 +261,7 @@ def bench_small_files(
     same chunk texts (what the job embeds, its title lines included)."""
     import json
 
-    from adaptrag.ingest.titles import indexed_text
+    from adaptrag.ingest.titles import embedded_texts, indexed_text
 
     folder = work / "small"
     folder.mkdir()
@@ -293,6 +293,7 @@ def bench_small_files(
                 )
                 for chunk in chunker.split(document)
             ]
+    texts = embedded_texts(texts)  # what the job's model reads of them
     _, raw_s = _timed(lambda: embedder.embed_passages(texts))
     small = Settings(data_dir=work / "data-small", collection="bench")
     report, ingest_s = _timed(

@@ -69,8 +69,8 @@ class Chunker:
                         metadata["page"] = page
                     if found >= 0:
                         cursor = found + 1
-                    if found >= 0 and document.boxes:
-                        metadata["boxes"] = boxes_within(document.boxes, at, at + len(piece))
+                        if document.boxes:
+                            metadata["boxes"] = boxes_within(document.boxes, at, at + len(piece))
                     chunks.append(Chunk(document.doc_id, len(chunks), piece, metadata))
         return chunks
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import io
 import logging
 import re
 import unicodedata
@@ -36,6 +37,7 @@ from adaptrag.ingest.reading import (
     over_limit,
     paged,
 )
+from adaptrag.rag.errors import DocumentNotFoundError
 from adaptrag.rag.types import Document
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ _CELL_VALUE = re.compile(r"^[$\u20ac\u00a3(\-\u2014\u2013]?\s*[\d.,]+|^\(?\d|^[\
 # "Item 7.", "ITEM 1A.", "PART II", "Article 5": capitalised, as headings are (a sentence
 # running on "... see item 5 in the Guide" is not one).
 _PART = re.compile(r"^(Item|ITEM|Part|PART|Article|ARTICLE)\s+(\d+[A-Za-z]?|[IVXLC]+)\b")
+_WORD = re.compile(r"[^\W\d_]{3,}")  # a word of three letters or more
 _HEADING_WORDS = 14  # a heading line is shorter than this many words
 _TALL = 1.15  # a line in a font this much larger than the page's text is a heading
 _CLOSING = (".", ",", ";", ":", ")")
@@ -65,7 +68,7 @@ class Word:
     top: float
     right: float
     bottom: float
-    size: float = 0.0  # the font size (its largest character's), 0 where unknown (OCR)
+    size: float = 0.0  # the font size (its first character's), 0 where unknown (OCR)
 
     def joined(self, other: Word, gap: str = "") -> Word:
         """This word and `other` as one (`gap` between their texts), boxes united."""
@@ -143,7 +146,7 @@ def heading_level(line: str, *, tall: bool = False) -> int | None:
     if not 1 <= len(words) <= _HEADING_WORDS:
         return None
     part = _PART.match(line)
-    if part and (len(words) == 2 or re.search(r"[^\W\d_]{3,}", line[part.end() :])):
+    if part and (len(words) == 2 or _WORD.search(line[part.end() :])):
         return 1
     letters = [c for c in line if c.isalpha()]
     if len(letters) < 6:
@@ -200,14 +203,13 @@ def _segment(offset: int, cell: Word, width: float, height: float) -> Segment:
 
 def reads_as_text(text: str) -> bool:
     """Whether a text layer reads as text: mostly letters, digits, punctuation, currency and
-    math signs (" | " between cells), not
-    glyphs a font maps to nothing, to symbols or to private characters."""
+    math signs (" | " between cells), not glyphs a font maps to nothing, to symbols or to
+    private characters."""
     visible = [c for c in text if not c.isspace()]
-    readable = sum(
-        unicodedata.category(c) in _READABLE or unicodedata.category(c)[0] in "LNP"
-        for c in visible
-        if c not in _NOT_TEXT
-    )
+    readable = 0
+    for char in visible:
+        category = unicodedata.category(char)
+        readable += char not in _NOT_TEXT and (category[0] in "LNP" or category in _READABLE)
     return bool(visible) and readable >= 0.8 * len(visible)
 
 
@@ -355,7 +357,7 @@ def load_pdf(file: SourceFile, options: LoaderOptions) -> list[Document]:
             "ocrmypdf on it first"
         )
     # A title that holds no word (a filer's accession number) names nothing: the file does.
-    named = re.search(r"[^\W\d_]{3,}", title) is not None
+    named = _WORD.search(title) is not None
     return paged(file, pages, title if named else None, "pdf")
 
 
@@ -369,11 +371,7 @@ def render_page(path: str, page: int, width: int, expect: str = "") -> bytes:
     the one ingested (its page still holds that text); a mismatch, a missing file or a
     page out of range is a `DocumentNotFoundError` saying which and what to do.
     """
-    import io
-
     import pypdfium2 as pdfium
-
-    from adaptrag.rag.errors import DocumentNotFoundError
 
     try:
         pdf = pdfium.PdfDocument(path)
